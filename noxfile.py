@@ -1,0 +1,77 @@
+"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s ablation`, `nox -s benchmark`, `nox -s throughput`.
+
+All sessions that need torch share ONE virtual environment (a CUDA build of
+torch is about 5.5 GB), kept outside the work tree so it survives fresh
+checkouts: $WGAN_VENV, default ~/.cache/wgan-suite/venv. It is (re)filled only
+when pyproject.toml or the pins below change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "none"
+nox.options.sessions = ["tests", "lint"]
+
+ROOT = Path(__file__).parent
+VENV = Path(os.environ.get("WGAN_VENV", Path.home() / ".cache" / "wgan-suite" / "venv"))
+# The releases on this project's machines' disk (pip is capped there); a CUDA build, also fine on CPU.
+TORCH_PINS = ["torch==2.14.1", "torchvision==0.29.1"]
+
+
+def _requirements() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project.get("optional-dependencies", {})
+    deps = [d for d in project["dependencies"] if not d.startswith(("torch>", "torchvision>"))]
+    return deps + extras.get("dev", []) + extras.get("slurm", [])
+
+
+def shared_python(session: nox.Session) -> str:
+    """The shared environment's python, created and filled on first use."""
+    python = VENV / "bin" / "python"
+    wanted = hashlib.sha256("\n".join(TORCH_PINS + _requirements()).encode()).hexdigest()
+    stamp = VENV / ".wgan-requirements"
+    if not python.exists():
+        session.log(f"creating the shared torch environment in {VENV} (once; about 5.5 GB)")
+        session.run(sys.executable, "-m", "venv", str(VENV), external=True)
+    if not stamp.exists() or stamp.read_text() != wanted:
+        session.run(str(python), "-m", "pip", "install", "-q", "--upgrade", "pip", external=True)
+        session.run(str(python), "-m", "pip", "install", "-q", *TORCH_PINS, external=True)
+        session.run(str(python), "-m", "pip", "install", "-q", *_requirements(), external=True)
+        stamp.write_text(wanted)
+    session.env["PYTHONPATH"] = str(ROOT)
+    return str(python)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite on the CPU (pytest; pass extra pytest arguments after --)."""
+    python = shared_python(session)
+    session.run(python, "-m", "pytest", "-q", *session.posargs, external=True)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Lint with ruff."""
+    python = shared_python(session)
+    session.run(python, "-m", "ruff", "check", ".", external=True)
+
+
+@nox.session(default=False)
+def ablation(session: nox.Session) -> None:
+    """Run the ablation study (default: the toy preset on a CPU); arguments after -- go to benchmarks/ablation.py."""
+    python = shared_python(session)
+    session.run(python, "benchmarks/ablation.py", *session.posargs, external=True)
+
+
+@nox.session(default=False)
+def throughput(session: nox.Session) -> None:
+    """Measure training throughput per variant (benchmarks/throughput.py; arguments after --)."""
+    python = shared_python(session)
+    session.run(python, "benchmarks/throughput.py", *session.posargs, external=True)

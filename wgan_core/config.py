@@ -1,0 +1,283 @@
+"""One frozen, typed RunConfig per run; the five named variants and their sourced defaults."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .losses import LOSSES
+from .penalties import CONSTRAINTS
+
+
+class ConfigError(ValueError):
+    """A user mistake in a run's configuration or inputs; the CLI prints it on one line and exits 2."""
+
+
+TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
+IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")  # plus "folder:PATH"
+
+
+def dataset_kind(name: str) -> str:
+    """'toy' or 'image'; raises ConfigError for an unknown data set."""
+    if name in TOY_DATASETS:
+        return "toy"
+    if name in IMAGE_DATASETS or (name.startswith("folder:") and len(name) > len("folder:")):
+        return "image"
+    allowed = ", ".join((*TOY_DATASETS, *IMAGE_DATASETS, "folder:PATH"))
+    raise ConfigError(f"dataset: unknown {name!r}; allowed: {allowed}")
+
+
+class Variant(NamedTuple):
+    loss: str
+    constraint: str
+    image: dict[str, Any]  # defaults for image data, from the variant's source
+    toy: dict[str, Any]  # defaults for the 2-D toy data
+    source: str  # where these defaults come from
+
+
+# Toy defaults: gan_toy.py of the WGAN-GP code (Gulrajani et al. 2017): DIM 512,
+# BATCH_SIZE 256, CRITIC_ITERS 5, LAMBDA 0.1, Adam(1e-4, beta1 0.5, beta2 0.9);
+# its 'wgan' mode uses RMSprop(5e-5) and clipping at 0.01.
+_TOY_ADAM = dict(optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9, penalty_weight=0.1)
+_IMG_DCGAN = dict(optimizer="adam", lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, n_critic=1)
+_IMG_WGAN_GP = dict(optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.0, beta2=0.9, n_critic=5, penalty_weight=10.0)
+
+VARIANTS: dict[str, Variant] = {
+    "gan": Variant(
+        "minimax", "none", _IMG_DCGAN, {**_TOY_ADAM, "n_critic": 1},
+        "images: DCGAN (Radford et al. 2016) Adam 2e-4, betas (0.5, 0.999), k=1 as in Goodfellow et al. 2014; "
+        "toy: the WGAN-GP toy code's Adam settings with k=1",
+    ),
+    "nsgan": Variant(
+        "nonsaturating", "none", _IMG_DCGAN, {**_TOY_ADAM, "n_critic": 1},
+        "as gan (Goodfellow et al. 2014, non-saturating generator loss)",
+    ),
+    "wgan-clip": Variant(
+        "wasserstein", "clip",
+        dict(optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, n_critic=5, clip_value=0.01),
+        dict(optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, n_critic=5, clip_value=0.01),
+        "WGAN (Arjovsky et al. 2017, Alg. 1): RMSprop 5e-5, n_critic 5, c 0.01; same in the WGAN-GP toy code",
+    ),
+    "wgan-gp": Variant(
+        "wasserstein", "gp", _IMG_WGAN_GP, {**_TOY_ADAM, "n_critic": 5},
+        "WGAN-GP (Gulrajani et al. 2017, Alg. 1): lambda 10, Adam 1e-4, betas (0, 0.9), n_critic 5; "
+        "toy: gan_toy.py, lambda 0.1, betas (0.5, 0.9)",
+    ),
+    "wgan-lp": Variant(
+        "wasserstein", "lp", _IMG_WGAN_GP, {**_TOY_ADAM, "n_critic": 5},
+        "one-sided penalty (Petzka et al. 2018) with the WGAN-GP settings, so the two penalties are matched",
+    ),
+}
+
+# Architecture and bookkeeping defaults by data kind.
+_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    # WGAN-GP toy code: 3 hidden ReLU layers of 512, 2-D noise, batch 256.
+    "toy": dict(arch="mlp", width=512, z_dim=2, batch_size=256, eval_every=250, eval_samples=2500),
+    # WGAN-GP MNIST model: 128-D noise, DIM 64, batch 64 (DCGAN's batch size is 128; WGAN-GP's is 64).
+    "image": dict(arch="dcgan", width=64, z_dim=128, batch_size=64, eval_every=500, eval_samples=2000),
+}
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run. JSON in and out; `run_id()` names its directory."""
+
+    variant: str = "wgan-gp"  # preset the defaults came from (see VARIANTS); a label once overridden
+    loss: str = "wasserstein"  # minimax | nonsaturating | wasserstein (wgan_core.losses)
+    constraint: str = "gp"  # none | clip | gp | lp (wgan_core.penalties)
+    dataset: str = "8gaussians"  # 8gaussians | 25gaussians | swissroll | fashion-mnist | mnist | cifar10 | folder:PATH
+    steps: int = 2000  # generator iterations
+    seed: int = 0  # same seed => same initial weights, data order and noise for every variant
+    batch_size: int = 256  # samples per critic step and per generator step
+    n_critic: int = 5  # critic updates per generator update
+    optimizer: str = "adam"  # adam | rmsprop (both networks)
+    lr_g: float = 1e-4  # generator learning rate
+    lr_d: float = 1e-4  # critic learning rate
+    beta1: float = 0.5  # Adam beta1 (ignored by RMSprop)
+    beta2: float = 0.9  # Adam beta2 (ignored by RMSprop)
+    penalty_weight: float = 0.1  # lambda of the gradient penalty (gp, lp)
+    clip_value: float = 0.01  # c of weight clipping (clip)
+    arch: str = "mlp"  # mlp (toy) | dcgan (images)
+    width: int = 512  # MLP hidden width, or DCGAN base channel count
+    z_dim: int = 2  # latent dimension
+    resolution: int = 0  # image side in pixels: 28, 32 or 64; 0 = the data set's own
+    critic_norm: str = "layer"  # DCGAN critic normalisation: layer | none | batch (batch not with penalties)
+    eval_every: int = 250  # generator iterations between evaluations (a row of metrics.csv)
+    eval_samples: int = 2500  # generated samples per evaluation (toy metrics use 2,500)
+    checkpoint_every: int = 500  # generator iterations between checkpoints
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    amp: str = "none"  # none | bf16 (autocast of the forward passes; penalties' norms stay fp32)
+    channels_last: bool = False  # channels_last memory format for the DCGAN models and data
+    compile: bool = False  # torch.compile the generator (and a penalty-free critic)
+    data_dir: str = ""  # data root; '' = $WGAN_DATA_DIR or the Debian location
+    download: bool = False  # let torchvision download the data set (needs internet)
+    data_limit: int = 0  # train on the first N training images only (0 = all); for quick runs and tests
+
+    def __post_init__(self) -> None:
+        _validate(self)
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def preset(cls, variant: str = "wgan-gp", dataset: str = "8gaussians", **overrides: Any) -> "RunConfig":
+        """The named variant's sourced defaults for this kind of data, then `overrides`."""
+        if variant not in VARIANTS:
+            raise ConfigError(f"variant: unknown {variant!r}; allowed: {', '.join(VARIANTS)}")
+        kind = dataset_kind(dataset)
+        spec = VARIANTS[variant]
+        values: dict[str, Any] = dict(variant=variant, loss=spec.loss, constraint=spec.constraint, dataset=dataset)
+        values.update(_KIND_DEFAULTS[kind])
+        values.update(spec.toy if kind == "toy" else spec.image)
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}; see `python -m wgan_core variants`")
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "RunConfig":
+        return dataclasses.replace(self, **changes)
+
+    # ---- JSON ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
+        return cls(**{k: _coerce(k, v) for k, v in d.items()})
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> "RunConfig":
+        text = Path(text_or_path).read_text() if isinstance(text_or_path, Path) else text_or_path
+        return cls.from_dict(json.loads(text))
+
+    def run_id(self) -> str:
+        """12 hex digits of the SHA-256 of the canonical JSON: equal configs, equal directories."""
+        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+    # ---- derived ------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return dataset_kind(self.dataset)
+
+    @property
+    def label(self) -> str:
+        """The variant name, or 'loss+constraint' when overrides made it another cell of the cross."""
+        spec = VARIANTS.get(self.variant)
+        if spec is not None and (spec.loss, spec.constraint) == (self.loss, self.constraint):
+            return self.variant
+        return f"{self.loss}+{self.constraint}"
+
+    def diff(self, other: "RunConfig") -> list[str]:
+        """Names of the fields whose values differ."""
+        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
+
+
+FIELD_TYPES: dict[str, type] = {f.name: type(f.default) for f in fields(RunConfig)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Check a JSON or command-line value against the field's type (ints are accepted as floats)."""
+    want = FIELD_TYPES[name]
+    if want is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{name}: expected true or false, got {value!r}")
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, want) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        try:
+            return want(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"{name}: expected {want.__name__}, got {value!r}")
+
+
+def parse_set(items: list[str]) -> dict[str, Any]:
+    """Parse ['key=value', ...] from --set into typed overrides."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"--set: expected key=value, got {item!r}")
+        if key not in FIELD_TYPES:
+            raise ConfigError(f"--set: unknown field {key!r}; allowed: {', '.join(FIELD_TYPES)}")
+        out[key] = _coerce(key, value.strip())
+    return out
+
+
+def _validate(c: RunConfig) -> None:
+    def need(ok: bool, message: str) -> None:
+        if not ok:
+            raise ConfigError(message)
+
+    for f in fields(c):  # types first, so the checks below compare like with like
+        _coerce(f.name, getattr(c, f.name))
+    need(c.loss in LOSSES, f"loss: unknown {c.loss!r}; allowed: {', '.join(LOSSES)}")
+    need(c.constraint in CONSTRAINTS, f"constraint: unknown {c.constraint!r}; allowed: {', '.join(CONSTRAINTS)}")
+    kind = dataset_kind(c.dataset)
+    need(c.steps > 0, f"steps: must be a positive integer, got {c.steps}")
+    need(c.batch_size > 0, f"batch_size: must be a positive integer, got {c.batch_size}")
+    need(c.n_critic > 0, f"n_critic: must be a positive integer, got {c.n_critic}")
+    need(c.optimizer in ("adam", "rmsprop"), f"optimizer: unknown {c.optimizer!r}; allowed: adam, rmsprop")
+    for name in ("lr_g", "lr_d"):
+        v = getattr(c, name)
+        need(v > 0 and v == v and v != float("inf"), f"{name}: must be a positive finite number, got {v}")
+    for name in ("beta1", "beta2"):
+        v = getattr(c, name)
+        need(0.0 <= v < 1.0, f"{name}: must lie in [0, 1), got {v}")
+    need(c.penalty_weight >= 0, f"penalty_weight: lambda must be >= 0, got {c.penalty_weight}")
+    need(c.clip_value > 0, f"clip_value: c must be > 0, got {c.clip_value}")
+    need(c.arch in ("mlp", "dcgan"), f"arch: unknown {c.arch!r}; allowed: mlp, dcgan")
+    need(kind == "toy" or c.arch == "dcgan", f"arch: image data set {c.dataset!r} needs arch=dcgan")
+    need(kind == "image" or c.arch == "mlp", f"arch: toy data set {c.dataset!r} needs arch=mlp")
+    need(c.width > 0, f"width: must be a positive integer, got {c.width}")
+    need(c.z_dim > 0, f"z_dim: must be a positive integer, got {c.z_dim}")
+    need(c.resolution in (0, 28, 32, 64), f"resolution: must be 0 (the data set's own), 28, 32 or 64, got {c.resolution}")
+    need(c.critic_norm in ("layer", "none", "batch"), f"critic_norm: unknown {c.critic_norm!r}; allowed: layer, none, batch")
+    need(
+        not (c.critic_norm == "batch" and CONSTRAINTS[c.constraint].penalty),
+        "critic_norm: batch norm couples the samples of a batch, so it cannot be used with a per-sample "
+        "gradient penalty (constraint gp or lp); use layer or none",
+    )
+    need(c.eval_every > 0, f"eval_every: must be a positive integer, got {c.eval_every}")
+    need(c.eval_samples >= 10, f"eval_samples: must be at least 10, got {c.eval_samples}")
+    need(c.checkpoint_every > 0, f"checkpoint_every: must be a positive integer, got {c.checkpoint_every}")
+    need(
+        c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
+        f"device: unknown {c.device!r}; allowed: auto, cpu, cuda, cuda:N",
+    )
+    need(c.data_limit >= 0, f"data_limit: must be >= 0 (0 = all), got {c.data_limit}")
+    need(c.amp in ("none", "bf16"), f"amp: unknown {c.amp!r}; allowed: none, bf16")
+
+
+def describe_variants() -> str:
+    """Human-readable table of the variants and their defaults (for `python -m wgan_core variants`)."""
+    lines = []
+    for name, v in VARIANTS.items():
+        lines.append(f"{name}: loss={v.loss} constraint={v.constraint}")
+        lines.append(f"  images: {_fmt(v.image)}")
+        lines.append(f"  toy:    {_fmt(v.toy)}")
+        lines.append(f"  source: {v.source}")
+    lines.append("architecture defaults: " + "; ".join(f"{k}: {_fmt(d)}" for k, d in _KIND_DEFAULTS.items()))
+    lines.append("any field can be overridden with --set key=value, e.g. --variant nsgan --set constraint=gp")
+    return "\n".join(lines)
+
+
+def _fmt(d: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in d.items())
+

@@ -1,0 +1,5 @@
+"""Sample-quality metrics: exact metrics on toy data (`toy`)."""
+
+from . import toy
+
+__all__ = ["toy"]
