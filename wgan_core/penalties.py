@@ -31,15 +31,17 @@ def interpolate(real: Tensor, fake: Tensor, eps: Tensor) -> Tensor:
 
 
 def input_grad_norms(critic: nn.Module, x: Tensor, *, create_graph: bool = False) -> Tensor:
-    """Per-sample L2 norm of d critic(x) / d x over all non-batch dims. x: (N, ...). Returns (N,) float32.
+    """Per-sample L2 norm of d critic(x) / d x over all non-batch dims. x: (N, ...). Returns (N,) in float32 (or float64).
 
     The norm is computed in float32 whatever dtype autocast ran the critic in,
     following PyTorch's AMP guidance for gradient penalties.
     """
-    x = x.detach().requires_grad_(True)
-    scores = critic(x)
-    (grad,) = torch.autograd.grad(scores.float().sum(), x, create_graph=create_graph)
-    return torch.sqrt(grad.float().flatten(1).pow(2).sum(dim=1) + _NORM_EPS)
+    with torch.enable_grad():  # a gradient is needed even when called under no_grad (evaluation)
+        x = x.detach().requires_grad_(True)
+        scores = critic(x)
+        (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=create_graph)
+    grad = grad.to(torch.promote_types(grad.dtype, torch.float32))  # bf16/fp16 -> fp32; fp64 stays
+    return torch.sqrt(grad.flatten(1).pow(2).sum(dim=1) + _NORM_EPS)
 
 
 def penalty_from_norms(norms: Tensor, *, one_sided: bool = False) -> Tensor:

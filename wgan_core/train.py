@@ -360,7 +360,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
         log(f"run diverged: non-finite loss at generator iteration {diverged}")
     write_json(out / "final.json", final)
     ckpt_path.unlink(missing_ok=True)  # model.pt and final.json replace it
-    return final
+    return json.loads((out / "final.json").read_text())  # as stored: NaN becomes None
 
 
 def _progress(total: int, initial: int, enabled: bool | None):

@@ -1,0 +1,27 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from wgan_core import RunConfig
+from wgan_core.data import DEBIAN_FASHION_MNIST
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+HAVE_FASHION = Path(os.environ.get("WGAN_DATA_DIR", DEBIAN_FASHION_MNIST), "train-images-idx3-ubyte.gz").exists()
+needs_fashion = pytest.mark.skipif(not HAVE_FASHION, reason="Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+
+
+def tiny_toy(variant: str = "wgan-gp", dataset: str = "8gaussians", **kw) -> RunConfig:
+    """A toy run small enough for a unit test: width 32, batch 32, 200 evaluation samples."""
+    base = dict(width=32, batch_size=32, eval_samples=200, eval_every=2, checkpoint_every=2, steps=4, device="cpu")
+    base.update(kw)
+    return RunConfig.preset(variant, dataset, **base)
+
+
+def tiny_image(variant: str = "wgan-gp", **kw) -> RunConfig:
+    """A Fashion-MNIST run on the first 256 training images with a width-8 DCGAN."""
+    base = dict(width=8, z_dim=16, batch_size=16, data_limit=256, eval_samples=64, eval_every=2, checkpoint_every=2, steps=2, device="cpu")
+    base.update(kw)
+    return RunConfig.preset(variant, "fashion-mnist", **base)

@@ -1,0 +1,155 @@
+"""The matched training loop: matched runs, one step per variant, resume equivalence, divergence, outputs."""
+
+import json
+
+import pytest
+import torch
+
+from wgan_core import VARIANTS, RunConfig, Trainer, train
+from wgan_core.penalties import CONSTRAINTS
+
+from .conftest import needs_fashion, tiny_image, tiny_toy
+
+
+def _params(module):
+    return [p.detach().clone() for p in module.state_dict().values()]
+
+
+@pytest.mark.parametrize("make", [tiny_toy, pytest.param(tiny_image, marks=needs_fashion)], ids=["toy", "fashion"])
+def test_variants_start_matched(make):
+    """Same seed => same initial weights, same fixed evaluation latents, whatever the objective."""
+    trainers = [Trainer(make(v)) for v in VARIANTS]
+    ref = trainers[0]
+    for t in trainers[1:]:
+        for a, b in zip(_params(ref.generator) + _params(ref.critic), _params(t.generator) + _params(t.critic)):
+            assert torch.equal(a, b)
+        assert torch.equal(ref._eval_inputs()["z"], t._eval_inputs()["z"])
+    other_seed = Trainer(make("wgan-gp", seed=1))
+    assert not torch.equal(_params(ref.generator)[0], _params(other_seed.generator)[0])
+
+
+def test_variants_consume_the_same_data_and_noise_streams():
+    """After 5 real batches (5 gan steps or 1 wgan-gp step) both runs' streams are at the same place."""
+    gan, wgp = Trainer(tiny_toy("gan")), Trainer(tiny_toy("wgan-gp"))
+    first_gan = gan.stream.next(1)
+    first_wgp = wgp.stream.next(1)
+    assert torch.equal(first_gan, first_wgp)
+    for _ in range(4):
+        gan.step()  # n_critic 1: one real batch and one critic noise batch per step
+    wgp.step()  # n_critic 5, minus... the batch taken above: 1 + 5 = 6 vs 1 + 4 = 5
+    gan.step()
+    assert torch.equal(gan.stream.gen.get_state(), wgp.stream.gen.get_state())
+    assert torch.equal(gan.noise_gen.get_state(), wgp.noise_gen.get_state())
+    assert torch.equal(gan.stream.next(1), wgp.stream.next(1))
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_one_step_per_variant_changes_both_networks(variant):
+    t = Trainer(tiny_toy(variant))
+    g0, d0 = _params(t.generator), _params(t.critic)
+    t.step()
+    assert t.step_count == 1
+    assert any(not torch.equal(a, b) for a, b in zip(g0, _params(t.generator)))
+    assert any(not torch.equal(a, b) for a, b in zip(d0, _params(t.critic)))
+    row = t.evaluate()
+    for k in ("critic_loss", "generator_loss", "wasserstein", "grad_norm_mean", "grad_norm_std", "grad_norm_above1", "w1", "modes"):
+        assert k in row and row[k] == row[k], k  # present and not NaN
+
+
+@pytest.mark.parametrize("constraint", list(CONSTRAINTS))
+@pytest.mark.parametrize("loss", ["minimax", "nonsaturating", "wasserstein"])
+def test_every_cell_of_the_cross_trains(loss, constraint):
+    t = Trainer(tiny_toy("nsgan", loss=loss, constraint=constraint, n_critic=2))
+    t.step()
+    assert t.diverged_at() is None
+    assert t.config.label in VARIANTS or t.config.label == f"{loss}+{constraint}"
+
+
+def test_clip_keeps_critic_in_box_after_a_step():
+    t = Trainer(tiny_toy("wgan-clip", clip_value=0.005))
+    t.step()
+    for p in t.critic.parameters():
+        assert p.abs().max() <= 0.005
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_short_toy_run_writes_its_outputs(tmp_path, variant):
+    final = train(tiny_toy(variant, steps=3), tmp_path, progress=False)
+    assert final["status"] == "ok" and final["steps"] == 3
+    assert {"config.json", "metrics.csv", "final.json", "samples.png", "model.pt"} <= {p.name for p in tmp_path.iterdir()}
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,critic_loss,generator_loss,wasserstein")
+    assert [r.split(",")[0] for r in rows[1:]] == ["0", "2", "3"]  # baseline, every eval_every, the last step
+    assert RunConfig.from_json(tmp_path / "config.json") == tiny_toy(variant, steps=3)
+
+
+@needs_fashion
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_short_fashion_run_per_variant(tmp_path, variant):
+    final = train(tiny_image(variant), tmp_path, progress=False)
+    assert final["status"] == "ok"
+    assert (tmp_path / "samples.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize("make", [tiny_toy, pytest.param(tiny_image, marks=needs_fashion)], ids=["toy", "fashion"])
+def test_resume_is_bit_identical(tmp_path, monkeypatch, make):
+    config = make("wgan-gp", steps=5, checkpoint_every=2, eval_every=2)
+    train(config, tmp_path / "straight", progress=False)
+
+    # Interrupt after step 3 (the checkpoint holds step 2), then run the same command again.
+    real_step = Trainer.step
+
+    def crashing_step(self):
+        if self.step_count == 3:
+            raise KeyboardInterrupt
+        real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tmp_path / "resumed", progress=False)
+    assert (tmp_path / "resumed" / "checkpoint.pt").exists() and not (tmp_path / "resumed" / "final.json").exists()
+    monkeypatch.setattr(Trainer, "step", real_step)
+    train(config, tmp_path / "resumed", progress=False)
+
+    a = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
+    b = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)
+    for net in ("generator", "critic"):
+        for k in a[net]:
+            assert torch.equal(a[net][k], b[net][k]), (net, k)
+    # the metrics agree too (apart from wall-clock columns), with no duplicated rows
+    def rows(d):
+        lines = (tmp_path / d / "metrics.csv").read_text().splitlines()
+        header = lines[0].split(",")
+        keep = [i for i, h in enumerate(header) if not h.endswith("time_s")]
+        return [[line.split(",")[i] for i in keep] for line in lines]
+
+    assert rows("straight") == rows("resumed")
+
+
+def test_resume_with_another_config_is_refused(tmp_path):
+    train(tiny_toy(steps=2), tmp_path, progress=False)
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    with pytest.raises(ValueError, match=r"differing fields: lr_d \(0.0001 there, 0.001 here\)"):
+        train(tiny_toy(steps=2, lr_d=1e-3), tmp_path, progress=False)
+    assert before == {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+
+
+def test_finished_run_is_not_run_again(tmp_path, monkeypatch):
+    first = train(tiny_toy(steps=2), tmp_path, progress=False)
+    monkeypatch.setattr(Trainer, "step", lambda self: pytest.fail("a finished run was trained again"))
+    assert train(tiny_toy(steps=2), tmp_path, progress=False) == json.loads((tmp_path / "final.json").read_text()) == first
+
+
+def test_non_finite_loss_ends_the_run_as_diverged(tmp_path, monkeypatch):
+    real_step = Trainer.step
+
+    def poisoned_step(self):
+        if self.step_count == 2:  # the third step starts from a NaN critic weight
+            with torch.no_grad():
+                next(self.critic.parameters()).fill_(float("nan"))
+        real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", poisoned_step)
+    final = train(tiny_toy(steps=6, eval_every=4, checkpoint_every=4), tmp_path, progress=False)
+    assert final["status"] == "diverged" and final["steps"] == 3
+    assert not (tmp_path / "checkpoint.pt").exists()
