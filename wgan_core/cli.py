@@ -59,7 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any RunConfig field; repeatable")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
+
+    _add_metrics_commands(sub)
+    _add_report_commands(sub)
     return p
+
+
+def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
+    """`metrics` and `classifier` subcommands (image quality metrics)."""
+
+
+def _add_report_commands(sub: argparse._SubParsersAction) -> None:
+    """`report` subcommand (study reports)."""
 
 
 

@@ -209,6 +209,10 @@ class Trainer:
 
             if torch.isfinite(fake).all():
                 row.update(toy_metrics(fake, ev["real"], self.config.dataset, ev["w1_floor"]))
+        else:
+            from .metrics.image import training_metrics
+
+            row.update(training_metrics(self, fake))
         return row
 
     # ------------------------------------------------------------------------------------------
@@ -351,6 +355,10 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
         "run_id": c.run_id(),
         "metrics": {k: v for k, v in rows[-1].items()} if rows else {},
     }
+    if diverged is None and c.kind == "image":
+        from .metrics.image import final_metrics
+
+        final["metrics"].update(final_metrics(trainer))  # the full-size FID/KID, once
     if diverged is None:
         from .plots import save_samples
 
