@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tomllib
 from pathlib import Path
 
 import nox
+import tomllib
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["tests", "lint"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .config import VARIANTS, ConfigError, RunConfig, describe_variants, parse_set
 

@@ -124,7 +124,7 @@ class RunConfig:
 
     # ---- construction -------------------------------------------------------------------
     @classmethod
-    def preset(cls, variant: str = "wgan-gp", dataset: str = "8gaussians", **overrides: Any) -> "RunConfig":
+    def preset(cls, variant: str = "wgan-gp", dataset: str = "8gaussians", **overrides: Any) -> RunConfig:
         """The named variant's sourced defaults for this kind of data, then `overrides`."""
         if variant not in VARIANTS:
             raise ConfigError(f"variant: unknown {variant!r}; allowed: {', '.join(VARIANTS)}")
@@ -139,7 +139,7 @@ class RunConfig:
         values.update(overrides)
         return cls(**values)
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         return dataclasses.replace(self, **changes)
 
     # ---- JSON ---------------------------------------------------------------------------
@@ -150,14 +150,14 @@ class RunConfig:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
         return cls(**{k: _coerce(k, v) for k, v in d.items()})
 
     @classmethod
-    def from_json(cls, text_or_path: str | Path) -> "RunConfig":
+    def from_json(cls, text_or_path: str | Path) -> RunConfig:
         text = Path(text_or_path).read_text() if isinstance(text_or_path, Path) else text_or_path
         return cls.from_dict(json.loads(text))
 
@@ -179,7 +179,7 @@ class RunConfig:
             return self.variant
         return f"{self.loss}+{self.constraint}"
 
-    def diff(self, other: "RunConfig") -> list[str]:
+    def diff(self, other: RunConfig) -> list[str]:
         """Names of the fields whose values differ."""
         return [f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
 

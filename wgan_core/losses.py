@@ -12,7 +12,8 @@ D(G(z)) -> 0) without ever producing log(0) = -inf or NaN.
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import torch.nn.functional as F
 from torch import Tensor

@@ -68,7 +68,7 @@ class DCGANGenerator(nn.Module):
         self.project = nn.Sequential(nn.Linear(z_dim, c0 * side * side), nn.BatchNorm1d(c0 * side * side), nn.ReLU())
         blocks: list[nn.Module] = []
         c = c0
-        for i in range(n - 1):
+        for _ in range(n - 1):
             blocks += [nn.ConvTranspose2d(c, c // 2, 4, 2, 1), nn.BatchNorm2d(c // 2), nn.ReLU()]
             c //= 2
         blocks += [nn.ConvTranspose2d(c, channels, 4, 2, 1), nn.Tanh()]
