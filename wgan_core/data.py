@@ -88,8 +88,14 @@ _HOW_TO_GET = {
         "(Debian/Ubuntu; files land in /usr/share/datasets/fashion-mnist), point WGAN_DATA_DIR or --set data_dir=DIR "
         "at a folder holding the four *-ubyte.gz files, or allow a download with --set download=true"
     ),
-    "mnist": "MNIST not found in {where}. Point --set data_dir=DIR (or WGAN_DATA_DIR) at a torchvision MNIST root, or allow a download with --set download=true",
-    "cifar10": "CIFAR-10 not found in {where}. Point --set data_dir=DIR (or WGAN_DATA_DIR) at a torchvision CIFAR-10 root, or allow a download with --set download=true",
+    "mnist": (
+        "MNIST not found in {where}. Point --set data_dir=DIR (or WGAN_DATA_DIR) at a torchvision MNIST root, "
+        "or allow a download with --set download=true"
+    ),
+    "cifar10": (
+        "CIFAR-10 not found in {where}. Point --set data_dir=DIR (or WGAN_DATA_DIR) at a torchvision CIFAR-10 root, "
+        "or allow a download with --set download=true"
+    ),
 }
 
 
