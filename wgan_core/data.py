@@ -258,11 +258,15 @@ class ImageStream:
         self.pos = int(s["pos"])
 
 
-def make_stream(config, device: torch.device, seed: int) -> ToyStream | ImageStream:
-    """The training-data stream for a config; raises ConfigError if the data is missing or too small."""
+def make_stream(config, device: torch.device, seed: int, images: Tensor | None = None) -> ToyStream | ImageStream:
+    """The training-data stream for a config; raises ConfigError if the data is missing or too small.
+
+    images: an in-memory uint8 (N, C, H, W) training set that replaces loading config.dataset.
+    """
     if config.kind == "toy":
         return ToyStream(config.dataset, config.batch_size, seed, device)
-    images, _ = load_images(config.dataset, "train", config.data_dir, config.download, config.resolution)
+    if images is None:
+        images, _ = load_images(config.dataset, "train", config.data_dir, config.download, config.resolution)
     if config.data_limit:
         images = images[: config.data_limit]
     if config.batch_size > images.shape[0]:

@@ -56,11 +56,12 @@ def subseed(seed: int, stream: str) -> int:
 class Trainer:
     """One run's models, optimisers and random streams. `.step()` = n_critic critic updates + 1 generator update."""
 
-    def __init__(self, config: RunConfig) -> None:
+    def __init__(self, config: RunConfig, images: Tensor | None = None) -> None:
+        """images: optional uint8 (N, C, H, W) training set to use instead of loading config.dataset (benchmarks)."""
         c = self.config = config
         self.device = dev = resolve_device(c.device)
         self.constraint = CONSTRAINTS[c.constraint]
-        self.stream = make_stream(c, dev, subseed(c.seed, "data"))  # raises ConfigError before anything is written
+        self.stream = make_stream(c, dev, subseed(c.seed, "data"), images)  # raises ConfigError before anything is written
         info = self.stream.info
         self.channels, self.resolution = info.channels, info.resolution
         g, d = build_models(c, self.channels, self.resolution)
@@ -87,6 +88,7 @@ class Trainer:
         self._n_summed = 0
         self._bad_step = torch.full((), -1, dtype=torch.int64, device=dev)  # first step with a non-finite loss
         self._eval_cache: dict[str, Any] | None = None
+        self._zero = torch.zeros((), device=dev)
 
     # ------------------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -99,51 +101,68 @@ class Trainer:
         b, z = self.config.batch_size, self.config.z_dim
         return torch.cat([torch.randn(b, z, generator=gen, device=self.device) for _ in range(k)])
 
-    def step(self) -> None:
-        """One generator iteration: n_critic critic updates, then one generator update."""
-        c, b, k = self.config, self.config.batch_size, self.config.n_critic
-        G, D = self._g, self._d
+    def critic_inputs(self) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Real batches, fakes and interpolation weights for the n_critic critic steps of one iteration.
 
-        real_all = self.stream.next(k)  # (k*B, ...) real batches for the k critic steps
-        z_all = self._noise(self.noise_gen, k)  # (k*B, z_dim)
+        Returns real (k*B, ...), fake (k*B, ...) and eps (k*B,) or None. The fakes of all
+        k steps come from one generator forward: G does not change during the critic steps.
+        """
+        b, k = self.config.batch_size, self.config.n_critic
+        real = self.stream.next(k)  # (k*B, ...)
+        z = self._noise(self.noise_gen, k)  # (k*B, z_dim)
         with torch.no_grad(), self._autocast():
-            fake_all = G(z_all).to(real_all.dtype)  # (k*B, ...): one forward, G is fixed during critic steps
+            fake = self._g(z).to(real.dtype)  # (k*B, ...)
+        eps = None
         if self.constraint.penalty:
-            eps_all = torch.cat([torch.rand(b, generator=self.eps_gen, device=self.device) for _ in range(k)])
+            eps = torch.cat([torch.rand(b, generator=self.eps_gen, device=self.device) for _ in range(k)])  # (k*B,)
+        return real, fake, eps
 
-        penalty = torch.zeros((), device=self.device)
-        for i in range(k):
-            real, fake = real_all[i * b : (i + 1) * b], fake_all[i * b : (i + 1) * b]
-            with self._autocast():
-                if self._joint_forward:
-                    scores = D(torch.cat([real, fake]))  # (2B,)
-                    s_real, s_fake = scores[:b], scores[b:]
-                else:
-                    s_real, s_fake = D(real), D(fake)
-                loss_d = critic_loss(c.loss, s_real, s_fake)
-                if self.constraint.penalty:
-                    x_hat = interpolate(real, fake, eps_all[i * b : (i + 1) * b])  # (B, ...)
-                    norms = input_grad_norms(D, x_hat, create_graph=True)  # (B,) float32
-                    penalty = penalty_from_norms(norms, one_sided=self.constraint.one_sided)
-                    loss_d = loss_d + c.penalty_weight * penalty
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.opt_d.step()
-            if self.constraint.clip:
-                clip_weights_(self.critic, c.clip_value)
+    def critic_step(self, real: Tensor, fake: Tensor, eps: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
+        """One critic update on real (B, ...) and fake (B, ...). Returns (loss, W estimate, penalty), detached, on the device."""
+        c, b, D = self.config, real.shape[0], self._d
+        penalty = self._zero
+        with self._autocast():
+            if self._joint_forward:
+                scores = D(torch.cat([real, fake]))  # (2B,): one forward for both halves
+                s_real, s_fake = scores[:b], scores[b:]
+            else:
+                s_real, s_fake = D(real), D(fake)
+            loss = critic_loss(c.loss, s_real, s_fake)
+            if eps is not None:
+                x_hat = interpolate(real, fake, eps)  # (B, ...)
+                norms = input_grad_norms(D, x_hat, create_graph=True)  # (B,) float32
+                penalty = penalty_from_norms(norms, one_sided=self.constraint.one_sided)
+                loss = loss + c.penalty_weight * penalty
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        if self.constraint.clip:
+            clip_weights_(self.critic, c.clip_value)
+        return loss.detach(), (s_real.mean() - s_fake.mean()).detach(), penalty.detach()
 
-        self.critic.requires_grad_(False)  # the generator step needs d loss / d x only
+    def generator_step(self) -> Tensor:
+        """One generator update on a fresh latent batch. Returns the generator loss, detached."""
+        self.critic.requires_grad_(False)  # only d loss / d x is needed: no critic weight gradients
         z = self._noise(self.gen_noise_gen, 1)  # (B, z_dim)
         with self._autocast():
-            loss_g = generator_loss(c.loss, D(G(z)))
+            loss = generator_loss(self.config.loss, self._d(self._g(z)))
         self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
+        loss.backward()
         self.opt_g.step()
         self.critic.requires_grad_(True)
+        return loss.detach()
 
+    def step(self) -> None:
+        """One generator iteration: n_critic critic updates, then one generator update."""
+        b = self.config.batch_size
+        real, fake, eps = self.critic_inputs()
+        for i in range(self.config.n_critic):
+            part = slice(i * b, (i + 1) * b)
+            loss_d, w_est, penalty = self.critic_step(real[part], fake[part], None if eps is None else eps[part])
+        loss_g = self.generator_step()
         self.step_count += 1
         # Statistics stay on the device (no host sync in the step); read at evaluation time.
-        stats = torch.stack([loss_d.detach().float(), loss_g.detach().float(), (s_real.mean() - s_fake.mean()).detach().float(), penalty.detach().float()])
+        stats = torch.stack([loss_d, loss_g, w_est, penalty]).float()
         self._sums += stats
         self._n_summed += 1
         bad = ~torch.isfinite(stats).all()
