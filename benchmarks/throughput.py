@@ -1,0 +1,294 @@
+"""Training throughput of `wgan_core.Trainer.step()` per variant: the suite's speed tracker.
+
+    python benchmarks/throughput.py --variants gan,nsgan,wgan-clip,wgan-gp,wgan-lp --arch dcgan \\
+        --resolution 28 --width 64 --batch 64 --device cpu --vs-textbook --out results/throughput/cpu.csv
+
+Each variant is measured in a fresh process (clean peak memory, no warm caches
+from the previous variant): warm-up steps, then the median / min / max over the
+timed steps, with torch.cuda.synchronize() around each timed step on a GPU and
+CUDA events for the per-phase breakdown. Rows are appended to --out (one CSV
+per device) with the environment, and plots are redrawn next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+COLUMNS = [
+    "variant", "arch", "resolution", "width", "batch", "n_critic", "device", "dtype", "channels_last", "compile",
+    "ms_per_gen_iter", "ms_per_gen_iter_min", "ms_per_gen_iter_max", "ms_per_critic_step", "ms_penalty", "ms_generator_step",
+    "images_per_s", "peak_mem_mb", "textbook_ms_per_gen_iter", "ratio_vs_textbook", "timed_iters", "note",
+    "torch", "device_name", "cuda", "cudnn", "cpu", "threads", "git_commit", "date",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+def _timer(device) -> Callable[[Callable[[], Any]], float]:
+    """Milliseconds one call of fn takes: perf_counter on the CPU, CUDA events (with a sync) on a GPU."""
+    import torch
+
+    if device.type == "cuda":
+        def timed(fn):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            torch.cuda.synchronize()
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            return start.elapsed_time(end)
+    else:
+        def timed(fn):
+            t = time.perf_counter()
+            fn()
+            return 1000 * (time.perf_counter() - t)
+    return timed
+
+
+def _config(variant: str, a: dict):
+    from wgan_core import RunConfig
+
+    dataset = "8gaussians" if a["arch"] == "mlp" else ("fashion-mnist" if a["resolution"] == 28 else "cifar10")
+    over = dict(width=a["width"], batch_size=a["batch"], device=a["device"], amp=a["amp"], channels_last=a["channels_last"],
+                compile=a["compile"])
+    if a["arch"] == "dcgan" and a["resolution"] != 28:
+        over["resolution"] = a["resolution"]
+    return RunConfig.preset(variant, dataset, **over)
+
+
+def measure(variant: str, a: dict) -> dict:
+    """Time one variant (runs in its own process). a: the parsed command-line arguments as a dict."""
+    import torch
+
+    from wgan_core import Trainer
+
+    if a["threads"]:
+        torch.set_num_threads(a["threads"])
+    torch.backends.cudnn.benchmark = True
+    config = _config(variant, a)
+    images = None
+    if config.kind == "image":  # content does not matter for speed: random images of the right shape, offline
+        ch = 1 if config.dataset == "fashion-mnist" else 3
+        images = torch.randint(0, 256, (max(4096, 8 * config.batch_size * config.n_critic), ch, a["resolution"], a["resolution"]),
+                               dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    trainer = Trainer(config, images=images)
+    dev = trainer.device
+    timed = _timer(dev)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    note = []
+    if config.compile and trainer.constraint.penalty:
+        note.append("compile: generator only; the penalty critic stays eager (torch.compile does not support double backward)")
+
+    for _ in range(a["warmup"]):
+        trainer.step()
+    step_ms = [timed(trainer.step) for _ in range(a["iters"])]
+
+    # Per-phase breakdown on prepared inputs (extra updates: fine for a benchmark).
+    b = config.batch_size
+    real, fake, eps = trainer.critic_inputs()
+    r, f, e = real[:b], fake[:b], None if eps is None else eps[:b]
+    critic_ms = [timed(lambda: trainer.critic_step(r, f, e)) for _ in range(a["iters"])]
+    gen_ms = [timed(trainer.generator_step) for _ in range(a["iters"])]
+    # The constraint's share of a critic step: the same step with the penalty (or clipping) switched off.
+    constraint = trainer.constraint
+    trainer.constraint = constraint._replace(penalty=False, clip=False)
+    bare_ms = [timed(lambda: trainer.critic_step(r, f, None)) for _ in range(a["iters"])]
+    trainer.constraint = constraint
+
+    textbook = None
+    if a["vs_textbook"]:
+        from textbook_loop import textbook_from_trainer
+
+        loop = textbook_from_trainer(trainer)
+        for _ in range(a["warmup"]):
+            loop.step()
+        # Interleave with the trainer so both see the same machine state.
+        ours, theirs = [], []
+        for _ in range(a["iters"]):
+            ours.append(timed(trainer.step))
+            theirs.append(timed(loop.step))
+        step_ms = step_ms + ours
+        textbook = statistics.median(theirs)
+
+    if dev.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(dev) / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
+    med = statistics.median(step_ms)
+    return {
+        "variant": variant, "arch": config.arch, "resolution": a["resolution"] if config.arch == "dcgan" else 0,
+        "width": config.width, "batch": b, "n_critic": config.n_critic, "device": dev.type,
+        "dtype": "bf16" if config.amp == "bf16" else "fp32", "channels_last": config.channels_last, "compile": config.compile,
+        "ms_per_gen_iter": round(med, 2), "ms_per_gen_iter_min": round(min(step_ms), 2), "ms_per_gen_iter_max": round(max(step_ms), 2),
+        "ms_per_critic_step": round(statistics.median(critic_ms), 2),
+        "ms_penalty": round(max(0.0, statistics.median(critic_ms) - statistics.median(bare_ms)), 2),
+        "ms_generator_step": round(statistics.median(gen_ms), 2),
+        "images_per_s": round(config.n_critic * b / (med / 1000), 1),
+        "peak_mem_mb": round(peak, 1),
+        "textbook_ms_per_gen_iter": round(textbook, 2) if textbook else "",
+        "ratio_vs_textbook": round(med / textbook, 3) if textbook else "",
+        "timed_iters": len(step_ms), "note": "; ".join(note),
+        **environment(dev),
+    }
+
+
+def environment(dev) -> dict:
+    import torch
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        if subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "wgan_core"], cwd=ROOT).returncode:
+            commit += "+dirty"
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    cuda = dev.type == "cuda"
+    return {
+        "torch": torch.__version__,
+        "device_name": torch.cuda.get_device_name(dev) if cuda else cpu,
+        "cuda": torch.version.cuda if cuda else "",
+        "cudnn": torch.backends.cudnn.version() if cuda else "",
+        "cpu": cpu, "threads": torch.get_num_threads(), "git_commit": commit,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _worker(variant: str, a: dict, queue) -> None:
+    try:
+        queue.put(measure(variant, a))
+    except Exception as e:  # reported by the parent as one line
+        queue.put({"error": f"{type(e).__name__}: {e}"})
+
+
+def run_isolated(variant: str, a: dict) -> dict:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_worker, args=(variant, a, q))
+    p.start()
+    result = q.get()
+    p.join()
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+def append_rows(path: Path, rows: list[dict]) -> None:
+    import pandas as pd
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = pd.DataFrame(rows, columns=COLUMNS)
+    if path.exists():
+        new = pd.concat([pd.read_csv(path), new], ignore_index=True)
+    tmp = path.with_suffix(".tmp")
+    new.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def plot(path: Path) -> list[Path]:
+    """throughput_<name>.png (the latest run per variant) and history_<name>.png (images/s over commits)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    df["setting"] = df.apply(lambda r: f"{r.arch}{'' if r.arch == 'mlp' else r.resolution} w{r.width} b{r.batch} {r.dtype}", axis=1)
+    out = []
+    last = df.groupby(["setting", "variant"], sort=False).tail(1)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    settings = list(dict.fromkeys(last.setting))
+    variants = list(dict.fromkeys(last.variant))
+    wbar = 0.8 / max(len(settings), 1)
+    for i, s in enumerate(settings):
+        sub = last[last.setting == s].set_index("variant").reindex(variants)
+        ax.bar([j + i * wbar for j in range(len(variants))], sub.images_per_s, width=wbar, label=s)
+    ax.set_xticks([j + wbar * (len(settings) - 1) / 2 for j in range(len(variants))], variants)
+    ax.set_ylabel("real images / s (critic)")
+    ax.set_title(f"throughput on {df.device_name.iloc[-1]}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    out.append(path.with_name(f"throughput_{path.stem}.png"))
+    fig.savefig(out[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for (setting, variant), g in df.groupby(["setting", "variant"], sort=False):
+        ax.plot(g.date.str.slice(0, 16) + " " + g.git_commit.astype(str), g.images_per_s, marker="o", label=f"{variant} {setting}")
+    ax.set_ylabel("real images / s (critic)")
+    ax.set_xlabel("date and commit")
+    ax.tick_params(axis="x", rotation=30, labelsize=6)
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    out.append(path.with_name(f"history_{path.stem}.png"))
+    fig.savefig(out[-1], dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main(argv=None) -> int:
+    from wgan_core import VARIANTS
+
+    p = argparse.ArgumentParser(description="Time Trainer.step() per variant.")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--arch", choices=["mlp", "dcgan"], default="dcgan")
+    p.add_argument("--resolution", type=int, choices=[28, 32, 64], default=28)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    p.add_argument("--amp", choices=["none", "bf16"], default="none")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--iters", type=int, default=15, help="timed generator iterations")
+    p.add_argument("--vs-textbook", action="store_true", help="also time benchmarks/textbook_loop.py on the same modules")
+    p.add_argument("--out", help="CSV to append to (default results/throughput/<device>.csv)")
+    p.add_argument("--no-plot", action="store_true")
+    args = p.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or args.warmup < 0 or args.iters < 1 or args.width < 1 or args.batch < 1:
+        what = f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}" if unknown else "--warmup >= 0, --iters, --width, --batch >= 1"
+        print(f"throughput.py: error: {what}", file=sys.stderr)
+        return 2
+    a = vars(args)
+    rows = []
+    for v in variants:
+        row = run_isolated(v, a)
+        if "error" in row:
+            print(f"throughput.py: error: {v}: {row['error']}", file=sys.stderr)
+            return 2
+        rows.append(row)
+        extra = f", textbook {row['textbook_ms_per_gen_iter']} ms ({row['ratio_vs_textbook']}x)" if row["ratio_vs_textbook"] else ""
+        print(f"{v:10s} {row['ms_per_gen_iter']:8.1f} ms/iter  critic step {row['ms_per_critic_step']:7.1f} ms "
+              f"(constraint {row['ms_penalty']:6.1f})  {row['images_per_s']:8.1f} img/s{extra}", flush=True)
+    out = Path(args.out) if args.out else ROOT / "results" / "throughput" / f"{rows[0]['device']}.csv"
+    append_rows(out, rows)
+    print(json.dumps({"appended": len(rows), "to": str(out)}))
+    if not args.no_plot:
+        plot(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
