@@ -70,6 +70,44 @@ def ablation(session: nox.Session) -> None:
     session.run(python, "benchmarks/ablation.py", *session.posargs, external=True)
 
 
+def _machine_tag() -> str:
+    """A name for this machine's hardware, so speed is only ever compared with runs on the same hardware."""
+    import platform
+    import re
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1] for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = ""
+    try:
+        import subprocess
+
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True).stdout
+    except OSError:
+        pass
+    tag = f"{cpu}-{os.cpu_count()}cpu-{gpu.splitlines()[0] if gpu.strip() else 'nogpu'}"
+    return re.sub(r"[^A-Za-z0-9.]+", "-", tag).strip("-")
+
+
+@nox.session(default=False)
+def benchmark(session: nox.Session) -> None:
+    """Speed regression check: pytest-benchmark of Trainer.step(); fails on a >10% median slowdown vs this machine's last run."""
+    python = shared_python(session)
+    storage = Path(os.environ.get("WGAN_BENCH_STORAGE", Path.home() / ".cache" / "wgan-suite" / "benchmarks")) / _machine_tag()
+    args = [
+        "-m", "pytest", "benchmarks/test_step_speed.py", "-o", "addopts=", "-p", "no:cacheprovider", "-q",
+        f"--benchmark-storage=file://{storage}", "--benchmark-autosave", "--benchmark-columns=min,median,max,stddev,rounds",
+    ]
+    if any(storage.rglob("*.json")):
+        args += ["--benchmark-compare", "--benchmark-compare-fail=median:10%"]
+        session.log(f"comparing with the last saved run in {storage}")
+    else:
+        session.log(f"no earlier run saved in {storage}: this run becomes the baseline")
+    session.run(python, *args, *session.posargs, external=True)
+
+
 @nox.session(default=False)
 def throughput(session: nox.Session) -> None:
     """Measure training throughput per variant (benchmarks/throughput.py; arguments after --)."""
