@@ -72,6 +72,16 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
 def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     """`report` subcommand (study reports)."""
 
+    def _cmd_report(args: argparse.Namespace) -> int:
+        from .report import write_report
+
+        print(write_report(args.dir, baseline=args.baseline))
+        return 0
+
+    r = sub.add_parser("report", help="write DIR/report/ (tables, paired tests, plots, index.html) from a study's runs")
+    r.add_argument("dir", metavar="DIR", help="study directory (benchmarks/ablation.py --out)")
+    r.add_argument("--baseline", help="cell the paired tests compare against (default: the study's, else wgan-gp)")
+    r.set_defaults(func=_cmd_report)
 
 
 

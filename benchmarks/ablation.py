@@ -1,0 +1,106 @@
+"""The ablation study: expand a preset into matched runs, run them (resumably), then write the report.
+
+    nox -s ablation -- [--preset NAME] [--out DIR] [--seeds N] [--executor EXEC] [--device DEV]
+    python benchmarks/ablation.py --list                 # the presets
+    python benchmarks/ablation.py --preset toy --dry-run # the runs a study would make
+
+Killed at any moment (even kill -9), the same command resumes: finished runs are
+skipped and interrupted ones continue from their last checkpoint. The library part
+lives in wgan_core/study.py (presets, executors, claims) and wgan_core/report.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+from wgan_core.config import ConfigError  # noqa: E402
+from wgan_core.study import (  # noqa: E402
+    PRESETS,
+    Executor,
+    StudyError,
+    StudySpec,
+    default_preset,
+    describe_job,
+    describe_presets,
+    run_study,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ablation", description="Run a matched ablation study and write its report.")
+    p.add_argument("--preset", help=f"one of: {', '.join(PRESETS)} (default: toy without a GPU, fashion with one)")
+    p.add_argument("--out", help="study directory (default: ~/wgan-runs/<preset>, outside the work tree)")
+    p.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: the preset's, 3; paper: 5)")
+    p.add_argument("--executor", default="local", help="local (sequential) | process:N | submitit[:N] (Slurm) | submitit-local[:N]")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per run (default: torch's own for local, cores // N for process:N)")
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (also picks the default preset)")
+    p.add_argument("--variants", help="comma-separated variants (or cells) of the preset to keep")
+    p.add_argument("--datasets", help="comma-separated data sets of the preset to keep")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field in every run (e.g. steps=200); repeatable")
+    p.add_argument(
+        "--slurm", action="append", default=[], metavar="KEY=VALUE", help="submitit parameter (e.g. timeout_min=240, slurm_partition=gpu); repeatable"
+    )
+    p.add_argument("--baseline", help="cell the report's paired tests compare against (default: the preset's, wgan-gp)")
+    p.add_argument("--no-report", action="store_true", help="run only; `python -m wgan_core report DIR` writes the report later")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
+    p.add_argument("--list", action="store_true", help="list the presets and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar (one line per finished run is still printed)")
+    return p
+
+
+def _split(s: str | None) -> tuple[str, ...]:
+    return tuple(x.strip() for x in s.split(",") if x.strip()) if s else ()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list:
+        print(describe_presets())
+        return 0
+    try:
+        preset = args.preset or default_preset(args.device)
+        seeds = args.seeds if args.seeds is not None else (PRESETS[preset].seeds if preset in PRESETS else 1)
+        spec = StudySpec(preset, seeds, args.device, _split(args.variants), _split(args.datasets), tuple(args.set))
+        executor = Executor.parse(args.executor, args.slurm, args.threads)
+        jobs = spec.jobs()
+        if args.dry_run:
+            for j in jobs:
+                print(f"{j.run_id()}  {describe_job(j)}  steps={j.steps}")
+            print(f"{len(jobs)} runs")
+            return 0
+        out = Path(args.out).expanduser() if args.out else Path.home() / "wgan-runs" / preset
+        command = "python benchmarks/ablation.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+        failure = None
+        try:
+            run_study(spec, out, executor, progress=False if args.quiet else None, command=command)
+        except StudyError as e:
+            failure = e  # some runs failed: still report the others
+        if not args.no_report:
+            from wgan_core.report import write_report
+
+            print(f"report: {write_report(out, baseline=args.baseline)}")
+        if failure is not None:
+            print(f"error: {failure}", file=sys.stderr)
+            return 1
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The WGAN-GP paper's Figure 1b: per-layer gradient norms of a deep critic under weight clipping vs the gradient penalty.
+
+Gulrajani et al. (2017, sec. 3 and Fig. 1b) train a 12-layer ReLU critic on the
+Swiss roll with the generator held fixed at the real distribution plus
+unit-variance Gaussian noise, and show that with weight clipping the gradient
+norms explode or vanish from layer to layer (depending on c), while with the
+gradient penalty they stay stable. `train_depth` is that experiment: a
+critic-only loop, no generator.
+
+Recorded quantities, on a fixed evaluation batch, every `record_every` critic
+steps: for each of the `depth` linear layers l,
+    weight:     || d L / d W_l ||_F              (W_l: the layer's weight matrix)
+    activation: || d L / d h_l ||_F / sqrt(N)    (h_l: the layer's output, N samples)
+where L = E[D(fake)] - E[D(real)] is the Wasserstein critic loss without the
+penalty, so clipping and penalty are measured on the same quantity.
+
+Runs are short (minutes), so they keep no checkpoint: an interrupted run starts
+again from step 0 (its directory holds no final.json); a finished one is skipped.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .config import TOY_DATASETS, ConfigError
+from .data import sample_toy
+from .io import write_json, write_rows
+from .penalties import clip_weights_, gradient_penalty
+
+CONSTRAINTS = ("clip", "gp")
+
+
+@dataclass(frozen=True)
+class DepthConfig:
+    """One critic-only run of the depth experiment. JSON in and out; `run_id()` names its directory."""
+
+    experiment: str = "depth"  # marks config.json as a depth run (the report reads it)
+    constraint: str = "gp"  # clip | gp
+    clip_value: float = 0.01  # c of weight clipping
+    penalty_weight: float = 0.1  # lambda of the gradient penalty (WGAN-GP toy code: 0.1)
+    depth: int = 12  # linear layers of the critic (ReLU between them)
+    width: int = 128  # hidden width
+    dataset: str = "swissroll"  # a toy data set
+    noise_std: float = 1.0  # the fixed "generator": real samples + N(0, noise_std^2)
+    steps: int = 500  # critic iterations
+    batch_size: int = 256
+    optimizer: str = ""  # '' = the constraint's own: rmsprop 5e-5 (clip, WGAN) | adam 1e-4, betas (0.5, 0.9) (gp, WGAN-GP toy code)
+    lr: float = 0.0  # 0 = the optimizer's default above
+    record_every: int = 100  # critic steps between gradient-norm records
+    eval_samples: int = 1024  # fixed evaluation batch for the records
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise ConfigError(message)
+
+        need(self.experiment == "depth", f"experiment: must be 'depth', got {self.experiment!r}")
+        need(self.constraint in CONSTRAINTS, f"constraint: unknown {self.constraint!r}; allowed: {', '.join(CONSTRAINTS)}")
+        need(self.dataset in TOY_DATASETS, f"dataset: the depth experiment needs a toy data set ({', '.join(TOY_DATASETS)}), got {self.dataset!r}")
+        need(self.optimizer in ("", "adam", "rmsprop"), f"optimizer: unknown {self.optimizer!r}; allowed: adam, rmsprop")
+        for name in ("depth", "width", "steps", "batch_size", "record_every", "eval_samples"):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) > 0, f"{name}: must be a positive integer, got {getattr(self, name)!r}")
+        need(self.depth >= 2, f"depth: need at least 2 layers, got {self.depth}")
+        need(self.clip_value > 0, f"clip_value: c must be > 0, got {self.clip_value}")
+        need(self.penalty_weight >= 0 and self.noise_std >= 0 and self.lr >= 0, "penalty_weight, noise_std and lr must be >= 0")
+
+    # ---- identity and JSON (the same interface as RunConfig, so studies treat both alike) ----
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DepthConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ConfigError(f"unknown depth config field(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> DepthConfig:
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown depth config field(s): {', '.join(sorted(unknown))}; allowed: {', '.join(f.name for f in fields(self))}")
+        return dataclasses.replace(self, **changes)
+
+    def run_id(self) -> str:
+        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+    @property
+    def variant(self) -> str:
+        return self.constraint
+
+    @property
+    def label(self) -> str:
+        return f"clip c={self.clip_value:g}" if self.constraint == "clip" else f"gp λ={self.penalty_weight:g}"
+
+    @property
+    def kind(self) -> str:
+        return "depth"
+
+    def resolved_optimizer(self) -> tuple[str, float]:
+        opt = self.optimizer or ("rmsprop" if self.constraint == "clip" else "adam")
+        return opt, self.lr or (5e-5 if opt == "rmsprop" else 1e-4)
+
+
+def deep_critic(depth: int, width: int, in_dim: int = 2) -> nn.Sequential:
+    """x (N, in_dim) -> scores (N, 1): `depth` linear layers with ReLU between them."""
+    layers: list[nn.Module] = []
+    d = in_dim
+    for _ in range(depth - 1):
+        layers += [nn.Linear(d, width), nn.ReLU()]
+        d = width
+    layers.append(nn.Linear(d, 1))
+    return nn.Sequential(*layers)
+
+
+def layer_grad_norms(critic: nn.Sequential, real: Tensor, fake: Tensor) -> tuple[list[float], list[float]]:
+    """(weight norms, activation norms), one per linear layer, of the gradient of E[D(fake)] - E[D(real)].
+
+    Computed in float64 on a copy of the critic: under clipping with c = 0.001 the
+    early layers' gradients fall below float32's range (~1e-45) and would read 0.
+    """
+    critic = copy.deepcopy(critic).double()
+    real, fake = real.double(), fake.double()
+    linears = [m for m in critic if isinstance(m, nn.Linear)]
+    outs: list[Tensor] = []
+
+    def keep(_module: nn.Module, _inputs: Any, output: Tensor) -> None:  # returns None: the output is unchanged
+        output.retain_grad()
+        outs.append(output)
+
+    hooks = [m.register_forward_hook(keep) for m in linears]
+    try:
+        scores = critic(torch.cat([fake, real])).squeeze(-1)  # (2N,)
+        n = len(fake)
+        loss = scores[:n].mean() - scores[n:].mean()
+        loss.backward()
+    finally:
+        for h in hooks:
+            h.remove()
+    weight = [m.weight.grad.norm().item() for m in linears]
+    activation = [o.grad.norm().item() / math.sqrt(len(o)) for o in outs]
+    return weight, activation
+
+
+def train_depth(config: DepthConfig, out_dir: str | Path, *, progress: bool | None = None, log=print) -> dict[str, Any]:
+    """Run (or skip if finished) one depth run in out_dir; returns final.json's contents.
+
+    Writes config.json, depth_grads.csv (step, layer, kind, norm), final.json.
+    """
+    from .train import _progress, resolve_device, subseed
+
+    out = Path(out_dir)
+    cfg_path = out / "config.json"
+    if cfg_path.exists():
+        old = json.loads(cfg_path.read_text())
+        if old != config.to_dict():
+            differ = sorted(k for k in set(old) | set(config.to_dict()) if old.get(k) != config.to_dict().get(k))
+            raise ConfigError(f"out: {out} holds a run with another config; differing fields: {', '.join(differ)}")
+    if (out / "final.json").exists():
+        return json.loads((out / "final.json").read_text())
+    c = config
+    dev = resolve_device(c.device)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(cfg_path, c.to_dict())
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(c.seed)
+        critic = deep_critic(c.depth, c.width).to(dev)
+    opt_name, lr = c.resolved_optimizer()
+    if opt_name == "rmsprop":
+        opt: torch.optim.Optimizer = torch.optim.RMSprop(critic.parameters(), lr=lr)
+    else:
+        opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+    g = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-data"))
+    g_eps = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-interpolation"))
+    g_eval = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-eval"))
+
+    def batch(n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        real = sample_toy(c.dataset, n, gen, dev)  # (n, 2)
+        fake = sample_toy(c.dataset, n, gen, dev) + c.noise_std * torch.randn(n, 2, generator=gen, device=dev)
+        return real, fake
+
+    ev_real, ev_fake = batch(c.eval_samples, g_eval)
+    rows: list[dict[str, Any]] = []
+
+    def record(step: int) -> None:
+        w, a = layer_grad_norms(critic, ev_real, ev_fake)
+        for kind, norms in (("weight", w), ("activation", a)):
+            rows.extend({"step": step, "layer": i + 1, "kind": kind, "norm": v} for i, v in enumerate(norms))
+
+    t0 = time.perf_counter()
+    record(0)
+    bar = _progress(c.steps, 0, progress)
+    status, done = "ok", c.steps
+    for step in range(1, c.steps + 1):
+        real, fake = batch(c.batch_size, g)
+        scores = critic(torch.cat([fake, real])).squeeze(-1)
+        loss = scores[: c.batch_size].mean() - scores[c.batch_size :].mean()
+        if c.constraint == "gp":
+            eps = torch.rand(c.batch_size, generator=g_eps, device=dev)
+            loss = loss + c.penalty_weight * gradient_penalty(critic, real, fake, eps=eps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if c.constraint == "clip":
+            clip_weights_(critic, c.clip_value)
+        bar.update(1)
+        if step % c.record_every == 0 or step == c.steps:
+            if not math.isfinite(loss.item()):
+                status, done = "diverged", step
+                log(f"depth run diverged: non-finite critic loss at step {step}")
+                break
+            record(step)
+    bar.close()
+    write_rows(out / "depth_grads.csv", rows)
+    last = [r for r in rows if r["step"] == rows[-1]["step"]]
+    wn = [r["norm"] for r in last if r["kind"] == "weight"]
+    with torch.no_grad():
+        s = critic(torch.cat([ev_fake, ev_real])).squeeze(-1)
+        w_est = (s[c.eval_samples :].mean() - s[: c.eval_samples].mean()).item()
+    elapsed = time.perf_counter() - t0
+    final = {
+        "status": status,
+        "steps": done,
+        "wall_time_s": elapsed,
+        "train_time_s": elapsed,
+        "variant": c.label,
+        "run_id": c.run_id(),
+        "metrics": {
+            "wasserstein_estimate": w_est,  # E[D(real)] - E[D(fake)] on the evaluation batch
+            "grad_norm_first_layer": wn[0],
+            "grad_norm_last_layer": wn[-1],
+            # log10 of the ratio first/last layer: ~0 when the norms are stable across depth
+            "log10_grad_ratio": math.log10(wn[0] / wn[-1]) if wn[0] > 0 and wn[-1] > 0 else math.nan,
+        },
+    }
+    write_json(out / "final.json", final)
+    return json.loads((out / "final.json").read_text())
