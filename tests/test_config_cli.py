@@ -149,3 +149,12 @@ def test_cli_train_and_variants(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["status"] == "ok" and "w1" in summary and "modes" not in summary  # swissroll has no modes
     assert RunConfig.from_json(out / "config.json").label == "nsgan"
+
+
+def test_corrupt_data_files_are_a_one_line_error(tmp_path, capsys):
+    for stem in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
+        (tmp_path / stem).write_bytes(b"this is not gzip")
+    out = tmp_path / "run"
+    code, err = _cli_inprocess(capsys, "train", "--dataset", "fashion-mnist", "--out", str(out), "--set", f"data_dir={tmp_path}")
+    assert code == 2 and err.count("\n") == 1 and "data_dir: cannot read" in err
+    assert not out.exists()

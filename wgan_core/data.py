@@ -69,8 +69,11 @@ def sample_toy(name: str, n: int, generator: torch.Generator, device: torch.devi
 def _read_idx(path: Path) -> np.ndarray:
     """Read an IDX file (gzipped or not): the format of the MNIST family."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:  # unreadable, or a corrupt .gz
+        raise ConfigError(f"data_dir: cannot read {path}: {e}") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
         raise ConfigError(f"data_dir: {path} is not an unsigned-byte IDX file")
     ndim = data[3]

@@ -314,7 +314,9 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     elapsed, train_time = 0.0, 0.0
     rows = read_rows(metrics_path)
     if ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location=trainer.device, weights_only=True)
+        # RNG states must stay on the CPU (Generator.set_state takes a CPU ByteTensor, CUDA generators too);
+        # load_state_dict moves weights and optimiser state to the training device.
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         trainer.load_state_dict(state)
         elapsed, train_time = float(state["elapsed"]), float(state["train_time"])
         rows = [r for r in rows if int(r["step"]) <= trainer.step_count]  # drop rows written after the checkpoint
