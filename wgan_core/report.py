@@ -514,6 +514,7 @@ def plot_toy_samples(root: Path, runs: pd.DataFrame, colors: dict, out: Path) ->
 
     from .config import RunConfig
     from .data import sample_toy
+    from .metrics.toy import W1_SAMPLES
     from .models import build_models
     from .plots import toy_panel
     from .train import subseed
@@ -540,7 +541,7 @@ def plot_toy_samples(root: Path, runs: pd.DataFrame, colors: dict, out: Path) ->
             critic.load_state_dict(state["critic"])
             gen = torch.Generator().manual_seed(subseed(config.seed, "eval"))  # the run's evaluation latents (as samples.png)
             z = torch.randn(config.eval_samples, config.z_dim, generator=gen)[:1000]
-            real = sample_toy(config.dataset, 1000, gen)
+            real = sample_toy(config.dataset, min(W1_SAMPLES, config.eval_samples), gen)[:1000]
             g.eval()
             with torch.no_grad():
                 fake = g(z)

@@ -493,7 +493,12 @@ def _work(job: Job, root: str, threads: int | None = None) -> dict[str, Any]:
     if threads:
         import torch
 
+        before = torch.get_num_threads()
         torch.set_num_threads(threads)
+        try:
+            return _work(job, root, None)
+        finally:
+            torch.set_num_threads(before)  # the local executor runs in the caller's process: leave it as it was
     rid = job.run_id()
     run_dir = Path(root) / rid
     t0 = time.perf_counter()
@@ -732,6 +737,7 @@ def _execute(executor: Executor, todo: list[Job], root: Path, prog: _Progress) -
 def _execute_pool(n: int, todo: list[Job], root: Path, prog: _Progress, threads: int = 0) -> Iterable[dict[str, Any]]:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     threads = threads or max(1, available_cores() // n)  # so n workers do not oversubscribe the cores
     # spawn: a fresh interpreter per worker (forking a process that has started torch's threads is unsafe)
@@ -746,8 +752,15 @@ def _execute_pool(n: int, todo: list[Job], root: Path, prog: _Progress, threads:
             prog.running([describe_job(j) for j in running.values()])
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in finished:
-                running.pop(fut)
-                yield fut.result()
+                job = running.pop(fut)
+                try:
+                    res = fut.result()
+                except BrokenProcessPool:
+                    raise StudyError(
+                        f"a worker process died while running {describe_job(job)} (killed, or out of memory); "
+                        "run the same command again to resume"
+                    ) from None
+                yield res
 
 
 def _execute_submitit(executor: Executor, todo: list[Job], root: Path, prog: _Progress) -> Iterable[dict[str, Any]]:
