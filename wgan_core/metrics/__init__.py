@@ -1,5 +1,6 @@
-"""Sample-quality metrics: exact metrics on toy data (`toy`)."""
+"""Sample-quality metrics: exact metrics on toy data (`toy`); FID, KID, precision/recall on images (`image_metrics`)."""
 
 from . import toy
+from .image import image_metrics
 
-__all__ = ["toy"]
+__all__ = ["image_metrics", "toy"]

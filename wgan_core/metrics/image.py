@@ -1,15 +1,383 @@
-"""Image quality metrics (FID, KID, precision/recall) through torch-fidelity. Placeholder until implemented."""
+"""Image quality metrics: FID, KID and precision/recall through torch-fidelity, and a class histogram.
+
+Every metric is computed by torch-fidelity (`torch_fidelity.calculate_metrics`
+with Dataset inputs and `feature_extractor=...`): no Frechet code lives here.
+Two feature networks (`EXTRACTORS`):
+  * classifier -- the suite's small CNN trained on the data set (metrics/classifier.py);
+    offline, the default for Fashion-MNIST, MNIST and other small labelled sets;
+  * inception  -- torch-fidelity's `inception-v3-compat`, with weights found by
+    metrics/inception.py (never a hang or a download without permission).
+Every result names its feature network (`extractor`), since FIDs of different
+networks are not comparable, and its sample sizes (`n`/`n_fake`, `n_real`),
+since FID is biased by the sample size (Binkowski et al. 2018).
+
+The real side's features and FID statistics are cached by torch-fidelity under
+`$WGAN_CACHE_DIR/fidelity` (default ~/.cache/wgan-suite/fidelity), named after
+the data set, split, size, the data's content hash and the feature network; so
+a training evaluation costs only the fakes' features.
+
+`class_kl` = KL(p_fake || p_real): the divergence of the classifier's predicted-class
+histogram of the fakes from the real class histogram of the split. It is 0 when
+the fakes' classes are spread like the data's; dropping modes raises it (at most
+log K when all fakes fall in one of K balanced classes). Even perfect fakes score a
+little above 0, as the classifier errs.
+"""
 
 from __future__ import annotations
 
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import torch
+import torch_fidelity
+from torch import Tensor
+from torch.utils.data import Dataset
 
-def training_metrics(trainer, fake) -> dict[str, Any]:
-    """Metrics of one evaluation's fakes (N, C, H, W) in [-1, 1] for an image run's metrics.csv row."""
-    return {}
+from ..config import ConfigError
+from . import inception
+from .classifier import ClassifierSettings, _slug, cache_dir, get_classifier, load_net, load_split, predict
+
+EXTRACTORS = ("classifier", "inception")
+KID_SUBSET_SIZE = 1000  # torch-fidelity's default and the KID paper's
+PRC_NEIGHBORHOOD = 3  # k of the k-NN balls of precision/recall (Kynkaanniemi et al. 2019)
+METRIC_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "class_kl")
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------------------------
+def as_uint8(images: Tensor | np.ndarray, what: str = "fake") -> Tensor:
+    """uint8 (N, C, H, W) from uint8 images or float images in [-1, 1]; ConfigError for anything else."""
+    x = torch.as_tensor(images)
+    if x.dim() != 4 or x.shape[1] not in (1, 3) or x.shape[0] == 0:
+        raise ConfigError(f"{what}: expected images (N, C, H, W) with C 1 or 3 and N > 0, got shape {tuple(x.shape)}")
+    if x.shape[2] != x.shape[3] or x.shape[2] < 8:
+        raise ConfigError(f"{what}: expected square images of at least 8x8 pixels, got {x.shape[2]}x{x.shape[3]}")
+    if x.dtype == torch.uint8:
+        return x.contiguous()
+    if x.is_floating_point():
+        if not torch.isfinite(x).all():
+            raise ConfigError(f"{what}: images hold NaN or infinite values")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < -1.001 or hi > 1.001:
+            raise ConfigError(
+                f"{what}: float images must lie in [-1, 1] (the generator's tanh range), got [{lo:.3g}, {hi:.3g}]; pass uint8 images for [0, 255]"
+            )
+        return ((x.float() + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
+    if x.dtype in (torch.int16, torch.int32, torch.int64):
+        lo, hi = int(x.min()), int(x.max())
+        if lo < 0 or hi > 255:
+            raise ConfigError(f"{what}: integer images must lie in [0, 255], got [{lo}, {hi}]")
+        return x.to(torch.uint8).contiguous()
+    raise ConfigError(f"{what}: expected uint8 images or float images in [-1, 1], got dtype {x.dtype}")
+
+
+class ImageSet(Dataset):
+    """uint8 images (N, C, H, W) as the Dataset torch-fidelity reads; `rgb` repeats a grey channel three times."""
+
+    def __init__(self, images: Tensor, rgb: bool = False) -> None:
+        self.images, self.rgb = images, rgb and images.shape[1] == 1
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> Tensor:
+        x = self.images[i]  # (C, H, W) uint8
+        return x.expand(3, -1, -1) if self.rgb else x
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature networks
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Extractor:
+    """A resolved feature network, ready for torch-fidelity."""
+
+    kind: str  # classifier | inception
+    name: str  # torch-fidelity's registered name; the `extractor` column of every result
+    weights: Path  # handed to torch-fidelity as feature_extractor_weights_path
+    tag: str  # identity of the weights, part of the reference cache names
+    rgb: bool  # the network takes 3-channel images
+    batch_size: int
+
+
+def resolve_extractor(
+    kind: str,
+    dataset: str,
+    *,
+    data_dir: str = "",
+    download: bool = False,
+    inception_weights: str | Path | None = None,
+    classifier: ClassifierSettings | None = None,
+) -> Extractor:
+    """The feature network `kind` for `dataset`: trains the classifier on first use; ConfigError when Inception has no weights."""
+    if kind == "classifier":
+        info = get_classifier(dataset, data_dir, download, classifier)
+        return Extractor("classifier", info.name, info.path, info.meta["key"], False, 500)
+    if kind == "inception":
+        path = inception.resolve_weights(inception_weights, download)
+        return Extractor("inception", inception.NAME, path, inception.weights_tag(path), True, 32)
+    raise ConfigError(f"extractor: unknown {kind!r}; allowed: {', '.join(EXTRACTORS)}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Metrics
+# ---------------------------------------------------------------------------------------------
+def fidelity(
+    fake: Tensor,
+    real: Tensor,
+    extractor: Extractor,
+    *,
+    real_cache_name: str | None = None,
+    kid: bool = True,
+    prc: bool = False,
+    kid_subset_size: int | None = None,
+    device: str | torch.device | None = None,
+) -> dict[str, Any]:
+    """FID (and KID, precision/recall) of uint8 images `fake` (N, C, H, W) against `real` (M, C, H', W'), by torch-fidelity.
+
+    real_cache_name: a name for torch-fidelity's cache of the real side's features and statistics
+    (must identify the images exactly). kid_subset_size: None = min(1000, N, M), with a warning
+    when that is below 1000; a larger explicit value than the sets allow is a ConfigError.
+    """
+    n, m = len(fake), len(real)
+    need = PRC_NEIGHBORHOOD + 1 if prc else 2
+    if min(n, m) < need:
+        raise ConfigError(f"images: need at least {need} images on each side, got {n} fake and {m} real")
+    kw: dict[str, Any] = {}
+    if kid:
+        kw.update(kid=True, kid_subset_size=_kid_subset(kid_subset_size, n, m))
+    if prc:
+        kw.update(prc=True, prc_neighborhood=PRC_NEIGHBORHOOD, prc_batch_size=2500)
+    if real_cache_name:
+        kw.update(input2_cache_name=real_cache_name)
+    cuda = torch.device(device).type == "cuda" if device is not None else torch.cuda.is_available()
+    out = torch_fidelity.calculate_metrics(
+        input1=ImageSet(fake, extractor.rgb),
+        input2=ImageSet(real, extractor.rgb),
+        fid=True,
+        feature_extractor=extractor.name,
+        feature_extractor_weights_path=str(extractor.weights),
+        batch_size=extractor.batch_size,
+        cuda=cuda,
+        cache_root=str(cache_dir() / "fidelity"),
+        save_cpu_ram=True,  # no DataLoader worker processes for in-memory tensors; blockwise precision/recall
+        verbose=False,
+        **kw,
+    )
+    res: dict[str, Any] = {"fid": out[torch_fidelity.KEY_METRIC_FID]}
+    if kid:
+        res.update(kid=out[torch_fidelity.KEY_METRIC_KID_MEAN], kid_std=out[torch_fidelity.KEY_METRIC_KID_STD], kid_subset_size=kw["kid_subset_size"])
+    if prc:
+        res.update(precision=out[torch_fidelity.KEY_METRIC_PRECISION], recall=out[torch_fidelity.KEY_METRIC_RECALL])
+    return res
+
+
+def _kid_subset(requested: int | None, n: int, m: int) -> int:
+    most = min(n, m)
+    if requested is not None:
+        if not 2 <= requested <= most:
+            raise ConfigError(f"kid_subset_size: must lie in [2, {most}] for {n} fake and {m} real images, got {requested}")
+        return requested
+    if most < KID_SUBSET_SIZE:
+        warnings.warn(f"KID: {most} images on the smaller side, fewer than the usual subset size {KID_SUBSET_SIZE}; using subsets of {most}", stacklevel=3)
+    return min(KID_SUBSET_SIZE, most)
+
+
+def reference(
+    dataset: str, split: str, resolution: int, *, data_dir: str = "", download: bool = False, n_real: int | None = None
+) -> tuple[Tensor, Tensor | None, str]:
+    """(real images uint8, labels or None, cache name) of a split at `resolution` pixels (0 = the data's own)."""
+    x, y, digest = load_split(dataset, split, data_dir, download)
+    if resolution and x.shape[-1] != resolution:
+        x, y, digest = load_split(dataset, split, data_dir, download, resolution)
+    name = f"wgan-{_slug(dataset)}-{split}-{x.shape[-1]}px-{digest[:12]}"
+    if n_real is not None:
+        if not 0 < n_real <= len(x):
+            raise ConfigError(f"n_real: must lie in [1, {len(x)}] for the {split} split of {dataset}, got {n_real}")
+        x, y, name = x[:n_real], None if y is None else y[:n_real], f"{name}-first{n_real}"
+    return x, y, name
+
+
+def image_metrics(
+    fake: Tensor | np.ndarray,
+    dataset: str,
+    *,
+    extractor: str = "classifier",
+    split: str = "test",
+    n: int | None = None,
+    n_real: int | None = None,
+    prc: bool = True,
+    class_kl: bool = True,
+    kid_subset_size: int | None = None,
+    data_dir: str = "",
+    download: bool = False,
+    inception_weights: str | Path | None = None,
+    classifier: ClassifierSettings | None = None,
+    device: str | torch.device | None = None,
+) -> dict[str, Any]:
+    """FID, KID (+ std), precision, recall and class_kl of `fake` against a data set split, with `extractor` and sizes.
+
+    fake: uint8 (N, C, H, W) or float in [-1, 1]; the first `n` are used (None = all).
+    Real: the split's first `n_real` images (None = all), at the fakes' resolution.
+    prc / class_kl: skip precision/recall or the class histogram (set to NaN) when False.
+    class_kl needs class labels and the suite's classifier (trained on first use), also
+    when the FID features come from Inception.
+    """
+    if extractor not in EXTRACTORS:
+        raise ConfigError(f"extractor: unknown {extractor!r}; allowed: {', '.join(EXTRACTORS)}")
+    fake = as_uint8(fake)
+    if n is not None:
+        if not 0 < n <= len(fake):
+            raise ConfigError(f"n: must lie in [1, {len(fake)}] (the number of fakes given), got {n}")
+        fake = fake[:n]
+    real, labels, cache_name = reference(dataset, split, fake.shape[-1], data_dir=data_dir, download=download, n_real=n_real)
+    if fake.shape[1] != real.shape[1]:
+        raise ConfigError(f"fake: {fake.shape[1]}-channel images, but {dataset} has {real.shape[1]} channel(s)")
+    ext = resolve_extractor(extractor, dataset, data_dir=data_dir, download=download, inception_weights=inception_weights, classifier=classifier)
+    if ext.kind == "inception":
+        cache_name = f"{cache_name}-w{ext.tag}"  # the registered name does not tell weights apart
+    res = fidelity(fake, real, ext, real_cache_name=cache_name, kid=True, prc=prc, kid_subset_size=kid_subset_size, device=device)
+    if not prc:
+        res.update(precision=math.nan, recall=math.nan)
+    res["class_kl"] = math.nan
+    if class_kl and labels is not None:
+        net = load_net(resolve_extractor("classifier", dataset, data_dir=data_dir, download=download, classifier=classifier).weights)
+        res["class_kl"] = class_divergence(predict(net, fake), labels, net.classes)
+    res.update(extractor=ext.name, n=len(fake), n_real=len(real), split=split)
+    return {k: res[k] for k in (*METRIC_KEYS, "extractor", "n", "n_real", "split", "kid_subset_size")}
+
+
+def class_divergence(pred: Tensor, labels: Tensor, classes: int) -> float:
+    """KL(p_fake || p_real) in nats between the predicted-class histogram and the label histogram."""
+    p = torch.bincount(pred, minlength=classes).double() / len(pred)
+    q = torch.bincount(labels, minlength=classes).double() / len(labels)
+    nz = p > 0
+    if (q[nz] == 0).any():
+        return math.inf
+    return float((p[nz] * (p[nz] / q[nz]).log()).sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# In training
+# ---------------------------------------------------------------------------------------------
+FINAL_CHUNK = 1000  # latents per generator call in final_metrics
+
+
+def reference_split(dataset: str) -> str:
+    """The split fakes are compared with: the test split, or the only one of a folder."""
+    return "train" if dataset.startswith("folder:") else "test"
+
+
+def _run_metrics(trainer, fake: Tensor | None, n: int, *, prc: bool, class_kl: bool) -> dict[str, Any]:
+    """image_metrics for a run's fakes; fake None (a generator gone non-finite without a non-finite loss): NaNs, not a crash."""
+    c = trainer.config
+    if fake is None:
+        ext = resolve_extractor(c.extractor, c.dataset, data_dir=c.data_dir, download=c.download)
+        return {**{k: math.nan for k in METRIC_KEYS}, "extractor": ext.name, "n": n, "n_real": 0, "kid_subset_size": 0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the KID subset-size note: the row's kid_subset_size says it
+        return image_metrics(
+            fake, c.dataset, extractor=c.extractor, split=reference_split(c.dataset), prc=prc, class_kl=class_kl,
+            data_dir=c.data_dir, download=c.download, device=trainer.device,
+        )  # fmt: skip
+
+
+def training_metrics(trainer, fake: Tensor) -> dict[str, Any]:
+    """FID, KID and KID std of one evaluation's fakes (n, C, H, W) in [-1, 1] against the test split, for a metrics.csv row.
+
+    n = config.eval_samples (2,000 by default) fakes from the fixed evaluation latents; the
+    real side is the whole test split, whose features are cached after the first evaluation.
+    """
+    m = _run_metrics(trainer, fake if torch.isfinite(fake).all() else None, len(fake), prc=False, class_kl=False)
+    keys = ("fid", "kid", "kid_std", "extractor")
+    return {**{k: m[k] for k in keys}, "n_fake": m["n"], "n_real": m["n_real"], "kid_subset_size": m["kid_subset_size"]}
+
+
+@torch.no_grad()
+def final_fakes(trainer) -> Tensor | None:
+    """config.final_eval_samples fakes as uint8 (N, C, H, W), from latents seeded by config.seed alone; None if non-finite."""
+    from ..train import subseed
+
+    c = trainer.config
+    g = torch.Generator().manual_seed(subseed(c.seed, "final-eval"))  # on the CPU: the same latents on every device
+    parts = []
+    for start in range(0, c.final_eval_samples, FINAL_CHUNK):
+        z = torch.randn(min(FINAL_CHUNK, c.final_eval_samples - start), c.z_dim, generator=g)  # (k, z_dim)
+        x = trainer.sample(z)  # (k, C, H, W) float in [-1, 1], on the CPU
+        if not torch.isfinite(x).all():
+            return None
+        parts.append(as_uint8(x))
+    return torch.cat(parts)
 
 
 def final_metrics(trainer) -> dict[str, Any]:
-    """Full-size metrics at the end of an image run, merged into final.json's metrics."""
-    return {}
+    """FID, KID, precision, recall and class_kl of config.final_eval_samples fakes (10,000 by default) against the test split."""
+    m = _run_metrics(trainer, final_fakes(trainer), trainer.config.final_eval_samples, prc=True, class_kl=True)
+    return {**{k: m[k] for k in (*METRIC_KEYS, "extractor")}, "n_fake": m["n"], "n_real": m["n_real"], "kid_subset_size": m["kid_subset_size"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# Samples from files (the `metrics` command)
+# ---------------------------------------------------------------------------------------------
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def load_samples(path: str | Path, channels: int) -> Tensor:
+    """Images from an .npy or .pt file (N, H, W), (N, C, H, W) or (N, H, W, C), or a folder of image files.
+
+    Returns uint8 (N, C, H, W) or float in [-1, 1]; ConfigError for an unreadable file or a wrong layout.
+    channels: the data set's channel count (images in a folder are converted to it).
+    """
+    p = Path(path).expanduser()
+    if p.is_dir():
+        return _load_folder(p, channels)
+    if not p.is_file():
+        raise ConfigError(f"samples: {p} does not exist")
+    try:
+        if p.suffix == ".npy":
+            arr: Any = np.load(p, allow_pickle=False)
+        elif p.suffix in (".pt", ".pth"):
+            arr = torch.load(p, map_location="cpu", weights_only=True)
+        else:
+            raise ConfigError(f"samples: {p} is not an .npy or .pt file or a folder of images")
+    except ConfigError:
+        raise
+    except Exception as e:  # whatever the file holds, it is the user's file: one line, no traceback
+        raise ConfigError(f"samples: cannot read {p} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+    if isinstance(arr, dict):
+        tensors = [v for k, v in arr.items() if k in ("images", "samples", "fake")] or list(arr.values())
+        if len(tensors) != 1 or not torch.is_tensor(tensors[0]):
+            raise ConfigError(f"samples: {p} holds a dict; expected one tensor (under 'images' or 'samples')")
+        arr = tensors[0]
+    if not isinstance(arr, (np.ndarray, Tensor)) or (isinstance(arr, np.ndarray) and arr.dtype.kind not in "uif"):
+        raise ConfigError(f"samples: {p} does not hold a numeric array")
+    x = torch.as_tensor(arr)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
+    elif x.dim() == 4 and x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
+        x = x.permute(0, 3, 1, 2)  # (N, H, W, C) -> (N, C, H, W)
+    return x.contiguous()
+
+
+def _load_folder(folder: Path, channels: int) -> Tensor:
+    from PIL import Image, UnidentifiedImageError
+
+    files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in _IMAGE_SUFFIXES)
+    if not files:
+        raise ConfigError(f"samples: folder {folder} holds no image files ({', '.join(_IMAGE_SUFFIXES)})")
+    out = []
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                out.append(np.asarray(im.convert("L" if channels == 1 else "RGB")))
+        except (OSError, UnidentifiedImageError) as e:
+            raise ConfigError(f"samples: cannot read image {f}: {e}") from None
+        if out[-1].shape != out[0].shape:
+            raise ConfigError(f"samples: {f} is {out[-1].shape[1]}x{out[-1].shape[0]} pixels but {files[0]} is {out[0].shape[1]}x{out[0].shape[0]}")
+    x = torch.from_numpy(np.stack(out))  # (N, H, W) or (N, H, W, 3)
+    return x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2).contiguous()
