@@ -67,6 +67,79 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
     """`metrics` and `classifier` subcommands (image quality metrics)."""
+    import dataclasses
+    import math
+    import platform
+    import subprocess
+    from pathlib import Path
+
+    def _finite(d: dict) -> dict:  # JSON has no NaN: null reads back as "missing"
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
+
+    def _cmd_metrics(args: argparse.Namespace) -> int:
+        from .metrics.classifier import load_split
+        from .metrics.image import image_metrics, load_samples, reference_split
+
+        channels = load_split(args.dataset, reference_split(args.dataset), args.data_dir, args.download)[0].shape[1]
+        fake = load_samples(args.samples, channels)
+        m = image_metrics(
+            fake, args.dataset, extractor=args.extractor, split=args.split or reference_split(args.dataset), n=args.n, n_real=args.n_real,
+            prc=not args.no_prc, kid_subset_size=args.kid_subset_size, data_dir=args.data_dir, download=args.download,
+            inception_weights=args.inception_weights, device=args.device,
+        )  # fmt: skip
+        print(json.dumps(_finite(m)))
+        return 0
+
+    def _cmd_classifier_train(args: argparse.Namespace) -> int:
+        from .io import write_json
+        from .metrics.classifier import DEFAULT_SETTINGS, get_classifier
+
+        settings = DEFAULT_SETTINGS
+        for key in ("seed", "epochs"):
+            if getattr(args, key) is not None:
+                settings = dataclasses.replace(settings, **{key: getattr(args, key)})
+        info = get_classifier(args.dataset, args.data_dir, args.download, settings, force=args.force)
+        summary = {k: info.meta[k] for k in ("dataset", "test_accuracy", "train_time_s", "train_images", "test_images", "settings")}
+        summary.update(name=info.name, path=str(info.path))
+        print(json.dumps(summary))
+        if args.report:
+            try:
+                commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+            except (OSError, subprocess.CalledProcessError):
+                commit = ""
+            report = dict(info.meta, name=info.name, cache_path=str(info.path), command="python -m wgan_core " + " ".join(sys.argv[1:]))
+            report.update(cpu=platform.processor() or platform.machine(), git_commit=commit)
+            Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+            write_json(Path(args.report), report)
+        return 0
+
+    def _data_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--dataset", required=True, help="fashion-mnist | mnist | cifar10 | folder:PATH")
+        p.add_argument("--data-dir", default="", help="data root ('' = $WGAN_DATA_DIR or the Debian location)")
+        p.add_argument("--download", action="store_true", help="allow downloads (torchvision data, Inception weights)")
+
+    m = sub.add_parser("metrics", help="FID, KID, precision/recall and class_kl of generated images against a data set split")
+    _data_args(m)
+    m.add_argument("--samples", required=True, help="an .npy or .pt file of images (uint8, or float in [-1, 1]) or a folder of images")
+    m.add_argument("--extractor", default="classifier", choices=["classifier", "inception"], help="feature network (default: classifier, offline)")
+    m.add_argument("--inception-weights", help="torch-fidelity inception-v3-compat weights file (or set WGAN_INCEPTION_WEIGHTS)")
+    m.add_argument("--split", choices=["train", "test"], help="real split to compare with (default: test)")
+    m.add_argument("--n", type=int, help="use the first N samples (default: all)")
+    m.add_argument("--n-real", type=int, help="use the first N real images of the split (default: all)")
+    m.add_argument("--kid-subset-size", type=int, help="KID subset size (default: min(1000, smaller set))")
+    m.add_argument("--no-prc", action="store_true", help="skip precision/recall")
+    m.add_argument("--device", help="cpu | cuda (default: cuda when available)")
+    m.set_defaults(func=_cmd_metrics)
+
+    c = sub.add_parser("classifier", help="the suite's feature classifier for image metrics")
+    csub = c.add_subparsers(dest="action", required=True, parser_class=type(c))
+    ct = csub.add_parser("train", help="train (or load from the cache) the classifier of a data set and print its test accuracy")
+    _data_args(ct)
+    ct.add_argument("--seed", type=int, help="training seed (default 0; part of the cache key)")
+    ct.add_argument("--epochs", type=int, help="training epochs (part of the cache key)")
+    ct.add_argument("--force", action="store_true", help="retrain even if a cached classifier exists")
+    ct.add_argument("--report", metavar="PATH", help="also write the accuracy, training time and settings to this JSON file")
+    ct.set_defaults(func=_cmd_classifier_train)
 
 
 def _add_report_commands(sub: argparse._SubParsersAction) -> None:
