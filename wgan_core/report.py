@@ -43,16 +43,28 @@ METRICS: dict[str, tuple[bool | None, str]] = {
     "modes_strict": (False, "modes (strict)"),
     "high_quality": (False, "high-quality share"),
     "reverse_kl": (True, "reverse KL"),
+    "modes_2500": (False, "modes (2,500 samples)"),
+    "modes_strict_2500": (False, "modes strict (2,500)"),
+    "high_quality_2500": (False, "high-quality share (2,500)"),
+    "reverse_kl_2500": (True, "reverse KL (2,500)"),
     "w1": (True, "W1"),
     "w1_floor": (None, "W1 floor"),
     "fid": (True, "FID"),
     "kid": (True, "KID"),
+    "precision": (False, "precision"),
+    "recall": (False, "recall"),
+    "class_kl": (True, "class KL"),
     "wasserstein_estimate": (None, "critic's W estimate"),
     "grad_norm_first_layer": (None, "grad norm, layer 1"),
     "grad_norm_last_layer": (None, "grad norm, last layer"),
     "log10_grad_ratio": (None, "log10(first/last layer grad norm)"),
 }
-TESTED = ("w1", "modes", "high_quality", "fid", "kid")  # the metrics of the paired tests (those present)
+TESTED = ("w1", "modes_2500", "high_quality_2500", "fid", "kid")  # the metrics of the paired tests (those present)
+# Mode metrics with the published definition (VEEGAN, PacGAN): 2,500 generated samples. A run
+# whose evaluations used another count (eval_samples; the toy preset uses 1,000 to make the
+# exact W1 cheaper) gets them from its final generator (model.pt) in the report.
+PUBLISHED_SAMPLES = 2500
+MODE_KEYS = ("modes", "modes_strict", "high_quality", "reverse_kl")
 THRESHOLD = ("fid", "w1")  # steps to reach within 10% of the run's final value: the first of these present
 CURVE_METRICS = ("w1", "modes", "high_quality", "fid", "kid")
 THRESHOLD_SHARE = 0.10
@@ -210,6 +222,8 @@ def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
             if metric and final is not None:
                 step, secs = steps_to_threshold(curves, metric)
                 row[f"steps_to_{metric}_10pct"], row[f"time_to_{metric}_10pct"] = step, secs
+        if row["kind"] == "toy" and row["status"] == "ok" and cfg.get("dataset") in ("8gaussians", "25gaussians"):
+            row.update(published_mode_stats(d, cfg, row))
         if (d / "depth_grads.csv").exists():
             dg = pd.read_csv(d / "depth_grads.csv")
             dg.insert(0, "run_id", d.name)
@@ -228,6 +242,36 @@ def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     if not depth.empty:
         depth = runs[cols].merge(depth, on="run_id", how="inner")
     return runs, curves, depth, info
+
+
+def published_mode_stats(run_dir: Path, cfg: dict[str, Any], final_row: dict[str, Any]) -> dict[str, Any]:
+    """modes, modes_strict, high_quality, reverse_kl on PUBLISHED_SAMPLES samples, as '<name>_2500'.
+
+    The run's own final values when it evaluated 2,500 samples; otherwise computed from
+    model.pt on 2,500 samples of the run's evaluation latent stream (the same latents for
+    every variant of a seed). Empty when there is no model.pt.
+    """
+    if cfg.get("eval_samples") == PUBLISHED_SAMPLES:
+        return {f"{k}_2500": final_row.get(k) for k in MODE_KEYS}
+    if not (run_dir / "model.pt").exists():
+        return {}
+    import torch
+
+    from .config import RunConfig
+    from .metrics.toy import mode_stats
+    from .models import build_models
+    from .train import subseed
+
+    config = RunConfig.from_dict(cfg)
+    g, _ = build_models(config)
+    g.load_state_dict(torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)["generator"])
+    g.eval()
+    z = torch.randn(PUBLISHED_SAMPLES, config.z_dim, generator=torch.Generator().manual_seed(subseed(config.seed, "eval")))
+    with torch.no_grad():
+        x = g(z)
+    if not torch.isfinite(x).all():
+        return {f"{k}_2500": math.nan for k in MODE_KEYS}
+    return {f"{k}_2500": v for k, v in mode_stats(x, config.dataset).items()}
 
 
 def _label(cfg: dict[str, Any]) -> str:
@@ -283,6 +327,11 @@ def _metric_cols(runs: pd.DataFrame) -> list[str]:
     return [m for m in METRICS if m in runs and runs[m].notna().any()]
 
 
+def _shown(metrics: list[str], present: Any) -> list[str]:
+    """Leave out the evaluation-sample mode metrics where their 2,500-sample versions are present."""
+    return [m for m in metrics if m != "w1_floor" and not (m in MODE_KEYS and f"{m}_2500" in present)]
+
+
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (dataset, cell), g in runs.groupby(["dataset", "cell"], sort=False):
@@ -330,7 +379,7 @@ def display_tables(summary: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Da
     """Per data set: (mean [95% CI] of each metric with diverged count, threshold and time; median / best of each metric)."""
     out = {}
     for dataset, g in summary.groupby("dataset", sort=False):
-        metrics = [m for m in METRICS if f"{m}_mean" in g and g[f"{m}_mean"].notna().any() and m != "w1_floor"]
+        metrics = _shown([m for m in METRICS if f"{m}_mean" in g and g[f"{m}_mean"].notna().any()], {c[: -len("_mean")] for c in g.columns})
         t = pd.DataFrame({"cell": g["cell"], "runs": g["runs"], "diverged": g["diverged"]})
         extra = pd.DataFrame({"cell": g["cell"]})
         for m in metrics:
@@ -358,9 +407,10 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def stats_display(stats: pd.DataFrame) -> pd.DataFrame:
+def stats_display(stats: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """(readable table, the note shared by every row or ''): a note common to all rows is shown once, not per row."""
     if stats.empty:
-        return stats
+        return stats, ""
     t = stats[["dataset", "metric", "cell", "n_pairs", "better", "worse", "ties", "median_diff", "rank_biserial", "p_value", "p_holm", "note"]].copy()
     t.columns = [
         "dataset", "metric", f"cell vs {stats['baseline'].iloc[0]}", "pairs", "better", "worse", "ties",
@@ -368,7 +418,10 @@ def stats_display(stats: pd.DataFrame) -> pd.DataFrame:
     ]
     for c in ("median diff", "rank-biserial r", "p", "p (Holm)"):
         t[c] = [_num(v) for v in t[c]]
-    return t
+    notes = stats["note"].fillna("")
+    if notes.nunique() == 1:
+        return t.drop(columns="note"), str(notes.iloc[0])
+    return t, ""
 
 
 def factorial_tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -677,8 +730,10 @@ def _notes(runs: pd.DataFrame, baseline: str) -> list[str]:
     ]
     if "modes" in runs:
         notes.append(
-            "Toy metrics as in VEEGAN/PacGAN: 2,500 samples; a sample is high quality within 3σ of its nearest mode; "
-            "a mode is covered with ≥1 high-quality sample. W1: exact, 2,000 vs 2,000 samples."
+            "Mode metrics '(2,500)' as in VEEGAN/PacGAN: 2,500 samples of the final generator; a sample is high quality within 3σ "
+            "of its nearest mode; a mode is covered with ≥1 high-quality sample (strict: ≥ a quarter of the uniform share). "
+            "W1: exact optimal assignment between min(2,000, eval_samples) generated and as many real samples; "
+            "the curves use each evaluation's eval_samples."
         )
     return notes
 
@@ -692,7 +747,8 @@ def _summary_markdown(info, runs, tables, stats, fact, baseline) -> str:
     for name, t in fact.items():
         parts += [f"### {name} (loss × constraint)", "", _markdown(t), ""]
     if not stats.empty:
-        parts += ["## Paired tests", "", _markdown(stats_display(stats).fillna("")), ""]
+        table, note = stats_display(stats)
+        parts += ["## Paired tests", ""] + ([f"All rows: {note}.", ""] if note else []) + [_markdown(table.fillna("")), ""]
     parts += ["Notes:", ""] + [f"- {n}" for n in _notes(runs, baseline)] + [""]
     return "\n".join(parts)
 
@@ -726,7 +782,9 @@ def _html(info, runs, tables, stats, fact, plots, baseline) -> str:
     for name, t in fact.items():
         parts += [f"<h3>{esc(name)} (loss × constraint)</h3>", t.to_html(index=False, escape=True, border=0)]
     if not stats.empty:
-        parts += [f"<h2>Paired tests against {esc(baseline)}</h2>", stats_display(stats).fillna("").to_html(index=False, escape=True, border=0)]
+        table, note = stats_display(stats)
+        parts += [f"<h2>Paired tests against {esc(baseline)}</h2>"] + ([f"<p>All rows: {esc(note)}.</p>"] if note else [])
+        parts.append(table.fillna("").to_html(index=False, escape=True, border=0))
     parts += ["<ul>"] + [f"<li>{esc(n)}</li>" for n in _notes(runs, baseline)] + ["</ul>", "<h2>Plots</h2>"]
     for caption, path in plots:
         b64 = base64.b64encode(path.read_bytes()).decode()
