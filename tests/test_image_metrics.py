@@ -82,9 +82,9 @@ def test_fid_between_real_halves_is_small_and_noise_is_large(tiny, train_x):
 @needs_fashion
 def test_fid_grows_monotonically_with_the_noise_level(tiny, train_x):
     ext = resolve_extractor("classifier", "fashion-mnist")
-    a, b = train_x[:2000], train_x[2000:4000]
-    fids = [_fid(_noisy(a, s), b, ext) for s in (0.0, 0.1, 0.2, 0.4, 0.8)]
-    assert all(lo < hi for lo, hi in zip(fids, fids[1:])), fids
+    a = train_x[:1000]
+    fids = [_fid(_noisy(a, s), a, ext) for s in (0.0, 0.05, 0.1, 0.2, 0.4, 0.8)]  # the same images, noisier and noisier
+    assert abs(fids[0]) < 1e-9 and all(lo < hi for lo, hi in zip(fids, fids[1:])), fids
 
 
 @needs_fashion
@@ -236,12 +236,12 @@ def _random_inception_weights(path: Path) -> Path:
 @needs_fashion
 def test_inception_plumbing_offline_with_a_weights_file(tiny, train_x, offline):
     weights = _random_inception_weights(offline / "inception.pth")
-    with pytest.warns(UserWarning, match="subsets of 6"):
-        m = image_metrics(train_x[:6], "fashion-mnist", extractor="inception", inception_weights=weights, n_real=6, class_kl=False)
-    assert m["extractor"] == "inception-v3-compat" and (m["n"], m["n_real"], m["kid_subset_size"]) == (6, 6, 6)
+    with pytest.warns(UserWarning, match="subsets of 4"):  # 4 + 4 images at 299x299: a few seconds on a CPU
+        m = image_metrics(train_x[:4], "fashion-mnist", extractor="inception", inception_weights=weights, n_real=4, class_kl=False)
+    assert m["extractor"] == "inception-v3-compat" and (m["n"], m["n_real"], m["kid_subset_size"]) == (4, 4, 4)
     assert all(math.isfinite(m[k]) for k in ("fid", "kid", "precision", "recall"))
     cached = [p.name for p in (classifier.cache_dir() / "fidelity").iterdir() if "inception-v3-compat" in p.name]
-    assert cached and all("-first6-w" in n for n in cached)  # the weights' hash keeps other weights' caches apart
+    assert cached and all("-first4-w" in n for n in cached)  # the weights' hash keeps other weights' caches apart
 
 
 def test_missing_inception_weights_fail_fast_with_instructions(offline):
@@ -353,18 +353,15 @@ def test_cli_unknown_extractor_is_exit_2(capsys):
 
 
 @needs_fashion
-def test_cli_bad_samples_and_missing_inception_exit_2_in_a_subprocess(tmp_path):
-    files = _write_bad_samples(tmp_path)
+def test_cli_missing_inception_weights_exit_2_in_a_subprocess(tmp_path):
+    """A real process with no weights anywhere: one line, exit 2, no download attempted (no network here either)."""
     env = {**__import__("os").environ, "WGAN_CACHE_DIR": str(tmp_path / "cache"), "TORCH_HOME": str(tmp_path / "th"), "PYTHONPATH": str(ROOT)}
     env.pop("WGAN_INCEPTION_WEIGHTS", None)
     np.save(tmp_path / "ok.npy", np.zeros((10, 1, 28, 28), dtype=np.uint8))
-    for args, message in [
-        (["--samples", str(files["junk.npy"])], "samples: cannot read"),
-        (["--samples", str(tmp_path / "ok.npy"), "--extractor", "inception"], "WGAN_INCEPTION_WEIGHTS"),
-    ]:
-        cmd = [sys.executable, "-m", "wgan_core", "metrics", "--dataset", "fashion-mnist", *args]
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
+    cmd = [sys.executable, "-m", "wgan_core", "metrics", "--dataset", "fashion-mnist", "--samples", str(tmp_path / "ok.npy"), "--extractor", "inception"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "WGAN_INCEPTION_WEIGHTS" in r.stderr, r.stderr
+    assert not (tmp_path / "th").exists()  # nothing was fetched into torch-fidelity's cache
 
 
 # ---------------------------------------------------------------------------------------------
