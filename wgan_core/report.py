@@ -24,6 +24,7 @@ import base64
 import html
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
@@ -363,6 +364,8 @@ def _num(v: Any, digits: int = 3) -> str:
         return "—"
     if isinstance(v, (int, np.integer)):
         return str(int(v))
+    if abs(v) >= 1:  # no exponent for large values: 1000, not 1e+03
+        digits = max(digits, int(math.log10(abs(v))) + 1)
     return f"{v:.{digits}g}"
 
 
@@ -390,7 +393,7 @@ def display_tables(summary: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Da
             extra["W1 floor (two real samples)"] = [_num(v) for v in g["w1_floor_mean"]]
         for col in [c for c in g.columns if c.startswith("steps_to_") and c.endswith("_mean")]:
             metric = col[len("steps_to_") : -len("_10pct_mean")]
-            t[f"steps to {METRICS.get(metric, (None, metric))[1]} ±10%"] = [_num(v, 4) for v in g[col]]
+            t[f"steps to {METRICS.get(metric, (None, metric))[1]} ±10%"] = [_num(v, 3) for v in g[col]]
         if "wall_time_s_mean" in g:
             t["wall time (s)"] = [_num(v, 3) for v in g["wall_time_s_mean"]]
         if "gen_iters_per_s_mean" in g:
@@ -418,6 +421,7 @@ def stats_display(stats: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     ]
     for c in ("median diff", "rank-biserial r", "p", "p (Holm)"):
         t[c] = [_num(v) for v in t[c]]
+    t["metric"] = [METRICS.get(m, (None, m))[1] for m in t["metric"]]
     notes = stats["note"].fillna("")
     if notes.nunique() == 1:
         return t.drop(columns="note"), str(notes.iloc[0])
@@ -456,8 +460,16 @@ def _save(fig, path: Path) -> None:
     tmp.replace(path)
 
 
+def _write_text(path: Path, text: str) -> None:
+    """Atomic write, then the usual permissions (the temporary file behind the atomic write is private, 0600)."""
+    atomic_write_text(path, text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    atomic_write_text(path, df.to_csv(index=False))
+    _write_text(path, df.to_csv(index=False))
 
 
 def band_data(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -598,7 +610,8 @@ def plot_toy_samples(root: Path, runs: pd.DataFrame, colors: dict, out: Path) ->
             g.eval()
             with torch.no_grad():
                 fake = g(z)
-            extra = ", ".join(f"{k} {_num(r[k])}" for k in ("modes", "w1") if k in r and pd.notna(r[k]))
+            modes = "modes_2500" if "modes_2500" in r and pd.notna(r["modes_2500"]) else "modes"
+            extra = ", ".join(f"{k.replace('_2500', '')} {_num(r[k])}" for k in (modes, "w1") if k in r and pd.notna(r[k]))
             toy_panel(ax, fake, real, critic, "cpu", f"{r['cell']} (seed {r['seed']})\n{extra}")
             rows += [{"dataset": ds, "cell": r["cell"], "seed": r["seed"], "source": "generated", "x": float(x), "y": float(y)} for x, y in fake.tolist()]
             rows += [{"dataset": ds, "cell": r["cell"], "seed": r["seed"], "source": "real", "x": float(x), "y": float(y)} for x, y in real.tolist()]
@@ -712,9 +725,9 @@ def write_report(root: str | Path, baseline: str | None = None) -> Path:
         plots.append(("Per-layer gradient norms of a 12-layer critic (WGAN-GP Fig. 1b)", p))
 
     md = _summary_markdown(info, runs, tables, stats, fact, baseline)
-    atomic_write_text(out / "summary.md", md)
+    _write_text(out / "summary.md", md)
     index = out / "index.html"
-    atomic_write_text(index, _html(info, runs, tables, stats, fact, plots, baseline))
+    _write_text(index, _html(info, runs, tables, stats, fact, plots, baseline))
     return index
 
 
