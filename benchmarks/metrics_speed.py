@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
-import os
 import statistics
 import subprocess
 import time
@@ -26,25 +25,13 @@ import torch
 
 from wgan_core.data import load_images
 from wgan_core.metrics import image_metrics
-from wgan_core.metrics.classifier import get_classifier
+from wgan_core.metrics.classifier import environment, get_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {  # name: image_metrics switches
     "fid+kid": dict(prc=False, class_kl=False),
     "fid+kid+prc+class_kl": dict(prc=True, class_kl=True),
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or platform.machine()
 
 
 def git_commit() -> str:
@@ -79,8 +66,8 @@ def main() -> None:
         row = dict(
             task=task, n_fake=m["n"], n_real=m["n_real"], extractor=m["extractor"], fid=round(m["fid"], 5),
             median_s=round(statistics.median(times), 2), min_s=round(min(times), 2), repeats=args.repeats,
-            target_s=30 if task == "fid+kid" else "", torch=torch.__version__, threads=torch.get_num_threads(), cpu=cpu_model(),
-            load_avg_1min=round(os.getloadavg()[0], 2), git_commit=git_commit(), date=datetime.datetime.now().isoformat(timespec="seconds"),
+            target_s=30 if task == "fid+kid" else "", **environment(), git_commit=git_commit(),
+            date=datetime.datetime.now().isoformat(timespec="seconds"),
         )  # fmt: skip
         print(row, flush=True)
         rows.append(row)

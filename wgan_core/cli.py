@@ -68,8 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
     """`metrics` and `classifier` subcommands (image quality metrics)."""
     import dataclasses
+    import datetime
     import math
-    import platform
     import subprocess
     from pathlib import Path
 
@@ -108,7 +108,7 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
             except (OSError, subprocess.CalledProcessError):
                 commit = ""
             report = dict(info.meta, name=info.name, cache_path=str(info.path), command="python -m wgan_core " + " ".join(sys.argv[1:]))
-            report.update(cpu=platform.processor() or platform.machine(), git_commit=commit)
+            report.update(git_commit=commit, reported_at=datetime.datetime.now().isoformat(timespec="seconds"))
             Path(args.report).parent.mkdir(parents=True, exist_ok=True)
             write_json(Path(args.report), report)
         return 0

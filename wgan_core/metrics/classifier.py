@@ -1,11 +1,12 @@
 """The offline feature network: a small CNN trained by the suite on a labelled data set's training split.
 
 Fashion-MNIST, MNIST and other small labelled sets have no standard feature
-network, and Inception needs weights from the internet; so, as is usual for
-MNIST-like data (e.g. the LeNet features of Binkowski et al. 2018, sec. 5), FID,
-KID and precision/recall are computed on the penultimate layer of a classifier
-trained on the data set itself, and its predicted classes give a class
-histogram of the fakes (a mode-dropping signal).
+network, and Inception needs weights from the internet; so, as is common for
+MNIST-like data, FID, KID and precision/recall are computed on the penultimate
+layer of a classifier trained on the data set itself, and its predicted classes
+give a class histogram of the fakes (a mode-dropping signal). Figures from this
+network are comparable with each other only, never with Inception FIDs: every
+result is labelled with the network's name, which includes its cache key.
 
 The classifier is deterministic for a seed (its own seeded streams; the global
 RNG is left as it was). Its weights are cached under
@@ -23,6 +24,7 @@ import hashlib
 import json
 import math
 import os
+import platform
 import sys
 import time
 from collections.abc import Callable
@@ -240,7 +242,7 @@ def train_classifier(dataset: str, settings: ClassifierSettings, data_dir: str =
     meta = dict(
         dataset=dataset, settings=s.to_dict(), arch_version=ARCH_VERSION, channels=channels, classes=classes, resolution=resolution,
         train_images=len(x), test_images=len(xt), test_accuracy=acc, train_time_s=train_time, test_data_hash=test_hash,
-        torch=str(torch.__version__), threads=torch.get_num_threads(),
+        **environment(),
     )  # fmt: skip
     return {k: v.detach().clone() for k, v in net.state_dict().items()}, meta
 
@@ -263,6 +265,17 @@ def net_input(net: ClassifierNet, x: Tensor) -> Tensor:
 def predict(net: ClassifierNet, x: Tensor, chunk: int = 1000) -> Tensor:
     """Predicted classes (N,) of uint8 images (N, C, H, W)."""
     return torch.cat([net(net_input(net, x[i : i + chunk]))[1].argmax(1) for i in range(0, len(x), chunk)])
+
+
+def environment() -> dict[str, Any]:
+    """torch version, threads, CPU model and the 1-minute load average: what a time on this machine depends on."""
+    cpu = ""
+    try:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return dict(torch=str(torch.__version__), threads=torch.get_num_threads(), cpu=cpu or platform.machine(), load_avg_1min=round(load, 2))
 
 
 @torch.no_grad()
