@@ -216,7 +216,7 @@ def train_classifier(dataset: str, settings: ClassifierSettings, data_dir: str =
         x, y = x[: s.limit], y[: s.limit]
     classes = int(y.max()) + 1
     channels, resolution = x.shape[1], x.shape[-1]
-    t0 = time.perf_counter()
+    t0, cpu0, load0 = time.perf_counter(), time.process_time(), environment()["load_avg_1min"]
     with torch.random.fork_rng(devices=[]):  # dropout draws from the global RNG: seed it, then restore it
         torch.manual_seed(s.seed)
         net = ClassifierNet(channels, classes, resolution, s.width, s.features).to(memory_format=torch.channels_last)
@@ -235,14 +235,14 @@ def train_classifier(dataset: str, settings: ClassifierSettings, data_dir: str =
                 loss.backward()
                 opt.step()
                 sched.step()
-    train_time = time.perf_counter() - t0
+    train_time, train_cpu = time.perf_counter() - t0, time.process_time() - cpu0  # wall and CPU seconds (the machine may be shared)
     net.eval()
     xt, yt, test_hash = load_split(dataset, "test", data_dir, download)
     acc = accuracy(net, xt, _need_labels(dataset, yt))
     meta = dict(
         dataset=dataset, settings=s.to_dict(), arch_version=ARCH_VERSION, channels=channels, classes=classes, resolution=resolution,
-        train_images=len(x), test_images=len(xt), test_accuracy=acc, train_time_s=train_time, test_data_hash=test_hash,
-        **environment(),
+        train_images=len(x), test_images=len(xt), test_accuracy=acc, train_time_s=train_time, train_cpu_s=train_cpu,
+        test_data_hash=test_hash, load_avg_1min_at_start=load0, **environment(),
     )  # fmt: skip
     return {k: v.detach().clone() for k, v in net.state_dict().items()}, meta
 
