@@ -162,7 +162,7 @@ def paired_tests(runs: pd.DataFrame, baseline: str, metrics: tuple[str, ...] = T
                 }
                 if n < MIN_PAIRS_FOR_P:
                     row["note"] = (
-                        f"{n} pairs < {MIN_PAIRS_FOR_P}: no p reported; the smallest two-sided p attainable is "
+                        f"{n} pair{'' if n == 1 else 's'} < {MIN_PAIRS_FOR_P}: no p reported; the smallest two-sided p attainable is "
                         f"2/2^{n} = {min_wilcoxon_p(n):.3g}, so the test cannot reach significance"
                     )
                 elif nz == 0:
