@@ -229,6 +229,10 @@ def train_depth(config: DepthConfig, out_dir: str | Path, *, progress: bool | No
     write_rows(out / "depth_grads.csv", rows)
     last = [r for r in rows if r["step"] == rows[-1]["step"]]
     wn = [r["norm"] for r in last if r["kind"] == "weight"]
+    an = [r["norm"] for r in last if r["kind"] == "activation"]
+
+    def log_ratio(first: float, final: float) -> float:
+        return math.log10(first / final) if first > 0 and final > 0 else math.nan
     with torch.no_grad():
         s = critic(torch.cat([ev_fake, ev_real])).squeeze(-1)
         w_est = (s[c.eval_samples :].mean() - s[: c.eval_samples].mean()).item()
@@ -242,10 +246,11 @@ def train_depth(config: DepthConfig, out_dir: str | Path, *, progress: bool | No
         "run_id": c.run_id(),
         "metrics": {
             "wasserstein_estimate": w_est,  # E[D(real)] - E[D(fake)] on the evaluation batch
-            "grad_norm_first_layer": wn[0],
-            "grad_norm_last_layer": wn[-1],
-            # log10 of the ratio first/last layer: ~0 when the norms are stable across depth
-            "log10_grad_ratio": math.log10(wn[0] / wn[-1]) if wn[0] > 0 and wn[-1] > 0 else math.nan,
+            "grad_norm_first_layer": an[0],  # ||dL/dh_1|| / sqrt(N), the quantity of Fig. 1b
+            "grad_norm_last_layer": an[-1],
+            # log10 of first / last layer: ~0 when the norms are stable across depth; < 0 vanishing, > 0 exploding
+            "log10_grad_ratio": log_ratio(an[0], an[-1]),
+            "log10_weight_grad_ratio": log_ratio(wn[0], wn[-1]),  # the same for ||dL/dW_l||
         },
     }
     write_json(out / "final.json", final)

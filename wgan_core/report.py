@@ -58,7 +58,8 @@ METRICS: dict[str, tuple[bool | None, str]] = {
     "wasserstein_estimate": (None, "critic's W estimate"),
     "grad_norm_first_layer": (None, "grad norm, layer 1"),
     "grad_norm_last_layer": (None, "grad norm, last layer"),
-    "log10_grad_ratio": (None, "log10(first/last layer grad norm)"),
+    "log10_grad_ratio": (None, "log10 first/last layer grad norm (activations)"),
+    "log10_weight_grad_ratio": (None, "log10 first/last layer grad norm (weights)"),
 }
 TESTED = ("w1", "modes_2500", "high_quality_2500", "fid", "kid")  # the metrics of the paired tests (those present)
 # Mode metrics with the published definition (VEEGAN, PacGAN): 2,500 generated samples. A run
@@ -403,7 +404,7 @@ def display_tables(summary: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Da
 
 
 def _markdown(df: pd.DataFrame) -> str:
-    cols = [str(c) for c in df.columns]
+    cols = [str(c).replace("|", "\\|") for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, r in df.iterrows():
         lines.append("| " + " | ".join(str(v).replace("|", "\\|") for v in r.tolist()) + " |")

@@ -656,6 +656,7 @@ class _Progress:
             self.bar.write(line, file=sys.stderr)
 
     def close(self) -> None:
+        self.bar.set_postfix_str("")
         self.bar.close()
 
 
