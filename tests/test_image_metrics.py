@@ -198,6 +198,28 @@ def test_classifier_cache_is_keyed_by_settings_and_loads_weights_only(tiny, monk
         ClassifierSettings(epochs=0)
 
 
+@needs_fashion
+def test_concurrent_first_uses_train_the_classifier_once(tiny, monkeypatch):
+    import threading
+
+    calls = []
+
+    def slow_fake_training(*a, **k):
+        calls.append(1)
+        time.sleep(0.5)
+        return {}, {"test_accuracy": 0.5, "train_time_s": 0.5}
+
+    monkeypatch.setattr(classifier, "train_classifier", slow_fake_training)
+    settings = ClassifierSettings(**{**TINY.to_dict(), "seed": 123})  # a key not yet in the cache
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(get_classifier("fashion-mnist", settings=settings, log=lambda m: None))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(got) == 3 and len({g.path for g in got}) == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Inception, offline
 # ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ through torch-fidelity.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -27,7 +28,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -179,22 +180,47 @@ def get_classifier(
     name = f"classifier-{_slug(dataset)}-{key[:8]}"
     path = cache_dir() / "classifiers" / f"{_slug(dataset)}-{key}.pt"
     log = log or (lambda m: print(m, file=sys.stderr))
-    if path.exists() and not force:
-        try:
-            meta = torch.load(path, map_location="cpu", weights_only=True)["meta"]
-            return _registered(ClassifierInfo(path, name, meta))
-        except Exception as e:  # a damaged cache entry is retrained, not fatal
-            log(f"cached classifier {path} is unreadable ({type(e).__name__}); retraining it")
-    if not train:
+    meta = None if force else _cached_meta(path, log)
+    if meta is None and not train:
         raise ConfigError(f"extractor: no cached classifier for {dataset!r}; train one with `python -m wgan_core classifier train --dataset {dataset}`")
-    log(f"training the {dataset} feature classifier once ({settings.epochs} epochs; cached in {path.parent})")
-    state, meta = train_classifier(dataset, settings, data_dir, download)
-    meta.update(key=key, name=name, data_hash=data_hash)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_torch_save({"state_dict": state, "meta": meta}, path)  # temporary file, then os.replace
-    write_json(path.with_suffix(".json"), meta)
-    log(f"classifier {name}: test accuracy {meta['test_accuracy']:.4f}, trained in {meta['train_time_s']:.0f} s")
+    if meta is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _lock(path.with_suffix(".lock")):  # the runs of a study start together: one trains, the others wait
+            meta = None if force else _cached_meta(path, log)
+            if meta is None:
+                log(f"training the {dataset} feature classifier once ({settings.epochs} epochs; cached in {path.parent})")
+                state, meta = train_classifier(dataset, settings, data_dir, download)
+                meta.update(key=key, name=name, data_hash=data_hash)
+                atomic_torch_save({"state_dict": state, "meta": meta}, path)  # temporary file, then os.replace
+                write_json(path.with_suffix(".json"), meta)
+                log(f"classifier {name}: test accuracy {meta['test_accuracy']:.4f}, trained in {meta['train_time_s']:.0f} s")
     return _registered(ClassifierInfo(path, name, meta))
+
+
+def _cached_meta(path: Path, log: Callable[[str], None]) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)["meta"]
+    except Exception as e:  # a damaged cache entry is retrained, not fatal
+        log(f"cached classifier {path} is unreadable ({type(e).__name__}); retraining it")
+        return None
+
+
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `path` (POSIX flock; no locking where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def _registered(info: ClassifierInfo) -> ClassifierInfo:
