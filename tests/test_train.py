@@ -153,3 +153,13 @@ def test_non_finite_loss_ends_the_run_as_diverged(tmp_path, monkeypatch):
     final = train(tiny_toy(steps=6, eval_every=4, checkpoint_every=4), tmp_path, progress=False)
     assert final["status"] == "diverged" and final["steps"] == 3
     assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_run_files_get_a_normal_files_permissions(tmp_path):
+    import os
+
+    train(tiny_toy(steps=2), tmp_path, progress=False)
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "metrics.csv", "final.json", "model.pt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
