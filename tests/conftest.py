@@ -23,6 +23,23 @@ def tiny_toy(variant: str = "wgan-gp", dataset: str = "8gaussians", **kw) -> Run
 
 def tiny_image(variant: str = "wgan-gp", **kw) -> RunConfig:
     """A Fashion-MNIST run on the first 256 training images with a width-8 DCGAN."""
-    base = dict(width=8, z_dim=16, batch_size=16, data_limit=256, eval_samples=64, eval_every=2, checkpoint_every=2, steps=2, device="cpu")
+    base = dict(width=8, z_dim=16, batch_size=16, data_limit=256, eval_samples=64, final_eval_samples=100, eval_every=2,
+                checkpoint_every=2, steps=2, device="cpu")
     base.update(kw)
     return RunConfig.preset(variant, "fashion-mnist", **base)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_classifier_cache(tmp_path_factory):
+    """Image runs in tests use a tiny feature classifier, trained once per session into a temporary cache.
+
+    Without this, the first Fashion-MNIST run on a fresh machine would train the full
+    classifier (minutes) inside a test, and write into the user's cache.
+    """
+    from wgan_core.metrics import classifier
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WGAN_CACHE_DIR", str(tmp_path_factory.mktemp("wgan-cache")))
+    mp.setattr(classifier, "DEFAULT_SETTINGS", classifier.ClassifierSettings(width=8, features=32, epochs=1, limit=2000, batch_size=128))
+    yield
+    mp.undo()
