@@ -100,7 +100,8 @@ BAD_COMMANDS = {
         ["--dataset", "fashion-mnist", "--set", "data_limit=10", "--set", "batch_size=64"],
         "batch_size: 64 exceeds the 10 training images",
     ),
-    "unreadable_dir": (["--dataset", "folder:/nonexistent/images"], "does not exist or is not a directory"),
+    "unreadable_dir": (["--dataset", "folder:/nonexistent/images", "--set", "extractor=none"], "does not exist or is not a directory"),
+    "folder_without_labels": (["--dataset", "folder:/tmp"], "extractor: a folder: data set has no labels"),
 }
 
 

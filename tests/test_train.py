@@ -163,3 +163,20 @@ def test_run_files_get_a_normal_files_permissions(tmp_path):
     os.umask(umask)
     for name in ("config.json", "metrics.csv", "final.json", "model.pt"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+def test_folder_dataset_trains_without_image_metrics(tmp_path):
+    """folder:PATH reads any images, resized to the model's resolution (here 32x32 RGB)."""
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for i in range(20):
+        arr = torch.randint(0, 256, (40 + i, 50, 3), dtype=torch.uint8, generator=g).numpy()
+        Image.fromarray(arr).save(folder / f"{i}.png")
+    config = RunConfig.preset("wgan-gp", f"folder:{folder}", resolution=32, extractor="none", width=8, z_dim=8, batch_size=4,
+                              eval_samples=16, steps=2, eval_every=2, device="cpu")
+    t = Trainer(config)
+    assert t.stream.data.shape == (20, 3, 32, 32)
+    assert train(config, tmp_path / "run", progress=False)["status"] == "ok"

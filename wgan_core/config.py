@@ -116,7 +116,7 @@ class RunConfig:
     data_dir: str = ""  # data root; '' = $WGAN_DATA_DIR or the Debian location
     download: bool = False  # let torchvision download the data set (needs internet)
     data_limit: int = 0  # train on the first N training images only (0 = all); for quick runs and tests
-    extractor: str = "classifier"  # image metrics' feature network: classifier (offline) | inception
+    extractor: str = "classifier"  # image metrics' feature network: classifier (offline) | inception | none (no FID/KID)
     final_eval_samples: int = 10000  # images: fakes for the final FID/KID (against the 10,000-image test split)
 
     def __post_init__(self) -> None:
@@ -264,7 +264,12 @@ def _validate(c: RunConfig) -> None:
         f"device: unknown {c.device!r}; allowed: auto, cpu, cuda, cuda:N",
     )
     need(c.data_limit >= 0, f"data_limit: must be >= 0 (0 = all), got {c.data_limit}")
-    need(c.extractor in ("classifier", "inception"), f"extractor: unknown {c.extractor!r}; allowed: classifier, inception")
+    need(c.extractor in ("classifier", "inception", "none"), f"extractor: unknown {c.extractor!r}; allowed: classifier, inception, none")
+    need(
+        not (c.dataset.startswith("folder:") and c.extractor == "classifier"),
+        "extractor: a folder: data set has no labels to train the classifier extractor on; "
+        "use --set extractor=inception (with WGAN_INCEPTION_WEIGHTS) or --set extractor=none",
+    )
     need(c.final_eval_samples >= 10, f"final_eval_samples: must be at least 10, got {c.final_eval_samples}")
     need(c.amp in ("none", "bf16"), f"amp: unknown {c.amp!r}; allowed: none, bf16")
 

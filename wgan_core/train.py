@@ -228,7 +228,7 @@ class Trainer:
 
             if torch.isfinite(fake).all():
                 row.update(toy_metrics(fake, ev["real"], self.config.dataset, ev["w1_floor"]))
-        else:
+        elif self.config.extractor != "none":
             from .metrics.image import training_metrics
 
             row.update(training_metrics(self, fake))
@@ -376,7 +376,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
         "run_id": c.run_id(),
         "metrics": {k: v for k, v in rows[-1].items()} if rows else {},
     }
-    if diverged is None and c.kind == "image":
+    if diverged is None and c.kind == "image" and c.extractor != "none":
         from .metrics.image import final_metrics
 
         final["metrics"].update(final_metrics(trainer))  # the full-size FID/KID, once
