@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from wgan_core import VARIANTS, RunConfig
 from wgan_core.cli import main
@@ -19,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_presets_round_trip_through_json(variant, dataset):
     c = RunConfig.preset(variant, dataset)
     assert RunConfig.from_json(c.to_json()) == c
+    with pytest.raises(ConfigError, match="expected a JSON object"):
+        RunConfig.from_json("[1, 2]")
     assert c.run_id() == RunConfig.from_json(c.to_json()).run_id()
     assert len(c.run_id()) == 12
 
@@ -53,6 +56,8 @@ def test_a_cross_is_expressible_and_labelled():
         (dict(penalty_weight=-1.0), "penalty_weight: lambda must be >= 0"),
         (dict(clip_value=0.0), "clip_value: c must be > 0"),
         (dict(steps="ten"), "steps: expected int"),
+        (dict(device="cudaX"), "device: unknown 'cudaX'"),
+        (dict(device="gpu"), "device: unknown 'gpu'"),
     ],
 )
 def test_bad_fields_name_the_field(overrides, message):
@@ -94,6 +99,7 @@ BAD_COMMANDS = {
     "clip": (["--set", "clip_value=0"], "clip_value: c must be > 0"),
     "malformed_set": (["--set", "lr_d"], "--set: expected key=value"),
     "unknown_set": (["--set", "learning_rate=1"], "--set: unknown field 'learning_rate'"),
+    "no_cuda": (["--device", "cuda:7"], "device: 'cuda:7'"),
     "bad_type": (["--set", "width=wide"], "width: expected int"),
     "missing_data": (["--dataset", "fashion-mnist", "--set", "data_dir=/nonexistent"], "apt-get install dataset-fashion-mnist"),
     "batch_over_data": (
@@ -108,6 +114,8 @@ BAD_COMMANDS = {
 @pytest.mark.parametrize("case", list(BAD_COMMANDS))
 def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, case):
     args, message = BAD_COMMANDS[case]
+    if case == "no_cuda" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
     if case == "batch_over_data":
         from .conftest import HAVE_FASHION
 

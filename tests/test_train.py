@@ -180,3 +180,28 @@ def test_folder_dataset_trains_without_image_metrics(tmp_path):
     t = Trainer(config)
     assert t.stream.data.shape == (20, 3, 32, 32)
     assert train(config, tmp_path / "run", progress=False)["status"] == "ok"
+
+
+@pytest.mark.parametrize("make", [tiny_toy, pytest.param(tiny_image, marks=needs_fashion)], ids=["toy", "fashion"])
+def test_joint_critic_forward_matches_separate_forwards(make):
+    """CUDA runs real and fake through the critic in one forward; it must train the same as the CPU's two forwards."""
+    separate, joint = Trainer(make("wgan-gp")), Trainer(make("wgan-gp"))
+    joint._joint_forward = True
+    assert not separate._joint_forward  # on the CPU
+    outs, grads = [], []
+    for t in (separate, joint):
+        b = t.config.batch_size
+        real, z, eps = t.critic_inputs()
+        outs.append(torch.stack(t.critic_step(real[:b], t.fakes(z[:b]), eps[:b])))  # loss, W estimate, penalty
+        grads.append([p.grad.clone() for p in t.critic.parameters() if p.grad is not None])
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-6)
+    assert len(grads[0]) == len(grads[1]) > 0
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_corrupt_final_json_is_a_config_error(tmp_path):
+    train(tiny_toy(steps=2), tmp_path, progress=False)
+    (tmp_path / "final.json").write_text("{not json")
+    with pytest.raises(ValueError, match="final.json is corrupt"):
+        train(tiny_toy(steps=2), tmp_path, progress=False)

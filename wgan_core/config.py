@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -259,10 +260,7 @@ def _validate(c: RunConfig) -> None:
     need(c.eval_every > 0, f"eval_every: must be a positive integer, got {c.eval_every}")
     need(c.eval_samples >= 10, f"eval_samples: must be at least 10, got {c.eval_samples}")
     need(c.checkpoint_every > 0, f"checkpoint_every: must be a positive integer, got {c.checkpoint_every}")
-    need(
-        c.device == "auto" or c.device == "cpu" or c.device.startswith("cuda"),
-        f"device: unknown {c.device!r}; allowed: auto, cpu, cuda, cuda:N",
-    )
+    need(re.fullmatch(r"auto|cpu|cuda(:\d+)?", c.device) is not None, f"device: unknown {c.device!r}; allowed: auto, cpu, cuda, cuda:N")
     need(c.data_limit >= 0, f"data_limit: must be >= 0 (0 = all), got {c.data_limit}")
     need(c.extractor in ("classifier", "inception", "none"), f"extractor: unknown {c.extractor!r}; allowed: classifier, inception, none")
     need(

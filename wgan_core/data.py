@@ -22,7 +22,9 @@ from .config import ConfigError, dataset_kind
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
 # ---------------------------------------------------------------------------------------------
-# Toy data, exactly as in gan_toy.py of the WGAN-GP code (Gulrajani et al. 2017).
+# Toy data as in gan_toy.py of the WGAN-GP code (Gulrajani et al. 2017): the same centres, sigmas
+# and scalings. That code draws 25gaussians batches from a fixed, shuffled 100k-point set with
+# 4,000 points per mode; here every batch is fresh, with a uniformly random mode per point.
 # ---------------------------------------------------------------------------------------------
 _SCALE = {"8gaussians": 1.414, "25gaussians": 2.828, "swissroll": 7.5}
 _STD = {"8gaussians": 0.02, "25gaussians": 0.05}

@@ -41,9 +41,11 @@ STAT_NAMES = ("critic_loss", "generator_loss", "wasserstein", "penalty")
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    dev = torch.device(name)  # the name was checked by RunConfig
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device: {name!r} requested but CUDA is not available here; use cpu or auto")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device: {name!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev
 
 
@@ -138,6 +140,7 @@ class Trainer:
                 s_real, s_fake = scores[:b], scores[b:]
             else:
                 s_real, s_fake = D(real), D(fake)
+            s_real, s_fake = s_real.float(), s_fake.float()  # losses and statistics in fp32 under bf16 autocast
             loss = critic_loss(c.loss, s_real, s_fake)
             if eps is not None:
                 x_hat = interpolate(real, fake, eps)  # (B, ...)
@@ -154,13 +157,15 @@ class Trainer:
     def generator_step(self) -> Tensor:
         """One generator update on a fresh latent batch. Returns the generator loss, detached."""
         self.critic.requires_grad_(False)  # only d loss / d x is needed: no critic weight gradients
-        z = self._noise(self.gen_noise_gen, 1)  # (B, z_dim)
-        with self._autocast():
-            loss = generator_loss(self.config.loss, self._d(self._g(z)))
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
-        self.critic.requires_grad_(True)
+        try:
+            z = self._noise(self.gen_noise_gen, 1)  # (B, z_dim)
+            with self._autocast():
+                loss = generator_loss(self.config.loss, self._d(self._g(z)).float())  # fp32 loss under bf16 autocast
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt_g.step()
+        finally:
+            self.critic.requires_grad_(True)
         return loss.detach()
 
     def step(self) -> None:
@@ -260,8 +265,7 @@ class Trainer:
                 "critic_noise": self.noise_gen.get_state(),
                 "generator_noise": self.gen_noise_gen.get_state(),
                 "interpolation": self.eps_gen.get_state(),
-                "torch": torch.get_rng_state(),
-            },
+            },  # training draws from these streams only, never from the global generator
             "sums": self._sums,
             "n_summed": self._n_summed,
             "bad_step": self._bad_step,
@@ -278,7 +282,6 @@ class Trainer:
         self.noise_gen.set_state(r["critic_noise"])
         self.gen_noise_gen.set_state(r["generator_noise"])
         self.eps_gen.set_state(r["interpolation"])
-        torch.set_rng_state(r["torch"])
         self._sums = s["sums"].to(self.device)
         self._n_summed = int(s["n_summed"])
         self._bad_step = s["bad_step"].to(self.device)
@@ -298,7 +301,7 @@ def check_out_dir(config: RunConfig, out: Path) -> None:
     if cfg_path.exists():
         try:
             old = RunConfig.from_json(cfg_path)
-        except (ValueError, json.JSONDecodeError) as e:
+        except (ValueError, TypeError, AttributeError) as e:  # not JSON, or not a config object
             raise ConfigError(f"out: {out} holds an unreadable config.json ({e}); choose another directory") from None
         differ = old.diff(config)
         if differ:
@@ -316,7 +319,10 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     out = Path(out_dir)
     check_out_dir(config, out)
     if (out / "final.json").exists():
-        return json.loads((out / "final.json").read_text())
+        try:
+            return json.loads((out / "final.json").read_text())
+        except ValueError:
+            raise ConfigError(f"out: {out}/final.json is corrupt; delete it to run that run again") from None
     trainer = Trainer(config)  # loads and checks the data before anything is written
     out.mkdir(parents=True, exist_ok=True)
     if not (out / "config.json").exists():
