@@ -14,15 +14,21 @@ import sys
 from pathlib import Path
 
 import nox
-import tomllib
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: nox itself depends on tomli there
+    import tomli as tomllib
+import platform
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["tests", "lint"]
 
 ROOT = Path(__file__).parent
 VENV = Path(os.environ.get("WGAN_VENV", Path.home() / ".cache" / "wgan-suite" / "venv"))
-# The releases on this project's machines' disk (pip is capped there); a CUDA build, also fine on CPU.
-TORCH_PINS = ["torch==2.14.1", "torchvision==0.29.1"]
+# The releases on this project's machines' disk (pip is capped there): on x86_64 a CUDA build, also
+# fine on a CPU; on aarch64 the pair that installs there as a CPU build.
+TORCH_PINS = ["torch==2.9.1", "torchvision==0.24.1"] if platform.machine() == "aarch64" else ["torch==2.14.1", "torchvision==0.29.1"]
 
 
 def _requirements() -> list[str]:

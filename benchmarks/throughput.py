@@ -16,8 +16,8 @@ import argparse
 import datetime as dt
 import json
 import multiprocessing as mp
-import os
 import platform
+import queue
 import resource
 import statistics
 import subprocess
@@ -188,7 +188,13 @@ def run_isolated(variant: str, a: dict) -> dict:
     q = ctx.Queue()
     p = ctx.Process(target=_worker, args=(variant, a, q))
     p.start()
-    result = q.get()
+    while True:  # a worker killed (out of memory, a crash) must not leave us waiting forever
+        try:
+            result = q.get(timeout=5)
+            break
+        except queue.Empty:
+            if not p.is_alive():
+                return {"error": f"the measuring process died (exit code {p.exitcode})"}
     p.join()
     return result
 
@@ -197,13 +203,13 @@ def run_isolated(variant: str, a: dict) -> dict:
 def append_rows(path: Path, rows: list[dict]) -> None:
     import pandas as pd
 
+    from wgan_core.io import atomic_write_text
+
     path.parent.mkdir(parents=True, exist_ok=True)
     new = pd.DataFrame(rows, columns=COLUMNS)
     if path.exists():
         new = pd.concat([pd.read_csv(path), new], ignore_index=True)
-    tmp = path.with_suffix(".tmp")
-    new.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    atomic_write_text(path, new.to_csv(index=False))
 
 
 def plot(path: Path) -> list[Path]:
