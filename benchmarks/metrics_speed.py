@@ -16,7 +16,6 @@ import argparse
 import csv
 import datetime
 import statistics
-import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -24,21 +23,15 @@ from pathlib import Path
 import torch
 
 from wgan_core.data import load_images
+from wgan_core.env import environment, git_commit
 from wgan_core.metrics import image_metrics
-from wgan_core.metrics.classifier import environment, get_classifier
+from wgan_core.metrics.classifier import get_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = {  # name: image_metrics switches
     "fid+kid": dict(prc=False, class_kl=False),
     "fid+kid+prc+class_kl": dict(prc=True, class_kl=True),
 }
-
-
-def git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return ""
 
 
 def main() -> None:

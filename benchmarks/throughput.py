@@ -16,11 +16,9 @@ import argparse
 import datetime as dt
 import json
 import multiprocessing as mp
-import platform
 import queue
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -154,24 +152,15 @@ def measure(variant: str, a: dict) -> dict:
 def environment(dev) -> dict:
     import torch
 
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        if subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "wgan_core"], cwd=ROOT).returncode:
-            commit += "+dirty"
-    except (OSError, subprocess.CalledProcessError):
-        commit = "unknown"
+    from wgan_core.env import cpu_model, git_commit
+
     cuda = dev.type == "cuda"
     return {
         "torch": torch.__version__,
-        "device_name": torch.cuda.get_device_name(dev) if cuda else cpu,
+        "device_name": torch.cuda.get_device_name(dev) if cuda else cpu_model(),
         "cuda": torch.version.cuda if cuda else "",
         "cudnn": torch.backends.cudnn.version() if cuda else "",
-        "cpu": cpu, "threads": torch.get_num_threads(), "git_commit": commit,
+        "cpu": cpu_model(), "threads": torch.get_num_threads(), "git_commit": git_commit(short=True) or "unknown",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 

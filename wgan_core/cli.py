@@ -70,7 +70,6 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
     import dataclasses
     import datetime
     import math
-    import subprocess
     from pathlib import Path
 
     def _finite(d: dict) -> dict:  # JSON has no NaN: null reads back as "missing"
@@ -103,10 +102,9 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
         summary.update(name=info.name, path=str(info.path))
         print(json.dumps(summary))
         if args.report:
-            try:
-                commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-            except (OSError, subprocess.CalledProcessError):
-                commit = ""
+            from .env import git_commit
+
+            commit = git_commit()
             report = dict(info.meta, name=info.name, cache_path=str(info.path), command="python -m wgan_core " + " ".join(sys.argv[1:]))
             report.update(git_commit=commit, reported_at=datetime.datetime.now().isoformat(timespec="seconds"))
             Path(args.report).parent.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,7 @@ from typing import Any, NamedTuple
 
 from .config import VARIANTS, ConfigError, RunConfig, parse_set
 from .depth import DepthConfig
+from .env import git_commit
 
 Job = RunConfig | DepthConfig
 
@@ -308,22 +309,6 @@ def job_from_dict(d: dict[str, Any]) -> Job:
     return DepthConfig.from_dict(d) if d.get("experiment") == "depth" else RunConfig.from_dict(d)
 
 
-def _git_commit() -> str:
-    head = Path(__file__).resolve().parent.parent / ".git"
-    try:
-        ref = (head / "HEAD").read_text().strip()
-        if ref.startswith("ref: "):
-            ref_path = head / ref[5:]
-            if ref_path.exists():
-                return ref_path.read_text().strip()
-            for line in (head / "packed-refs").read_text().splitlines():
-                if line.endswith(ref[5:]):
-                    return line.split()[0]
-        return ref
-    except OSError:
-        return ""
-
-
 def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "") -> dict[str, Any]:
     """Create DIR/study.json, or check that DIR holds this same study. Refuses (ConfigError) before writing anything."""
     ids = [j.run_id() for j in jobs]
@@ -341,7 +326,7 @@ def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "")
             "baseline": spec.baseline,
             "runs": ids,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "git_commit": _git_commit(),
+            "git_commit": git_commit(),
             "command": command,
         }
         _create_exclusive(path, json.dumps(info, indent=2) + "\n")  # two invocations racing: one creates, both compare

@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -42,6 +41,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_featur
 
 from ..config import ConfigError, dataset_kind
 from ..data import load_images, to_unit_range
+from ..env import environment
 from ..io import atomic_torch_save, write_json
 
 ARCH_VERSION = 1  # bump when ClassifierNet changes: old cache entries are then never loaded
@@ -291,17 +291,6 @@ def net_input(net: ClassifierNet, x: Tensor) -> Tensor:
 def predict(net: ClassifierNet, x: Tensor, chunk: int = 1000) -> Tensor:
     """Predicted classes (N,) of uint8 images (N, C, H, W)."""
     return torch.cat([net(net_input(net, x[i : i + chunk]))[1].argmax(1) for i in range(0, len(x), chunk)])
-
-
-def environment() -> dict[str, Any]:
-    """torch version, threads, CPU model and the 1-minute load average: what a time on this machine depends on."""
-    cpu = ""
-    try:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines() if ln.startswith("model name")), "")
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return dict(torch=str(torch.__version__), threads=torch.get_num_threads(), cpu=cpu or platform.machine(), load_avg_1min=round(load, 2))
 
 
 @torch.no_grad()
