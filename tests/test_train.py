@@ -29,18 +29,21 @@ def test_variants_start_matched(make):
 
 
 def test_variants_consume_the_same_data_and_noise_streams():
-    """After 5 real batches (5 gan steps or 1 wgan-gp step) both runs' streams are at the same place."""
+    """After 5 real batches (5 gan steps or 1 wgan-gp step) both runs' data and noise streams are at the same place."""
     gan, wgp = Trainer(tiny_toy("gan")), Trainer(tiny_toy("wgan-gp"))
     first_gan = gan.stream.next(1)
     first_wgp = wgp.stream.next(1)
     assert torch.equal(first_gan, first_wgp)
-    for _ in range(4):
-        gan.step()  # n_critic 1: one real batch and one critic noise batch per step
-    wgp.step()  # n_critic 5, minus... the batch taken above: 1 + 5 = 6 vs 1 + 4 = 5
-    gan.step()
+    for _ in range(5):
+        gan.step()  # n_critic 1: one real batch and one critic-noise batch per step -> 1 + 5 batches taken
+    wgp.step()  # n_critic 5: five of each in one step -> 1 + 5 batches taken
     assert torch.equal(gan.stream.gen.get_state(), wgp.stream.gen.get_state())
     assert torch.equal(gan.noise_gen.get_state(), wgp.noise_gen.get_state())
     assert torch.equal(gan.stream.next(1), wgp.stream.next(1))
+    # the two penalty variants draw the same interpolation weights, and the same generator-step noise
+    gp, lp = Trainer(tiny_toy("wgan-gp")), Trainer(tiny_toy("wgan-lp"))
+    assert torch.equal(gp.critic_inputs()[2], lp.critic_inputs()[2])
+    assert torch.equal(gp._noise(gp.gen_noise_gen, 1), lp._noise(lp.gen_noise_gen, 1))
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
