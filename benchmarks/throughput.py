@@ -210,7 +210,7 @@ def plot(path: Path) -> list[Path]:
     import pandas as pd
 
     df = pd.read_csv(path)
-    df["setting"] = df.apply(lambda r: f"{r.arch}{'' if r.arch == 'mlp' else r.resolution} w{r.width} b{r.batch} {r.dtype}", axis=1)
+    df["setting"] = [f"{a}{'' if a == 'mlp' else r} w{w} b{b} {t}" for a, r, w, b, t in zip(df.arch, df.resolution, df.width, df.batch, df["dtype"])]
     out = []
     last = df.groupby(["setting", "variant"], sort=False).tail(1)
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -229,12 +229,17 @@ def plot(path: Path) -> list[Path]:
     fig.savefig(out[-1], dpi=110)
     plt.close(fig)
 
+    # History: one x position per commit, in the order the commits were first measured.
+    commits = list(dict.fromkeys(df.git_commit.astype(str)))
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for (setting, variant), g in df.groupby(["setting", "variant"], sort=False):
-        ax.plot(g.date.str.slice(0, 16) + " " + g.git_commit.astype(str), g.images_per_s, marker="o", label=f"{variant} {setting}")
+        last = g.groupby(g.git_commit.astype(str), sort=False).images_per_s.last()  # the latest run of each commit
+        ax.plot([commits.index(c) for c in last.index], last.values, marker="o", label=f"{variant} {setting}")
+    ax.set_xticks(range(len(commits)), commits)
     ax.set_ylabel("real images / s (critic)")
-    ax.set_xlabel("date and commit")
-    ax.tick_params(axis="x", rotation=30, labelsize=6)
+    ax.set_xlabel("commit (in order of measurement)")
+    ax.set_yscale("log")
+    ax.tick_params(axis="x", rotation=30, labelsize=7)
     ax.legend(fontsize=6)
     fig.tight_layout()
     out.append(path.with_name(f"history_{path.stem}.png"))
