@@ -25,6 +25,7 @@ little above 0, as the classifier errs.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -155,20 +156,23 @@ def fidelity(
         kw.update(prc=True, prc_neighborhood=PRC_NEIGHBORHOOD, prc_batch_size=2500)
     if real_cache_name:
         kw.update(input2_cache_name=real_cache_name)
-    cuda = torch.device(device).type == "cuda" if device is not None else torch.cuda.is_available()
-    out = torch_fidelity.calculate_metrics(
-        input1=ImageSet(fake, extractor.rgb),
-        input2=ImageSet(real, extractor.rgb),
-        fid=True,
-        feature_extractor=extractor.name,
-        feature_extractor_weights_path=str(extractor.weights),
-        batch_size=extractor.batch_size,
-        cuda=cuda,
-        cache_root=str(cache_dir() / "fidelity"),
-        save_cpu_ram=True,  # no DataLoader worker processes for in-memory tensors; blockwise precision/recall
-        verbose=False,
-        **kw,
-    )
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    cuda = dev.type == "cuda"
+    # torch-fidelity takes cuda=True/False and uses the current CUDA device: make it the run's (cuda:1 stays on cuda:1).
+    with torch.cuda.device(dev) if cuda else contextlib.nullcontext():
+        out = torch_fidelity.calculate_metrics(
+            input1=ImageSet(fake, extractor.rgb),
+            input2=ImageSet(real, extractor.rgb),
+            fid=True,
+            feature_extractor=extractor.name,
+            feature_extractor_weights_path=str(extractor.weights),
+            batch_size=extractor.batch_size,
+            cuda=cuda,
+            cache_root=str(cache_dir() / "fidelity"),
+            save_cpu_ram=True,  # no DataLoader worker processes for in-memory tensors; blockwise precision/recall
+            verbose=False,
+            **kw,
+        )
     res: dict[str, Any] = {"fid": out[torch_fidelity.KEY_METRIC_FID]}
     if kid:
         res.update(kid=out[torch_fidelity.KEY_METRIC_KID_MEAN], kid_std=out[torch_fidelity.KEY_METRIC_KID_STD], kid_subset_size=kw["kid_subset_size"])
