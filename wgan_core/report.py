@@ -579,11 +579,9 @@ def plot_toy_samples(root: Path, runs: pd.DataFrame, colors: dict, out: Path) ->
     import torch
 
     from .config import RunConfig
-    from .data import sample_toy
-    from .metrics.toy import W1_SAMPLES
     from .models import build_models
     from .plots import toy_panel
-    from .train import subseed
+    from .train import eval_batch
 
     paths = []
     toy = runs[(runs["kind"] == "toy") & (runs["status"] == "ok")]
@@ -605,9 +603,8 @@ def plot_toy_samples(root: Path, runs: pd.DataFrame, colors: dict, out: Path) ->
             state = torch.load(model, map_location="cpu", weights_only=True)
             g.load_state_dict(state["generator"])
             critic.load_state_dict(state["critic"])
-            gen = torch.Generator().manual_seed(subseed(config.seed, "eval"))  # the run's evaluation latents (as samples.png)
-            z = torch.randn(config.eval_samples, config.z_dim, generator=gen)[:1000]
-            real = sample_toy(config.dataset, min(W1_SAMPLES, config.eval_samples), gen)[:1000]
+            batch = eval_batch(config)[1]  # the run's evaluation latents and real sample (as in its samples.png)
+            z, real = batch["z"][:1000], batch["real"][:1000]
             g.eval()
             with torch.no_grad():
                 fake = g(z)

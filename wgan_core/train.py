@@ -195,17 +195,13 @@ class Trainer:
         """Fixed evaluation inputs, identical for every variant and every evaluation of a seed."""
         if self._eval_cache is None:
             c = self.config
-            g = torch.Generator().manual_seed(subseed(c.seed, "eval"))  # on the CPU: same batch on every device
-            n = c.eval_samples
-            cache: dict[str, Any] = {"z": torch.randn(n, c.z_dim, generator=g)}
+            g, cache = eval_batch(c)
             if c.kind == "toy":
-                from .metrics.toy import W1_SAMPLES, w1_floor
+                from .metrics.toy import w1_floor
 
-                m = min(W1_SAMPLES, n)
-                cache["real"] = sample_toy(c.dataset, m, g)
-                cache["w1_floor"] = w1_floor(c.dataset, subseed(c.seed, "w1-floor"), m)
+                cache["w1_floor"] = w1_floor(c.dataset, subseed(c.seed, "w1-floor"), len(cache["real"]))
             else:
-                m = min(n, 1024)
+                m = min(c.eval_samples, 1024)
                 cache["real"] = self.stream.data[torch.randperm(self.stream.data.shape[0], generator=g)[:m].to(self.device)].cpu()
             cache["eps"] = torch.rand(len(cache["real"]), generator=g)
             self._eval_cache = cache
@@ -285,6 +281,21 @@ class Trainer:
         self._sums = s["sums"].to(self.device)
         self._n_summed = int(s["n_summed"])
         self._bad_step = s["bad_step"].to(self.device)
+
+
+def eval_batch(config: RunConfig) -> tuple[torch.Generator, dict[str, Tensor]]:
+    """A run's fixed evaluation latents {"z": (eval_samples, z_dim)}, plus {"real": (m, 2)} for toy data.
+
+    Drawn on the CPU from the seed alone, so every variant and device sees the same batch; the
+    report redraws a finished run's batch with this too. Returns the generator for further draws.
+    """
+    g = torch.Generator().manual_seed(subseed(config.seed, "eval"))
+    batch = {"z": torch.randn(config.eval_samples, config.z_dim, generator=g)}
+    if config.kind == "toy":
+        from .metrics.toy import W1_SAMPLES
+
+        batch["real"] = sample_toy(config.dataset, min(W1_SAMPLES, config.eval_samples), g)
+    return g, batch
 
 
 def _optimizer(c: RunConfig, params, lr: float) -> torch.optim.Optimizer:
