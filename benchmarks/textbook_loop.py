@@ -98,7 +98,9 @@ def textbook_from_trainer(trainer) -> TextbookLoop:
         images = sample_toy(trainer.config.dataset, 100_000, g, trainer.device)  # the reference toy code's 100k-point set
     else:
         images = trainer.stream.data
-    return TextbookLoop(copy.deepcopy(trainer.generator), copy.deepcopy(trainer.critic), images, trainer.config)
+    # The textbook keeps PyTorch's default memory format even when the trainer runs channels_last.
+    g, d = (copy.deepcopy(m).to(memory_format=torch.contiguous_format) for m in (trainer.generator, trainer.critic))
+    return TextbookLoop(g, d, images.contiguous(), trainer.config)
 
 
 def main() -> None:

@@ -6,7 +6,10 @@
 Each variant is measured in a fresh process (clean peak memory, no warm caches
 from the previous variant): warm-up steps, then the median / min / max over the
 timed steps, with torch.cuda.synchronize() around each timed step on a GPU and
-CUDA events for the per-phase breakdown. Rows are appended to --out (one CSV
+CUDA events for the per-phase breakdown. With --vs-textbook the textbook loop
+(benchmarks/textbook_loop.py, on contiguous-format copies of the same modules)
+is timed interleaved with the trainer, one iteration each in turn, and
+ratio_vs_textbook is the median of the per-pair ratios. Rows are appended to --out (one CSV
 per device) with the environment, and plots are redrawn next to it.
 """
 
@@ -110,20 +113,22 @@ def measure(variant: str, a: dict) -> dict:
     bare_ms = [timed(lambda: trainer.critic_step(r, f, None)) for _ in range(a["iters"])]
     trainer.constraint = constraint
 
-    textbook = None
+    textbook = ratio = None
     if a["vs_textbook"]:
         from textbook_loop import textbook_from_trainer
 
         loop = textbook_from_trainer(trainer)
         for _ in range(a["warmup"]):
             loop.step()
-        # Interleave with the trainer so both see the same machine state.
+        # Interleave with the trainer so both see the same machine state, and take the ratio
+        # pair by pair: a slow spell of the machine then slows both sides of a pair alike.
         ours, theirs = [], []
         for _ in range(a["iters"]):
             ours.append(timed(trainer.step))
             theirs.append(timed(loop.step))
         step_ms = step_ms + ours
         textbook = statistics.median(theirs)
+        ratio = statistics.median(o / t for o, t in zip(ours, theirs))
 
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev) / 2**20
@@ -143,7 +148,7 @@ def measure(variant: str, a: dict) -> dict:
         "images_per_s": round(config.n_critic * b / (med / 1000), 1),
         "peak_mem_mb": round(peak, 1),
         "textbook_ms_per_gen_iter": round(textbook, 2) if textbook else "",
-        "ratio_vs_textbook": round(med / textbook, 3) if textbook else "",
+        "ratio_vs_textbook": round(ratio, 3) if textbook else "",
         "timed_iters": len(step_ms), "note": "; ".join(note),
         **environment(dev),
     }

@@ -77,3 +77,22 @@ def test_bf16_penalty_matches_fp32_on_cpu():
             continue
         assert torch.nn.functional.cosine_similarity(a, b, dim=0) > 0.99
         assert (a - b).norm() / b.norm() < 0.1
+
+
+def test_textbook_loop_keeps_default_memory_format_and_trains():
+    """The textbook baseline is what users write: default memory format even when the trainer runs channels_last."""
+    from textbook_loop import textbook_from_trainer
+
+    from wgan_core import RunConfig, Trainer
+
+    images = torch.randint(0, 256, (256, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    trainer = Trainer(RunConfig.preset("wgan-gp", "fashion-mnist", width=8, batch_size=8, n_critic=2, channels_last=True), images=images)
+    conv = next(m for m in trainer.critic.modules() if isinstance(m, nn.Conv2d) and m.in_channels > 1)
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    loop = textbook_from_trainer(trainer)
+    assert all(p.is_contiguous() for p in [*loop.G.parameters(), *loop.D.parameters()])
+    before = [p.detach().clone() for p in loop.D.parameters()]
+    loop.step()
+    assert len(loop.log) == 1 and all(map(lambda v: torch.isfinite(torch.tensor(v)), loop.log[0]))
+    assert any(not torch.equal(a, b) for a, b in zip(before, loop.D.parameters()))  # the critic was updated
+    assert all(torch.equal(a, b) for a, b in zip(before, [p.detach() for p in trainer.critic.parameters()]))  # on copies
