@@ -165,29 +165,40 @@ def load_images(name: str, split: str = "train", data_dir: str = "", download: b
     return x, labels
 
 
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png", ".tif", ".tiff", ".webp")
+
+
+def image_files(folder: Path, field: str) -> list[Path]:
+    """Every image file under `folder` (recursively), sorted; ConfigError naming `field` if there is none."""
+    if not folder.is_dir():
+        raise ConfigError(f"{field}: folder {str(folder)!r} does not exist or is not a directory")
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ConfigError(f"{field}: folder {str(folder)!r} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return files
+
+
+def read_image(path: Path, mode: str, field: str, resolution: int = 0) -> np.ndarray:
+    """One image file as uint8 (H, W) for mode "L" or (H, W, 3) for "RGB"; with `resolution`,
+    centre-cropped to a square and resized to resolution x resolution. ConfigError if unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert(mode)
+            if resolution:
+                s = min(im.size)
+                left, top = (im.width - s) // 2, (im.height - s) // 2
+                im = im.crop((left, top, left + s, top + s)).resize((resolution, resolution), Image.BICUBIC)
+            return np.asarray(im)
+    except (OSError, UnidentifiedImageError) as e:
+        raise ConfigError(f"{field}: cannot read image {path}: {e}") from None
 
 
 def _load_folder(folder: Path, resolution: int) -> Tensor:
     """Every image file under `folder` (recursively), as RGB uint8 (N, 3, R, R), centre-cropped and resized."""
-    from PIL import Image
-
-    if not folder.is_dir():
-        raise ConfigError(f"dataset: folder {str(folder)!r} does not exist or is not a directory")
-    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in _IMAGE_SUFFIXES)
-    if not files:
-        raise ConfigError(f"dataset: folder {str(folder)!r} holds no image files ({', '.join(sorted(_IMAGE_SUFFIXES))})")
-    out = np.empty((len(files), resolution, resolution, 3), dtype=np.uint8)
-    for i, p in enumerate(files):
-        try:
-            with Image.open(p) as im:
-                im = im.convert("RGB")
-                s = min(im.size)
-                left, top = (im.width - s) // 2, (im.height - s) // 2
-                im = im.crop((left, top, left + s, top + s)).resize((resolution, resolution), Image.BICUBIC)
-                out[i] = np.asarray(im)
-        except OSError as e:
-            raise ConfigError(f"dataset: cannot read image {p}: {e}") from None
+    files = image_files(folder, "dataset")
+    out = np.stack([read_image(p, "RGB", "dataset", resolution) for p in files])  # (N, R, R, 3)
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 

@@ -39,6 +39,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..config import ConfigError
+from ..data import image_files, read_image
 from . import inception
 from .classifier import ClassifierSettings, _slug, cache_dir, get_classifier, load_net, load_split, predict
 
@@ -328,7 +329,6 @@ def final_metrics(trainer) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # Samples from files (the `metrics` command)
 # ---------------------------------------------------------------------------------------------
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
 def load_samples(path: str | Path, channels: int) -> Tensor:
@@ -369,18 +369,10 @@ def load_samples(path: str | Path, channels: int) -> Tensor:
 
 
 def _load_folder(folder: Path, channels: int) -> Tensor:
-    from PIL import Image, UnidentifiedImageError
-
-    files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in _IMAGE_SUFFIXES)
-    if not files:
-        raise ConfigError(f"samples: folder {folder} holds no image files ({', '.join(_IMAGE_SUFFIXES)})")
-    out = []
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                out.append(np.asarray(im.convert("L" if channels == 1 else "RGB")))
-        except (OSError, UnidentifiedImageError) as e:
-            raise ConfigError(f"samples: cannot read image {f}: {e}") from None
+    files = image_files(folder, "samples")
+    out = [read_image(files[0], "L" if channels == 1 else "RGB", "samples")]
+    for f in files[1:]:
+        out.append(read_image(f, "L" if channels == 1 else "RGB", "samples"))
         if out[-1].shape != out[0].shape:
             raise ConfigError(f"samples: {f} is {out[-1].shape[1]}x{out[-1].shape[0]} pixels but {files[0]} is {out[0].shape[1]}x{out[0].shape[0]}")
     x = torch.from_numpy(np.stack(out))  # (N, H, W) or (N, H, W, 3)
