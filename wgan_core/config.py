@@ -83,8 +83,55 @@ _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+class JsonConfig:
+    """JSON in and out, field-checked replace and a content hash: shared by RunConfig and depth.DepthConfig.
+
+    Subclasses are frozen dataclasses; `_what` names them in error messages and
+    `_coerce_field` checks one JSON or command-line value against its field's type.
+    """
+
+    _what = "config"
+
+    @classmethod
+    def _coerce_field(cls, name: str, value: Any) -> Any:
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def _check_names(cls, names: Any, hint: str = "") -> None:
+        unknown = set(names) - {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        if unknown:
+            raise ConfigError(f"unknown {cls._what} field(s): {', '.join(sorted(unknown))}{hint}")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        if not isinstance(d, dict):
+            raise ConfigError(f"{cls._what}: expected a JSON object, got {type(d).__name__}")
+        cls._check_names(d)
+        return cls(**{k: cls._coerce_field(k, v) for k, v in d.items()})
+
+    @classmethod
+    def from_json(cls, text_or_path: str | Path) -> Any:
+        text = Path(text_or_path).read_text() if isinstance(text_or_path, Path) else text_or_path
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes: Any) -> Any:
+        self._check_names(changes, f"; allowed: {', '.join(f.name for f in fields(self))}")  # type: ignore[arg-type]
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def run_id(self) -> str:
+        """12 hex digits of the SHA-256 of the canonical JSON: equal configs, equal directories."""
+        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(JsonConfig):
     """Everything that determines a run. JSON in and out; `run_id()` names its directory."""
 
     variant: str = "wgan-gp"  # preset the defaults came from (see VARIANTS); a label once overridden
@@ -134,40 +181,13 @@ class RunConfig:
         values: dict[str, Any] = dict(variant=variant, loss=spec.loss, constraint=spec.constraint, dataset=dataset)
         values.update(_KIND_DEFAULTS[kind])
         values.update(spec.toy if kind == "toy" else spec.image)
-        unknown = set(overrides) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}; see `python -m wgan_core variants`")
+        cls._check_names(overrides, "; see `python -m wgan_core variants`")
         values.update(overrides)
         return cls(**values)
 
-    def replace(self, **changes: Any) -> RunConfig:
-        return dataclasses.replace(self, **changes)
-
-    # ---- JSON ---------------------------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
-
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
-        if not isinstance(d, dict):
-            raise ConfigError(f"config: expected a JSON object, got {type(d).__name__}")
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ConfigError(f"unknown config field(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: _coerce(k, v) for k, v in d.items()})
-
-    @classmethod
-    def from_json(cls, text_or_path: str | Path) -> RunConfig:
-        text = Path(text_or_path).read_text() if isinstance(text_or_path, Path) else text_or_path
-        return cls.from_dict(json.loads(text))
-
-    def run_id(self) -> str:
-        """12 hex digits of the SHA-256 of the canonical JSON: equal configs, equal directories."""
-        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canon.encode()).hexdigest()[:12]
+    def _coerce_field(cls, name: str, value: Any) -> Any:
+        return _coerce(name, value)
 
     # ---- derived ------------------------------------------------------------------------
     @property

@@ -21,19 +21,17 @@ again from step 0 (its directory holds no final.json); a finished one is skipped
 from __future__ import annotations
 
 import copy
-import dataclasses
-import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .config import TOY_DATASETS, ConfigError
+from .config import TOY_DATASETS, ConfigError, JsonConfig
 from .data import sample_toy
 from .io import write_json, write_rows
 from .penalties import clip_weights_, gradient_penalty
@@ -42,8 +40,10 @@ CONSTRAINTS = ("clip", "gp")
 
 
 @dataclass(frozen=True)
-class DepthConfig:
+class DepthConfig(JsonConfig):
     """One critic-only run of the depth experiment. JSON in and out; `run_id()` names its directory."""
+
+    _what = "depth config"
 
     experiment: str = "depth"  # marks config.json as a depth run (the report reads it)
     constraint: str = "gp"  # clip | gp
@@ -76,28 +76,6 @@ class DepthConfig:
         need(self.depth >= 2, f"depth: need at least 2 layers, got {self.depth}")
         need(self.clip_value > 0, f"clip_value: c must be > 0, got {self.clip_value}")
         need(self.penalty_weight >= 0 and self.noise_std >= 0 and self.lr >= 0, "penalty_weight, noise_std and lr must be >= 0")
-
-    # ---- identity and JSON (the same interface as RunConfig, so studies treat both alike) ----
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DepthConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ConfigError(f"unknown depth config field(s): {', '.join(sorted(unknown))}")
-        return cls(**d)
-
-    def replace(self, **changes: Any) -> DepthConfig:
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ConfigError(f"unknown depth config field(s): {', '.join(sorted(unknown))}; allowed: {', '.join(f.name for f in fields(self))}")
-        return dataclasses.replace(self, **changes)
-
-    def run_id(self) -> str:
-        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canon.encode()).hexdigest()[:12]
 
     @property
     def variant(self) -> str:
