@@ -130,6 +130,9 @@ def measure(variant: str, a: dict) -> dict:
         textbook = statistics.median(theirs)
         ratio = statistics.median(o / t for o, t in zip(ours, theirs))
 
+    if a["profile"]:
+        note.append(f"profile: {profile(trainer, a['profile'], Path(a['profile_out']) / f'profile_{dev.type}_{config.arch}_{variant}.txt')}")
+
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev) / 2**20
     else:
@@ -152,6 +155,50 @@ def measure(variant: str, a: dict) -> dict:
         "timed_iters": len(step_ms), "note": "; ".join(note),
         **environment(dev),
     }
+
+
+# Operator groups for the profile's summary: what a step spends its time on.
+OP_GROUPS = {
+    "convolution": ("conv", "cudnn", "mkldnn"),
+    "matmul": ("mm", "addmm", "bmm", "linear", "gemm"),
+    "normalisation": ("norm",),
+    "clipping": ("clamp",),
+    "optimizer": ("adam", "rmsprop", "foreach", "optimizer"),
+}
+
+
+def profile(trainer, iters: int, path: Path) -> str:
+    """torch.profiler over `iters` generator iterations: the operator table (by self time) to `path`.
+
+    Returns a one-line summary: the share of self time per operator group (OP_GROUPS) on the
+    device that does the work (CUDA kernels on a GPU, CPU operators otherwise).
+    """
+    import torch
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    cuda = trainer.device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with torch_profile(activities=activities) as prof:
+        for _ in range(iters):
+            trainer.step()
+        if cuda:
+            torch.cuda.synchronize()
+    events = prof.key_averages()
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    total = sum(getattr(e, key) for e in events) or 1.0
+    shares = dict.fromkeys([*OP_GROUPS, "other"], 0.0)
+    for e in events:
+        group = next((g for g, words in OP_GROUPS.items() if any(w in e.key.lower() for w in words)), "other")
+        shares[group] += getattr(e, key) / total
+    summary = ", ".join(f"{g} {100 * v:.1f}%" for g, v in shares.items())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"# {iters} generator iterations of {trainer.config.label} ({trainer.config.arch}, width {trainer.config.width}, "
+        f"batch {trainer.config.batch_size}) on {trainer.device}\n# share of {key}: {summary}\n\n"
+        + events.table(sort_by=key, row_limit=40)
+    )
+    return f"{summary} ({path.name})"
 
 
 def environment(dev) -> dict:
@@ -270,16 +317,21 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--iters", type=int, default=15, help="timed generator iterations")
     p.add_argument("--vs-textbook", action="store_true", help="also time benchmarks/textbook_loop.py on the same modules")
+    p.add_argument("--profile", type=int, default=0, metavar="N",
+                   help="also run torch.profiler over N generator iterations; the operator table goes next to --out")
     p.add_argument("--out", help="CSV to append to (default results/throughput/<device>.csv)")
     p.add_argument("--no-plot", action="store_true")
     args = p.parse_args(argv)
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
-    if unknown or args.warmup < 0 or args.iters < 1 or args.width < 1 or args.batch < 1:
-        what = f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}" if unknown else "--warmup >= 0, --iters, --width, --batch >= 1"
+    if unknown or args.warmup < 0 or args.iters < 1 or args.width < 1 or args.batch < 1 or args.profile < 0:
+        what = "--warmup, --profile >= 0; --iters, --width, --batch >= 1"
+        if unknown:
+            what = f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}"
         print(f"throughput.py: error: {what}", file=sys.stderr)
         return 2
     a = vars(args)
+    a["profile_out"] = str(Path(args.out).parent if args.out else ROOT / "results" / "throughput")
     rows = []
     for v in variants:
         row = run_isolated(v, a)

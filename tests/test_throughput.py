@@ -96,3 +96,15 @@ def test_textbook_loop_keeps_default_memory_format_and_trains():
     assert len(loop.log) == 1 and all(map(lambda v: torch.isfinite(torch.tensor(v)), loop.log[0]))
     assert any(not torch.equal(a, b) for a, b in zip(before, loop.D.parameters()))  # the critic was updated
     assert all(torch.equal(a, b) for a, b in zip(before, [p.detach() for p in trainer.critic.parameters()]))  # on copies
+
+
+def test_profile_writes_the_operator_table_and_group_shares(tmp_path):
+    out = tmp_path / "cpu.csv"
+    code = throughput.main(["--variants", "wgan-gp", "--arch", "mlp", "--width", "16", "--batch", "16", "--warmup", "0",
+                            "--iters", "1", "--device", "cpu", "--profile", "2", "--no-plot", "--out", str(out)])
+    assert code == 0
+    table = (tmp_path / "profile_cpu_mlp_wgan-gp.txt").read_text()
+    assert "aten::addmm" in table and "Self CPU" in table  # the MLP's linear layers, by self time
+    note = next(csv.DictReader(out.open()))["note"]
+    shares = [float(part.split()[-1].rstrip("%")) for part in note.removeprefix("profile: ").split(" (")[0].split(", ")]
+    assert len(shares) == len(throughput.OP_GROUPS) + 1 and abs(sum(shares) - 100) <= 0.1 * len(shares)  # rounded to 0.1%
