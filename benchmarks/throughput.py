@@ -262,7 +262,10 @@ def plot(path: Path) -> list[Path]:
     import pandas as pd
 
     df = pd.read_csv(path)
-    df["setting"] = [f"{a}{'' if a == 'mlp' else r} w{w} b{b} {t}" for a, r, w, b, t in zip(df.arch, df.resolution, df.width, df.batch, df["dtype"])]
+    df["setting"] = [
+        f"{a}{'' if a == 'mlp' else r} w{w} b{b} {t}{' channels_last' if cl else ''}{' compile' if co else ''}"
+        for a, r, w, b, t, cl, co in zip(df.arch, df.resolution, df.width, df.batch, df["dtype"], df.channels_last, df["compile"])
+    ]
     out = []
     last = df.groupby(["setting", "variant"], sort=False).tail(1)
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -274,6 +277,7 @@ def plot(path: Path) -> list[Path]:
         ax.bar([j + i * wbar for j in range(len(variants))], sub.images_per_s, width=wbar, label=s)
     ax.set_xticks([j + wbar * (len(settings) - 1) / 2 for j in range(len(variants))], variants)
     ax.set_ylabel("real images / s (critic)")
+    ax.set_yscale("log")  # MLP and DCGAN settings differ by an order of magnitude
     ax.set_title(f"throughput on {df.device_name.iloc[-1]}", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -283,16 +287,19 @@ def plot(path: Path) -> list[Path]:
 
     # History: one x position per commit, in the order the commits were first measured.
     commits = list(dict.fromkeys(df.git_commit.astype(str)))
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    colours = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(df.variant))}  # one colour per variant
+    styles = {s: ("-", "--", ":", "-.")[i % 4] for i, s in enumerate(dict.fromkeys(df.setting))}  # one line style per setting
     for (setting, variant), g in df.groupby(["setting", "variant"], sort=False):
         last = g.groupby(g.git_commit.astype(str), sort=False).images_per_s.last()  # the latest run of each commit
-        ax.plot([commits.index(c) for c in last.index], last.values, marker="o", label=f"{variant} {setting}")
+        ax.plot([commits.index(c) for c in last.index], last.values, marker="o", color=colours[variant], linestyle=styles[setting],
+                label=f"{variant} {setting}")
     ax.set_xticks(range(len(commits)), commits)
     ax.set_ylabel("real images / s (critic)")
     ax.set_xlabel("commit (in order of measurement)")
     ax.set_yscale("log")
     ax.tick_params(axis="x", rotation=30, labelsize=7)
-    ax.legend(fontsize=6)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     out.append(path.with_name(f"history_{path.stem}.png"))
     fig.savefig(out[-1], dpi=110)
