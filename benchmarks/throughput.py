@@ -122,21 +122,26 @@ def measure(variant: str, a: dict) -> dict:
             loop.step()
         # Interleave with the trainer so both see the same machine state, and take the ratio
         # pair by pair: a slow spell of the machine then slows both sides of a pair alike.
+        # The order alternates within pairs, so going first or second favours neither loop.
         ours, theirs = [], []
-        for _ in range(a["iters"]):
-            ours.append(timed(trainer.step))
-            theirs.append(timed(loop.step))
+        for i in range(a["iters"]):
+            if i % 2:
+                theirs.append(timed(loop.step))
+                ours.append(timed(trainer.step))
+            else:
+                ours.append(timed(trainer.step))
+                theirs.append(timed(loop.step))
         step_ms = step_ms + ours
         textbook = statistics.median(theirs)
         ratio = statistics.median(o / t for o, t in zip(ours, theirs))
-
-    if a["profile"]:
-        note.append(f"profile: {profile(trainer, a['profile'], Path(a['profile_out']) / f'profile_{dev.type}_{config.arch}_{variant}.txt')}")
 
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev) / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
+
+    if a["profile"]:  # after the peak memory is read: the profiler's own memory must not count
+        note.append(f"profile: {profile(trainer, a['profile'], Path(a['profile_out']) / profile_name(config, dev.type))}")
     med = statistics.median(step_ms)
     return {
         "variant": variant, "arch": config.arch, "resolution": a["resolution"] if config.arch == "dcgan" else 0,
@@ -157,23 +162,33 @@ def measure(variant: str, a: dict) -> dict:
     }
 
 
-# Operator groups for the profile's summary: what a step spends its time on.
+# Operator groups for the profile's summary: what a step spends its time on (by operator name).
 OP_GROUPS = {
     "convolution": ("conv", "cudnn", "mkldnn"),
-    "matmul": ("mm", "addmm", "bmm", "linear", "gemm"),
-    "normalisation": ("norm",),
-    "clipping": ("clamp",),
-    "optimizer": ("adam", "rmsprop", "foreach", "optimizer"),
+    "matmul": ("aten::mm", "aten::addmm", "aten::bmm", "aten::linear", "aten::matmul"),
+    "normalisation": ("group_norm", "batch_norm", "layer_norm"),
+    "clipping": ("_foreach_clamp",),
+    "optimizer": ("adam", "rmsprop", "optimizer"),
 }
+
+
+def profile_name(config, device: str) -> str:
+    """profile_<device>_<arch><resolution>_w<width>_b<batch>_<dtype>[_channels_last][_compile]_<variant>.txt"""
+    res = "" if config.arch == "mlp" else str(config.resolution or 28)
+    extra = ("_channels_last" if config.channels_last else "") + ("_compile" if config.compile else "")
+    dtype = "bf16" if config.amp == "bf16" else "fp32"
+    return f"profile_{device}_{config.arch}{res}_w{config.width}_b{config.batch_size}_{dtype}{extra}_{config.label}.txt"
 
 
 def profile(trainer, iters: int, path: Path) -> str:
     """torch.profiler over `iters` generator iterations: the operator table (by self time) to `path`.
 
-    Returns a one-line summary: the share of self time per operator group (OP_GROUPS) on the
-    device that does the work (CUDA kernels on a GPU, CPU operators otherwise).
+    Returns a one-line summary: the share of self time per operator group (OP_GROUPS). On the
+    CPU, CPU operators' self time; on a GPU, the device time of the kernels each operator
+    launched, counted once, under the launching operator's name (not the kernels' own names).
     """
     import torch
+    from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
@@ -186,16 +201,19 @@ def profile(trainer, iters: int, path: Path) -> str:
             torch.cuda.synchronize()
     events = prof.key_averages()
     key = "self_device_time_total" if cuda else "self_cpu_time_total"
-    total = sum(getattr(e, key) for e in events) or 1.0
+    ops = [e for e in events if e.device_type == DeviceType.CPU]  # kernels are counted through their operators
+    total = sum(getattr(e, key) for e in ops) or 1.0
     shares = dict.fromkeys([*OP_GROUPS, "other"], 0.0)
-    for e in events:
+    for e in ops:
         group = next((g for g, words in OP_GROUPS.items() if any(w in e.key.lower() for w in words)), "other")
         shares[group] += getattr(e, key) / total
     summary = ", ".join(f"{g} {100 * v:.1f}%" for g, v in shares.items())
+    c = trainer.config
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
-        f"# {iters} generator iterations of {trainer.config.label} ({trainer.config.arch}, width {trainer.config.width}, "
-        f"batch {trainer.config.batch_size}) on {trainer.device}\n# share of {key}: {summary}\n\n"
+        f"# {iters} generator iterations of {c.label}: {c.arch}, resolution {c.resolution or 'native'}, width {c.width}, "
+        f"batch {c.batch_size}, amp {c.amp}, channels_last {c.channels_last}, compile {c.compile}, on {trainer.device} "
+        f"({torch.get_num_threads()} threads)\n# share of {key}: {summary}\n\n"
         + events.table(sort_by=key, row_limit=40)
     )
     return f"{summary} ({path.name})"

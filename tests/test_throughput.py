@@ -103,7 +103,7 @@ def test_profile_writes_the_operator_table_and_group_shares(tmp_path):
     code = throughput.main(["--variants", "wgan-gp", "--arch", "mlp", "--width", "16", "--batch", "16", "--warmup", "0",
                             "--iters", "1", "--device", "cpu", "--profile", "2", "--no-plot", "--out", str(out)])
     assert code == 0
-    table = (tmp_path / "profile_cpu_mlp_wgan-gp.txt").read_text()
+    table = (tmp_path / "profile_cpu_mlp_w16_b16_fp32_wgan-gp.txt").read_text()
     assert "aten::addmm" in table and "Self CPU" in table  # the MLP's linear layers, by self time
     note = next(csv.DictReader(out.open()))["note"]
     shares = [float(part.split()[-1].rstrip("%")) for part in note.removeprefix("profile: ").split(" (")[0].split(", ")]

@@ -8,7 +8,7 @@ import json
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from .losses import LOSSES
 from .penalties import CONSTRAINTS
@@ -83,6 +83,9 @@ _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+C = TypeVar("C", bound="JsonConfig")
+
+
 class JsonConfig:
     """JSON in and out, field-checked replace and a content hash: shared by RunConfig and depth.DepthConfig.
 
@@ -109,18 +112,18 @@ class JsonConfig:
             raise ConfigError(f"unknown {cls._what} field(s): {', '.join(sorted(unknown))}{hint}")
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Any:
+    def from_dict(cls: type[C], d: dict[str, Any]) -> C:
         if not isinstance(d, dict):
             raise ConfigError(f"{cls._what}: expected a JSON object, got {type(d).__name__}")
         cls._check_names(d)
         return cls(**{k: cls._coerce_field(k, v) for k, v in d.items()})
 
     @classmethod
-    def from_json(cls, text_or_path: str | Path) -> Any:
+    def from_json(cls: type[C], text_or_path: str | Path) -> C:
         text = Path(text_or_path).read_text() if isinstance(text_or_path, Path) else text_or_path
         return cls.from_dict(json.loads(text))
 
-    def replace(self, **changes: Any) -> Any:
+    def replace(self: C, **changes: Any) -> C:
         self._check_names(changes, f"; allowed: {', '.join(f.name for f in fields(self))}")  # type: ignore[arg-type]
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
 

@@ -198,7 +198,9 @@ def read_image(path: Path, mode: str, field: str, resolution: int = 0) -> np.nda
 def _load_folder(folder: Path, resolution: int) -> Tensor:
     """Every image file under `folder` (recursively), as RGB uint8 (N, 3, R, R), centre-cropped and resized."""
     files = image_files(folder, "dataset")
-    out = np.stack([read_image(p, "RGB", "dataset", resolution) for p in files])  # (N, R, R, 3)
+    out = np.empty((len(files), resolution, resolution, 3), dtype=np.uint8)  # one copy of the data set in memory
+    for i, p in enumerate(files):
+        out[i] = read_image(p, "RGB", "dataset", resolution)
     return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous()
 
 
