@@ -339,7 +339,6 @@ def test_cli_list_and_dry_run(capsys):
     assert rc == 0 and cap.out.strip().endswith("30 runs")
 
 
-@pytest.mark.slow
 def test_two_concurrent_invocations_share_the_work(tmp_path):
     """Two processes on the same directory: every run done once, no corrupted files."""
     out = tmp_path / "study"

@@ -37,6 +37,13 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+def atomic_savefig(fig, path: Path, **kwargs: Any) -> None:
+    """fig.savefig(path) as one atomic write (a unique temporary file, so concurrent writers never collide)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=Path(path).suffix.lstrip(".") or "png", **kwargs)
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def _json_safe(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None  # JSON has no NaN/inf; null reads back as "missing"

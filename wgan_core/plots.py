@@ -10,6 +10,8 @@ matplotlib.use("Agg")  # files only: no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 
+from .io import atomic_savefig  # noqa: E402
+
 
 def toy_panel(ax, samples: torch.Tensor, real: torch.Tensor, critic, device, title: str = "", lim: float = 2.0) -> None:
     """Draw critic contours on a grid, real samples (orange) and generated samples (green) on one axis."""
@@ -59,7 +61,5 @@ def save_samples(trainer, path: Path) -> None:
         ax.axis("off")
         ax.set_title(f"{c.label} on {c.dataset}, step {trainer.step_count}", fontsize=9)
     fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
+    atomic_savefig(fig, Path(path), dpi=110)
     plt.close(fig)
-    tmp.replace(path)

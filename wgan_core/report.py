@@ -24,7 +24,6 @@ import base64
 import html
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from .config import VARIANTS, ConfigError  # noqa: E402
-from .io import atomic_write_text  # noqa: E402
+from .io import atomic_savefig, atomic_write_text  # noqa: E402
 
 # name: (lower is better? None = no direction, display name)
 METRICS: dict[str, tuple[bool | None, str]] = {
@@ -455,18 +454,12 @@ def _colors(cells_: list[str]) -> dict[str, Any]:
 
 
 def _save(fig, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    atomic_savefig(fig, path, dpi=100, bbox_inches="tight")  # two studies' reports may be written at once
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Atomic write, then the usual permissions (the temporary file behind the atomic write is private, 0600)."""
-    atomic_write_text(path, text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
+    atomic_write_text(path, text)  # with the usual permissions (io.atomic_write_bytes sets them)
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
