@@ -458,12 +458,8 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def _write_text(path: Path, text: str) -> None:
-    atomic_write_text(path, text)  # with the usual permissions (io.atomic_write_bytes sets them)
-
-
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    _write_text(path, df.to_csv(index=False))
+    atomic_write_text(path, df.to_csv(index=False))
 
 
 def band_data(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -716,9 +712,9 @@ def write_report(root: str | Path, baseline: str | None = None) -> Path:
         plots.append(("Per-layer gradient norms of a 12-layer critic (WGAN-GP Fig. 1b)", p))
 
     md = _summary_markdown(info, runs, tables, stats, fact, baseline)
-    _write_text(out / "summary.md", md)
+    atomic_write_text(out / "summary.md", md)
     index = out / "index.html"
-    _write_text(index, _html(info, runs, tables, stats, fact, plots, baseline))
+    atomic_write_text(index, _html(info, runs, tables, stats, fact, plots, baseline))
     return index
 
 
