@@ -83,3 +83,6 @@ def test_depth_study_report_plot(tmp_path):
     data = pd.read_csv(tmp_path / "report" / "depth_grad_norms.csv")
     assert set(data["cell"]) == {"clip c=0.001", "gp λ=0.1"} and set(data["kind"]) == {"weight", "activation"} and len(data) == 2 * 2 * 12
     assert (tmp_path / "report" / "depth_grad_norms.png").stat().st_size > 1000
+    # no baseline cell in this experiment: no paired-test note, and no median/best table without metric columns
+    md = (tmp_path / "report" / "summary.md").read_text()
+    assert "Paired tests" not in md and "| cell |\n" not in md

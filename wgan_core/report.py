@@ -718,16 +718,19 @@ def write_report(root: str | Path, baseline: str | None = None) -> Path:
     return index
 
 
-def _notes(runs: pd.DataFrame, baseline: str) -> list[str]:
+def _notes(runs: pd.DataFrame, baseline: str, tested: bool) -> list[str]:
     n_seeds = runs.groupby(["dataset", "cell"])["seed"].nunique().min()
     notes = [
         "Metric columns: mean over the finished, non-diverged runs with a 95% percentile-bootstrap CI of the mean "
         f"({BOOT_RESAMPLES:,} seeded resamples); with {n_seeds} seeds the interval is coarse.",
         "Diverged runs (a non-finite loss) count in `diverged` and are left out of the metric columns.",
         f"Steps to ±10%: the first evaluation within {THRESHOLD_SHARE:.0%} of the run's own final value.",
-        f"Paired tests (stats.csv): each cell against `{baseline}` on matched seeds, Wilcoxon signed-rank, Holm-corrected per data set "
-        "and metric; r = matched-pairs rank-biserial (positive: the cell's values are larger).",
     ]
+    if tested:  # no paired tests where the study has no baseline cell (the depth experiment)
+        notes.append(
+            f"Paired tests (stats.csv): each cell against `{baseline}` on matched seeds, Wilcoxon signed-rank, Holm-corrected per data set "
+            "and metric; r = matched-pairs rank-biserial (positive: the cell's values are larger)."
+        )
     if "modes" in runs:
         notes.append(
             "Mode metrics '(2,500)' as in VEEGAN/PacGAN: 2,500 samples of the final generator; a sample is high quality within 3σ "
@@ -743,13 +746,13 @@ def _summary_markdown(info, runs, tables, stats, fact, baseline) -> str:
     if info:
         parts += [f"{len(runs)} runs; command: `{info.get('command', '')}`; git commit `{info.get('git_commit', '')[:12]}`.", ""]
     for ds, (t, extra) in tables.items():
-        parts += [f"## {ds}", "", _markdown(t), "", _markdown(extra), ""]
+        parts += [f"## {ds}", "", _markdown(t), ""] + ([_markdown(extra), ""] if len(extra.columns) > 1 else [])
     for name, t in fact.items():
         parts += [f"### {name} (loss × constraint)", "", _markdown(t), ""]
     if not stats.empty:
         table, note = stats_display(stats)
         parts += ["## Paired tests", ""] + ([f"All rows: {note}.", ""] if note else []) + [_markdown(table.fillna("")), ""]
-    parts += ["Notes:", ""] + [f"- {n}" for n in _notes(runs, baseline)] + [""]
+    parts += ["Notes:", ""] + [f"- {n}" for n in _notes(runs, baseline, not stats.empty)] + [""]
     return "\n".join(parts)
 
 
@@ -778,14 +781,16 @@ def _html(info, runs, tables, stats, fact, plots, baseline) -> str:
         parts.append("<br>" + esc(f"command: {info.get('command', '')}") + "<br>" + esc(made))
     parts.append("</p><h2>Summary</h2>")
     for ds, (t, extra) in tables.items():
-        parts += [f"<h3>{esc(str(ds))}</h3>", t.to_html(index=False, escape=True, border=0), extra.to_html(index=False, escape=True, border=0)]
+        parts += [f"<h3>{esc(str(ds))}</h3>", t.to_html(index=False, escape=True, border=0)]
+        if len(extra.columns) > 1:  # "cell" alone: no metric with a direction (median / best)
+            parts.append(extra.to_html(index=False, escape=True, border=0))
     for name, t in fact.items():
         parts += [f"<h3>{esc(name)} (loss × constraint)</h3>", t.to_html(index=False, escape=True, border=0)]
     if not stats.empty:
         table, note = stats_display(stats)
         parts += [f"<h2>Paired tests against {esc(baseline)}</h2>"] + ([f"<p>All rows: {esc(note)}.</p>"] if note else [])
         parts.append(table.fillna("").to_html(index=False, escape=True, border=0))
-    parts += ["<ul>"] + [f"<li>{esc(n)}</li>" for n in _notes(runs, baseline)] + ["</ul>", "<h2>Plots</h2>"]
+    parts += ["<ul>"] + [f"<li>{esc(n)}</li>" for n in _notes(runs, baseline, not stats.empty)] + ["</ul>", "<h2>Plots</h2>"]
     for caption, path in plots:
         b64 = base64.b64encode(path.read_bytes()).decode()
         parts.append(
