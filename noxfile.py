@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -19,7 +20,6 @@ try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: nox itself depends on tomli there
     import tomli as tomllib
-import platform
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["tests", "lint"]

@@ -108,3 +108,4 @@ def test_profile_writes_the_operator_table_and_group_shares(tmp_path):
     note = next(csv.DictReader(out.open()))["note"]
     shares = [float(part.split()[-1].rstrip("%")) for part in note.removeprefix("profile: ").split(" (")[0].split(", ")]
     assert len(shares) == len(throughput.OP_GROUPS) + 1 and abs(sum(shares) - 100) <= 0.1 * len(shares)  # rounded to 0.1%
+    assert shares[list(throughput.OP_GROUPS).index("convolution")] == 0.0  # an MLP has no convolution to attribute time to

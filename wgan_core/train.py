@@ -10,8 +10,9 @@ Speed (see benchmarks/throughput.py): the step never reads a value back to the
 host; running sums of the losses live on the device and are read at evaluation
 time. The data set is a device tensor indexed directly. The fakes for the
 critic steps come from generator forwards under no_grad (the critic step does
-not train the generator). On a GPU, real and fake go through the critic in one forward. The critic's parameters stop requiring grad during
-the generator step, so no critic weight gradients are computed there.
+not train the generator). On a GPU, real and fake go through the critic in one
+forward. The critic's parameters stop requiring grad during the generator step,
+so no critic weight gradients are computed there.
 """
 
 from __future__ import annotations
