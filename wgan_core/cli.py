@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from .config import VARIANTS, ConfigError, RunConfig, describe_variants, parse_set
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2 (argparse prints the usage too)
         print(f"{self.prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2)
@@ -43,8 +43,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m wgan_core", description="Matched training and evaluation of GAN objectives.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="python -m wgan_core", description="Matched training and evaluation of GAN objectives.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     v = sub.add_parser("variants", help="list the variants and their defaults")
     v.set_defaults(func=_cmd_variants)

@@ -1,0 +1,86 @@
+"""The one registry of metric metadata: direction, display name, format, and where each metric is used.
+
+The report (tables, paired tests, plots), the study's progress line and the CLI all
+read `METRICS`; a metric computed by a run but not registered here still lands in
+runs.csv and curves.csv, it is just not tested, plotted or shown. Pure Python: the
+report imports it without torch.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Metric(NamedTuple):
+    name: str
+    lower_is_better: bool | None  # None: a diagnostic with no better direction
+    display: str  # name in tables and on axes
+    fmt: str = ".3g"  # format of one value in tables and log lines
+    tested: bool = False  # paired tests against the baseline, strip plots of final values
+    plotted: bool = False  # convergence curves over training
+    shown: bool = False  # in the study's one line per finished run
+    threshold: bool = False  # "steps to within 10% of the final value" (the first present is used)
+
+
+METRICS: dict[str, Metric] = {}
+
+
+def register_metric(metric: Metric) -> Metric:
+    """Add (or replace) a metric's metadata; returns it."""
+    METRICS[metric.name] = metric
+    return metric
+
+
+for _m in (
+    # toy data (metrics/toy.py): VEEGAN/PacGAN mode statistics and the exact W1
+    Metric("modes", False, "modes", ".3g", plotted=True, shown=True),
+    Metric("modes_strict", False, "modes (strict)"),
+    Metric("high_quality", False, "high-quality share", ".3f", plotted=True, shown=True),
+    Metric("reverse_kl", True, "reverse KL"),
+    Metric("modes_2500", False, "modes (2,500 samples)", tested=True),
+    Metric("modes_strict_2500", False, "modes strict (2,500)"),
+    Metric("high_quality_2500", False, "high-quality share (2,500)", ".3f", tested=True),
+    Metric("reverse_kl_2500", True, "reverse KL (2,500)"),
+    Metric("w1", True, "W1", ".4g", tested=True, plotted=True, shown=True, threshold=True),
+    Metric("w1_floor", None, "W1 floor", ".4g"),
+    # images (metrics/image.py): torch-fidelity on the suite's classifier or Inception features
+    Metric("fid", True, "FID", ".4g", tested=True, plotted=True, shown=True, threshold=True),
+    Metric("kid", True, "KID", ".4g", tested=True, plotted=True, shown=True),
+    Metric("precision", False, "precision", ".3f"),
+    Metric("recall", False, "recall", ".3f"),
+    Metric("class_kl", True, "class KL"),
+    # diagnostics
+    Metric("wasserstein_estimate", None, "critic's W estimate"),
+    Metric("grad_norm_first_layer", None, "grad norm, layer 1"),
+    Metric("grad_norm_last_layer", None, "grad norm, last layer"),
+    Metric("log10_grad_ratio", None, "log10 first/last layer grad norm (activations)", shown=True),
+    Metric("log10_weight_grad_ratio", None, "log10 first/last layer grad norm (weights)"),
+):
+    register_metric(_m)
+
+
+def tested() -> tuple[str, ...]:
+    return tuple(m.name for m in METRICS.values() if m.tested)
+
+
+def plotted() -> tuple[str, ...]:
+    return tuple(m.name for m in METRICS.values() if m.plotted)
+
+
+def shown() -> tuple[str, ...]:
+    return tuple(m.name for m in METRICS.values() if m.shown)
+
+
+def threshold() -> tuple[str, ...]:
+    return tuple(m.name for m in METRICS.values() if m.threshold)
+
+
+def fmt(name: str, value: object) -> str:
+    """One value as the registry formats it ('.3g' for unregistered metrics)."""
+    if not isinstance(value, float):
+        return str(value)
+    spec = METRICS[name].fmt if name in METRICS else ".3g"
+    return format(value, spec)
+
+
+__all__ = ["METRICS", "Metric", "fmt", "plotted", "register_metric", "shown", "tested", "threshold"]

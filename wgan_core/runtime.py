@@ -1,0 +1,61 @@
+"""Seeds, random streams, devices and progress bars: what training, metrics, depth runs and studies share.
+
+Owns `subseed` (one independent seed per named stream), `eval_batch` (a run's fixed
+evaluation latents and real sample), `resolve_device` and `progress_bar`. It imports
+only the config, the data and the toy metrics' sample size, so every other module can import it without a cycle:
+config -> data / models / objectives -> runtime -> metrics -> train -> study -> report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+
+import torch
+from torch import Tensor
+
+from .config import ConfigError, RunConfig
+from .data import sample_toy
+from .metrics.toy import W1_SAMPLES
+
+
+def subseed(seed: int, stream: str) -> int:
+    """An independent seed per named random stream, stable across Python versions and machines."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{stream}".encode()).digest()[:8], "big") & (2**63 - 1)
+
+
+def resolve_device(name: str) -> torch.device:
+    """The torch device for a config's `device` ('auto': CUDA when available); ConfigError if it is not there."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)  # the name was checked by the config
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device: {name!r} requested but CUDA is not available here; use cpu or auto")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ConfigError(f"device: {name!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return dev
+
+
+def eval_batch(config: RunConfig) -> tuple[torch.Generator, dict[str, Tensor]]:
+    """A run's fixed evaluation latents {"z": (eval_samples, z_dim)}, plus {"real": (m, 2)} for toy data.
+
+    Drawn on the CPU from the seed alone, so every variant and device sees the same batch.
+    Returns the generator for further draws (the trainer draws its image subset and
+    interpolation weights from it, in that order).
+    """
+    g = torch.Generator().manual_seed(subseed(config.seed, "eval"))
+    batch = {"z": torch.randn(config.eval_samples, config.z_dim, generator=g)}
+    if config.kind == "toy":
+        batch["real"] = sample_toy(config.dataset, min(W1_SAMPLES, config.eval_samples), g)
+    return g, batch
+
+
+def progress_bar(total: int, initial: int = 0, enabled: bool | None = None, **kwargs):
+    """A tqdm bar on stderr; enabled None shows it only on a terminal, so logs and CI stay quiet."""
+    from tqdm.auto import tqdm
+
+    disable = None if enabled is None else not enabled
+    return tqdm(total=total, initial=initial, disable=disable, file=sys.stderr, dynamic_ncols=True, **kwargs)
+
+
+__all__ = ["W1_SAMPLES", "eval_batch", "progress_bar", "resolve_device", "subseed"]
