@@ -6,7 +6,7 @@
 
 Killed at any moment (even kill -9), the same command resumes: finished runs are
 skipped and interrupted ones continue from their last checkpoint. The library part
-lives in wgan_core/study.py (presets, executors, claims) and wgan_core/report.py.
+lives in wgan_core/study/ (presets, executors, claims) and wgan_core/report.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
+from wgan_core.cli import Parser  # noqa: E402
 from wgan_core.config import ConfigError  # noqa: E402
 from wgan_core.study import (  # noqa: E402
     PRESETS,
@@ -31,14 +32,8 @@ from wgan_core.study import (  # noqa: E402
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="ablation", description="Run a matched ablation study and write its report.")
+    p = Parser(prog="ablation", description="Run a matched ablation study and write its report.")
     p.add_argument("--preset", help=f"one of: {', '.join(PRESETS)} (default: toy without a GPU, fashion with one)")
     p.add_argument("--out", help="study directory (default: ~/wgan-runs/<preset>, outside the work tree)")
     p.add_argument("--seeds", type=int, help="seeds 0..N-1 (default: the preset's, 3; paper: 5)")
@@ -87,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         except StudyError as e:
             failure = e  # some runs failed: still report the others
         if not args.no_report:
+            from wgan_core.artifacts import complete_study
             from wgan_core.report import write_report
 
+            complete_study(out)  # runs written before the run-side report files existed: computed once from model.pt
             print(f"report: {write_report(out, baseline=args.baseline)}")
         if failure is not None:
             print(f"error: {failure}", file=sys.stderr)

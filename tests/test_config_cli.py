@@ -108,6 +108,10 @@ BAD_COMMANDS = {
     ),
     "unreadable_dir": (["--dataset", "folder:/nonexistent/images", "--set", "extractor=none"], "does not exist or is not a directory"),
     "folder_without_labels": (["--dataset", "folder:/tmp"], "extractor: a folder: data set has no labels"),
+    "unknown_loss": (["--set", "loss=hinge2"], "loss: unknown 'hinge2'; allowed: minimax, nonsaturating, wasserstein"),
+    "unknown_constraint": (["--set", "constraint=r7"], "constraint: unknown 'r7'; allowed: none, clip, gp, lp"),
+    "unimportable_plugin": (["--set", "plugins=no_such_module_for_wgan"], "plugins: cannot import 'no_such_module_for_wgan'"),
+    "missing_plugin_file": (["--set", "plugins=/nonexistent/objectives.py"], "plugins: no file '/nonexistent/objectives.py'"),
 }
 
 

@@ -13,13 +13,16 @@ import pytest
 
 from wgan_core import VARIANTS, ConfigError, RunConfig
 from wgan_core.depth import DepthConfig
+from wgan_core.metrics import registry
 from wgan_core.study import (
     CLAIMS,
     PRESETS,
     Claim,
     Executor,
+    JobResult,
     StudySpec,
     default_preset,
+    job_cost,
     prepare_dir,
     run_study,
     try_claim,
@@ -116,6 +119,43 @@ def test_executor_parse():
 
 
 # ---------------------------------------------------------------------------------------------
+# Job results and costs
+# ---------------------------------------------------------------------------------------------
+def test_job_result_survives_pickling():
+    """Results cross process and submitit boundaries by pickle."""
+    import pickle
+
+    for res in (
+        JobResult("abc", "done", final={"status": "ok", "metrics": {"w1": 0.25}}, seconds=1.5, ran=True),
+        JobResult("abc", "busy", holder={"host": "h", "pid": 12}),
+        JobResult("abc", "failed", error="RuntimeError: boom"),
+        JobResult("abc", "config_error", error="dataset: missing"),
+    ):
+        assert pickle.loads(pickle.dumps(res)) == res
+    with pytest.raises(ValueError, match="state"):
+        JobResult("abc", "finished")
+
+
+# steps * (1 + n_critic * weight) + 200 * (steps // eval_every + 2), at the toy budget (steps 1000, eval_every 250):
+# a critic step weighs 2.2 with a gradient penalty, 1.2 with clipping, else 1.
+TOY_COSTS = {
+    "gan": 1000 * (1 + 1 * 1.0) + 200 * 6,  # 3200
+    "nsgan": 1000 * (1 + 1 * 1.0) + 200 * 6,  # 3200
+    "wgan-clip": 1000 * (1 + 5 * 1.2) + 200 * 6,  # 8200
+    "wgan-gp": 1000 * (1 + 5 * 2.2) + 200 * 6,  # 13200
+    "wgan-lp": 1000 * (1 + 5 * 2.2) + 200 * 6,  # 13200
+}
+
+
+def test_job_cost_matches_the_hand_computed_numbers():
+    jobs = StudySpec("toy", 1, datasets=("8gaussians",)).jobs()
+    assert {j.variant: job_cost(j) for j in jobs} == pytest.approx(TOY_COSTS)
+    assert TOY_COSTS["wgan-gp"] == pytest.approx(13200) and TOY_COSTS["wgan-clip"] == pytest.approx(8200)
+    depth = {j.label: job_cost(j) for j in StudySpec("depth", 1).jobs()}  # critic-only, 500 steps: gp weighs 3, clip 1
+    assert depth == pytest.approx({"clip c=0.1": 500.0, "clip c=0.01": 500.0, "clip c=0.001": 500.0, "gp λ=0.1": 1500.0})
+
+
+# ---------------------------------------------------------------------------------------------
 # Identity: study.json, refusal of another study's directory
 # ---------------------------------------------------------------------------------------------
 def test_study_json_records_identity_and_refuses_another_study(tmp_path):
@@ -208,7 +248,11 @@ def test_local_executor_runs_skips_and_logs(tmp_path):
     assert s["ran"] == 2 and s["skipped"] == 0
     assert set(_layout(tmp_path)) == {j.run_id() for j in spec.jobs()}
     assert any(m.startswith("[2/2] 8gaussians") and "ETA" in m for m in lines)
-    for rid in _layout(tmp_path):
+    for rid in _layout(tmp_path):  # the log line shows the registry's metrics, in the registry's format
+        line = next(m for m in lines if f"({rid}): ok" in m)
+        metrics = json.loads((tmp_path / rid / "final.json").read_text())["metrics"]
+        shown = [k for k in registry.shown() if metrics.get(k) is not None]
+        assert shown and all(f"{k} {registry.fmt(k, metrics[k])}" in line for k in shown), line
         assert {"config.json", "metrics.csv", "final.json", "model.pt", "samples.png"} <= {p.name for p in (tmp_path / rid).iterdir()}
         assert not (tmp_path / rid / "checkpoint.pt").exists()
     before = _finals(tmp_path)

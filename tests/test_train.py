@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from wgan_core import VARIANTS, RunConfig, Trainer, train
+from wgan_core.losses import LOSSES
 from wgan_core.penalties import CONSTRAINTS
 
 from .conftest import needs_fashion, tiny_image, tiny_toy
@@ -23,7 +24,7 @@ def test_variants_start_matched(make):
     for t in trainers[1:]:
         for a, b in zip(_params(ref.generator) + _params(ref.critic), _params(t.generator) + _params(t.critic)):
             assert torch.equal(a, b)
-        assert torch.equal(ref._eval_inputs()["z"], t._eval_inputs()["z"])
+        assert torch.equal(ref.eval_inputs()["z"], t.eval_inputs()["z"])
     other_seed = Trainer(make("wgan-gp", seed=1))
     assert not torch.equal(_params(ref.generator)[0], _params(other_seed.generator)[0])
 
@@ -42,7 +43,13 @@ def test_variants_consume_the_same_data_and_noise_streams():
     assert torch.equal(gan.stream.next(1), wgp.stream.next(1))
     # the two penalty variants draw the same interpolation weights, and the same generator-step noise
     gp, lp = Trainer(tiny_toy("wgan-gp")), Trainer(tiny_toy("wgan-lp"))
-    assert torch.equal(gp.critic_inputs()[2], lp.critic_inputs()[2])
+    gp.step(), lp.step()
+    assert torch.equal(gp.eps_gen.get_state(), lp.eps_gen.get_state())
+    fresh = Trainer(tiny_toy("wgan-gp"))
+    assert not torch.equal(gp.eps_gen.get_state(), fresh.eps_gen.get_state())  # a penalty step did draw from the stream
+    gan = Trainer(tiny_toy("gan"))
+    gan.step()
+    assert torch.equal(gan.eps_gen.get_state(), fresh.eps_gen.get_state())  # a penalty-free step draws nothing from it
     assert torch.equal(gp._noise(gp.gen_noise_gen, 1), lp._noise(lp.gen_noise_gen, 1))
 
 
@@ -60,7 +67,7 @@ def test_one_step_per_variant_changes_both_networks(variant):
 
 
 @pytest.mark.parametrize("constraint", list(CONSTRAINTS))
-@pytest.mark.parametrize("loss", ["minimax", "nonsaturating", "wasserstein"])
+@pytest.mark.parametrize("loss", list(LOSSES))
 def test_every_cell_of_the_cross_trains(loss, constraint):
     t = Trainer(tiny_toy("nsgan", loss=loss, constraint=constraint, n_critic=2))
     t.step()
@@ -194,8 +201,8 @@ def test_joint_critic_forward_matches_separate_forwards(make):
     outs, grads = [], []
     for t in (separate, joint):
         b = t.config.batch_size
-        real, z, eps = t.critic_inputs()
-        outs.append(torch.stack(t.critic_step(real[:b], t.fakes(z[:b]), eps[:b])))  # loss, W estimate, penalty
+        real, z = t.critic_inputs()
+        outs.append(torch.stack(t.critic_step(real[:b], t.fakes(z[:b]))))  # loss, W estimate, penalty
         grads.append([p.grad.clone() for p in t.critic.parameters() if p.grad is not None])
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-6)
     assert len(grads[0]) == len(grads[1]) > 0
@@ -208,3 +215,25 @@ def test_corrupt_final_json_is_a_config_error(tmp_path):
     (tmp_path / "final.json").write_text("{not json")
     with pytest.raises(ValueError, match="final.json is corrupt"):
         train(tiny_toy(steps=2), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("constraint", list(CONSTRAINTS))
+@pytest.mark.parametrize("loss", list(LOSSES))
+def test_critic_step_loss_is_loss_plus_weighted_penalty(loss, constraint):
+    """The trainer's critic loss = losses.critic_loss + penalty_weight * penalties.penalty, computed independently on the same inputs."""
+    from wgan_core.losses import critic_loss
+    from wgan_core.penalties import penalty
+
+    t = Trainer(tiny_toy("nsgan", loss=loss, constraint=constraint, penalty_weight=0.7))
+    b = t.config.batch_size
+    real, z = t.critic_inputs()
+    real, fake = real[:b], t.fakes(z[:b])
+    eps_gen = torch.Generator().manual_seed(0)
+    eps_gen.set_state(t.eps_gen.get_state())  # the same interpolation weights the step will draw
+    pen_expected = penalty(constraint, t.critic, real, fake, eps_gen).detach()
+    expected = critic_loss(loss, t.critic(real), t.critic(fake)).detach() + 0.7 * pen_expected
+    got, _, pen = t.critic_step(real, fake)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(pen, pen_expected)
+    if constraint == "gp":
+        assert pen.item() > 0.0  # two-sided: an untrained critic's gradient norms are not all exactly 1

@@ -1,7 +1,32 @@
-"""wgan_core: matched training of GAN objectives (minimax, non-saturating, Wasserstein with clipping or penalties)."""
+"""wgan_core: matched training of GAN objectives (minimax, non-saturating, Wasserstein with clipping or penalties, and more).
 
-from .config import VARIANTS, ConfigError, RunConfig
-from .train import Trainer, train
+Names are imported on first use (PEP 562), so `import wgan_core.report` does not import torch.
+Register your own objective from a script (see the README):
 
-__all__ = ["VARIANTS", "ConfigError", "RunConfig", "Trainer", "train"]
+    import wgan_core
+    wgan_core.register_loss("my-loss", critic=..., generator=..., source="...")
+    wgan_core.register_constraint("my-penalty", penalty=..., source="...")
+"""
+
+from typing import Any
+
+_EXPORTS = {
+    "VARIANTS": "config",
+    "ConfigError": "errors",
+    "RunConfig": "config",
+    "Trainer": "training",
+    "train": "training",
+    "register_loss": "losses",
+    "register_constraint": "penalties",
+}
+
+__all__ = list(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

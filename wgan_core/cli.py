@@ -25,7 +25,7 @@ def _cmd_variants(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .train import train
+    from .training import train
 
     overrides = parse_set(args.set or [])
     for key in ("steps", "seed", "device"):
@@ -69,11 +69,7 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
     """`metrics` and `classifier` subcommands (image quality metrics)."""
     import dataclasses
     import datetime
-    import math
     from pathlib import Path
-
-    def _finite(d: dict) -> dict:  # JSON has no NaN: null reads back as "missing"
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()}
 
     def _cmd_metrics(args: argparse.Namespace) -> int:
         from .metrics.classifier import load_split
@@ -86,7 +82,9 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
             prc=not args.no_prc, kid_subset_size=args.kid_subset_size, data_dir=args.data_dir, download=args.download,
             inception_weights=args.inception_weights, device=args.device,
         )  # fmt: skip
-        print(json.dumps(_finite(m)))
+        from .io import json_safe
+
+        print(json.dumps(json_safe(m)))
         return 0
 
     def _cmd_classifier_train(args: argparse.Namespace) -> int:
@@ -144,8 +142,10 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     """`report` subcommand (study reports)."""
 
     def _cmd_report(args: argparse.Namespace) -> int:
+        from .artifacts import complete_study
         from .report import write_report
 
+        complete_study(args.dir)  # runs written before the run-side report files existed: computed once from model.pt
         print(write_report(args.dir, baseline=args.baseline))
         return 0
 

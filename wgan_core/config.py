@@ -10,13 +10,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from .losses import LOSSES
-from .penalties import CONSTRAINTS
-
-
-class ConfigError(ValueError):
-    """A user mistake in a run's configuration or inputs; the CLI prints it on one line and exits 2."""
-
+from .errors import ConfigError
+from .losses import get_loss
+from .penalties import get_constraint
+from .plugins import load_plugins
 
 TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
 IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")  # plus "folder:PATH"
@@ -87,17 +84,61 @@ C = TypeVar("C", bound="JsonConfig")
 
 
 class JsonConfig:
-    """JSON in and out, field-checked replace and a content hash: shared by RunConfig and depth.DepthConfig.
+    """JSON in and out, typed values, field-checked replace and a content hash: shared by RunConfig and depth.DepthConfig.
 
-    Subclasses are frozen dataclasses; `_what` names them in error messages and
-    `_coerce_field` checks one JSON or command-line value against its field's type.
+    Subclasses are frozen dataclasses; `_what` names them in error messages. Every value
+    coming from JSON or the command line goes through `coerce`, which checks it against
+    the field's type (the type of its default). `_hash_omit_defaults` lists fields added
+    after runs existed: left out of `run_id()` while at their default, so the directories
+    of runs made before the field existed keep their names.
     """
 
     _what = "config"
+    _hash_omit_defaults: tuple[str, ...] = ()
 
     @classmethod
-    def _coerce_field(cls, name: str, value: Any) -> Any:
-        return value
+    def field_types(cls) -> dict[str, type]:
+        return {f.name: type(f.default) for f in fields(cls)}  # type: ignore[arg-type]
+
+    @classmethod
+    def coerce(cls, name: str, value: Any) -> Any:
+        """Check a JSON or command-line value against the field's type (ints are accepted as floats)."""
+        want = cls.field_types()[name]
+        if want is bool:
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
+                return value.lower() in ("true", "1", "yes")
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, want) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return want(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{name}: expected {want.__name__}, got {value!r}")
+
+    @classmethod
+    def parse_set(cls, items: list[str]) -> dict[str, Any]:
+        """Parse ['key=value', ...] from --set into typed overrides."""
+        types = cls.field_types()
+        out: dict[str, Any] = {}
+        for item in items:
+            key, sep, value = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                raise ConfigError(f"--set: expected key=value, got {item!r}")
+            if key not in types:
+                raise ConfigError(f"--set: unknown field {key!r}; allowed: {', '.join(types)}")
+            out[key] = cls.coerce(key, value.strip())
+        return out
+
+    def _check_types(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            self.coerce(f.name, getattr(self, f.name))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
@@ -116,7 +157,7 @@ class JsonConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"{cls._what}: expected a JSON object, got {type(d).__name__}")
         cls._check_names(d)
-        return cls(**{k: cls._coerce_field(k, v) for k, v in d.items()})
+        return cls(**{k: cls.coerce(k, v) for k, v in d.items()})
 
     @classmethod
     def from_json(cls: type[C], text_or_path: str | Path) -> C:
@@ -129,8 +170,17 @@ class JsonConfig:
 
     def run_id(self) -> str:
         """12 hex digits of the SHA-256 of the canonical JSON: equal configs, equal directories."""
-        canon = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        d = self.to_dict()
+        defaults = {f.name: f.default for f in fields(self)}  # type: ignore[arg-type]
+        for name in self._hash_omit_defaults:
+            if d.get(name) == defaults[name]:
+                del d[name]
+        canon = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()[:12]
+
+    def diff(self: C, other: C) -> list[str]:
+        """Names of the fields whose values differ."""
+        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -138,8 +188,8 @@ class RunConfig(JsonConfig):
     """Everything that determines a run. JSON in and out; `run_id()` names its directory."""
 
     variant: str = "wgan-gp"  # preset the defaults came from (see VARIANTS); a label once overridden
-    loss: str = "wasserstein"  # minimax | nonsaturating | wasserstein (wgan_core.losses)
-    constraint: str = "gp"  # none | clip | gp | lp (wgan_core.penalties)
+    loss: str = "wasserstein"  # a registered loss: minimax | nonsaturating | wasserstein | ... (wgan_core.losses)
+    constraint: str = "gp"  # a registered constraint: none | clip | gp | lp | ... (wgan_core.penalties)
     dataset: str = "8gaussians"  # 8gaussians | 25gaussians | swissroll | fashion-mnist | mnist | cifar10 | folder:PATH
     steps: int = 2000  # generator iterations
     seed: int = 0  # same seed => same initial weights, data order and noise for every variant
@@ -152,7 +202,7 @@ class RunConfig(JsonConfig):
     beta2: float = 0.9  # Adam beta2 (ignored by RMSprop)
     penalty_weight: float = 0.1  # lambda of the gradient penalty (gp, lp)
     clip_value: float = 0.01  # c of weight clipping (clip)
-    arch: str = "mlp"  # mlp (toy) | dcgan (images)
+    arch: str = "auto"  # mlp (toy) | dcgan (images); auto = the one the data set needs (stored resolved)
     width: int = 512  # MLP hidden width, or DCGAN base channel count
     z_dim: int = 2  # latent dimension
     resolution: int = 0  # image side in pixels: 28, 32 or 64; 0 = the data set's own
@@ -169,8 +219,14 @@ class RunConfig(JsonConfig):
     data_limit: int = 0  # train on the first N training images only (0 = all); for quick runs and tests
     extractor: str = "classifier"  # image metrics' feature network: classifier (offline) | inception | none (no FID/KID)
     final_eval_samples: int = 10000  # images: fakes for the final FID/KID (against the 10,000-image test split)
+    plugins: str = ""  # comma-separated modules or .py files that register losses/constraints; imported first, also by workers
+
+    # Fields added after runs existed: out of the run id while at their default, so old run directories keep their names.
+    _hash_omit_defaults = ("plugins",)
 
     def __post_init__(self) -> None:
+        if self.arch == "auto" and isinstance(self.dataset, str):
+            object.__setattr__(self, "arch", "mlp" if dataset_kind(self.dataset) == "toy" else "dcgan")
         _validate(self)
 
     # ---- construction -------------------------------------------------------------------
@@ -188,10 +244,6 @@ class RunConfig(JsonConfig):
         values.update(overrides)
         return cls(**values)
 
-    @classmethod
-    def _coerce_field(cls, name: str, value: Any) -> Any:
-        return _coerce(name, value)
-
     # ---- derived ------------------------------------------------------------------------
     @property
     def kind(self) -> str:
@@ -205,47 +257,13 @@ class RunConfig(JsonConfig):
             return self.variant
         return f"{self.loss}+{self.constraint}"
 
-    def diff(self, other: RunConfig) -> list[str]:
-        """Names of the fields whose values differ."""
-        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]
 
-
-FIELD_TYPES: dict[str, type] = {f.name: type(f.default) for f in fields(RunConfig)}
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """Check a JSON or command-line value against the field's type (ints are accepted as floats)."""
-    want = FIELD_TYPES[name]
-    if want is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "1", "yes", "false", "0", "no"):
-            return value.lower() in ("true", "1", "yes")
-        raise ConfigError(f"{name}: expected true or false, got {value!r}")
-    if want is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, want) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        try:
-            return want(value)
-        except ValueError:
-            pass
-    raise ConfigError(f"{name}: expected {want.__name__}, got {value!r}")
+FIELD_TYPES: dict[str, type] = RunConfig.field_types()
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """Parse ['key=value', ...] from --set into typed overrides."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise ConfigError(f"--set: expected key=value, got {item!r}")
-        if key not in FIELD_TYPES:
-            raise ConfigError(f"--set: unknown field {key!r}; allowed: {', '.join(FIELD_TYPES)}")
-        out[key] = _coerce(key, value.strip())
-    return out
+    """Parse ['key=value', ...] from --set into typed RunConfig overrides."""
+    return RunConfig.parse_set(items)
 
 
 def _validate(c: RunConfig) -> None:
@@ -253,10 +271,10 @@ def _validate(c: RunConfig) -> None:
         if not ok:
             raise ConfigError(message)
 
-    for f in fields(c):  # types first, so the checks below compare like with like
-        _coerce(f.name, getattr(c, f.name))
-    need(c.loss in LOSSES, f"loss: unknown {c.loss!r}; allowed: {', '.join(LOSSES)}")
-    need(c.constraint in CONSTRAINTS, f"constraint: unknown {c.constraint!r}; allowed: {', '.join(CONSTRAINTS)}")
+    c._check_types()  # types first, so the checks below compare like with like
+    load_plugins(c.plugins)  # user code that registers losses/constraints, before their names are checked
+    get_loss(c.loss)  # ConfigError naming the registered losses
+    constraint = get_constraint(c.constraint)
     kind = dataset_kind(c.dataset)
     need(c.steps > 0, f"steps: must be a positive integer, got {c.steps}")
     need(c.batch_size > 0, f"batch_size: must be a positive integer, got {c.batch_size}")
@@ -278,9 +296,9 @@ def _validate(c: RunConfig) -> None:
     need(c.resolution in (0, 28, 32, 64), f"resolution: must be 0 (the data set's own), 28, 32 or 64, got {c.resolution}")
     need(c.critic_norm in ("layer", "none", "batch"), f"critic_norm: unknown {c.critic_norm!r}; allowed: layer, none, batch")
     need(
-        not (c.critic_norm == "batch" and CONSTRAINTS[c.constraint].penalty),
+        not (c.critic_norm == "batch" and constraint.penalty is not None),
         "critic_norm: batch norm couples the samples of a batch, so it cannot be used with a per-sample "
-        "gradient penalty (constraint gp or lp); use layer or none",
+        f"gradient penalty (constraint {c.constraint}); use layer or none",
     )
     need(c.eval_every > 0, f"eval_every: must be a positive integer, got {c.eval_every}")
     need(c.eval_samples >= 10, f"eval_samples: must be at least 10, got {c.eval_samples}")

@@ -34,9 +34,10 @@ from torch import Tensor, nn
 from .config import TOY_DATASETS, ConfigError, JsonConfig
 from .data import sample_toy
 from .io import write_json, write_rows
-from .penalties import clip_weights_, gradient_penalty
+from .penalties import get_constraint
+from .runtime import check_out_dir, make_optimizer, progress_bar, resolve_device, subseed
 
-CONSTRAINTS = ("clip", "gp")
+CONSTRAINTS = ("clip", "gp")  # the two constraints of the paper's figure (registered in wgan_core.penalties)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class DepthConfig(JsonConfig):
             if not ok:
                 raise ConfigError(message)
 
+        self._check_types()  # types first (JSON and --set values), so the checks below compare like with like
         need(self.experiment == "depth", f"experiment: must be 'depth', got {self.experiment!r}")
         need(self.constraint in CONSTRAINTS, f"constraint: unknown {self.constraint!r}; allowed: {', '.join(CONSTRAINTS)}")
         need(self.dataset in TOY_DATASETS, f"dataset: the depth experiment needs a toy data set ({', '.join(TOY_DATASETS)}), got {self.dataset!r}")
@@ -139,15 +141,9 @@ def train_depth(config: DepthConfig, out_dir: str | Path, *, progress: bool | No
 
     Writes config.json, depth_grads.csv (step, layer, kind, norm), final.json.
     """
-    from .train import _progress, resolve_device, subseed
-
     out = Path(out_dir)
     cfg_path = out / "config.json"
-    if cfg_path.exists():
-        old = json.loads(cfg_path.read_text())
-        if old != config.to_dict():
-            differ = sorted(k for k in set(old) | set(config.to_dict()) if old.get(k) != config.to_dict().get(k))
-            raise ConfigError(f"out: {out} holds a run with another config; differing fields: {', '.join(differ)}")
+    check_out_dir(config, out)
     if (out / "final.json").exists():
         return json.loads((out / "final.json").read_text())
     c = config
@@ -159,10 +155,8 @@ def train_depth(config: DepthConfig, out_dir: str | Path, *, progress: bool | No
         torch.manual_seed(c.seed)
         critic = deep_critic(c.depth, c.width).to(dev)
     opt_name, lr = c.resolved_optimizer()
-    if opt_name == "rmsprop":
-        opt: torch.optim.Optimizer = torch.optim.RMSprop(critic.parameters(), lr=lr)
-    else:
-        opt = torch.optim.Adam(critic.parameters(), lr=lr, betas=(0.5, 0.9))
+    opt = make_optimizer(opt_name, critic.parameters(), lr, (0.5, 0.9))  # betas of the WGAN-GP toy code
+    constraint = get_constraint(c.constraint)
     g = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-data"))
     g_eps = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-interpolation"))
     g_eval = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-eval"))
@@ -182,20 +176,19 @@ def train_depth(config: DepthConfig, out_dir: str | Path, *, progress: bool | No
 
     t0 = time.perf_counter()
     record(0)
-    bar = _progress(c.steps, 0, progress)
+    bar = progress_bar(c.steps, 0, progress, unit="it")
     status, done = "ok", c.steps
     for step in range(1, c.steps + 1):
         real, fake = batch(c.batch_size, g)
         scores = critic(torch.cat([fake, real])).squeeze(-1)
         loss = scores[: c.batch_size].mean() - scores[c.batch_size :].mean()
-        if c.constraint == "gp":
-            eps = torch.rand(c.batch_size, generator=g_eps, device=dev)
-            loss = loss + c.penalty_weight * gradient_penalty(critic, real, fake, eps=eps)
+        if constraint.penalty is not None:
+            loss = loss + c.penalty_weight * constraint.penalty(critic, real, fake, g_eps)  # eps drawn from g_eps
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if c.constraint == "clip":
-            clip_weights_(critic, c.clip_value)
+        if constraint.after_critic_step is not None:
+            constraint.after_critic_step(critic, c)  # weight clipping at c.clip_value
         bar.update(1)
         if step % c.record_every == 0 or step == c.steps:
             if not math.isfinite(loss.item()):

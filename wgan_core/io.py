@@ -1,4 +1,4 @@
-"""Small file helpers: atomic writes (temporary file, then rename) and the metrics CSV."""
+"""Small file helpers: atomic writes (temporary file, then rename) and the metrics CSV. Imports torch only to save a checkpoint."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
-
-import torch
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -44,21 +42,24 @@ def atomic_savefig(fig, path: Path, **kwargs: Any) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _json_safe(v: Any) -> Any:
+def json_safe(v: Any) -> Any:
+    """v with NaN and infinities as None, recursively (JSON has no NaN: null reads back as 'missing')."""
     if isinstance(v, float) and not math.isfinite(v):
         return None  # JSON has no NaN/inf; null reads back as "missing"
     if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
+        return {k: json_safe(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
-        return [_json_safe(x) for x in v]
+        return [json_safe(x) for x in v]
     return v
 
 
 def write_json(path: Path, obj: dict) -> None:
-    atomic_write_text(path, json.dumps(_json_safe(obj), indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(json_safe(obj), indent=2, sort_keys=True) + "\n")
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
+    import torch  # here, so that torch-free readers (the report) can use this module
+
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())

@@ -1,22 +1,33 @@
-"""Adversarial losses: one small pure function per loss, one registry.
+"""Adversarial losses: one small pure function per loss, one registry that user code can extend.
 
-Every function takes raw critic outputs (logits for the minimax and
-non-saturating losses, unbounded scores for the Wasserstein loss) of shape
-(N,) or (N, 1) and returns a scalar tensor: the quantity to *minimise*.
+A loss is a pair of functions with uniform signatures (compare_gan's lesson):
+
+    critic(real_scores, fake_scores) -> scalar      the critic's loss to minimise
+    generator(fake_scores, real_scores) -> scalar   the generator's loss to minimise
+
+Scores are raw critic outputs of shape (N,): logits for the minimax and
+non-saturating losses, unbounded scores for the Wasserstein loss. The generator
+receives the real scores too, because relativistic losses pair each fake with a
+real sample; a loss that does not need them ignores them, and the trainer only
+computes them for losses registered with `generator_needs_real=True`.
 
 The minimax and non-saturating losses are written with softplus, using
 log D = log sigmoid(s) = -softplus(-s) and log(1 - D) = -softplus(s), so that
 the saturating generator loss really saturates (its gradient vanishes when
 D(G(z)) -> 0) without ever producing log(0) = -inf or NaN.
+
+Register your own from a script: `wgan_core.register_loss("name", critic=..., generator=..., source=...)`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
 
 import torch.nn.functional as F
 from torch import Tensor
+
+from .errors import ConfigError
 
 
 def minimax_critic(real: Tensor, fake: Tensor) -> Tensor:
@@ -29,7 +40,7 @@ def minimax_critic(real: Tensor, fake: Tensor) -> Tensor:
     return F.softplus(-real).mean() + F.softplus(fake).mean()
 
 
-def minimax_generator(fake: Tensor) -> Tensor:
+def minimax_generator(fake: Tensor, real: Tensor | None = None) -> Tensor:
     """Saturating generator loss of the original GAN: min_G E[log(1 - D(G(z)))].
 
     = -E[softplus(s_fake)]. d/ds = -sigmoid(s) -> 0 as D(G(z)) -> 0: the
@@ -39,7 +50,7 @@ def minimax_generator(fake: Tensor) -> Tensor:
     return -F.softplus(fake).mean()
 
 
-def nonsaturating_generator(fake: Tensor) -> Tensor:
+def nonsaturating_generator(fake: Tensor, real: Tensor | None = None) -> Tensor:
     """Non-saturating generator loss (Goodfellow et al. 2014, sec. 3): max_G E[log D(G(z))].
 
     = E[softplus(-s_fake)]. d/ds = sigmoid(s) - 1 -> -1 as D(G(z)) -> 0, so the
@@ -57,42 +68,72 @@ def wasserstein_critic(real: Tensor, fake: Tensor) -> Tensor:
     return fake.mean() - real.mean()
 
 
-def wasserstein_generator(fake: Tensor) -> Tensor:
+def wasserstein_generator(fake: Tensor, real: Tensor | None = None) -> Tensor:
     """WGAN generator loss: min_G -E[D(G(z))]. fake: (N,) scores."""
     return -fake.mean()
 
 
-class Loss(NamedTuple):
-    critic: Callable[[Tensor, Tensor], Tensor]
-    generator: Callable[[Tensor], Tensor]
+@dataclass(frozen=True)
+class Loss:
+    """A registered loss: its two functions, whether the generator needs the real scores, and where it comes from."""
+
+    name: str
+    critic: Callable[[Tensor, Tensor], Tensor]  # (real_scores (N,), fake_scores (N,)) -> scalar
+    generator: Callable[[Tensor, Tensor | None], Tensor]  # (fake_scores (N,), real_scores (N,) or None) -> scalar
+    source: str
+    generator_needs_real: bool = False  # relativistic losses: the generator step scores a real batch too
 
 
-LOSSES: dict[str, Loss] = {
-    "minimax": Loss(minimax_critic, minimax_generator),
-    "nonsaturating": Loss(minimax_critic, nonsaturating_generator),
-    "wasserstein": Loss(wasserstein_critic, wasserstein_generator),
-}
+LOSSES: dict[str, Loss] = {}
 
 
-def _get(loss: str) -> Loss:
+def register_loss(
+    name: str,
+    *,
+    critic: Callable[[Tensor, Tensor], Tensor],
+    generator: Callable[..., Tensor],
+    source: str,
+    generator_needs_real: bool = False,
+) -> Loss:
+    """Make a loss available to RunConfig(loss=name), the trainer, studies and the tests; returns its entry.
+
+    critic(real_scores, fake_scores) and generator(fake_scores, real_scores) take (N,) raw
+    critic outputs and return the scalar to minimise. Registering a name again replaces it
+    (so a plug-in module can be imported twice); give runs that use a plug-in its module in
+    RunConfig.plugins so that worker processes register it too.
+    """
+    if not isinstance(name, str) or not name or "," in name:
+        raise ConfigError(f"register_loss: name must be a non-empty string without commas, got {name!r}")
+    if not (callable(critic) and callable(generator)):
+        raise ConfigError(f"register_loss: critic and generator of {name!r} must be callables")
+    if not isinstance(source, str) or not source:
+        raise ConfigError(f"register_loss: source of {name!r}: say where the loss comes from (a paper, or 'this project')")
+    entry = Loss(name, critic, generator, source, bool(generator_needs_real))
+    LOSSES[name] = entry
+    return entry
+
+
+register_loss("minimax", critic=minimax_critic, generator=minimax_generator, source="Goodfellow et al. 2014, eq. 1 (saturating)")
+register_loss("nonsaturating", critic=minimax_critic, generator=nonsaturating_generator, source="Goodfellow et al. 2014, sec. 3")
+register_loss("wasserstein", critic=wasserstein_critic, generator=wasserstein_generator, source="Arjovsky et al. 2017, Alg. 1")
+
+
+def get_loss(name: str) -> Loss:
+    """The registered loss, or a one-line ConfigError naming the registered ones."""
     try:
-        return LOSSES[loss]
+        return LOSSES[name]
     except KeyError:
-        raise ValueError(f"loss: unknown {loss!r}; allowed: {', '.join(LOSSES)}") from None
+        raise ConfigError(f"loss: unknown {name!r}; allowed: {', '.join(LOSSES)} (or register one: wgan_core.register_loss)") from None
 
 
 def critic_loss(loss: str, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
-    """The critic's (discriminator's) loss to minimise for the named loss.
-
-    loss: one of "minimax", "nonsaturating", "wasserstein" (the first two share
-    the discriminator loss). real_scores, fake_scores: raw critic outputs, (N,) or (N, 1).
-    """
-    return _get(loss).critic(real_scores.reshape(-1), fake_scores.reshape(-1))
+    """The critic's (discriminator's) loss to minimise for the named loss. real_scores, fake_scores: (N,) or (N, 1)."""
+    return get_loss(loss).critic(real_scores.reshape(-1), fake_scores.reshape(-1))
 
 
-def generator_loss(loss: str, fake_scores: Tensor) -> Tensor:
-    """The generator's loss to minimise for the named loss. fake_scores: (N,) or (N, 1)."""
-    return _get(loss).generator(fake_scores.reshape(-1))
+def generator_loss(loss: str, fake_scores: Tensor, real_scores: Tensor | None = None) -> Tensor:
+    """The generator's loss to minimise for the named loss. fake_scores, real_scores: (N,) or (N, 1); real only where needed."""
+    return get_loss(loss).generator(fake_scores.reshape(-1), None if real_scores is None else real_scores.reshape(-1))
 
 
-__all__ = ["LOSSES", "critic_loss", "generator_loss"]
+__all__ = ["LOSSES", "Loss", "critic_loss", "generator_loss", "get_loss", "register_loss"]

@@ -10,14 +10,21 @@ with x_hat = eps * x + (1 - eps) * G(z), eps ~ U[0, 1] drawn per sample, and the
 norm taken over all non-batch dimensions of each sample's gradient.
 Weight clipping (WGAN, Arjovsky et al. 2017, Alg. 1) clamps every critic
 parameter to [-c, c] after each critic update.
+
+Every constraint is one registered `Constraint` (penalty and/or after-step hook);
+register your own from a script with `wgan_core.register_constraint(...)`.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from .errors import ConfigError
 
 # Added under the square root so the norm's gradient stays finite where the
 # input gradient is exactly zero (sqrt'(0) = inf); shifts the norm by < 1e-6.
@@ -84,16 +91,96 @@ def clip_weights_(critic: nn.Module, c: float) -> None:
     torch._foreach_clamp_max_(params, c)
 
 
-class Constraint(NamedTuple):
-    penalty: bool  # adds lambda * gradient_penalty to the critic loss
-    one_sided: bool  # max(0, ||g|| - 1)^2 instead of (||g|| - 1)^2
-    clip: bool  # clamp critic weights after each critic update
+# ---------------------------------------------------------------------------------------------
+# The registry. A constraint's penalty has the uniform signature
+#     penalty(critic, real (N, ...), fake (N, ...), generator) -> unweighted scalar
+# (generator: the run's torch.Generator for any randomness, e.g. interpolation weights;
+# the trainer multiplies by config.penalty_weight), and its after_critic_step(critic, config)
+# runs after every critic update (weight clipping).
+# ---------------------------------------------------------------------------------------------
+def two_sided_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2], x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample (Gulrajani et al. 2017, eq. 3)."""
+    return gradient_penalty(critic, real, fake, generator=generator)
+
+
+def one_sided_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """WGAN-LP: E[max(0, ||grad D(x_hat)|| - 1)^2] at the same interpolates (Petzka et al. 2018, eq. 8)."""
+    return gradient_penalty(critic, real, fake, one_sided=True, generator=generator)
+
+
+def clip_after_step(critic: nn.Module, config) -> None:
+    """Weight clipping after each critic update: every parameter to [-config.clip_value, config.clip_value]."""
+    clip_weights_(critic, config.clip_value)
+
+
+PenaltyFn = Callable[[nn.Module, Tensor, Tensor, "torch.Generator | None"], Tensor]
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A registered Lipschitz constraint or regulariser of the critic."""
+
+    name: str
+    penalty: PenaltyFn | None  # unweighted penalty added (times penalty_weight) to the critic loss, or None
+    after_critic_step: Callable[[nn.Module, Any], None] | None  # (critic, config) after each critic update, or None
+    double_backward: bool  # the penalty differentiates an input gradient: torch.compile cannot compile such a critic
     source: str
 
 
-CONSTRAINTS: dict[str, Constraint] = {
-    "none": Constraint(False, False, False, "no constraint (Goodfellow et al. 2014)"),
-    "clip": Constraint(False, False, True, "weight clipping (Arjovsky et al. 2017)"),
-    "gp": Constraint(True, False, False, "two-sided gradient penalty (Gulrajani et al. 2017)"),
-    "lp": Constraint(True, True, False, "one-sided gradient penalty (Petzka et al. 2018)"),
-}
+CONSTRAINTS: dict[str, Constraint] = {}
+
+
+def register_constraint(
+    name: str,
+    *,
+    penalty: PenaltyFn | None = None,
+    after_critic_step: Callable[[nn.Module, Any], None] | None = None,
+    double_backward: bool | None = None,
+    source: str,
+) -> Constraint:
+    """Make a constraint available to RunConfig(constraint=name), the trainer, studies and the tests; returns its entry.
+
+    penalty(critic, real, fake, generator) -> unweighted scalar (weighted by config.penalty_weight);
+    after_critic_step(critic, config) runs after each critic update. double_backward (default:
+    True when there is a penalty) says whether the penalty needs a gradient of a gradient.
+    Registering a name again replaces it; give runs that use a plug-in its module in RunConfig.plugins.
+    """
+    if not isinstance(name, str) or not name or "," in name:
+        raise ConfigError(f"register_constraint: name must be a non-empty string without commas, got {name!r}")
+    for what, fn in (("penalty", penalty), ("after_critic_step", after_critic_step)):
+        if fn is not None and not callable(fn):
+            raise ConfigError(f"register_constraint: {what} of {name!r} must be a callable or None")
+    if not isinstance(source, str) or not source:
+        raise ConfigError(f"register_constraint: source of {name!r}: say where it comes from (a paper, or 'this project')")
+    entry = Constraint(name, penalty, after_critic_step, penalty is not None if double_backward is None else bool(double_backward), source)
+    CONSTRAINTS[name] = entry
+    return entry
+
+
+register_constraint("none", source="no constraint (Goodfellow et al. 2014)")
+register_constraint("clip", after_critic_step=clip_after_step, source="weight clipping (Arjovsky et al. 2017)")
+register_constraint("gp", penalty=two_sided_penalty, source="two-sided gradient penalty (Gulrajani et al. 2017)")
+register_constraint("lp", penalty=one_sided_penalty, source="one-sided gradient penalty (Petzka et al. 2018)")
+
+
+def get_constraint(name: str) -> Constraint:
+    """The registered constraint, or a one-line ConfigError naming the registered ones."""
+    try:
+        return CONSTRAINTS[name]
+    except KeyError:
+        allowed = ", ".join(CONSTRAINTS)
+        raise ConfigError(f"constraint: unknown {name!r}; allowed: {allowed} (or register one: wgan_core.register_constraint)") from None
+
+
+def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """The unweighted value of the named registered penalty (0 for a constraint without one). real, fake: (N, ...)."""
+    entry = get_constraint(name)
+    if entry.penalty is None:
+        return real.new_zeros(())
+    return entry.penalty(critic, real, fake, generator)
+
+
+__all__ = [
+    "CONSTRAINTS", "Constraint", "clip_weights_", "get_constraint", "gradient_penalty", "input_grad_norms", "interpolate",
+    "penalty", "penalty_from_norms", "register_constraint",
+]  # fmt: skip

@@ -1,7 +1,8 @@
-"""Seeds, random streams, devices and progress bars: what training, metrics, depth runs and studies share.
+"""Seeds, random streams, devices, optimisers, run directories and progress bars: what every kind of run shares.
 
 Owns `subseed` (one independent seed per named stream), `eval_batch` (a run's fixed
-evaluation latents and real sample), `resolve_device` and `progress_bar`. It imports
+evaluation latents and real sample), `resolve_device`, `make_optimizer`,
+`check_out_dir` (a run directory holds this config's run or none) and `progress_bar`. It imports
 only the config, the data and the toy metrics' sample size, so every other module can import it without a cycle:
 config -> data / models / objectives -> runtime -> metrics -> train -> study -> report.
 """
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Iterable
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from .config import ConfigError, RunConfig
+from .config import ConfigError, JsonConfig, RunConfig
 from .data import sample_toy
 from .metrics.toy import W1_SAMPLES
 
@@ -50,6 +53,27 @@ def eval_batch(config: RunConfig) -> tuple[torch.Generator, dict[str, Tensor]]:
     return g, batch
 
 
+def make_optimizer(kind: str, params: Iterable[torch.nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
+    """RMSprop (foreach) or Adam (fused: one kernel per step for all parameters, on CPU and CUDA)."""
+    if kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, foreach=True)
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+
+
+def check_out_dir(config: JsonConfig, out: Path) -> None:
+    """Refuse a directory that holds another config's run (naming the differing fields)."""
+    cfg_path = Path(out) / "config.json"
+    if cfg_path.exists():
+        try:
+            old = type(config).from_json(cfg_path)
+        except (ValueError, TypeError, AttributeError) as e:  # not JSON, or not a config object of this kind
+            raise ConfigError(f"out: {out} holds an unreadable config.json ({e}); choose another directory") from None
+        differ = old.diff(config)
+        if differ:
+            details = ", ".join(f"{k} ({getattr(old, k)!r} there, {getattr(config, k)!r} here)" for k in differ)
+            raise ConfigError(f"out: {out} holds a run with another config; differing fields: {details}")
+
+
 def progress_bar(total: int, initial: int = 0, enabled: bool | None = None, **kwargs):
     """A tqdm bar on stderr; enabled None shows it only on a terminal, so logs and CI stay quiet."""
     from tqdm.auto import tqdm
@@ -58,4 +82,4 @@ def progress_bar(total: int, initial: int = 0, enabled: bool | None = None, **kw
     return tqdm(total=total, initial=initial, disable=disable, file=sys.stderr, dynamic_ncols=True, **kwargs)
 
 
-__all__ = ["W1_SAMPLES", "eval_batch", "progress_bar", "resolve_device", "subseed"]
+__all__ = ["W1_SAMPLES", "check_out_dir", "eval_batch", "make_optimizer", "progress_bar", "resolve_device", "subseed"]

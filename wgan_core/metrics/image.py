@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,8 +39,9 @@ import torch_fidelity
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ..config import ConfigError
+from ..config import ConfigError, RunConfig
 from ..data import image_files, read_image
+from ..runtime import subseed
 from . import inception
 from .classifier import ClassifierSettings, _slug, cache_dir, get_classifier, load_net, load_split, predict
 
@@ -278,9 +280,8 @@ def reference_split(dataset: str) -> str:
     return "train" if dataset.startswith("folder:") else "test"
 
 
-def _run_metrics(trainer, fake: Tensor | None, n: int, *, prc: bool, class_kl: bool) -> dict[str, Any]:
+def _run_metrics(c: RunConfig, fake: Tensor | None, n: int, device: torch.device, *, prc: bool, class_kl: bool) -> dict[str, Any]:
     """image_metrics for a run's fakes; fake None (a generator gone non-finite without a non-finite loss): NaNs, not a crash."""
-    c = trainer.config
     if fake is None:
         ext = resolve_extractor(c.extractor, c.dataset, data_dir=c.data_dir, download=c.download)
         return {**{k: math.nan for k in METRIC_KEYS}, "extractor": ext.name, "n": n, "n_real": 0, "kid_subset_size": 0}
@@ -288,41 +289,41 @@ def _run_metrics(trainer, fake: Tensor | None, n: int, *, prc: bool, class_kl: b
         warnings.simplefilter("ignore")  # the KID subset-size note: the row's kid_subset_size says it
         return image_metrics(
             fake, c.dataset, extractor=c.extractor, split=reference_split(c.dataset), prc=prc, class_kl=class_kl,
-            data_dir=c.data_dir, download=c.download, device=trainer.device,
+            data_dir=c.data_dir, download=c.download, device=device,
         )  # fmt: skip
 
 
-def training_metrics(trainer, fake: Tensor) -> dict[str, Any]:
+def training_metrics(config: RunConfig, fake: Tensor, device: torch.device) -> dict[str, Any]:
     """FID, KID and KID std of one evaluation's fakes (n, C, H, W) in [-1, 1] against the test split, for a metrics.csv row.
 
     n = config.eval_samples (2,000 by default) fakes from the fixed evaluation latents; the
     real side is the whole test split, whose features are cached after the first evaluation.
     """
-    m = _run_metrics(trainer, fake if torch.isfinite(fake).all() else None, len(fake), prc=False, class_kl=False)
+    m = _run_metrics(config, fake if torch.isfinite(fake).all() else None, len(fake), device, prc=False, class_kl=False)
     keys = ("fid", "kid", "kid_std", "extractor")
     return {**{k: m[k] for k in keys}, "n_fake": m["n"], "n_real": m["n_real"], "kid_subset_size": m["kid_subset_size"]}
 
 
 @torch.no_grad()
-def final_fakes(trainer) -> Tensor | None:
-    """config.final_eval_samples fakes as uint8 (N, C, H, W), from latents seeded by config.seed alone; None if non-finite."""
-    from ..train import subseed
+def final_fakes(c: RunConfig, sample: Callable[[Tensor], Tensor]) -> Tensor | None:
+    """config.final_eval_samples fakes as uint8 (N, C, H, W), from latents seeded by config.seed alone; None if non-finite.
 
-    c = trainer.config
+    sample: latents (k, z_dim) -> images (k, C, H, W) in [-1, 1] on the CPU (Trainer.sample).
+    """
     g = torch.Generator().manual_seed(subseed(c.seed, "final-eval"))  # on the CPU: the same latents on every device
     parts = []
     for start in range(0, c.final_eval_samples, FINAL_CHUNK):
         z = torch.randn(min(FINAL_CHUNK, c.final_eval_samples - start), c.z_dim, generator=g)  # (k, z_dim)
-        x = trainer.sample(z)  # (k, C, H, W) float in [-1, 1], on the CPU
+        x = sample(z)  # (k, C, H, W) float in [-1, 1], on the CPU
         if not torch.isfinite(x).all():
             return None
         parts.append(as_uint8(x))
     return torch.cat(parts)
 
 
-def final_metrics(trainer) -> dict[str, Any]:
+def final_metrics(config: RunConfig, sample: Callable[[Tensor], Tensor], device: torch.device) -> dict[str, Any]:
     """FID, KID, precision, recall and class_kl of config.final_eval_samples fakes (10,000 by default) against the test split."""
-    m = _run_metrics(trainer, final_fakes(trainer), trainer.config.final_eval_samples, prc=True, class_kl=True)
+    m = _run_metrics(config, final_fakes(config, sample), config.final_eval_samples, device, prc=True, class_kl=True)
     return {**{k: m[k] for k in (*METRIC_KEYS, "extractor")}, "n_fake": m["n"], "n_real": m["n_real"], "kid_subset_size": m["kid_subset_size"]}
 
 

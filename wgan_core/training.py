@@ -18,10 +18,8 @@ so no critic weight gradients are computed there.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -29,30 +27,18 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .artifacts import write_artifacts
 from .config import ConfigError, RunConfig
-from .data import make_stream, sample_toy
+from .data import make_stream
 from .io import atomic_torch_save, read_rows, write_json, write_rows
-from .losses import critic_loss, generator_loss
+from .losses import get_loss
+from .metrics.toy import toy_metrics, w1_floor
 from .models import build_models
-from .penalties import CONSTRAINTS, clip_weights_, input_grad_norms, interpolate, penalty_from_norms
+from .penalties import get_constraint, input_grad_norms, interpolate
+from .plugins import load_plugins
+from .runtime import check_out_dir, eval_batch, make_optimizer, progress_bar, resolve_device, subseed
 
 STAT_NAMES = ("critic_loss", "generator_loss", "wasserstein", "penalty")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)  # the name was checked by RunConfig
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device: {name!r} requested but CUDA is not available here; use cpu or auto")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ConfigError(f"device: {name!r} does not exist; this machine has {torch.cuda.device_count()} CUDA device(s)")
-    return dev
-
-
-def subseed(seed: int, stream: str) -> int:
-    """An independent seed per named random stream, stable across Python versions and machines."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{stream}".encode()).digest()[:8], "big") & (2**63 - 1)
 
 
 class Trainer:
@@ -62,7 +48,9 @@ class Trainer:
         """images: optional uint8 (N, C, H, W) training set to use instead of loading config.dataset (benchmarks)."""
         c = self.config = config
         self.device = dev = resolve_device(c.device)
-        self.constraint = CONSTRAINTS[c.constraint]
+        load_plugins(c.plugins)  # a config unpickled in a worker process skipped __post_init__: register its plug-ins here
+        self.loss = get_loss(c.loss)  # the registered critic and generator losses
+        self.constraint = get_constraint(c.constraint)  # the registered penalty and/or after-step hook
         self.stream = make_stream(c, dev, subseed(c.seed, "data"), images)  # raises ConfigError before anything is written
         info = self.stream.info
         self.channels, self.resolution = info.channels, info.resolution
@@ -70,18 +58,19 @@ class Trainer:
         fmt = torch.channels_last if (c.channels_last and c.arch == "dcgan") else torch.preserve_format
         self.generator = g.to(dev, memory_format=fmt)
         self.critic = d.to(dev, memory_format=fmt)
-        self.opt_g = _optimizer(c, self.generator.parameters(), c.lr_g)
-        self.opt_d = _optimizer(c, self.critic.parameters(), c.lr_d)
+        self.opt_g = make_optimizer(c.optimizer, self.generator.parameters(), c.lr_g, (c.beta1, c.beta2))
+        self.opt_d = make_optimizer(c.optimizer, self.critic.parameters(), c.lr_d, (c.beta1, c.beta2))
         # The modules the step calls: compiled where torch.compile supports it. The critic of a
         # penalty variant stays eager: torch.compile does not support double backward.
         self._g, self._d = self.generator, self.critic
         if c.compile:
             self._g = torch.compile(self.generator)
-            if not self.constraint.penalty:
+            if not self.constraint.double_backward:
                 self._d = torch.compile(self.critic)
         # Separate streams so each is consumed identically by every variant of a seed.
         self.noise_gen = torch.Generator(dev).manual_seed(subseed(c.seed, "critic-noise"))
         self.gen_noise_gen = torch.Generator(dev).manual_seed(subseed(c.seed, "generator-noise"))
+        # The penalty's own randomness (interpolation weights): consumed only by penalties that need it.
         self.eps_gen = torch.Generator(dev).manual_seed(subseed(c.seed, "interpolation"))
         # Real and fake in one critic forward saves kernel launches on a GPU. On a 2-core CPU it
         # saves nothing (DCGAN 28x28, width 64: a wgan-gp critic step took 96 ms joint and 92 ms
@@ -106,19 +95,15 @@ class Trainer:
         b, z = self.config.batch_size, self.config.z_dim
         return torch.cat([torch.randn(b, z, generator=gen, device=self.device) for _ in range(k)])
 
-    def critic_inputs(self) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Real batches, latents and interpolation weights for the n_critic critic steps of one iteration.
+    def critic_inputs(self) -> tuple[Tensor, Tensor]:
+        """Real batches and latents for the n_critic critic steps of one iteration: real (k*B, ...), z (k*B, z_dim).
 
-        Returns real (k*B, ...), z (k*B, z_dim) and eps (k*B,) or None: every stream is drawn
-        once per iteration, one batch at a time, so it is consumed identically by every variant.
+        Every stream is drawn once per iteration, one batch at a time, so it is consumed
+        identically by every variant (a penalty draws its interpolation weights from
+        eps_gen inside each critic step, one batch at a time, in the same order).
         """
-        b, k = self.config.batch_size, self.config.n_critic
-        real = self.stream.next(k)  # (k*B, ...)
-        z = self._noise(self.noise_gen, k)  # (k*B, z_dim)
-        eps = None
-        if self.constraint.penalty:
-            eps = torch.cat([torch.rand(b, generator=self.eps_gen, device=self.device) for _ in range(k)])  # (k*B,)
-        return real, z, eps
+        k = self.config.n_critic
+        return self.stream.next(k), self._noise(self.noise_gen, k)
 
     @torch.no_grad()
     def fakes(self, z: Tensor) -> Tensor:
@@ -131,8 +116,12 @@ class Trainer:
         with self._autocast():
             return self._g(z)
 
-    def critic_step(self, real: Tensor, fake: Tensor, eps: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
-        """One critic update on real (B, ...) and fake (B, ...). Returns (loss, W estimate, penalty), detached, on the device."""
+    def critic_step(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """One critic update on real (B, ...) and fake (B, ...). Returns (loss, W estimate, penalty), detached, on the device.
+
+        loss = loss.critic(D(x), D(G(z))) + penalty_weight * constraint.penalty(D, x, G(z), eps_gen),
+        then constraint.after_critic_step (weight clipping) once the optimiser has stepped.
+        """
         c, b, D = self.config, real.shape[0], self._d
         penalty = self._zero
         with self._autocast():
@@ -141,27 +130,33 @@ class Trainer:
                 s_real, s_fake = scores[:b], scores[b:]
             else:
                 s_real, s_fake = D(real), D(fake)
-            s_real, s_fake = s_real.float(), s_fake.float()  # losses and statistics in fp32 under bf16 autocast
-            loss = critic_loss(c.loss, s_real, s_fake)
-            if eps is not None:
-                x_hat = interpolate(real, fake, eps)  # (B, ...)
-                norms = input_grad_norms(D, x_hat, create_graph=True)  # (B,) float32
-                penalty = penalty_from_norms(norms, one_sided=self.constraint.one_sided)
+            s_real, s_fake = s_real.float().reshape(-1), s_fake.float().reshape(-1)  # (B,) fp32 under bf16 autocast
+            loss = self.loss.critic(s_real, s_fake)
+            if self.constraint.penalty is not None:
+                penalty = self.constraint.penalty(D, real, fake, self.eps_gen)  # unweighted scalar (norms in fp32)
                 loss = loss + c.penalty_weight * penalty
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
-        if self.constraint.clip:
-            clip_weights_(self.critic, c.clip_value)
+        if self.constraint.after_critic_step is not None:
+            self.constraint.after_critic_step(self.critic, c)
         return loss.detach(), (s_real.mean() - s_fake.mean()).detach(), penalty.detach()
 
-    def generator_step(self) -> Tensor:
-        """One generator update on a fresh latent batch. Returns the generator loss, detached."""
+    def generator_step(self, real: Tensor | None = None) -> Tensor:
+        """One generator update on a fresh latent batch. Returns the generator loss, detached.
+
+        real (B, ...): the last critic step's real batch, scored only for losses whose generator
+        needs the real scores (relativistic pairing); it draws nothing from any stream.
+        """
         self.critic.requires_grad_(False)  # only d loss / d x is needed: no critic weight gradients
         try:
             z = self._noise(self.gen_noise_gen, 1)  # (B, z_dim)
             with self._autocast():
-                loss = generator_loss(self.config.loss, self._d(self._g(z)).float())  # fp32 loss under bf16 autocast
+                s_fake = self._d(self._g(z)).float().reshape(-1)  # (B,) fp32 loss under bf16 autocast
+                s_real = None
+                if self.loss.generator_needs_real and real is not None:
+                    s_real = self._d(real).float().reshape(-1)  # (B,): constant for G, paired with the fakes by position
+                loss = self.loss.generator(s_fake, s_real)
             self.opt_g.zero_grad(set_to_none=True)
             loss.backward()
             self.opt_g.step()
@@ -172,12 +167,12 @@ class Trainer:
     def step(self) -> None:
         """One generator iteration: n_critic critic updates, then one generator update."""
         b = self.config.batch_size
-        real, z, eps = self.critic_inputs()
+        real, z = self.critic_inputs()
         for i in range(self.config.n_critic):
             part = slice(i * b, (i + 1) * b)
             fake = self.fakes(z[part]).to(real.dtype)  # (B, ...)
-            loss_d, w_est, penalty = self.critic_step(real[part], fake, None if eps is None else eps[part])
-        loss_g = self.generator_step()
+            loss_d, w_est, penalty = self.critic_step(real[part], fake)
+        loss_g = self.generator_step(real[part])
         self.step_count += 1
         # Statistics stay on the device (no host sync in the step); read at evaluation time.
         stats = torch.stack([loss_d, loss_g, w_est, penalty]).float()
@@ -192,14 +187,12 @@ class Trainer:
         s = int(self._bad_step)
         return s if s >= 0 else None
 
-    def _eval_inputs(self) -> dict[str, Any]:
+    def eval_inputs(self) -> dict[str, Any]:
         """Fixed evaluation inputs, identical for every variant and every evaluation of a seed."""
         if self._eval_cache is None:
             c = self.config
             g, cache = eval_batch(c)
             if c.kind == "toy":
-                from .metrics.toy import w1_floor
-
                 cache["w1_floor"] = w1_floor(c.dataset, subseed(c.seed, "w1-floor"), len(cache["real"]))
             else:
                 m = min(c.eval_samples, 1024)
@@ -228,7 +221,7 @@ class Trainer:
 
     def evaluate(self) -> dict[str, Any]:
         """One row of metrics.csv: mean losses since the last evaluation, gradient-norm statistics, quality metrics."""
-        ev = self._eval_inputs()
+        ev = self.eval_inputs()
         n = max(self._n_summed, 1)
         means = (self._sums / n).tolist()
         row: dict[str, Any] = {"step": self.step_count}
@@ -238,14 +231,12 @@ class Trainer:
         fake = self.sample(ev["z"])  # (n, ...) on the CPU
         row.update(self.grad_norm_stats(ev["real"], fake, ev["eps"]))
         if self.config.kind == "toy":
-            from .metrics.toy import toy_metrics
-
             if torch.isfinite(fake).all():
                 row.update(toy_metrics(fake, ev["real"], self.config.dataset, ev["w1_floor"]))
         elif self.config.extractor != "none":
-            from .metrics.image import training_metrics
+            from .metrics.image import training_metrics  # imports torch-fidelity: only for image runs
 
-            row.update(training_metrics(self, fake))
+            row.update(training_metrics(self.config, fake, self.device))
         return row
 
     # ------------------------------------------------------------------------------------------
@@ -284,43 +275,7 @@ class Trainer:
         self._bad_step = s["bad_step"].to(self.device)
 
 
-def eval_batch(config: RunConfig) -> tuple[torch.Generator, dict[str, Tensor]]:
-    """A run's fixed evaluation latents {"z": (eval_samples, z_dim)}, plus {"real": (m, 2)} for toy data.
-
-    Drawn on the CPU from the seed alone, so every variant and device sees the same batch; the
-    report redraws a finished run's batch with this too. Returns the generator for further draws.
-    """
-    g = torch.Generator().manual_seed(subseed(config.seed, "eval"))
-    batch = {"z": torch.randn(config.eval_samples, config.z_dim, generator=g)}
-    if config.kind == "toy":
-        from .metrics.toy import W1_SAMPLES
-
-        batch["real"] = sample_toy(config.dataset, min(W1_SAMPLES, config.eval_samples), g)
-    return g, batch
-
-
-def _optimizer(c: RunConfig, params, lr: float) -> torch.optim.Optimizer:
-    if c.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, foreach=True)
-    # fused Adam: one kernel per step for all parameters, on CPU and CUDA
-    return torch.optim.Adam(params, lr=lr, betas=(c.beta1, c.beta2), fused=True)
-
-
 # ----------------------------------------------------------------------------------------------
-def check_out_dir(config: RunConfig, out: Path) -> None:
-    """Refuse a directory that holds another config's run (naming the differing fields)."""
-    cfg_path = out / "config.json"
-    if cfg_path.exists():
-        try:
-            old = RunConfig.from_json(cfg_path)
-        except (ValueError, TypeError, AttributeError) as e:  # not JSON, or not a config object
-            raise ConfigError(f"out: {out} holds an unreadable config.json ({e}); choose another directory") from None
-        differ = old.diff(config)
-        if differ:
-            details = ", ".join(f"{k} ({getattr(old, k)!r} there, {getattr(config, k)!r} here)" for k in differ)
-            raise ConfigError(f"out: {out} holds a run with another config; differing fields: {details}")
-
-
 def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = None, log=print) -> dict[str, Any]:
     """Run (or resume, or skip if finished) one run in out_dir; returns the contents of final.json.
 
@@ -369,7 +324,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
 
     if trainer.step_count == 0 and not rows:
         add_row()  # the untrained baseline: step 0
-    bar = _progress(c.steps, trainer.step_count, progress)
+    bar = progress_bar(c.steps, trainer.step_count, progress, unit="it")
     diverged = None
     seg = time.perf_counter()  # start of the current stretch of training steps
     while trainer.step_count < c.steps:
@@ -409,22 +364,13 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     if diverged is None and c.kind == "image" and c.extractor != "none":
         from .metrics.image import final_metrics
 
-        final["metrics"].update(final_metrics(trainer))  # the full-size FID/KID, once
+        final["metrics"].update(final_metrics(c, trainer.sample, trainer.device))  # the full-size FID/KID, once
     if diverged is None:
-        from .plots import save_samples
-
-        save_samples(trainer, out / "samples.png")
+        # Everything the report shows is computed here, once: it then reads files only (no model, no torch).
+        final["metrics"].update(write_artifacts(out, c, trainer.generator, trainer.critic, trainer.device, final["metrics"], trainer.step_count))
         atomic_torch_save({"generator": trainer.generator.state_dict(), "critic": trainer.critic.state_dict()}, out / "model.pt")
     else:
         log(f"run diverged: non-finite loss at generator iteration {diverged}")
     write_json(out / "final.json", final)
     ckpt_path.unlink(missing_ok=True)  # model.pt and final.json replace it
     return json.loads((out / "final.json").read_text())  # as stored: NaN becomes None
-
-
-def _progress(total: int, initial: int, enabled: bool | None):
-    from tqdm.auto import tqdm
-
-    # disable=None: tqdm shows the bar only on a terminal, so logs and CI stay quiet.
-    disable = None if enabled is None else not enabled
-    return tqdm(total=total, initial=initial, disable=disable, file=sys.stderr, dynamic_ncols=True, unit="it")

@@ -1,0 +1,148 @@
+"""What a finished run stores for its report, computed once when the run ends: runs write, reports read.
+
+`write_artifacts` (called by train() at the end of a run) writes, beside final.json:
+  * toy runs: panel.npz -- 1,000 generated and 1,000 real samples of the run's fixed
+    evaluation batch and the critic's values on a 128 x 128 grid over [-2, 2]^2
+    (wgan_core.figures reads and draws it) -- and, on the Gaussian mixtures, the mode
+    statistics with the published definition (VEEGAN, PacGAN: 2,500 samples), returned as
+    '<name>_2500' metrics for final.json;
+  * every run: samples.png (drawn from panel.npz for toy runs, an 8 x 8 grid for images).
+The report then needs no model, no torch and no model.pt.
+
+`complete_run` fills these in for a run directory written before they existed, from its
+model.pt, through the same `write_artifacts` (one code path); `complete_study` does it
+for every run of a study. The CLI's `report` command and the ablation script call it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .config import RunConfig
+from .figures import PANEL_FILE
+from .io import atomic_write_bytes, write_json
+from .metrics.toy import TOY_SAMPLES, mode_stats
+from .runtime import eval_batch, subseed
+
+PANEL_SAMPLES = 1000  # samples of each kind drawn in a toy panel
+PANEL_GRID = 128  # critic evaluations per axis
+PANEL_LIM = 2.0  # the grid spans [-PANEL_LIM, PANEL_LIM]^2 (both toy mixtures lie within +-1.5)
+MODE_KEYS = ("modes", "modes_strict", "high_quality", "reverse_kl")
+
+
+def has_modes(dataset: str) -> bool:
+    """Whether mode statistics are defined for a data set (the Gaussian mixtures; not swissroll or images)."""
+    return dataset in ("8gaussians", "25gaussians")
+
+
+@torch.no_grad()
+def _sample(generator: nn.Module, z: Tensor, device: torch.device) -> Tensor:
+    """G(z) in eval mode, in one batch, on the CPU in float32."""
+    was_training = generator.training
+    generator.eval()
+    out = generator(z.to(device)).float().cpu()
+    generator.train(was_training)
+    return out
+
+
+def published_mode_stats(config: RunConfig, generator: nn.Module, device: torch.device, last: dict[str, Any]) -> dict[str, float]:
+    """modes, modes_strict, high_quality, reverse_kl on 2,500 samples, as '<name>_2500' (VEEGAN/PacGAN's sample size).
+
+    The run's own last evaluation when it evaluated 2,500 samples; otherwise 2,500 samples
+    of the run's evaluation latent stream (the same latents for every variant of a seed).
+    NaN when the generator's output is not finite.
+    """
+    if config.eval_samples == TOY_SAMPLES:
+        return {f"{k}_2500": last.get(k, math.nan) for k in MODE_KEYS}
+    z = torch.randn(TOY_SAMPLES, config.z_dim, generator=torch.Generator().manual_seed(subseed(config.seed, "eval")))
+    x = _sample(generator, z, device)  # (2500, 2)
+    if not torch.isfinite(x).all():
+        return {f"{k}_2500": math.nan for k in MODE_KEYS}
+    return {f"{k}_2500": v for k, v in mode_stats(x, config.dataset).items()}
+
+
+@torch.no_grad()
+def toy_panel(config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device) -> dict[str, np.ndarray]:
+    """fake (1000, 2) and real (1000, 2) of the run's evaluation batch, grid (128,), critic values (128, 128) at (grid[j], grid[i])."""
+    batch = eval_batch(config)[1]
+    fake = _sample(generator, batch["z"][:PANEL_SAMPLES], device)  # (1000, 2)
+    xs = torch.linspace(-PANEL_LIM, PANEL_LIM, PANEL_GRID)
+    gx, gy = torch.meshgrid(xs, xs, indexing="xy")
+    points = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1)  # (128*128, 2)
+    was_training = critic.training
+    critic.eval()
+    values = critic(points.to(device)).float().cpu().reshape(PANEL_GRID, PANEL_GRID)
+    critic.train(was_training)
+    return {"fake": fake.numpy(), "real": batch["real"][:PANEL_SAMPLES].numpy(), "grid": xs.numpy(), "values": values.numpy()}
+
+
+def write_artifacts(
+    out: Path, config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device, last: dict[str, Any], step: int
+) -> dict[str, Any]:
+    """Write a finished run's report files into `out`; returns the metrics to add to final.json's 'metrics'."""
+    from .plots import save_samples
+
+    out = Path(out)
+    extra: dict[str, Any] = {}
+    panel = None
+    if config.kind == "toy":
+        panel = toy_panel(config, generator, critic, device)
+        buf = io.BytesIO()
+        np.savez(buf, **panel)
+        atomic_write_bytes(out / PANEL_FILE, buf.getvalue())
+        if has_modes(config.dataset):
+            extra.update(published_mode_stats(config, generator, device, last))
+    sample: Callable[[Tensor], Tensor] = lambda z: _sample(generator, z, device)  # noqa: E731
+    save_samples(config, sample, panel, out / "samples.png", step)
+    return extra
+
+
+def missing(run_dir: Path) -> list[str]:
+    """What a finished run lacks of today's run-side results ([] when complete, or when it did not finish ok)."""
+    try:
+        final = json.loads((Path(run_dir) / "final.json").read_text())
+        cfg = json.loads((Path(run_dir) / "config.json").read_text())
+    except (OSError, ValueError):
+        return []
+    if final.get("status") != "ok" or cfg.get("experiment") == "depth" or cfg.get("arch") != "mlp":
+        return []
+    lack = [] if (Path(run_dir) / PANEL_FILE).exists() else [PANEL_FILE]
+    if has_modes(cfg.get("dataset", "")) and "modes_2500" not in final.get("metrics", {}):
+        lack.append("modes_2500")
+    return lack
+
+
+def complete_run(run_dir: Path) -> bool:
+    """Compute what a finished run lacks from its model.pt, with write_artifacts; False if there is nothing to do or no model.pt."""
+    from .models import build_models
+
+    run_dir = Path(run_dir)
+    if not missing(run_dir) or not (run_dir / "model.pt").exists():
+        return False
+    config = RunConfig.from_json(run_dir / "config.json")
+    final = json.loads((run_dir / "final.json").read_text())
+    g, d = build_models(config)
+    state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
+    g.load_state_dict(state["generator"])
+    d.load_state_dict(state["critic"])
+    extra = write_artifacts(run_dir, config, g, d, torch.device("cpu"), final.get("metrics", {}), int(final.get("steps") or 0))
+    final.setdefault("metrics", {}).update(extra)
+    write_json(run_dir / "final.json", final)
+    return True
+
+
+def complete_study(root: Path) -> list[str]:
+    """complete_run for every run directory under root; returns the ids of the runs it completed."""
+    return [p.name for p in sorted(Path(root).expanduser().iterdir()) if p.is_dir() and complete_run(p)]
+
+
+__all__ = ["complete_run", "complete_study", "missing", "published_mode_stats", "toy_panel", "write_artifacts"]

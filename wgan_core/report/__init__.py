@@ -1,0 +1,25 @@
+"""Study reports: tables, paired statistics and plots from the files the runs of a study directory wrote.
+
+`write_report(DIR)` writes DIR/report/ (runs.csv, curves.csv, summary.csv, summary.md,
+stats.csv, every plot with its CSV, index.html). The report reads files only and imports
+no torch, so it runs anywhere the results are copied to.
+
+    load.py     a study directory -> DataFrames (runs, curves, depth gradient norms); cells
+    stats.py    bootstrap CI, Holm, rank-biserial r, paired Wilcoxon tests
+    tables.py   summary.csv, display tables, factorial tables, Markdown
+    plots.py    every figure and the CSV behind it
+    render.py   write_report, summary.md, index.html
+
+Metric metadata (direction, display name, format, which are tested and plotted) comes from
+wgan_core.metrics.registry.
+"""
+
+from .load import cells, lacking_results, load_study, steps_to_threshold
+from .render import write_report
+from .stats import bootstrap_ci, holm, min_wilcoxon_p, paired_tests, rank_biserial
+from .tables import display_tables, factorial_tables, stats_display, summarize
+
+__all__ = [
+    "bootstrap_ci", "cells", "display_tables", "factorial_tables", "holm", "lacking_results", "load_study", "min_wilcoxon_p",
+    "paired_tests", "rank_biserial", "stats_display", "steps_to_threshold", "summarize", "write_report",
+]  # fmt: skip

@@ -1,0 +1,173 @@
+"""Reading a study directory into DataFrames: runs, curves, depth gradient norms; cells; steps to a threshold.
+
+Owns what the report knows about a run directory. It reads files only (config.json,
+metrics.csv, final.json, depth_grads.csv, and checks for panel.npz); it never builds a
+model or imports torch. A run's label is the one the run wrote (final.json "variant").
+
+A *cell* is a label plus any config field that varies within that label in the study
+(e.g. "wgan-gp, penalty_weight=10" in the lambda preset); seeds are matched, so cells
+are compared seed by seed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import ConfigError
+from ..figures import PANEL_FILE
+from ..metrics.registry import threshold
+
+THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
+# Config fields that never make a cell: they identify the run, the data set, or the label itself.
+CELL_EXCLUDE = {"seed", "dataset", "variant", "loss", "constraint", "device", "data_dir", "experiment", "label"}
+MODE_DATASETS = ("8gaussians", "25gaussians")  # toy data sets with modes: finished runs store modes_2500 etc.
+PUBLISHED_KEY = "modes_2500"  # one of the run-side 2,500-sample mode metrics (VEEGAN/PacGAN definition)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _kind(cfg: dict[str, Any]) -> str:
+    return "depth" if cfg.get("experiment") == "depth" else ("toy" if cfg.get("arch") == "mlp" else "image")
+
+
+def _label_key(cfg: dict[str, Any]) -> tuple:
+    """The config values a label is a function of (RunConfig.label, DepthConfig.label)."""
+    if cfg.get("experiment") == "depth":
+        return ("depth", cfg.get("constraint"), cfg.get("clip_value"), cfg.get("penalty_weight"))
+    return ("run", cfg.get("variant"), cfg.get("loss"), cfg.get("constraint"))
+
+
+def _labels(configs: list[dict[str, Any]], finals: list[dict[str, Any] | None]) -> list[str]:
+    """Each run's label as it wrote it in final.json; an unfinished run takes a finished one's with the same label key.
+
+    An unfinished run with no finished sibling falls back to its preset name (RunConfig) or
+    constraint (DepthConfig): the report does not import the variant table, which needs torch.
+    """
+    known = {_label_key(c): f["variant"] for c, f in zip(configs, finals) if f and f.get("variant")}
+    out = []
+    for c, f in zip(configs, finals):
+        if f and f.get("variant"):
+            out.append(str(f["variant"]))
+        else:
+            out.append(str(known.get(_label_key(c), c.get("variant") or c.get("constraint", "?"))))
+    return out
+
+
+def steps_to_threshold(curve: pd.DataFrame, metric: str, share: float = THRESHOLD_SHARE) -> tuple[float, float]:
+    """(step, wall seconds) of the first evaluation within `share` of the run's final value of `metric`."""
+    c = curve[["step", "wall_time_s", metric]].dropna(subset=[metric]) if "wall_time_s" in curve else curve[["step", metric]].dropna()
+    if c.empty:
+        return math.nan, math.nan
+    final = float(c[metric].iloc[-1])
+    hit = c[(c[metric] - final).abs() <= share * abs(final)]
+    first = hit.iloc[0]
+    return float(first["step"]), float(first.get("wall_time_s", math.nan))
+
+
+def _run_row(d: Path, cfg: dict[str, Any], final: dict[str, Any] | None, curves: pd.DataFrame) -> dict[str, Any]:
+    """One run's row of runs.csv: its config, status, timing, final metrics and steps to the threshold."""
+    row: dict[str, Any] = {"run_id": d.name, **cfg, "label": "", "kind": _kind(cfg)}
+    if final is not None:
+        row["status"] = final.get("status", "ok")
+        row["steps_done"] = final.get("steps")
+        for k in ("wall_time_s", "train_time_s", "gen_iters_per_s"):
+            row[k] = final.get(k)
+        row.update({k: v for k, v in final.get("metrics", {}).items() if k not in row})
+    else:
+        row["status"] = "incomplete"
+        row["steps_done"] = int(curves["step"].max()) if "step" in curves else 0
+    if not curves.empty and final is not None:
+        metric = next((m for m in threshold() if m in curves and curves[m].notna().any()), None)
+        if metric:
+            step, secs = steps_to_threshold(curves, metric)
+            row[f"steps_to_{metric}_10pct"], row[f"time_to_{metric}_10pct"] = step, secs
+    return row
+
+
+def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """(runs, curves, depth_grads, study_info) of every run directory under root (a directory holding config.json)."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise ConfigError(f"report: {root} is not a directory")
+    info = _read_json(root / "study.json") or {}
+    order = {rid: i for i, rid in enumerate(info.get("runs", []))}
+    run_rows, configs, finals, curve_frames, depth_frames = [], [], [], [], []
+    config_fields: dict[str, None] = {}  # the union of config.json keys, in first-seen order
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and (p / "config.json").exists()):
+        cfg = _read_json(d / "config.json")
+        if cfg is None:
+            continue
+        config_fields.update(dict.fromkeys(cfg))
+        final = _read_json(d / "final.json")
+        mpath = d / "metrics.csv"
+        curves = pd.read_csv(mpath) if mpath.exists() and mpath.stat().st_size else pd.DataFrame()
+        run_rows.append(_run_row(d, cfg, final, curves))
+        configs.append(cfg)
+        finals.append(final)
+        if not curves.empty:
+            curves.insert(0, "run_id", d.name)
+            curve_frames.append(curves)
+        if (d / "depth_grads.csv").exists():
+            dg = pd.read_csv(d / "depth_grads.csv")
+            dg.insert(0, "run_id", d.name)
+            depth_frames.append(dg)
+    if not run_rows:
+        raise ConfigError(f"report: {root} holds no runs (no */config.json)")
+    for row, label in zip(run_rows, _labels(configs, finals)):
+        row["label"] = label
+    runs = pd.DataFrame(run_rows)
+    runs["_order"] = [order.get(r, len(order) + i) for i, r in enumerate(runs["run_id"])]
+    runs = runs.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
+    runs.insert(1, "cell", cells(runs, tuple(config_fields)))
+    cols = ["run_id", "dataset", "cell", "label", "seed"]
+    curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame(columns=["run_id", "step"])
+    curves = runs[cols].merge(curves, on="run_id", how="inner")
+    depth = pd.concat(depth_frames, ignore_index=True) if depth_frames else pd.DataFrame()
+    if not depth.empty:
+        depth = runs[cols].merge(depth, on="run_id", how="inner")
+    return runs, curves, depth, info
+
+
+def _fmt_value(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def cells(runs: pd.DataFrame, config_fields: tuple[str, ...]) -> list[str]:
+    """The label, plus 'field=value' for each config field that varies within that label across the study."""
+    config_cols = [c for c in config_fields if c in runs.columns and c not in CELL_EXCLUDE]
+    varying: dict[str, list[str]] = {}
+    for label, g in runs.groupby("label", sort=False):
+        varying[label] = [c for c in config_cols if g[c].astype(str).nunique() > 1]
+    return [", ".join([r["label"], *(f"{c}={_fmt_value(r[c])}" for c in varying[r["label"]])]) for _, r in runs.iterrows()]
+
+
+def lacking_results(root: str | Path, runs: pd.DataFrame) -> dict[str, list[str]]:
+    """Finished toy runs without the run-side results the report draws on, by what is missing (run ids, in study order).
+
+    'panel.npz': the toy sample panel; 'modes_2500': the 2,500-sample mode metrics in
+    final.json (8gaussians and 25gaussians only). Runs made before the run side stored
+    them; `wgan_core.artifacts.complete_study` fills them in from model.pt.
+    """
+    root = Path(root).expanduser()
+    out: dict[str, list[str]] = {PANEL_FILE: [], PUBLISHED_KEY: []}
+    toy = runs[(runs["kind"] == "toy") & (runs["status"] == "ok")]
+    for rid, dataset in zip(toy["run_id"], toy["dataset"]):
+        if not (root / rid / PANEL_FILE).exists():
+            out[PANEL_FILE].append(rid)
+        metrics = (_read_json(root / rid / "final.json") or {}).get("metrics", {})
+        if dataset in MODE_DATASETS and PUBLISHED_KEY not in metrics:  # null (a non-finite generator) counts as present
+            out[PUBLISHED_KEY].append(rid)
+    return out
+
+
+__all__ = ["THRESHOLD_SHARE", "cells", "lacking_results", "load_study", "steps_to_threshold"]

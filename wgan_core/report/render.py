@@ -1,0 +1,168 @@
+"""Writing a study's report: `write_report(DIR)` and its two documents, summary.md and index.html.
+
+`write_report` reads the study (load.py) and writes DIR/report/:
+
+    runs.csv      one row per run: config columns, final metrics, status, wall time, steps to threshold
+    curves.csv    one row per evaluation of every run
+    summary.csv   per data set and cell: mean, 95% bootstrap CI, median, best of each final metric,
+                  diverged count, steps to reach the threshold, wall time, generator iterations/s
+    summary.md    the same as Markdown tables
+    stats.csv     paired Wilcoxon signed-rank tests of every cell against the baseline (matched seeds),
+                  Holm-corrected within each data set and metric, with the matched-pairs rank-biserial r
+    *.png + *.csv every plot and the data behind it (plots.py)
+    index.html    one self-contained page (plots embedded) with the tables and plots
+
+It reads files only: finished toy runs that predate the run-side panel.npz and 2,500-sample
+mode metrics are named in both documents, with the command that fills them in.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from ..figures import PANEL_FILE
+from ..io import atomic_write_text
+from .load import PUBLISHED_KEY, THRESHOLD_SHARE, lacking_results, load_study
+from .plots import all_plots
+from .stats import BOOT_RESAMPLES, paired_tests
+from .tables import display_tables, factorial_tables, markdown, stats_display, summarize, write_csv
+
+LIST_RUNS = 5  # run ids named in the note on runs that lack run-side results
+
+
+def write_report(root: str | Path, baseline: str | None = None) -> Path:
+    """Write DIR/report/ (tables, statistics, plots, index.html); returns the path of index.html."""
+    root = Path(root).expanduser()
+    runs, curves, depth, info = load_study(root)
+    baseline = baseline or info.get("baseline") or "wgan-gp"
+    out = root / "report"
+    out.mkdir(exist_ok=True)
+
+    write_csv(runs, out / "runs.csv")
+    write_csv(curves, out / "curves.csv")
+    summary = summarize(runs)
+    write_csv(summary, out / "summary.csv")
+    stats = paired_tests(runs, baseline)
+    write_csv(stats, out / "stats.csv")
+    plots = all_plots(root, runs, curves, depth, out)
+
+    doc = _Doc(info, runs, display_tables(summary), stats, factorial_tables(runs), baseline, lacking_note(root, runs))
+    atomic_write_text(out / "summary.md", doc.markdown())
+    index = out / "index.html"
+    atomic_write_text(index, doc.html(plots))
+    return index
+
+
+def lacking_note(root: Path, runs: pd.DataFrame) -> str:
+    """'' when every finished toy run holds its run-side results; otherwise which runs lack what, and the command that fills them in."""
+    lacking = lacking_results(root, runs)
+    ids = list(dict.fromkeys(rid for what in (PANEL_FILE, PUBLISHED_KEY) for rid in lacking[what]))
+    if not ids:
+        return ""
+    what = " / ".join(f"{k} ({len(v)})" for k, v in lacking.items() if v)
+    shown = ", ".join(ids[:LIST_RUNS]) + (f" and {len(ids) - LIST_RUNS} more" if len(ids) > LIST_RUNS else "")
+    return f"{len(ids)} finished toy run(s) lack {what} (older runs): `python -m wgan_core report {root}` fills them in from model.pt. Runs: {shown}."
+
+
+def _notes(runs: pd.DataFrame, baseline: str, tested: bool) -> list[str]:
+    n_seeds = runs.groupby(["dataset", "cell"])["seed"].nunique().min()
+    notes = [
+        "Metric columns: mean over the finished, non-diverged runs with a 95% percentile-bootstrap CI of the mean "
+        f"({BOOT_RESAMPLES:,} seeded resamples); with {n_seeds} seeds the interval is coarse.",
+        "Diverged runs (a non-finite loss) count in `diverged` and are left out of the metric columns.",
+        f"Steps to ±10%: the first evaluation within {THRESHOLD_SHARE:.0%} of the run's own final value.",
+    ]
+    if tested:  # no paired tests where the study has no baseline cell (the depth experiment)
+        notes.append(
+            f"Paired tests (stats.csv): each cell against `{baseline}` on matched seeds, Wilcoxon signed-rank, Holm-corrected per data set "
+            "and metric; r = matched-pairs rank-biserial (positive: the cell's values are larger)."
+        )
+    if "modes" in runs:
+        notes.append(
+            "Mode metrics '(2,500)' as in VEEGAN/PacGAN: 2,500 samples of the final generator; a sample is high quality within 3σ "
+            "of its nearest mode; a mode is covered with ≥1 high-quality sample (strict: ≥ a quarter of the uniform share). "
+            "W1: exact optimal assignment between min(2,000, eval_samples) generated and as many real samples; "
+            "the curves use each evaluation's eval_samples."
+        )
+    return notes
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:1.5em auto;max-width:1200px;color:#222;padding:0 1em}
+table{border-collapse:collapse;font-size:13px;margin:0.5em 0 1.2em}
+th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
+th{background:#f2f2f2} tr:nth-child(even) td{background:#fafafa}
+figure{margin:1.2em 0} figure img{max-width:100%;border:1px solid #ddd}
+figcaption{font-size:13px;color:#555} code{background:#f4f4f4;padding:0 3px}
+.meta{font-size:13px;color:#555} .warn{background:#fff4d6;border:1px solid #e0c070;padding:0.4em 0.7em}
+"""
+
+
+class _Doc:
+    """The report's content, rendered as Markdown (summary.md) or as one self-contained HTML page (index.html)."""
+
+    def __init__(self, info, runs, tables, stats, fact, baseline: str, lacking: str) -> None:
+        self.info, self.runs, self.tables, self.stats, self.fact = info, runs, tables, stats, fact
+        self.baseline, self.lacking = baseline, lacking
+        self.notes = _notes(runs, baseline, not stats.empty)
+
+    def markdown(self) -> str:
+        info = self.info
+        parts = [f"# Study report: {info.get('preset', 'runs')}", ""]
+        if info:
+            parts += [f"{len(self.runs)} runs; command: `{info.get('command', '')}`; git commit `{info.get('git_commit', '')[:12]}`.", ""]
+        if self.lacking:
+            parts += [f"> **Note:** {self.lacking}", ""]
+        for ds, (t, extra) in self.tables.items():
+            parts += [f"## {ds}", "", markdown(t), ""] + ([markdown(extra), ""] if len(extra.columns) > 1 else [])
+        for name, t in self.fact.items():
+            parts += [f"### {name} (loss × constraint)", "", markdown(t), ""]
+        if not self.stats.empty:
+            table, note = stats_display(self.stats)
+            parts += ["## Paired tests", ""] + ([f"All rows: {note}.", ""] if note else []) + [markdown(table.fillna("")), ""]
+        parts += ["Notes:", ""] + [f"- {n}" for n in self.notes] + [""]
+        return "\n".join(parts)
+
+    def html(self, plots: list[tuple[str, Path]]) -> str:
+        esc, info = html.escape, self.info
+        status = self.runs["status"].value_counts().to_dict()
+        title = esc(str(info.get("preset", "runs")))
+        parts = [
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+            f"<title>Study report: {title}</title><style>{_CSS}</style></head><body>",
+            f"<h1>Study report: {title}</h1>",
+            "<p class='meta'>" + esc(f"{len(self.runs)} runs ({', '.join(f'{v} {k}' for k, v in status.items())})"),
+        ]
+        if info:
+            made = f"created {info.get('created', '')}, git commit {info.get('git_commit', '')[:12]}, seeds {info.get('seeds')}"
+            parts.append("<br>" + esc(f"command: {info.get('command', '')}") + "<br>" + esc(made))
+        parts.append("</p>")
+        if self.lacking:
+            parts.append(f"<p class='warn'>{esc(self.lacking)}</p>")
+        parts.append("<h2>Summary</h2>")
+        for ds, (t, extra) in self.tables.items():
+            parts += [f"<h3>{esc(str(ds))}</h3>", t.to_html(index=False, escape=True, border=0)]
+            if len(extra.columns) > 1:  # "cell" alone: no metric with a direction (median / best)
+                parts.append(extra.to_html(index=False, escape=True, border=0))
+        for name, t in self.fact.items():
+            parts += [f"<h3>{esc(name)} (loss × constraint)</h3>", t.to_html(index=False, escape=True, border=0)]
+        if not self.stats.empty:
+            table, note = stats_display(self.stats)
+            parts += [f"<h2>Paired tests against {esc(self.baseline)}</h2>"] + ([f"<p>All rows: {esc(note)}.</p>"] if note else [])
+            parts.append(table.fillna("").to_html(index=False, escape=True, border=0))
+        parts += ["<ul>"] + [f"<li>{esc(n)}</li>" for n in self.notes] + ["</ul>", "<h2>Plots</h2>"]
+        for caption, path in plots:
+            b64 = base64.b64encode(path.read_bytes()).decode()
+            parts.append(
+                f"<figure><img alt='{esc(path.name)}' src='data:image/png;base64,{b64}'>"
+                f"<figcaption>{esc(caption)} — <code>{esc(path.name)}</code>, data: <code>{esc(path.with_suffix('.csv').name)}</code></figcaption></figure>"
+            )
+        parts.append("<p class='meta'>Tables as CSV: runs.csv, curves.csv, summary.csv, stats.csv (beside this file).</p></body></html>")
+        return "\n".join(parts)
+
+
+__all__ = ["lacking_note", "write_report"]

@@ -1,0 +1,85 @@
+"""Studies: presets that expand into matched runs, executors that run them, claims that keep invocations apart.
+
+A study is a list of jobs (RunConfig for GAN runs, DepthConfig for the depth
+experiment), each run in DIR/<job.run_id()>. Because a run's directory is named
+by its config's hash and `train()` skips finished runs and resumes partial ones
+from their checkpoint, a study killed at any moment and started again loses at
+most the steps since each interrupted run's last checkpoint, and no finished run.
+
+Layout of a study directory:
+    DIR/study.json          the study's identity (preset and arguments) and its run ids
+    DIR/<run_id>/           one run (config.json, metrics.csv, final.json, ...)
+    DIR/.claims/<run_id>    who is running that run now (host, pid); see `Claim`
+    DIR/report/             written by wgan_core.report at the end
+
+Modules, in import order (each imports only those above it):
+    presets     the presets and their budgets (PRESETS, TOY_BUDGET, ...)
+    identity    StudySpec, --set overrides, study.json (prepare_dir, read_study)
+    claims      DIR/.claims: one process per run, heartbeats, stale claims
+    executors   JobResult, `work` (one job), Executor and the local/process/submitit executors
+    loop        run_study, the progress line and ETA (job_cost)
+"""
+
+from .claims import CLAIMS, HEARTBEAT_S, STALE_AFTER_S, Claim, claim_is_live, try_claim
+from .executors import STATES, Executor, JobResult, StudyError, available_cores, run_job, work
+from .identity import STUDY_FILE, StudySpec, describe_job, job_from_dict, override, prepare_dir, read_study
+from .loop import critic_step_weight, finished_runs, job_cost, run_study
+from .presets import (
+    CLIP_VALUES,
+    FACTORIAL_CONSTRAINTS,
+    FACTORIAL_LOSSES,
+    FASHION_BUDGET,
+    LAMBDAS,
+    N_CRITICS,
+    PAPER_BUDGET,
+    PRESETS,
+    TOY_BUDGET,
+    TOY_DATASETS,
+    Job,
+    Preset,
+    default_preset,
+    describe_presets,
+    inception_weights_present,
+)
+
+__all__ = [
+    "CLAIMS",
+    "CLIP_VALUES",
+    "FACTORIAL_CONSTRAINTS",
+    "FACTORIAL_LOSSES",
+    "FASHION_BUDGET",
+    "HEARTBEAT_S",
+    "LAMBDAS",
+    "N_CRITICS",
+    "PAPER_BUDGET",
+    "PRESETS",
+    "STALE_AFTER_S",
+    "STATES",
+    "STUDY_FILE",
+    "TOY_BUDGET",
+    "TOY_DATASETS",
+    "Claim",
+    "Executor",
+    "Job",
+    "JobResult",
+    "Preset",
+    "StudyError",
+    "StudySpec",
+    "available_cores",
+    "claim_is_live",
+    "critic_step_weight",
+    "default_preset",
+    "describe_job",
+    "describe_presets",
+    "finished_runs",
+    "inception_weights_present",
+    "job_cost",
+    "job_from_dict",
+    "override",
+    "prepare_dir",
+    "read_study",
+    "run_job",
+    "run_study",
+    "try_claim",
+    "work",
+]

@@ -1,0 +1,259 @@
+"""Executors: where a study's jobs run, and the one function every executor runs.
+
+Owns `work` (claim one job, run it in DIR/<run_id>, return a `JobResult`), the
+`Executor` spec parsed from --executor and --slurm, and the executors themselves:
+`local` (sequential, in this process), `process:N` (N worker processes, torch threads
+per worker = cores // N), `submitit[:N]` (Slurm through submitit, or its local executor
+where there is no Slurm; N = jobs in flight) and `submitit-local[:N]` (submitit's local
+executor, always). Every executor runs the same `work`, so results land in the same layout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..config import ConfigError
+from ..depth import DepthConfig
+from .claims import Claim, try_claim
+from .identity import describe_job
+from .presets import Job
+
+STATES = ("done", "busy", "failed", "config_error")
+
+
+class StudyError(RuntimeError):
+    """Runs of a study failed (not a user mistake): the CLI reports them and exits 1."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What running (or trying to run) one job came to; pickles, so it crosses process and submitit boundaries.
+
+    state: done (final holds the run's final.json; ran: trained by this call, not found
+    finished), busy (holder: the claim info of the live process running it), failed
+    (error: the exception's last line; the traceback is in the run's error.log) or
+    config_error (error: a user mistake that every run would hit; it stops the study).
+    """
+
+    run_id: str
+    state: str  # one of STATES
+    final: dict[str, Any] | None = None
+    seconds: float = 0.0
+    ran: bool = False
+    error: str = ""
+    holder: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in STATES:
+            raise ValueError(f"JobResult.state: unknown {self.state!r}; allowed: {', '.join(STATES)}")
+
+
+class Reporter(Protocol):
+    """What the executors tell the study loop while jobs run (the loop's progress display)."""
+
+    def running(self, names: list[str]) -> None: ...
+
+    def write(self, line: str) -> None: ...
+
+
+# ==============================================================================================
+# Running one job: the same function under every executor.
+# ==============================================================================================
+def run_job(job: Job, run_dir: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
+    if isinstance(job, DepthConfig):
+        from ..depth import train_depth
+
+        return train_depth(job, run_dir, progress=False, log=log)
+    from ..training import train
+
+    return train(job, run_dir, progress=False, log=log)
+
+
+def work(job: Job, root: str, threads: int | None = None) -> JobResult:
+    """Claim and run one job in DIR/<run_id>.
+
+    A ConfigError (a user mistake such as missing data: every run would hit it) comes back
+    as state 'config_error' and stops the study; it is returned rather than raised so it
+    crosses process and submitit boundaries intact. Any other exception is written to the
+    run's error.log and reported as 'failed'.
+    """
+    if threads:
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return work(job, root, None)
+        finally:
+            torch.set_num_threads(before)  # the local executor runs in the caller's process: leave it as it was
+    rid = job.run_id()
+    run_dir = Path(root) / rid
+    t0 = time.perf_counter()
+    if (run_dir / "final.json").exists():
+        return JobResult(rid, "done", final=json.loads((run_dir / "final.json").read_text()))
+    claim = try_claim(Path(root), rid)
+    if not isinstance(claim, Claim):
+        return JobResult(rid, "busy", holder=claim)
+    with claim:
+        try:
+            final = run_job(job, run_dir, log=lambda m: print(m, file=sys.stderr, flush=True))
+        except ConfigError as e:
+            return JobResult(rid, "config_error", error=str(e))
+        except Exception:  # noqa: BLE001 - a failed run is recorded; the study goes on
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "error.log").write_text(traceback.format_exc())
+            return JobResult(rid, "failed", error=traceback.format_exc().strip().splitlines()[-1])
+    return JobResult(rid, "done", final=final, seconds=time.perf_counter() - t0, ran=True)
+
+
+def _init_worker(threads: int) -> None:
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+# ==============================================================================================
+# The executor spec and the executors.
+# ==============================================================================================
+@dataclass(frozen=True)
+class Executor:
+    kind: str  # local | process | submitit | submitit-local
+    n: int = 0  # workers (process) or jobs in flight (submitit; 0 = all on Slurm, cores locally)
+    params: dict[str, Any] = field(default_factory=dict, hash=False)  # submitit parameters (--slurm KEY=VALUE)
+    threads: int = 0  # torch threads per run; 0 = local: torch's default, process:N and local submitit: cores // N
+
+    @staticmethod
+    def parse(spec: str, params: Iterable[str] = (), threads: int = 0) -> Executor:
+        allowed = "local, process:N, submitit[:N], submitit-local[:N]"
+        kind, sep, num = spec.partition(":")
+        if kind not in ("local", "process", "submitit", "submitit-local") or (kind == "local" and sep):
+            raise ConfigError(f"executor: unknown {spec!r}; allowed: {allowed}")
+        n = 0
+        if sep or kind == "process":
+            if not num.isdigit() or int(num) < 1:
+                raise ConfigError(f"executor: {spec!r} needs a positive worker count after ':' (e.g. process:2); allowed: {allowed}")
+            n = int(num)
+        parsed: dict[str, Any] = {}
+        for item in params:
+            key, sep2, value = item.partition("=")
+            if not sep2 or not key:
+                raise ConfigError(f"--slurm: expected KEY=VALUE (a submitit parameter such as timeout_min=240), got {item!r}")
+            parsed[key] = _number(value)
+        if parsed and not kind.startswith("submitit"):
+            raise ConfigError("--slurm: parameters apply to the submitit executors only")
+        if not isinstance(threads, int) or threads < 0:
+            raise ConfigError(f"threads: must be a positive integer (0 = default), got {threads!r}")
+        return Executor(kind, n, parsed, threads)
+
+    @property
+    def name(self) -> str:
+        return self.kind + (f":{self.n}" if self.n else "")
+
+
+def _number(s: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(s)
+        except ValueError:
+            pass
+    return s
+
+
+def execute(executor: Executor, todo: list[Job], root: Path, prog: Reporter) -> Iterable[JobResult]:
+    """Run `todo` with the executor; yields one JobResult per job, in the order they finish."""
+    if executor.kind == "local":
+        for job in todo:
+            prog.running([describe_job(job)])
+            yield work(job, str(root), executor.threads or None)
+    elif executor.kind == "process":
+        yield from _execute_pool(executor.n, todo, root, prog, executor.threads)
+    else:
+        yield from _execute_submitit(executor, todo, root, prog)
+
+
+def _execute_pool(n: int, todo: list[Job], root: Path, prog: Reporter, threads: int = 0) -> Iterable[JobResult]:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    threads = threads or max(1, available_cores() // n)  # so n workers do not oversubscribe the cores
+    # spawn: a fresh interpreter per worker (forking a process that has started torch's threads is unsafe)
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+        queue = list(todo)
+        running: dict[Any, Job] = {}
+        while queue or running:
+            while queue and len(running) < n:  # keep exactly n in flight, so "now" names the runs being trained
+                job = queue.pop(0)
+                running[pool.submit(work, job, str(root), threads)] = job
+            prog.running([describe_job(j) for j in running.values()])
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in finished:
+                job = running.pop(fut)
+                try:
+                    res = fut.result()
+                except BrokenProcessPool:
+                    raise StudyError(
+                        f"a worker process died while running {describe_job(job)} (killed, or out of memory); "
+                        "run the same command again to resume"
+                    ) from None
+                yield res
+
+
+def _execute_submitit(executor: Executor, todo: list[Job], root: Path, prog: Reporter) -> Iterable[JobResult]:
+    try:
+        import submitit
+    except ImportError:
+        raise ConfigError("executor: submitit is not installed; `pip install .[slurm]` (or pip install submitit)") from None
+    cluster = "local" if executor.kind == "submitit-local" else None
+    ex = submitit.AutoExecutor(folder=str(root / ".submitit" / "%j"), cluster=cluster)
+    local = ex.cluster == "local"
+    in_flight = executor.n or (available_cores() if local else len(todo))
+    threads = executor.threads or (max(1, available_cores() // in_flight) if local else None)
+    params = {"timeout_min": 24 * 60, "name": "wgan-study"}
+    params.update(executor.params)
+    ex.update_parameters(**params)
+    # The jobs unpickle wgan_core.study.executors.work (and JobResult): make this package importable in them.
+    pkg_root = str(Path(__file__).resolve().parents[2])
+    if pkg_root not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, os.environ.get("PYTHONPATH", "")) if p)
+    queue = [(job, 0) for job in todo]
+    running: dict[Any, tuple[Job, int]] = {}
+    while queue or running:
+        while queue and len(running) < in_flight:
+            job, tries = queue.pop(0)
+            running[ex.submit(work, job, str(root), threads)] = (job, tries)
+        prog.running([describe_job(j) for j, _ in running.values()])
+        time.sleep(1.0)
+        for sj in [s for s in running if s.done()]:
+            job, tries = running.pop(sj)
+            try:
+                res = sj.result()
+            except Exception as e:  # noqa: BLE001 - the job was killed (timeout, preemption): resume it from its checkpoint
+                if tries < 2:
+                    prog.write(f"job {sj.job_id} for {describe_job(job)} ended without a result ({type(e).__name__}); resubmitting")
+                    queue.append((job, tries + 1))
+                else:
+                    why = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+                    yield JobResult(job.run_id(), "failed", error=f"submitit job {sj.job_id}: {why}")
+                continue
+            yield res
+
+
+__all__ = ["STATES", "Executor", "JobResult", "Reporter", "StudyError", "available_cores", "execute", "run_job", "work"]

@@ -1,0 +1,154 @@
+"""A study's identity: which jobs it holds, and the study.json that ties a directory to it.
+
+Owns `StudySpec` (preset, seeds, device, filters and --set overrides: everything that
+decides a study's runs), the overrides themselves, `describe_job`, `job_from_dict`, and
+DIR/study.json: `prepare_dir` creates it, or refuses a directory that holds runs of
+another study, before anything is written; `read_study` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, RunConfig
+from ..depth import DepthConfig
+from ..env import git_commit
+from .presets import PRESETS, Job
+
+STUDY_FILE = "study.json"
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """What determines a study's runs: the preset and the arguments that change its configs."""
+
+    preset: str
+    seeds: int
+    device: str = "auto"
+    variants: tuple[str, ...] = ()  # keep only these variants / cells ('' = all)
+    datasets: tuple[str, ...] = ()  # keep only these data sets ('' = all)
+    overrides: tuple[str, ...] = ()  # KEY=VALUE applied to every config (--set)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ConfigError(f"preset: unknown {self.preset!r}; allowed: {', '.join(PRESETS)}")
+        if not isinstance(self.seeds, int) or self.seeds < 1:
+            raise ConfigError(f"seeds: must be a positive integer, got {self.seeds!r}")
+        if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
+            raise ConfigError(f"device: unknown {self.device!r}; allowed: auto, cpu, cuda, cuda:N")
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            "seeds": self.seeds,
+            "device": self.device,
+            "variants": list(self.variants),
+            "datasets": list(self.datasets),
+            "set": list(self.overrides),
+        }
+
+    @property
+    def baseline(self) -> str:
+        return PRESETS[self.preset].baseline
+
+    def jobs(self) -> list[Job]:
+        """The study's jobs in run order (seed-major, so every variant advances together), without duplicates."""
+        jobs = PRESETS[self.preset].build(self.seeds, self.device)
+        if self.datasets:
+            known = list(dict.fromkeys(j.dataset for j in jobs))
+            bad = [d for d in self.datasets if d not in known]
+            if bad:
+                raise ConfigError(f"datasets: {', '.join(bad)} not in preset {self.preset!r}; allowed: {', '.join(known)}")
+            jobs = [j for j in jobs if j.dataset in self.datasets]
+        if self.variants:
+            known = list(dict.fromkeys(n for j in jobs for n in (j.variant, j.label)))
+            bad = [v for v in self.variants if v not in known]
+            if bad:
+                raise ConfigError(f"variant: unknown {', '.join(map(repr, bad))} for preset {self.preset!r}; allowed: {', '.join(known)}")
+            jobs = [j for j in jobs if j.variant in self.variants or j.label in self.variants]
+        if self.overrides:
+            jobs = [override(j, self.overrides) for j in jobs]
+        return list({j.run_id(): j for j in jobs}.values())
+
+
+def override(job: Job, items: Iterable[str]) -> Job:
+    """The job with --set KEY=VALUE items applied, each value converted by the config's own field types."""
+    return job.replace(**type(job).parse_set(list(items)))
+
+
+def describe_job(job: Job) -> str:
+    return f"{job.dataset} {job.label} seed {job.seed}"
+
+
+def job_from_dict(d: dict[str, Any]) -> Job:
+    return DepthConfig.from_dict(d) if d.get("experiment") == "depth" else RunConfig.from_dict(d)
+
+
+def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "") -> dict[str, Any]:
+    """Create DIR/study.json, or check that DIR holds this same study. Refuses (ConfigError) before writing anything."""
+    ids = [j.run_id() for j in jobs]
+    path = root / STUDY_FILE
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"out: {root} exists and is not a directory")
+    if not path.exists() and root.is_dir():
+        runs = sorted(p.name for p in root.iterdir() if (p / "config.json").exists())
+        if runs:
+            raise ConfigError(f"out: {root} holds {len(runs)} run(s) but no {STUDY_FILE}: not this study's directory; choose another --out")
+    if not path.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        info = {
+            **spec.identity(),
+            "baseline": spec.baseline,
+            "runs": ids,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "git_commit": git_commit(),
+            "command": command,
+        }
+        _create_exclusive(path, json.dumps(info, indent=2) + "\n")  # two invocations racing: one creates, both compare
+    info = _read_study(path)
+    mine = spec.identity()
+    differ = [k for k in mine if info.get(k) != mine[k]]
+    if differ:
+        details = "; ".join(f"{k}: {info.get(k)!r} there, {mine[k]!r} here" for k in differ)
+        raise ConfigError(f"out: {root} holds another study ({details}); choose another --out")
+    if info.get("runs") != ids:
+        n = len(set(ids) ^ set(info.get("runs", [])))
+        raise ConfigError(
+            f"out: {root} holds preset {spec.preset!r} as it was defined when the study started; its configs have changed since "
+            f"({n} run ids differ): choose another --out"
+        )
+    return info
+
+
+def _read_study(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"out: {path} is unreadable ({e}); choose another --out") from None
+
+
+def _create_exclusive(path: Path, text: str) -> bool:
+    """Write `text` to `path` only if it does not exist, atomically (a reader sees nothing or all). True if created."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    try:
+        os.link(tmp, path)  # fails if path exists: create-if-absent with the whole content at once
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def read_study(root: Path) -> dict[str, Any] | None:
+    path = Path(root) / STUDY_FILE
+    return _read_study(path) if path.exists() else None
+
+
+__all__ = ["STUDY_FILE", "StudySpec", "describe_job", "job_from_dict", "override", "prepare_dir", "read_study"]

@@ -1,0 +1,180 @@
+"""The study loop: run every job of a study that has not finished, with one progress bar and an ETA.
+
+Owns `run_study` (prepare DIR, skip finished runs, hand the rest to an executor, wait
+for runs another invocation holds, collect failures), the progress display with its
+one log line per finished run, `job_cost` (the relative cost behind the ETA) and
+`finished_runs`. Kill-safe: a study killed at any moment and started again skips its
+finished runs and resumes the interrupted ones from their checkpoints.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError
+from ..depth import DepthConfig
+from ..metrics import registry
+from ..penalties import CONSTRAINTS
+from ..runtime import progress_bar, resolve_device
+from .executors import Executor, JobResult, StudyError, execute
+from .identity import StudySpec, describe_job, prepare_dir
+from .presets import Job
+
+EVAL_COST = 200.0  # one evaluation costs about as much as 200 generator iterations
+
+
+def critic_step_weight(constraint: str) -> float:
+    """A critic step's cost relative to a plain one: 2.2 with a double backward, 1.2 with an after-step hook, else 1."""
+    entry = CONSTRAINTS[constraint]
+    if entry.double_backward:
+        return 2.2
+    if entry.after_critic_step is not None:
+        return 1.2
+    return 1.0
+
+
+def job_cost(job: Job) -> float:
+    """Relative cost, for the ETA: critic steps weigh by their kind, an evaluation ~200 steps' worth."""
+    if isinstance(job, DepthConfig):  # critic-only, no evaluations; a penalised step weighs 3
+        return job.steps * (3.0 if CONSTRAINTS[job.constraint].double_backward else 1.0)
+    evals = job.steps // job.eval_every + 2
+    return job.steps * (1 + job.n_critic * critic_step_weight(job.constraint)) + EVAL_COST * evals
+
+
+@dataclass
+class Progress:
+    """One overall bar (runs done / total, current run, ETA) on a terminal; a log line per finished run always."""
+
+    jobs: dict[str, Job]
+    done: set[str]
+    log: Callable[[str], None]
+    enabled: bool | None = None
+    t0: float = field(default_factory=time.perf_counter)
+    done_cost: float = 0.0  # cost of the runs finished by this invocation
+
+    def __post_init__(self) -> None:
+        self.total_cost = sum(job_cost(j) for j in self.jobs.values())
+        self.bar = progress_bar(
+            len(self.jobs),
+            initial=len(self.done),
+            enabled=self.enabled,
+            unit="run",
+            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} runs [{elapsed}{postfix}]",
+        )
+
+    def eta(self) -> str:
+        remaining = sum(job_cost(j) for rid, j in self.jobs.items() if rid not in self.done)
+        if remaining == 0:
+            return "0s"
+        if self.done_cost == 0:
+            return "?"
+        return _fmt_s((time.perf_counter() - self.t0) / self.done_cost * remaining)
+
+    def running(self, names: list[str]) -> None:
+        self.bar.set_postfix_str(f"ETA {self.eta()}, now: {', '.join(names)}" if names else f"ETA {self.eta()}")
+
+    def finished(self, res: JobResult) -> None:
+        rid = res.run_id
+        job = self.jobs[rid]
+        if rid in self.done:
+            return
+        self.done.add(rid)
+        if res.ran:
+            self.done_cost += job_cost(job)
+        self.bar.update(1)
+        final = res.final or {}
+        m = final.get("metrics", {})
+        shown = ", ".join(f"{k} {registry.fmt(k, m[k])}" for k in registry.shown() if m.get(k) is not None)
+        line = f"[{len(self.done)}/{len(self.jobs)}] {describe_job(job)} ({rid}): {final.get('status', '?')}"
+        if res.ran:
+            line += f" in {_fmt_s(res.seconds)}"
+        line += f"{' (' + shown + ')' if shown else ''}; ETA {self.eta()}"
+        self.write(line)
+
+    def write(self, line: str) -> None:
+        if self.bar.disable:
+            self.log(line)
+        else:
+            self.bar.write(line, file=sys.stderr)
+
+    def close(self) -> None:
+        self.bar.set_postfix_str("")
+        self.bar.close()
+
+
+def _fmt_s(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else (f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s")
+
+
+def run_study(
+    spec: StudySpec,
+    root: str | Path,
+    executor: Executor | None = None,
+    *,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+    command: str = "",
+    poll_s: float = 10.0,
+) -> dict[str, Any]:
+    """Run every job of the study that has not finished. Returns {'total', 'ran', 'skipped', 'failed', 'seconds'}.
+
+    Runs held by another live invocation are waited for (and taken over if that
+    invocation dies). Raises StudyError at the end if some runs failed.
+    """
+    executor = executor or Executor("local")
+    root = Path(root).expanduser()
+    jobs = spec.jobs()  # ConfigError for a bad preset, variant, data set or override: before anything is written
+    if executor.kind in ("local", "process") and spec.device != "auto":
+        resolve_device(spec.device)  # 'cuda' without CUDA: a user mistake, reported now
+    prepare_dir(root, spec, jobs, command)
+    by_id = {j.run_id(): j for j in jobs}
+    done = {rid for rid in by_id if (root / rid / "final.json").exists()}
+    t0 = time.perf_counter()
+    log(f"study {spec.preset}: {len(jobs)} runs in {root} ({len(done)} finished already), executor {executor.name}")
+    prog = Progress(by_id, set(done), log, progress)
+    failed: dict[str, str] = {}
+    ran = 0
+    try:
+        while True:
+            todo = [j for rid, j in by_id.items() if rid not in prog.done and rid not in failed]
+            if not todo:
+                break
+            busy: list[JobResult] = []
+            for res in execute(executor, todo, root, prog):
+                if res.state == "done":
+                    ran += res.ran
+                    prog.finished(res)
+                elif res.state == "config_error":
+                    raise ConfigError(res.error)
+                elif res.state == "busy":
+                    busy.append(res)
+                else:
+                    failed[res.run_id] = res.error
+                    prog.write(f"run {describe_job(by_id[res.run_id])} ({res.run_id}) failed: {res.error}; see {root / res.run_id / 'error.log'}")
+            if busy:
+                holders = sorted({f"pid {(b.holder or {}).get('pid')} on {(b.holder or {}).get('host')}" for b in busy})
+                prog.running([])
+                prog.write(f"waiting for {len(busy)} run(s) held by another invocation ({'; '.join(holders)})")
+                time.sleep(poll_s)
+    finally:
+        prog.close()
+    seconds = time.perf_counter() - t0
+    summary = {"total": len(jobs), "ran": ran, "skipped": len(done), "failed": sorted(failed), "seconds": seconds}
+    log(f"study {spec.preset}: {len(prog.done)}/{len(jobs)} runs finished ({ran} run now) in {_fmt_s(seconds)}")
+    if failed:
+        errors = "; ".join(f"{rid}: {err}" for rid, err in failed.items())
+        raise StudyError(f"{len(failed)} run(s) failed: {errors} (error.log in each run directory under {root})")
+    return summary
+
+
+def finished_runs(root: Path) -> list[str]:
+    return sorted(p.parent.name for p in Path(root).glob("*/final.json"))
+
+
+__all__ = ["Progress", "critic_step_weight", "finished_runs", "job_cost", "run_study"]

@@ -1,0 +1,211 @@
+"""Study presets: Python functions that expand (seeds, device) into a study's jobs, with their budgets.
+
+Owns the presets (`PRESETS`: toy, fashion, paper, lambda, ncritic, factorial, depth),
+the budgets they share (TOY_BUDGET, FASHION_BUDGET, PAPER_BUDGET) and why each is sized
+as it is, `describe_presets`, `default_preset` and `inception_weights_present`. A job is
+a RunConfig (a GAN run) or a DepthConfig (the depth experiment); no grid files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from ..config import VARIANTS, ConfigError, RunConfig
+from ..depth import DepthConfig
+
+Job = RunConfig | DepthConfig
+
+TOY_DATASETS = ("8gaussians", "25gaussians")
+
+# The toy preset's budget, sized so that the 30 runs finish in about 15 minutes on a 2-core CPU
+# with `--executor process:2` (measured: see results/toy/README.md).
+#  * width 128 instead of the WGAN-GP toy code's 512: one generator iteration of the five
+#    variants costs ~0.5 s at width 512 (30 ms gan/nsgan, 92 ms wgan-clip, 170 ms wgan-gp/lp)
+#    and ~4x less at width 128, still ample for 2-D mixtures of 8 and 25 Gaussians;
+#  * 1,000 generator iterations (the reference code runs 100,000): an early-training
+#    comparison at a matched budget, not converged runs;
+#  * eval_samples 1,000: the exact W1 (an optimal assignment) of a collapsed generator costs
+#    ~15 s at 2,000 samples and ~1.5 s at 1,000; evaluations are every 250 iterations. The
+#    mode counts with the published definition (2,500 samples; VEEGAN, PacGAN) are computed
+#    by the report from each run's final generator, the "(2,500)" columns.
+TOY_BUDGET = dict(steps=1000, width=128, eval_every=250, checkpoint_every=250, eval_samples=1000)
+
+
+def _seeds(n: int) -> range:
+    return range(n)
+
+
+def preset_toy(seeds: int, device: str) -> list[Job]:
+    """8gaussians and 25gaussians x the five variants x seeds, at the CPU budget TOY_BUDGET (~15 min with 3 seeds, process:2)."""
+    return [
+        RunConfig.preset(v, ds, seed=s, device=device, **TOY_BUDGET)
+        for s in _seeds(seeds)
+        for ds in TOY_DATASETS
+        for v in VARIANTS
+    ]
+
+
+# Fashion-MNIST on 2 CPU cores: DCGAN width 64 costs 180-820 ms per generator iteration; width 32
+# (measured, one thread): 60 ms nsgan, 186 ms wgan-clip, 319 ms wgan-gp, so one matched set of the
+# five variants costs ~0.95 s per iteration: 3,000 iterations x 3 seeds ~2.4 CPU-hours (~1.2 h with
+# process:2 on free cores), plus ~5 s per evaluation (2,000 fakes, classifier features). Minutes on a GPU.
+# Measured with process:2: 13 of the 15 runs (and the rest of 2 resumed ones) in 1 h 19 min (results/fashion/).
+FASHION_BUDGET = dict(steps=3000, width=32, eval_every=500, checkpoint_every=250, eval_samples=2000, extractor="classifier")
+
+
+def preset_fashion(seeds: int, device: str) -> list[Job]:
+    """Fashion-MNIST 28x28, the five variants x seeds, CPU-sized DCGAN (width 32, 3,000 iterations), classifier FID/KID."""
+    return [RunConfig.preset(v, "fashion-mnist", seed=s, device=device, **FASHION_BUDGET) for s in _seeds(seeds) for v in VARIANTS]
+
+
+INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's Inception (FID) weights file
+
+
+def inception_weights_present() -> bool:
+    """Whether the Inception (FID) weights can be had without a download: $WGAN_INCEPTION_WEIGHTS or torch-fidelity's cache."""
+    try:
+        from ..metrics.inception import resolve_weights
+    except ImportError:  # image metrics not installed: look in torch-fidelity's cache only
+        import torch.hub
+
+        return (Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_WEIGHTS).exists()
+    try:
+        resolve_weights(download=False)
+        return True
+    except ConfigError:
+        return False
+
+
+# WGAN-GP's MNIST model (gan_mnist.py): DIM 64; batch 64 here for every variant; 200,000
+# generator iterations as in the WGAN-GP code (gan_mnist.py, gan_cifar.py: ITERS = 200000).
+PAPER_BUDGET = dict(steps=200_000, width=64, batch_size=64, eval_every=5000, checkpoint_every=2000, eval_samples=2000)
+
+
+def preset_paper(seeds: int, device: str) -> list[Job]:
+    """The GPU study: Fashion-MNIST, the papers' width 64, batch 64, 200k iterations, 5 seeds; Inception FID when its weights are cached.
+
+    The extractor is decided when the study is created (Inception if its weights are
+    in the torch hub cache, else the offline classifier) and recorded in every config.
+    """
+    extractor = "inception" if inception_weights_present() else "classifier"
+    return [
+        RunConfig.preset(v, "fashion-mnist", seed=s, device=device, extractor=extractor, **PAPER_BUDGET)
+        for s in _seeds(seeds)
+        for v in VARIANTS
+    ]
+
+
+LAMBDAS = (0.1, 1.0, 10.0, 100.0)
+
+
+def preset_lambda(seeds: int, device: str) -> list[Job]:
+    """Penalty weight lambda in {0.1, 1, 10, 100} for wgan-gp and wgan-lp on the toy data, at the toy budget."""
+    return [
+        RunConfig.preset(v, ds, seed=s, device=device, penalty_weight=lam, **TOY_BUDGET)
+        for s in _seeds(seeds)
+        for ds in TOY_DATASETS
+        for v in ("wgan-gp", "wgan-lp")
+        for lam in LAMBDAS
+    ]
+
+
+N_CRITICS = (1, 2, 5)
+
+
+def preset_ncritic(seeds: int, device: str) -> list[Job]:
+    """n_critic in {1, 2, 5} for every variant on the toy data, at the toy budget (other settings: the variant's own)."""
+    return [
+        RunConfig.preset(v, ds, seed=s, device=device, n_critic=k, **TOY_BUDGET)
+        for s in _seeds(seeds)
+        for ds in TOY_DATASETS
+        for v in VARIANTS
+        for k in N_CRITICS
+    ]
+
+
+FACTORIAL_LOSSES = ("minimax", "nonsaturating", "wasserstein")
+FACTORIAL_CONSTRAINTS = ("none", "clip", "gp", "lp")
+
+
+def preset_factorial(seeds: int, device: str) -> list[Job]:
+    """loss {minimax, nonsaturating, wasserstein} x constraint {none, clip, gp, lp}: 12 cells on the toy data.
+
+    Only the two factors change between cells: every cell uses wgan-gp's toy optimiser
+    settings (Adam 1e-4, betas (0.5, 0.9), n_critic 5, lambda 0.1) and c = 0.01, so a
+    difference between cells is the loss's or the constraint's, not the optimiser's.
+    """
+    return [
+        RunConfig.preset("wgan-gp", ds, seed=s, device=device, loss=loss, constraint=con, **TOY_BUDGET)
+        for s in _seeds(seeds)
+        for ds in TOY_DATASETS
+        for loss in FACTORIAL_LOSSES
+        for con in FACTORIAL_CONSTRAINTS
+    ]
+
+
+CLIP_VALUES = (0.1, 0.01, 0.001)
+
+
+def preset_depth(seeds: int, device: str) -> list[Job]:
+    """WGAN-GP Fig. 1b: a 12-layer ReLU critic on swissroll, generator fixed to real data + N(0, 1); clipping c in {0.1, 0.01, 0.001} vs GP."""
+    jobs: list[Job] = []
+    for s in _seeds(seeds):
+        jobs += [DepthConfig(constraint="clip", clip_value=c, seed=s, device=device) for c in CLIP_VALUES]
+        jobs.append(DepthConfig(constraint="gp", seed=s, device=device))
+    return jobs
+
+
+class Preset(NamedTuple):
+    build: Callable[[int, str], list[Job]]  # (seeds, device) -> jobs
+    seeds: int  # default number of seeds
+    baseline: str  # the cell the report's paired tests compare against ('' = none)
+
+
+PRESETS: dict[str, Preset] = {
+    "toy": Preset(preset_toy, 3, "wgan-gp"),
+    "fashion": Preset(preset_fashion, 3, "wgan-gp"),
+    "paper": Preset(preset_paper, 5, "wgan-gp"),
+    "lambda": Preset(preset_lambda, 3, "wgan-gp, penalty_weight=0.1"),
+    "ncritic": Preset(preset_ncritic, 3, "wgan-gp, n_critic=5"),
+    "factorial": Preset(preset_factorial, 3, "wgan-gp"),
+    "depth": Preset(preset_depth, 3, ""),
+}
+
+
+def describe_presets() -> str:
+    return "\n".join(f"{name}: {(p.build.__doc__ or '').splitlines()[0]} (default seeds: {p.seeds})" for name, p in PRESETS.items())
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def default_preset(device: str) -> str:
+    """fashion where the runs will use a GPU, toy otherwise."""
+    if device.startswith("cuda") or (device == "auto" and cuda_available()):
+        return "fashion"
+    return "toy"
+
+
+
+__all__ = [
+    "CLIP_VALUES",
+    "FACTORIAL_CONSTRAINTS",
+    "FACTORIAL_LOSSES",
+    "FASHION_BUDGET",
+    "LAMBDAS",
+    "N_CRITICS",
+    "PAPER_BUDGET",
+    "PRESETS",
+    "TOY_BUDGET",
+    "TOY_DATASETS",
+    "Job",
+    "Preset",
+    "default_preset",
+    "describe_presets",
+    "inception_weights_present",
+]
