@@ -16,6 +16,8 @@ per device) with the environment, and plots are redrawn next to it.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import datetime as dt
 import json
 import multiprocessing as mp
@@ -24,7 +26,8 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,31 +65,55 @@ def _timer(device) -> Callable[[Callable[[], Any]], float]:
     return timed
 
 
-def _config(variant: str, a: dict):
+@dataclass(frozen=True)
+class BenchSettings:
+    """What is measured and how: the command line, typed; pickled to each variant's measuring process."""
+
+    arch: str = "dcgan"  # mlp (8gaussians toy data) | dcgan (random images)
+    resolution: int = 28  # DCGAN image side: 28 (Fashion-MNIST's shape, 1 channel) | 32 | 64 (CIFAR-10's shape, 3 channels)
+    width: int = 64  # MLP hidden width, or DCGAN base channel count
+    batch: int = 64  # samples per critic step and per generator step
+    device: str = "auto"  # auto | cpu | cuda
+    amp: str = "none"  # none | bf16 (autocast of the forward passes)
+    channels_last: bool = False  # channels_last memory format for the DCGAN models and data
+    compile: bool = False  # torch.compile the generator (and a critic without a double-backward penalty)
+    threads: int = 0  # torch threads in the measuring process (0 = torch's default)
+    warmup: int = 3  # untimed generator iterations before timing
+    iters: int = 15  # timed generator iterations; as many timed calls per phase, and pairs with the textbook loop
+    vs_textbook: bool = False  # also time benchmarks/textbook_loop.py on copies of the same modules, interleaved
+    profile: int = 0  # generator iterations under torch.profiler after timing (0 = no profile)
+    profile_dir: str = str(ROOT / "results" / "throughput")  # folder for the profile tables: main() puts them next to --out
+
+    def __post_init__(self) -> None:
+        for name, low in (("warmup", 0), ("profile", 0), ("iters", 1), ("width", 1), ("batch", 1)):
+            if getattr(self, name) < low:
+                raise ValueError(f"--{name}: must be >= {low}, got {getattr(self, name)}")
+
+
+def _config(variant: str, s: BenchSettings):
     from wgan_core import RunConfig
 
-    dataset = "8gaussians" if a["arch"] == "mlp" else ("fashion-mnist" if a["resolution"] == 28 else "cifar10")
-    over = dict(width=a["width"], batch_size=a["batch"], device=a["device"], amp=a["amp"], channels_last=a["channels_last"],
-                compile=a["compile"])
-    if a["arch"] == "dcgan" and a["resolution"] != 28:
-        over["resolution"] = a["resolution"]
+    dataset = "8gaussians" if s.arch == "mlp" else ("fashion-mnist" if s.resolution == 28 else "cifar10")
+    over = dict(width=s.width, batch_size=s.batch, device=s.device, amp=s.amp, channels_last=s.channels_last, compile=s.compile)
+    if s.arch == "dcgan" and s.resolution != 28:
+        over["resolution"] = s.resolution
     return RunConfig.preset(variant, dataset, **over)
 
 
-def measure(variant: str, a: dict) -> dict:
-    """Time one variant (runs in its own process). a: the parsed command-line arguments as a dict."""
+def measure(variant: str, s: BenchSettings) -> dict:
+    """Time one variant (runs in its own process); returns its CSV row (COLUMNS)."""
     import torch
 
     from wgan_core import Trainer
 
-    if a["threads"]:
-        torch.set_num_threads(a["threads"])
+    if s.threads:
+        torch.set_num_threads(s.threads)
     torch.backends.cudnn.benchmark = True
-    config = _config(variant, a)
+    config = _config(variant, s)
     images = None
     if config.kind == "image":  # content does not matter for speed: random images of the right shape, offline
         ch = 1 if config.dataset == "fashion-mnist" else 3
-        images = torch.randint(0, 256, (max(4096, 8 * config.batch_size * config.n_critic), ch, a["resolution"], a["resolution"]),
+        images = torch.randint(0, 256, (max(4096, 8 * config.batch_size * config.n_critic), ch, s.resolution, s.resolution),
                                dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     trainer = Trainer(config, images=images)
     dev = trainer.device
@@ -94,37 +121,36 @@ def measure(variant: str, a: dict) -> dict:
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     note = []
-    if config.compile and trainer.constraint.penalty:
+    if config.compile and trainer.constraint.double_backward:
         note.append("compile: generator only; the penalty critic stays eager (torch.compile does not support double backward)")
 
-    for _ in range(a["warmup"]):
+    for _ in range(s.warmup):
         trainer.step()
-    step_ms = [timed(trainer.step) for _ in range(a["iters"])]
+    step_ms = [timed(trainer.step) for _ in range(s.iters)]
 
     # Per-phase breakdown on prepared inputs (extra updates: fine for a benchmark).
     b = config.batch_size
-    real, z, eps = trainer.critic_inputs()
-    r, f, e = real[:b], trainer.fakes(z[:b]).to(real.dtype), None if eps is None else eps[:b]
-    critic_ms = [timed(lambda: trainer.critic_step(r, f, e)) for _ in range(a["iters"])]
-    gen_ms = [timed(trainer.generator_step) for _ in range(a["iters"])]
-    # The constraint's share of a critic step: the same step with the penalty (or clipping) switched off.
-    constraint = trainer.constraint
-    trainer.constraint = constraint._replace(penalty=False, clip=False)
-    bare_ms = [timed(lambda: trainer.critic_step(r, f, None)) for _ in range(a["iters"])]
-    trainer.constraint = constraint
+    real, z = trainer.critic_inputs()
+    r, f = real[:b], trainer.fakes(z[:b]).to(real.dtype)
+    critic_ms = [timed(lambda: trainer.critic_step(r, f)) for _ in range(s.iters)]
+    gen_ms = [timed(lambda: trainer.generator_step(r)) for _ in range(s.iters)]  # r: as step() passes the last real batch
+    # The constraint's share of a critic step: the same step with the penalty and the after-step hook switched off.
+    has_constraint = trainer.constraint.penalty is not None or trainer.constraint.after_critic_step is not None
+    with constraint_off(trainer):
+        bare_ms = [timed(lambda: trainer.critic_step(r, f)) for _ in range(s.iters)]
 
     textbook = ratio = None
-    if a["vs_textbook"]:
+    if s.vs_textbook:
         from textbook_loop import textbook_from_trainer
 
         loop = textbook_from_trainer(trainer)
-        for _ in range(a["warmup"]):
+        for _ in range(s.warmup):
             loop.step()
         # Interleave with the trainer so both see the same machine state, and take the ratio
         # pair by pair: a slow spell of the machine then slows both sides of a pair alike.
         # The order alternates within pairs, so going first or second favours neither loop.
         ours, theirs = [], []
-        for i in range(a["iters"]):
+        for i in range(s.iters):
             if i % 2:
                 theirs.append(timed(loop.step))
                 ours.append(timed(trainer.step))
@@ -140,18 +166,18 @@ def measure(variant: str, a: dict) -> dict:
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
 
-    if a["profile"]:  # after the peak memory is read: the profiler's own memory must not count
-        note.append(f"profile: {profile(trainer, a['profile'], Path(a['profile_out']) / profile_name(config, dev.type))}")
+    if s.profile:  # after the peak memory is read: the profiler's own memory must not count
+        note.append(f"profile: {profile(trainer, s.profile, Path(s.profile_dir) / profile_name(config, dev.type))}")
     med = statistics.median(step_ms)
     return {
-        "variant": variant, "arch": config.arch, "resolution": a["resolution"] if config.arch == "dcgan" else 0,
+        "variant": variant, "arch": config.arch, "resolution": s.resolution if config.arch == "dcgan" else 0,
         "width": config.width, "batch": b, "n_critic": config.n_critic, "device": dev.type,
         "dtype": "bf16" if config.amp == "bf16" else "fp32", "channels_last": config.channels_last, "compile": config.compile,
         "ms_per_gen_iter": round(med, 2), "ms_per_gen_iter_min": round(min(step_ms), 2), "ms_per_gen_iter_max": round(max(step_ms), 2),
         "ms_per_critic_step": round(statistics.median(critic_ms), 2),
         # only where there is a constraint to switch off; elsewhere the difference would be timing noise
         "ms_penalty": round(max(0.0, statistics.median(critic_ms) - statistics.median(bare_ms)), 2)
-        if (constraint.penalty or constraint.clip) else 0.0,
+        if has_constraint else 0.0,
         "ms_generator_step": round(statistics.median(gen_ms), 2),
         "images_per_s": round(config.n_critic * b / (med / 1000), 1),
         "peak_mem_mb": round(peak, 1),
@@ -219,33 +245,47 @@ def profile(trainer, iters: int, path: Path) -> str:
     return f"{summary} ({path.name})"
 
 
+@contextlib.contextmanager
+def constraint_off(trainer) -> Iterator[None]:
+    """Within the block, the trainer's critic step runs without its constraint's penalty and after-step hook."""
+    constraint = trainer.constraint
+    trainer.constraint = dataclasses.replace(constraint, penalty=None, after_critic_step=None)
+    try:
+        yield
+    finally:
+        trainer.constraint = constraint
+
+
 def environment(dev) -> dict:
+    """The environment columns of a row: wgan_core.env's, plus the device's name and CUDA and cuDNN versions on a GPU."""
     import torch
 
-    from wgan_core.env import cpu_model, git_commit
+    from wgan_core.env import environment as host_environment
+    from wgan_core.env import git_commit
 
+    host = host_environment()  # torch, threads, cpu (and the load average, which has no column)
     cuda = dev.type == "cuda"
     return {
-        "torch": torch.__version__,
-        "device_name": torch.cuda.get_device_name(dev) if cuda else cpu_model(),
+        "torch": host["torch"],
+        "device_name": torch.cuda.get_device_name(dev) if cuda else host["cpu"],
         "cuda": torch.version.cuda if cuda else "",
         "cudnn": torch.backends.cudnn.version() if cuda else "",
-        "cpu": cpu_model(), "threads": torch.get_num_threads(), "git_commit": git_commit(short=True) or "unknown",
+        "cpu": host["cpu"], "threads": host["threads"], "git_commit": git_commit(short=True) or "unknown",
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
-def _worker(variant: str, a: dict, queue) -> None:
+def _worker(variant: str, settings: BenchSettings, queue) -> None:
     try:
-        queue.put(measure(variant, a))
+        queue.put(measure(variant, settings))
     except Exception as e:  # reported by the parent as one line
         queue.put({"error": f"{type(e).__name__}: {e}"})
 
 
-def run_isolated(variant: str, a: dict) -> dict:
+def run_isolated(variant: str, settings: BenchSettings) -> dict:
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_worker, args=(variant, a, q))
+    p = ctx.Process(target=_worker, args=(variant, settings, q))
     p.start()
     while True:  # a worker killed (out of memory, a crash) must not leave us waiting forever
         try:
@@ -328,46 +368,62 @@ def plot(path: Path) -> list[Path]:
 def main(argv=None) -> int:
     from wgan_core import VARIANTS
 
+    d = BenchSettings()  # the defaults
     p = argparse.ArgumentParser(description="Time Trainer.step() per variant.")
     p.add_argument("--variants", default=",".join(VARIANTS))
-    p.add_argument("--arch", choices=["mlp", "dcgan"], default="dcgan")
-    p.add_argument("--resolution", type=int, choices=[28, 32, 64], default=28)
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    p.add_argument("--amp", choices=["none", "bf16"], default="none")
+    p.add_argument("--arch", choices=["mlp", "dcgan"], default=d.arch)
+    p.add_argument("--resolution", type=int, choices=[28, 32, 64], default=d.resolution)
+    p.add_argument("--width", type=int, default=d.width)
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--device", default=d.device, help="auto | cpu | cuda")
+    p.add_argument("--amp", choices=["none", "bf16"], default=d.amp)
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--compile", action="store_true")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--iters", type=int, default=15, help="timed generator iterations")
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads (0 = torch's default)")
+    p.add_argument("--warmup", type=int, default=d.warmup)
+    p.add_argument("--iters", type=int, default=d.iters, help="timed generator iterations")
     p.add_argument("--vs-textbook", action="store_true", help="also time benchmarks/textbook_loop.py on the same modules")
-    p.add_argument("--profile", type=int, default=0, metavar="N",
+    p.add_argument("--profile", type=int, default=d.profile, metavar="N",
                    help="also run torch.profiler over N generator iterations; the operator table goes next to --out")
     p.add_argument("--out", help="CSV to append to (default results/throughput/<device>.csv)")
     p.add_argument("--no-plot", action="store_true")
     args = p.parse_args(argv)
+
+    def error(message: str) -> int:
+        print(f"throughput.py: error: {message}", file=sys.stderr)
+        return 2
+
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
-    if unknown or args.warmup < 0 or args.iters < 1 or args.width < 1 or args.batch < 1 or args.profile < 0:
-        what = "--warmup, --profile >= 0; --iters, --width, --batch >= 1"
-        if unknown:
-            what = f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}"
-        print(f"throughput.py: error: {what}", file=sys.stderr)
-        return 2
-    a = vars(args)
-    a["profile_out"] = str(Path(args.out).parent if args.out else ROOT / "results" / "throughput")
+    if unknown:
+        return error(f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}")
+    fields = {f.name for f in dataclasses.fields(BenchSettings)}
+    out = Path(args.out) if args.out else None
+    try:
+        settings = BenchSettings(**{k: v for k, v in vars(args).items() if k in fields},
+                                 **({"profile_dir": str(out.parent)} if out else {}))
+    except ValueError as e:
+        return error(str(e))
+    # Refuse a bad setting or a variant without a textbook version before measuring anything.
+    from textbook_loop import check_implemented
+
+    for v in variants:
+        try:
+            config = _config(v, settings)  # ConfigError (a ValueError) on a bad setting
+            if settings.vs_textbook:
+                check_implemented(config.loss, config.constraint)
+        except ValueError as e:
+            return error(f"{v}: {e}")
     rows = []
     for v in variants:
-        row = run_isolated(v, a)
+        row = run_isolated(v, settings)
         if "error" in row:
-            print(f"throughput.py: error: {v}: {row['error']}", file=sys.stderr)
-            return 2
+            return error(f"{v}: {row['error']}")
         rows.append(row)
         extra = f", textbook {row['textbook_ms_per_gen_iter']} ms ({row['ratio_vs_textbook']}x)" if row["ratio_vs_textbook"] else ""
         print(f"{v:10s} {row['ms_per_gen_iter']:8.1f} ms/iter  critic step {row['ms_per_critic_step']:7.1f} ms "
               f"(constraint {row['ms_penalty']:6.1f})  {row['images_per_s']:8.1f} img/s{extra}", flush=True)
-    out = Path(args.out) if args.out else ROOT / "results" / "throughput" / f"{rows[0]['device']}.csv"
+    out = out or ROOT / "results" / "throughput" / f"{rows[0]['device']}.csv"
     append_rows(out, rows)
     print(json.dumps({"appended": len(rows), "to": str(out)}))
     if not args.no_plot:

@@ -16,8 +16,8 @@ from scipy import stats as sps
 
 from wgan_core import RunConfig
 from wgan_core.cli import main as cli_main
+from wgan_core.metrics import registry
 from wgan_core.metrics.registry import METRICS
-from wgan_core.metrics.registry import tested as tested_metrics
 from wgan_core.report import bootstrap_ci, holm, load_study, min_wilcoxon_p, paired_tests, rank_biserial, write_report
 from wgan_core.study import Executor, StudySpec, run_study
 
@@ -201,7 +201,7 @@ def test_summary_against_hand_values(synthetic):
 
 def test_paired_tests_match_scipy_and_holm(synthetic):
     st = pd.read_csv(synthetic / "report" / "stats.csv")
-    assert list(dict.fromkeys(st[st["dataset"] == "8gaussians"]["metric"])) == [m for m in tested_metrics() if m in ("w1", "modes_2500", "high_quality_2500")]
+    assert list(dict.fromkeys(st[st["dataset"] == "8gaussians"]["metric"])) == [m for m in registry.tested() if m in ("w1", "modes_2500", "high_quality_2500")]
     w = st[(st["dataset"] == "8gaussians") & (st["metric"] == "w1")].set_index("cell")
     assert set(w.index) == {"nsgan", "wgan-clip"} and (w["baseline"] == "wgan-gp").all()
     p = {}
@@ -268,13 +268,11 @@ def _python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.xfail(strict=False, reason="lead: lazy wgan_core/__init__ (and wgan_core/metrics/__init__, which imports metrics.toy -> torch)")
 def test_report_imports_no_torch():
     r = _python("import wgan_core.report, sys; assert 'torch' not in sys.modules")
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-@pytest.mark.xfail(strict=False, reason="lead: lazy wgan_core/__init__ (and wgan_core/metrics/__init__, which imports metrics.toy -> torch)")
 def test_write_report_runs_without_torch(synthetic_runs, tmp_path):
     root = tmp_path / "study"
     shutil.copytree(synthetic_runs, root, ignore=shutil.ignore_patterns("report"))

@@ -28,20 +28,15 @@ import torch
 from torch import Tensor, nn
 
 from .config import RunConfig
-from .figures import PANEL_FILE
 from .io import atomic_write_bytes, write_json
 from .metrics.toy import TOY_SAMPLES, mode_stats
+from .runfiles import PANEL_FILE, has_modes, missing
 from .runtime import eval_batch, subseed
 
 PANEL_SAMPLES = 1000  # samples of each kind drawn in a toy panel
 PANEL_GRID = 128  # critic evaluations per axis
 PANEL_LIM = 2.0  # the grid spans [-PANEL_LIM, PANEL_LIM]^2 (both toy mixtures lie within +-1.5)
 MODE_KEYS = ("modes", "modes_strict", "high_quality", "reverse_kl")
-
-
-def has_modes(dataset: str) -> bool:
-    """Whether mode statistics are defined for a data set (the Gaussian mixtures; not swissroll or images)."""
-    return dataset in ("8gaussians", "25gaussians")
 
 
 @torch.no_grad()
@@ -106,21 +101,6 @@ def write_artifacts(
     return extra
 
 
-def missing(run_dir: Path) -> list[str]:
-    """What a finished run lacks of today's run-side results ([] when complete, or when it did not finish ok)."""
-    try:
-        final = json.loads((Path(run_dir) / "final.json").read_text())
-        cfg = json.loads((Path(run_dir) / "config.json").read_text())
-    except (OSError, ValueError):
-        return []
-    if final.get("status") != "ok" or cfg.get("experiment") == "depth" or cfg.get("arch") != "mlp":
-        return []
-    lack = [] if (Path(run_dir) / PANEL_FILE).exists() else [PANEL_FILE]
-    if has_modes(cfg.get("dataset", "")) and "modes_2500" not in final.get("metrics", {}):
-        lack.append("modes_2500")
-    return lack
-
-
 def complete_run(run_dir: Path) -> bool:
     """Compute what a finished run lacks from its model.pt, with write_artifacts; False if there is nothing to do or no model.pt."""
     from .models import build_models
@@ -141,8 +121,11 @@ def complete_run(run_dir: Path) -> bool:
 
 
 def complete_study(root: Path) -> list[str]:
-    """complete_run for every run directory under root; returns the ids of the runs it completed."""
-    return [p.name for p in sorted(Path(root).expanduser().iterdir()) if p.is_dir() and complete_run(p)]
+    """complete_run for every run directory under root; returns the ids of the runs it completed ([] if root is no directory)."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return []  # the report names the mistake
+    return [p.name for p in sorted(root.iterdir()) if p.is_dir() and complete_run(p)]
 
 
-__all__ = ["complete_run", "complete_study", "missing", "published_mode_stats", "toy_panel", "write_artifacts"]
+__all__ = ["complete_run", "complete_study", "published_mode_stats", "toy_panel", "write_artifacts"]

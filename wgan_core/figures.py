@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on servers and CI
 import numpy as np  # noqa: E402
 
-PANEL_FILE = "panel.npz"  # in a toy run's directory: fake (n, 2), real (n, 2), grid (g,), values (g, g)
+from .runfiles import PANEL_FILE  # noqa: E402  (re-exported: the panel file these functions read)
 
 
 def read_panel(path: Path) -> dict[str, np.ndarray]:

@@ -1,18 +1,19 @@
-"""Sample-quality metrics: exact metrics on toy data (`toy`); FID, KID, precision/recall on images (`image_metrics`).
+"""Sample-quality metrics: exact metrics on toy data (`toy`); FID, KID, precision/recall on images (`image_metrics`); the metric registry.
 
-`image_metrics` is imported on first use, so toy runs do not pay for importing torch-fidelity (and torchvision).
+Submodules are imported on first use, so toy runs do not pay for importing torch-fidelity
+(and torchvision), and the torch-free report can read `metrics.registry` without torch.
 """
 
 from typing import Any
 
-from . import toy
-
-__all__ = ["image_metrics", "toy"]
+__all__ = ["image_metrics", "registry", "toy"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "image_metrics":
-        from .image import image_metrics
+    import importlib
 
-        return image_metrics
+    if name == "image_metrics":
+        return importlib.import_module(".image", __name__).image_metrics
+    if name in ("toy", "registry", "image"):
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,14 +19,12 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError
-from ..figures import PANEL_FILE
 from ..metrics.registry import threshold
+from ..runfiles import PANEL_FILE, PUBLISHED_KEY, missing
 
 THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
 # Config fields that never make a cell: they identify the run, the data set, or the label itself.
 CELL_EXCLUDE = {"seed", "dataset", "variant", "loss", "constraint", "device", "data_dir", "experiment", "label"}
-MODE_DATASETS = ("8gaussians", "25gaussians")  # toy data sets with modes: finished runs store modes_2500 etc.
-PUBLISHED_KEY = "modes_2500"  # one of the run-side 2,500-sample mode metrics (VEEGAN/PacGAN definition)
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -160,13 +158,9 @@ def lacking_results(root: str | Path, runs: pd.DataFrame) -> dict[str, list[str]
     """
     root = Path(root).expanduser()
     out: dict[str, list[str]] = {PANEL_FILE: [], PUBLISHED_KEY: []}
-    toy = runs[(runs["kind"] == "toy") & (runs["status"] == "ok")]
-    for rid, dataset in zip(toy["run_id"], toy["dataset"]):
-        if not (root / rid / PANEL_FILE).exists():
-            out[PANEL_FILE].append(rid)
-        metrics = (_read_json(root / rid / "final.json") or {}).get("metrics", {})
-        if dataset in MODE_DATASETS and PUBLISHED_KEY not in metrics:  # null (a non-finite generator) counts as present
-            out[PUBLISHED_KEY].append(rid)
+    for rid in runs["run_id"]:
+        for what in missing(root / rid):
+            out[what].append(rid)
     return out
 
 
