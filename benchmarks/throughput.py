@@ -9,8 +9,9 @@ timed steps, with torch.cuda.synchronize() around each timed step on a GPU and
 CUDA events for the per-phase breakdown. With --vs-textbook the textbook loop
 (benchmarks/textbook_loop.py, on contiguous-format copies of the same modules)
 is timed interleaved with the trainer, one iteration each in turn, and
-ratio_vs_textbook is the median of the per-pair ratios. Rows are appended to --out (one CSV
-per device) with the environment, and plots are redrawn next to it.
+ratio_vs_textbook is the median of the per-pair ratios; a variant whose loss or constraint
+the textbook loop does not implement is refused before anything is measured. Rows are
+appended to --out (one CSV per device) with the environment, and plots are redrawn next to it.
 """
 
 from __future__ import annotations
@@ -105,6 +106,7 @@ def measure(variant: str, s: BenchSettings) -> dict:
     import torch
 
     from wgan_core import Trainer
+    from wgan_core.env import environment, git_commit
 
     if s.threads:
         torch.set_num_threads(s.threads)
@@ -169,6 +171,7 @@ def measure(variant: str, s: BenchSettings) -> dict:
     if s.profile:  # after the peak memory is read: the profiler's own memory must not count
         note.append(f"profile: {profile(trainer, s.profile, Path(s.profile_dir) / profile_name(config, dev.type))}")
     med = statistics.median(step_ms)
+    host = environment()  # torch, threads, cpu (and the load average, which has no column)
     return {
         "variant": variant, "arch": config.arch, "resolution": s.resolution if config.arch == "dcgan" else 0,
         "width": config.width, "batch": b, "n_critic": config.n_critic, "device": dev.type,
@@ -184,7 +187,8 @@ def measure(variant: str, s: BenchSettings) -> dict:
         "textbook_ms_per_gen_iter": round(textbook, 2) if textbook else "",
         "ratio_vs_textbook": round(ratio, 3) if textbook else "",
         "timed_iters": len(step_ms), "note": "; ".join(note),
-        **environment(dev),
+        "torch": host["torch"], "cpu": host["cpu"], "threads": host["threads"], **device_columns(dev, host["cpu"]),
+        "git_commit": git_commit(short=True) or "unknown", "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -256,22 +260,15 @@ def constraint_off(trainer) -> Iterator[None]:
         trainer.constraint = constraint
 
 
-def environment(dev) -> dict:
-    """The environment columns of a row: wgan_core.env's, plus the device's name and CUDA and cuDNN versions on a GPU."""
+def device_columns(dev, cpu: str) -> dict:
+    """The columns wgan_core.env.environment() has no value for: the device's name (the CPU model on the CPU), CUDA and cuDNN."""
     import torch
 
-    from wgan_core.env import environment as host_environment
-    from wgan_core.env import git_commit
-
-    host = host_environment()  # torch, threads, cpu (and the load average, which has no column)
     cuda = dev.type == "cuda"
     return {
-        "torch": host["torch"],
-        "device_name": torch.cuda.get_device_name(dev) if cuda else host["cpu"],
+        "device_name": torch.cuda.get_device_name(dev) if cuda else cpu,
         "cuda": torch.version.cuda if cuda else "",
         "cudnn": torch.backends.cudnn.version() if cuda else "",
-        "cpu": host["cpu"], "threads": host["threads"], "git_commit": git_commit(short=True) or "unknown",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -401,7 +398,7 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else None
     try:
         settings = BenchSettings(**{k: v for k, v in vars(args).items() if k in fields},
-                                 **({"profile_dir": str(out.parent)} if out else {}))
+                                 profile_dir=str(out.parent) if out else d.profile_dir)
     except ValueError as e:
         return error(str(e))
     # Refuse a bad setting or a variant without a textbook version before measuring anything.

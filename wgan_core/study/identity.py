@@ -34,17 +34,43 @@ class StudySpec:
     variants: tuple[str, ...] = ()  # keep only these variants / cells ('' = all)
     datasets: tuple[str, ...] = ()  # keep only these data sets ('' = all)
     overrides: tuple[str, ...] = ()  # KEY=VALUE applied to every config (--set)
+    settings: int = 0  # search presets: K settings per objective in stage 1 (0 = the preset's default)
+    metric: str = ""  # search presets: the metric that picks stage 2's setting, lower is better ('' = the preset's)
+    params: tuple[str, ...] = ()  # search presets: the hyperparameters to vary ('' = all of study.space.SPACE)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ConfigError(f"preset: unknown {self.preset!r}; allowed: {', '.join(PRESETS)}")
-        if not isinstance(self.seeds, int) or self.seeds < 1:
+        if not isinstance(self.seeds, int) or isinstance(self.seeds, bool) or self.seeds < 1:
             raise ConfigError(f"seeds: must be a positive integer, got {self.seeds!r}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
             raise ConfigError(f"device: unknown {self.device!r}; allowed: auto, cpu, cuda, cuda:N")
+        plan = PRESETS[self.preset].search
+        if plan is None:
+            if self.settings or self.metric or self.params:
+                searches = ", ".join(n for n, p in PRESETS.items() if p.search)
+                raise ConfigError(f"settings/metric/params: only for the search presets ({searches}), not {self.preset!r}")
+            return
+        from ..metrics.registry import METRICS
+        from .space import PARAM_NAMES
+
+        if not isinstance(self.settings, int) or isinstance(self.settings, bool) or self.settings < 0:
+            raise ConfigError(f"settings: must be a positive integer, got {self.settings!r}")
+        object.__setattr__(self, "settings", self.settings or plan.settings)
+        object.__setattr__(self, "metric", self.metric or plan.metric)
+        directed = [n for n, m in METRICS.items() if m.lower_is_better is True]
+        if self.metric not in directed:
+            raise ConfigError(f"metric: {self.metric!r} cannot pick a setting; allowed (lower is better): {', '.join(directed)}")
+        bad = [n for n in self.params if n not in PARAM_NAMES]
+        if bad:
+            raise ConfigError(f"params: unknown hyperparameter(s) {', '.join(bad)}; allowed: {', '.join(PARAM_NAMES)}")
+
+    @property
+    def search(self):  # the SearchPlan of a search preset, else None
+        return PRESETS[self.preset].search
 
     def identity(self) -> dict[str, Any]:
-        return {
+        ident: dict[str, Any] = {
             "preset": self.preset,
             "seeds": self.seeds,
             "device": self.device,
@@ -52,29 +78,49 @@ class StudySpec:
             "datasets": list(self.datasets),
             "set": list(self.overrides),
         }
+        if self.search is not None:  # only searches carry these, so older studies' identities are unchanged
+            ident.update(settings=self.settings, metric=self.metric, params=list(self.params))
+        return ident
 
     @property
     def baseline(self) -> str:
         return PRESETS[self.preset].baseline
 
     def jobs(self) -> list[Job]:
-        """The study's jobs in run order (seed-major, so every variant advances together), without duplicates."""
-        jobs = PRESETS[self.preset].build(self.seeds, self.device)
+        """The study's jobs in run order (seed-major, so every variant advances together), without duplicates.
+
+        For a search preset: stage 1 (stage 2 depends on its results: wgan_core.study.search).
+        """
+        return list({j.run_id(): j for j, _ in self.tagged_jobs()}.values())
+
+    def tagged_jobs(self) -> list[tuple[Job, int | None]]:
+        """(job, setting index) in run order after filters and overrides; the index is None outside a search."""
+        plan = self.search
+        if plan is None:
+            tagged: list[tuple[Job, int | None]] = [(j, None) for j in PRESETS[self.preset].build(self.seeds, self.device)]
+        else:
+            from .presets import search_stage1
+
+            tagged = list(search_stage1(plan, self.settings, self.device, self.params))
+        return self.filtered(tagged)
+
+    def filtered(self, tagged: list[tuple[Job, Any]]) -> list[tuple[Job, Any]]:
+        """The --datasets and --variants filters and the --set overrides, applied to (job, tag) pairs."""
         if self.datasets:
-            known = list(dict.fromkeys(j.dataset for j in jobs))
+            known = list(dict.fromkeys(j.dataset for j, _ in tagged))
             bad = [d for d in self.datasets if d not in known]
             if bad:
                 raise ConfigError(f"datasets: {', '.join(bad)} not in preset {self.preset!r}; allowed: {', '.join(known)}")
-            jobs = [j for j in jobs if j.dataset in self.datasets]
+            tagged = [(j, t) for j, t in tagged if j.dataset in self.datasets]
         if self.variants:
-            known = list(dict.fromkeys(n for j in jobs for n in (j.variant, j.label)))
+            known = list(dict.fromkeys(n for j, _ in tagged for n in (j.variant, j.label)))
             bad = [v for v in self.variants if v not in known]
             if bad:
                 raise ConfigError(f"variant: unknown {', '.join(map(repr, bad))} for preset {self.preset!r}; allowed: {', '.join(known)}")
-            jobs = [j for j in jobs if j.variant in self.variants or j.label in self.variants]
+            tagged = [(j, t) for j, t in tagged if j.variant in self.variants or j.label in self.variants]
         if self.overrides:
-            jobs = [override(j, self.overrides) for j in jobs]
-        return list({j.run_id(): j for j in jobs}.values())
+            tagged = [(override(j, self.overrides), t) for j, t in tagged]
+        return tagged
 
 
 def override(job: Job, items: Iterable[str]) -> Job:
@@ -90,8 +136,11 @@ def job_from_dict(d: dict[str, Any]) -> Job:
     return DepthConfig.from_dict(d) if d.get("experiment") == "depth" else RunConfig.from_dict(d)
 
 
-def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "") -> dict[str, Any]:
-    """Create DIR/study.json, or check that DIR holds this same study. Refuses (ConfigError) before writing anything."""
+def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Create DIR/study.json, or check that DIR holds this same study. Refuses (ConfigError) before writing anything.
+
+    extra: more fields for a new study.json (a search's stage-1 table).
+    """
     ids = [j.run_id() for j in jobs]
     path = root / STUDY_FILE
     if root.exists() and not root.is_dir():
@@ -109,6 +158,7 @@ def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "")
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "git_commit": git_commit(),
             "command": command,
+            **(extra or {}),
         }
         _create_exclusive(path, json.dumps(info, indent=2) + "\n")  # two invocations racing: one creates, both compare
     info = _read_study(path)

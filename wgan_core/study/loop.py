@@ -125,18 +125,50 @@ def run_study(
     """Run every job of the study that has not finished. Returns {'total', 'ran', 'skipped', 'failed', 'seconds'}.
 
     Runs held by another live invocation are waited for (and taken over if that
-    invocation dies). Raises StudyError at the end if some runs failed.
+    invocation dies). Raises StudyError at the end if some runs failed. A search
+    preset runs its two stages (wgan_core.study.search.run_search).
     """
     executor = executor or Executor("local")
     root = Path(root).expanduser()
+    if spec.search is not None:
+        from .search import run_search
+
+        return run_search(spec, root, executor, progress=progress, log=log, command=command, poll_s=poll_s)
     jobs = spec.jobs()  # ConfigError for a bad preset, variant, data set or override: before anything is written
+    check_device(spec, executor)
+    prepare_dir(root, spec, jobs, command)
+    summary = run_jobs(spec.preset, jobs, root, executor, progress=progress, log=log, poll_s=poll_s)
+    raise_failures(summary, root)
+    return summary
+
+
+def check_device(spec: StudySpec, executor: Executor) -> None:
     if executor.kind in ("local", "process") and spec.device != "auto":
         resolve_device(spec.device)  # 'cuda' without CUDA: a user mistake, reported now
-    prepare_dir(root, spec, jobs, command)
+
+
+def raise_failures(summary: dict[str, Any], root: Path) -> None:
+    failed = summary["failed"]
+    if failed:
+        errors = "; ".join(f"{rid}: {err}" for rid, err in failed.items())
+        raise StudyError(f"{len(failed)} run(s) failed: {errors} (error.log in each run directory under {root})")
+
+
+def run_jobs(
+    title: str,
+    jobs: list[Job],
+    root: Path,
+    executor: Executor,
+    *,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+    poll_s: float = 10.0,
+) -> dict[str, Any]:
+    """Run the jobs not finished yet in root/<run_id>; returns {'total', 'ran', 'skipped', 'failed': {run_id: error}, 'seconds'}."""
     by_id = {j.run_id(): j for j in jobs}
     done = {rid for rid in by_id if (root / rid / "final.json").exists()}
     t0 = time.perf_counter()
-    log(f"study {spec.preset}: {len(jobs)} runs in {root} ({len(done)} finished already), executor {executor.name}")
+    log(f"study {title}: {len(by_id)} runs in {root} ({len(done)} finished already), executor {executor.name}")
     prog = Progress(by_id, set(done), log, progress)
     failed: dict[str, str] = {}
     ran = 0
@@ -165,16 +197,12 @@ def run_study(
     finally:
         prog.close()
     seconds = time.perf_counter() - t0
-    summary = {"total": len(jobs), "ran": ran, "skipped": len(done), "failed": sorted(failed), "seconds": seconds}
-    log(f"study {spec.preset}: {len(prog.done)}/{len(jobs)} runs finished ({ran} run now) in {_fmt_s(seconds)}")
-    if failed:
-        errors = "; ".join(f"{rid}: {err}" for rid, err in failed.items())
-        raise StudyError(f"{len(failed)} run(s) failed: {errors} (error.log in each run directory under {root})")
-    return summary
+    log(f"study {title}: {len(prog.done)}/{len(by_id)} runs finished ({ran} run now) in {_fmt_s(seconds)}")
+    return {"total": len(by_id), "ran": ran, "skipped": len(done), "failed": failed, "seconds": seconds}
 
 
 def finished_runs(root: Path) -> list[str]:
     return sorted(p.parent.name for p in Path(root).glob("*/final.json"))
 
 
-__all__ = ["Progress", "critic_step_weight", "finished_runs", "job_cost", "run_study"]
+__all__ = ["Progress", "check_device", "critic_step_weight", "finished_runs", "job_cost", "raise_failures", "run_jobs", "run_study"]

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from ..config import VARIANTS, ConfigError, RunConfig
+from ..config import ConfigError, RunConfig
 from ..depth import DepthConfig
 
 Job = RunConfig | DepthConfig
 
 TOY_DATASETS = ("8gaussians", "25gaussians")
+# The five objectives the suite was built around. Presets name them explicitly, so that variants
+# registered later (hinge-sn, r3gan, ...) do not change these presets' runs or their run ids.
+FIVE = ("gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp")
 
 # The toy preset's budget, sized so that the 30 runs finish in about 15 minutes on a 2-core CPU
 # with `--executor process:2` (measured: see results/toy/README.md).
@@ -29,7 +32,7 @@ TOY_DATASETS = ("8gaussians", "25gaussians")
 #  * eval_samples 1,000: the exact W1 (an optimal assignment) of a collapsed generator costs
 #    ~15 s at 2,000 samples and ~1.5 s at 1,000; evaluations are every 250 iterations. The
 #    mode counts with the published definition (2,500 samples; VEEGAN, PacGAN) are computed
-#    by the report from each run's final generator, the "(2,500)" columns.
+#    by each run from its final generator when it finishes, the "(2,500)" columns.
 TOY_BUDGET = dict(steps=1000, width=128, eval_every=250, checkpoint_every=250, eval_samples=1000)
 
 
@@ -43,7 +46,7 @@ def preset_toy(seeds: int, device: str) -> list[Job]:
         RunConfig.preset(v, ds, seed=s, device=device, **TOY_BUDGET)
         for s in _seeds(seeds)
         for ds in TOY_DATASETS
-        for v in VARIANTS
+        for v in FIVE
     ]
 
 
@@ -57,7 +60,7 @@ FASHION_BUDGET = dict(steps=3000, width=32, eval_every=500, checkpoint_every=250
 
 def preset_fashion(seeds: int, device: str) -> list[Job]:
     """Fashion-MNIST 28x28, the five variants x seeds, CPU-sized DCGAN (width 32, 3,000 iterations), classifier FID/KID."""
-    return [RunConfig.preset(v, "fashion-mnist", seed=s, device=device, **FASHION_BUDGET) for s in _seeds(seeds) for v in VARIANTS]
+    return [RunConfig.preset(v, "fashion-mnist", seed=s, device=device, **FASHION_BUDGET) for s in _seeds(seeds) for v in FIVE]
 
 
 INCEPTION_WEIGHTS = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity's Inception (FID) weights file
@@ -93,7 +96,7 @@ def preset_paper(seeds: int, device: str) -> list[Job]:
     return [
         RunConfig.preset(v, "fashion-mnist", seed=s, device=device, extractor=extractor, **PAPER_BUDGET)
         for s in _seeds(seeds)
-        for v in VARIANTS
+        for v in FIVE
     ]
 
 
@@ -120,7 +123,7 @@ def preset_ncritic(seeds: int, device: str) -> list[Job]:
         RunConfig.preset(v, ds, seed=s, device=device, n_critic=k, **TOY_BUDGET)
         for s in _seeds(seeds)
         for ds in TOY_DATASETS
-        for v in VARIANTS
+        for v in FIVE
         for k in N_CRITICS
     ]
 
@@ -157,10 +160,60 @@ def preset_depth(seeds: int, device: str) -> list[Job]:
     return jobs
 
 
+# ----------------------------------------------------------------------------------------------
+# Search presets (Lucic et al. 2018's protocol; wgan_core/study/search.py runs the two stages).
+# ----------------------------------------------------------------------------------------------
+class SearchPlan(NamedTuple):
+    datasets: tuple[str, ...]
+    variants: tuple[str, ...]  # the objectives, each at its own sourced defaults as setting 0
+    budget: dict[str, Any]  # config fields common to every run of the search
+    metric: str  # stage 2 retrains the setting with the lowest final value of this metric
+    settings: int  # K: settings per objective in stage 1 (default of --settings)
+    core_s_per_cost: float  # CPU core-seconds per job_cost unit, measured on this machine (for --dry-run)
+
+
+# Sized for this 2-core CPU: 16 settings x 5 objectives x 2 data sets = 160 stage-1 runs at the toy
+# budget, then the best and the default setting of each objective with 8 seeds (at most 140 runs
+# more, fewer where they coincide): about 1-2 hours with process:2. 8 matched pairs let a Wilcoxon
+# test reach p = 2/2^8 ~ 0.008, enough to survive a Holm correction over 4 comparisons at 0.05.
+# Cost calibration: the toy preset's 30 runs (246,000 job_cost units) took 379 s on 2 cores (results/toy/).
+SEARCH_TOY = SearchPlan(TOY_DATASETS, FIVE, TOY_BUDGET, "w1", 16, 379 * 2 / 246_000)
+# Sized for a GPU, not run here: Fashion-MNIST with the papers' width 64 and 10,000 iterations,
+# 30 settings, then 10 seeds. Calibration from the CPU fashion study (15 runs, 339,000 units, ~1 h 48 min
+# on 2 cores, width 32): a CPU figure, so the estimate is an upper bound for a GPU, which we have not measured.
+SEARCH_FASHION_BUDGET = dict(steps=10_000, width=64, batch_size=64, eval_every=1000, checkpoint_every=1000, eval_samples=2000)
+SEARCH_FASHION = SearchPlan(("fashion-mnist",), FIVE, SEARCH_FASHION_BUDGET, "fid", 30, 6480 * 2 / 339_000)
+
+
+def search_stage1(plan: SearchPlan, settings: int, device: str, params: tuple[str, ...] = ()) -> list[tuple[Job, int]]:
+    """Stage 1 of a search: (config, setting index) for settings 0..K-1 of every objective, seed 0; setting-major order.
+
+    params: the hyperparameters to vary (default: all of study.space.SPACE).
+    """
+    from .space import PARAM_NAMES, setting
+
+    out: list[tuple[Job, int]] = []
+    for i in range(settings):
+        for ds in plan.datasets:
+            for v in plan.variants:
+                base = RunConfig.preset(v, ds, seed=0, device=device, **plan.budget)
+                out.append((base.replace(**setting(base, i, params or PARAM_NAMES)), i))
+    return out
+
+
+def _search_doc(plan: SearchPlan, what: str) -> Callable[[int, str], list[Job]]:
+    def build(seeds: int, device: str) -> list[Job]:
+        return [j for j, _ in search_stage1(plan, plan.settings, device)]
+
+    build.__doc__ = what
+    return build
+
+
 class Preset(NamedTuple):
-    build: Callable[[int, str], list[Job]]  # (seeds, device) -> jobs
-    seeds: int  # default number of seeds
+    build: Callable[[int, str], list[Job]]  # (seeds, device) -> jobs (for a search: stage 1 at the default K)
+    seeds: int  # default number of seeds (for a search: stage 2's seeds)
     baseline: str  # the cell the report's paired tests compare against ('' = none)
+    search: SearchPlan | None = None  # a two-stage search (wgan_core/study/search.py)
 
 
 PRESETS: dict[str, Preset] = {
@@ -171,11 +224,22 @@ PRESETS: dict[str, Preset] = {
     "ncritic": Preset(preset_ncritic, 3, "wgan-gp, n_critic=5"),
     "factorial": Preset(preset_factorial, 3, "wgan-gp"),
     "depth": Preset(preset_depth, 3, ""),
+    "search-toy": Preset(
+        _search_doc(SEARCH_TOY, "tuning-fair search on 8gaussians and 25gaussians: K random settings per objective (W1), then the best with N seeds"),
+        8, "wgan-gp", SEARCH_TOY,
+    ),
+    "search-fashion": Preset(
+        _search_doc(SEARCH_FASHION, "tuning-fair search on Fashion-MNIST (sized for a GPU): K settings per objective (FID), then the best with N seeds"),
+        10, "wgan-gp", SEARCH_FASHION,
+    ),
 }
 
 
 def describe_presets() -> str:
-    return "\n".join(f"{name}: {(p.build.__doc__ or '').splitlines()[0]} (default seeds: {p.seeds})" for name, p in PRESETS.items())
+    def extra(p: Preset) -> str:
+        return f"; default settings: {p.search.settings}, metric {p.search.metric}" if p.search else ""
+
+    return "\n".join(f"{name}: {(p.build.__doc__ or '').splitlines()[0]} (default seeds: {p.seeds}{extra(p)})" for name, p in PRESETS.items())
 
 
 def cuda_available() -> bool:
@@ -194,6 +258,11 @@ def default_preset(device: str) -> str:
 
 __all__ = [
     "CLIP_VALUES",
+    "FIVE",
+    "SEARCH_FASHION",
+    "SEARCH_TOY",
+    "SearchPlan",
+    "search_stage1",
     "FACTORIAL_CONSTRAINTS",
     "FACTORIAL_LOSSES",
     "FASHION_BUDGET",
