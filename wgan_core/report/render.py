@@ -28,6 +28,7 @@ from ..figures import PANEL_FILE
 from ..io import atomic_write_text
 from .load import PUBLISHED_KEY, THRESHOLD_SHARE, lacking_results, load_study
 from .plots import all_plots
+from .search import ROLES, is_search, search_sections, stage2_view
 from .stats import BOOT_RESAMPLES, paired_tests
 from .tables import display_tables, factorial_tables, markdown, stats_display, summarize, write_csv
 
@@ -44,13 +45,21 @@ def write_report(root: str | Path, baseline: str | None = None) -> Path:
 
     write_csv(runs, out / "runs.csv")
     write_csv(curves, out / "curves.csv")
+    sections: list[tuple[str, pd.DataFrame, str]] = []
+    search_plots: list[tuple[str, Path]] = []
+    if is_search(info):  # the tables, tests and plots below describe stage 2: '<objective> (tuned)' and '(defaults)'
+        all_runs, all_curves = runs, curves
+        runs, curves = stage2_view(all_runs, all_curves, info)
+        sections, search_plots = search_sections(root, all_runs, all_curves, runs, info, baseline, out)
+        stats = pd.concat([paired_tests(runs[runs["role"] == r], f"{baseline} ({r})") for r in ROLES], ignore_index=True)
+    else:
+        stats = paired_tests(runs, baseline)
     summary = summarize(runs)
     write_csv(summary, out / "summary.csv")
-    stats = paired_tests(runs, baseline)
     write_csv(stats, out / "stats.csv")
-    plots = all_plots(root, runs, curves, depth, out)
+    plots = search_plots + all_plots(root, runs, curves, depth, out)
 
-    doc = _Doc(info, runs, display_tables(summary), stats, factorial_tables(runs), baseline, lacking_note(root, runs))
+    doc = _Doc(info, runs, display_tables(summary), stats, factorial_tables(runs), baseline, lacking_note(root, runs), sections)
     atomic_write_text(out / "summary.md", doc.markdown())
     index = out / "index.html"
     atomic_write_text(index, doc.html(plots))
@@ -105,9 +114,10 @@ figcaption{font-size:13px;color:#555} code{background:#f4f4f4;padding:0 3px}
 class _Doc:
     """The report's content, rendered as Markdown (summary.md) or as one self-contained HTML page (index.html)."""
 
-    def __init__(self, info, runs, tables, stats, fact, baseline: str, lacking: str) -> None:
+    def __init__(self, info, runs, tables, stats, fact, baseline: str, lacking: str, sections=()) -> None:
         self.info, self.runs, self.tables, self.stats, self.fact = info, runs, tables, stats, fact
         self.baseline, self.lacking = baseline, lacking
+        self.sections = list(sections)  # (heading, table, note): a search's sections, before the summary
         self.notes = _notes(runs, baseline, not stats.empty)
 
     def markdown(self) -> str:
@@ -117,6 +127,10 @@ class _Doc:
             parts += [f"{len(self.runs)} runs; command: `{info.get('command', '')}`; git commit `{info.get('git_commit', '')[:12]}`.", ""]
         if self.lacking:
             parts += [f"> **Note:** {self.lacking}", ""]
+        for heading, t, note in self.sections:
+            parts += [f"## {heading}", "", markdown(t), "", note, ""]
+        if self.sections:
+            parts += ["## Stage 2: seeds of the tuned and the default setting of each objective", ""]
         for ds, (t, extra) in self.tables.items():
             parts += [f"## {ds}", "", markdown(t), ""] + ([markdown(extra), ""] if len(extra.columns) > 1 else [])
         for name, t in self.fact.items():
@@ -143,7 +157,9 @@ class _Doc:
         parts.append("</p>")
         if self.lacking:
             parts.append(f"<p class='warn'>{esc(self.lacking)}</p>")
-        parts.append("<h2>Summary</h2>")
+        for heading, t, note in self.sections:
+            parts += [f"<h2>{esc(heading)}</h2>", t.to_html(index=False, escape=True, border=0), f"<p class='meta'>{esc(note)}</p>"]
+        parts.append("<h2>Stage 2: seeds of the tuned and the default setting of each objective</h2>" if self.sections else "<h2>Summary</h2>")
         for ds, (t, extra) in self.tables.items():
             parts += [f"<h3>{esc(str(ds))}</h3>", t.to_html(index=False, escape=True, border=0)]
             if len(extra.columns) > 1:  # "cell" alone: no metric with a direction (median / best)
@@ -161,7 +177,8 @@ class _Doc:
                 f"<figure><img alt='{esc(path.name)}' src='data:image/png;base64,{b64}'>"
                 f"<figcaption>{esc(caption)} — <code>{esc(path.name)}</code>, data: <code>{esc(path.with_suffix('.csv').name)}</code></figcaption></figure>"
             )
-        parts.append("<p class='meta'>Tables as CSV: runs.csv, curves.csv, summary.csv, stats.csv (beside this file).</p></body></html>")
+        more = ", stage1.csv, budget.csv, sensitivity.csv, ranking.csv, cost.csv" if self.sections else ""
+        parts.append(f"<p class='meta'>Tables as CSV: runs.csv, curves.csv, summary.csv, stats.csv{more} (beside this file).</p></body></html>")
         return "\n".join(parts)
 
 

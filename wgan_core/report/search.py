@@ -1,0 +1,279 @@
+"""The search's report sections (Lucic et al. 2018's protocol): budget curves, sensitivity, rankings, cost. Torch-free.
+
+Reads study.json's "stage1" table (run id -> data set, objective, setting, hyperparameter
+values) and "stage2" record (selected settings; run id -> roles 'tuned' / 'defaults').
+
+  * Stage-1 score of a setting: its run's final value of the search metric; a diverged run,
+    or one whose final value is not finite, scores as an untrained generator (its own step-0
+    evaluation), so a failed setting counts as "learned nothing" rather than vanishing.
+  * budget.csv: expected best score of m settings drawn without replacement from the K tried,
+    exactly (report/budget.py), with a 95% bootstrap band, per data set and objective.
+  * sensitivity: the stage-1 scores per objective, and the score against each hyperparameter.
+  * stage 2: each run appears in the cell '<objective> (tuned)' and/or '<objective> (defaults)';
+    the report's summary and paired tests (against the baseline's tuned and default cells) use
+    these, and ranking.csv sets the ranking at the defaults beside the tuned one.
+  * cost.csv: run seconds per objective over the whole search, and the budget (settings and
+    seconds) each needs for its expected best to reach the baseline's median at its defaults.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ..metrics.registry import METRICS  # noqa: E402
+from .budget import budget_band, budget_curve, budget_to_reach  # noqa: E402
+from .plots import _save, cell_colors  # noqa: E402
+from .tables import metric_num, num, write_csv  # noqa: E402
+
+ROLES = ("tuned", "defaults")
+LOG_PARAMS = ("lr_d", "penalty_weight", "clip_value")  # drawn log-uniformly: log axes
+PARAMS = ("lr_d", "beta1", "beta2", "n_critic", "penalty_weight", "clip_value")  # lr_g = lr_d in the search
+
+
+def is_search(info: dict[str, Any]) -> bool:
+    return "stage1" in info
+
+
+def stage1_frame(runs: pd.DataFrame, curves: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
+    """One row per stage-1 run: data set, objective, setting, hyperparameter values, status, score, seconds."""
+    metric = info.get("metric", "w1")
+    by_id = runs.set_index("run_id")
+    step0 = curves[curves["step"] == 0].set_index("run_id")[metric] if metric in curves else pd.Series(dtype=float)
+    rows = []
+    for rid, row in info["stage1"].items():
+        r = by_id.loc[rid] if rid in by_id.index else None
+        final = float(r[metric]) if r is not None and metric in r and pd.notna(r[metric]) else math.nan
+        status = r["status"] if r is not None else "missing"
+        untrained = float(step0.get(rid, math.nan)) if rid in step0.index else math.nan
+        ok = status == "ok" and math.isfinite(final)
+        values = {p: row.get("values", {}).get(p, math.nan) for p in PARAMS}
+        values["optimizer"] = row.get("values", {}).get("optimizer", "")
+        rows.append({
+            "dataset": row["dataset"], "objective": row["variant"], "setting": row["setting"], "run_id": rid, "status": status,
+            "final": final, "score": final if ok else untrained, "scored_as_untrained": not ok, **values,
+            "wall_time_s": float(r["wall_time_s"]) if r is not None and pd.notna(r.get("wall_time_s")) else math.nan,
+        })  # fmt: skip
+    order = {rid: i for i, rid in enumerate(info.get("runs", []))}  # study order (study.json's stage1 dict may be key-sorted)
+    df = pd.DataFrame(rows)
+    return df.sort_values("run_id", key=lambda s: s.map(order), kind="stable").reset_index(drop=True) if len(df) else df
+
+
+def stage2_view(runs: pd.DataFrame, curves: pd.DataFrame, info: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(runs, curves) of stage 2 with cells '<objective> (<role>)'; a run in both roles appears twice.
+
+    Before stage 2 is recorded (a search interrupted in stage 1): the stage-1 runs at the defaults, as '(defaults)'.
+    """
+    stage2 = info.get("stage2", {}).get("runs")
+    if stage2 is None:
+        roles = {rid: ["defaults"] for rid, r in info["stage1"].items() if r["setting"] == 0}
+    else:
+        roles = {rid: r["roles"] for rid, r in stage2.items()}
+    pairs = pd.DataFrame([(rid, role) for rid, rs in roles.items() for role in rs], columns=["run_id", "role"])
+    view = runs.drop(columns=["cell"]).merge(pairs, on="run_id", how="inner")
+    view.insert(1, "cell", view["label"] + " (" + view["role"] + ")")
+    cv = curves.drop(columns=["cell"]).merge(view[["run_id", "role", "cell"]], on="run_id", how="inner")
+    order = {c: i for i, c in enumerate(f"{o} ({role})" for role in ROLES for o in dict.fromkeys(runs["label"]))}
+    view = view.sort_values(["cell"], key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+    return view, cv
+
+
+def budget_table(stage1: pd.DataFrame) -> pd.DataFrame:
+    """dataset, cell, budget, expected_best, lo, hi: the expected best of m settings for m = 1..K, with a 95% bootstrap band."""
+    rows = []
+    for (dataset, obj), g in stage1.groupby(["dataset", "objective"], sort=False):
+        scores = g.sort_values("setting")["score"].to_numpy(float)
+        scores = scores[np.isfinite(scores)]
+        if len(scores) == 0:
+            continue
+        curve = budget_curve(scores)
+        lo, hi = budget_band(scores)
+        rows += [{"dataset": dataset, "cell": obj, "budget": m + 1, "expected_best": curve[m], "lo": lo[m], "hi": hi[m]} for m in range(len(curve))]
+    return pd.DataFrame(rows, columns=["dataset", "cell", "budget", "expected_best", "lo", "hi"])
+
+
+def sensitivity_table(stage1: pd.DataFrame) -> pd.DataFrame:
+    """Per data set and objective: settings tried, how many failed, how many beat the objective's own defaults, best and default scores."""
+    rows = []
+    for (dataset, obj), g in stage1.groupby(["dataset", "objective"], sort=False):
+        default = g.loc[g["setting"] == 0, "score"]
+        d = float(default.iloc[0]) if len(default) else math.nan
+        best = g.sort_values(["score", "setting"]).iloc[0]
+        rows.append({
+            "dataset": dataset, "objective": obj, "settings": len(g), "diverged_or_nonfinite": int(g["scored_as_untrained"].sum()),
+            "beat_defaults": int((g.loc[g["setting"] != 0, "score"] < d).sum()), "default_score": d,
+            "best_score": float(best["score"]), "best_setting": int(best["setting"]), "median_score": float(g["score"].median()),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def ranking_table(view: pd.DataFrame, metric: str, info: dict[str, Any]) -> pd.DataFrame:
+    """Per data set and objective: mean of the metric over stage-2 seeds at the defaults and tuned, and the rank of each (1 = best)."""
+    lower = METRICS[metric].lower_is_better if metric in METRICS else True
+    selected = info.get("stage2", {}).get("selected", {})
+    rows = []
+    ok = view[view["status"] == "ok"]
+    for dataset, g in ok.groupby("dataset", sort=False):
+        means = g.groupby(["label", "role"], sort=False)[metric].mean().unstack("role")
+        t = pd.DataFrame({"dataset": dataset, "objective": means.index})
+        for role in ("defaults", "tuned"):
+            col = means[role] if role in means else pd.Series(math.nan, index=means.index)
+            t[f"{role}_mean"] = col.to_numpy(float)
+            t[f"{role}_rank"] = col.rank(ascending=lower, method="min").to_numpy()
+        t["tuned_setting"] = [selected.get(dataset, {}).get(o, {}).get("setting") for o in t["objective"]]
+        rows.append(t)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def cost_table(stage1: pd.DataFrame, view: pd.DataFrame, budget: pd.DataFrame, metric: str, baseline: str) -> pd.DataFrame:
+    """Run seconds per objective over the whole search, and the budget each needs to reach the baseline's median at its defaults."""
+    rows = []
+    for (dataset, obj), g in stage1.groupby(["dataset", "objective"], sort=False):
+        v = view[(view["dataset"] == dataset) & (view["label"] == obj)].drop_duplicates("run_id")
+        s1 = float(g["wall_time_s"].sum())
+        s2 = float(v.loc[~v["run_id"].isin(g["run_id"]), "wall_time_s"].sum())
+        base = view[(view["dataset"] == dataset) & (view["cell"] == f"{baseline} (defaults)") & (view["status"] == "ok")][metric]
+        target = float(base.median()) if len(base) else math.nan
+        curve = budget[(budget["dataset"] == dataset) & (budget["cell"] == obj)].sort_values("budget")["expected_best"].to_numpy(float)
+        m = budget_to_reach(curve, target) if math.isfinite(target) and len(curve) else None
+        per_setting = float(g["wall_time_s"].mean())
+        rows.append({
+            "dataset": dataset, "objective": obj, "stage1_s": s1, "stage2_s": s2, "total_s": s1 + s2, "target": target,
+            "settings_to_target": m, "seconds_to_target": m * per_setting if m else math.nan,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def plot_budget(budget: pd.DataFrame, metric: str, out: Path) -> Path | None:
+    if budget.empty:
+        return None
+    datasets = list(dict.fromkeys(budget["dataset"]))
+    colors = cell_colors(list(dict.fromkeys(budget["cell"])))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 4), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        d = budget[budget["dataset"] == ds]
+        for cell, g in d.groupby("cell", sort=False):
+            ax.plot(g["budget"], g["expected_best"], color=colors[cell], label=cell, marker="o", ms=3)
+            ax.fill_between(g["budget"], g["lo"], g["hi"], color=colors[cell], alpha=0.15, lw=0)
+        ax.set_xlabel("budget: settings tried (drawn without replacement)")
+        ax.set_ylabel(f"expected best {METRICS[metric].display if metric in METRICS else metric}")
+        if (d["lo"] > 0).all():
+            ax.set_yscale("log")
+        ax.set_title(f"{ds}: expected best score against tuning budget", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = out / "budget.png"
+    _save(fig, path)
+    return path
+
+
+def plot_sensitivity(stage1: pd.DataFrame, metric: str, out: Path) -> list[Path]:
+    """Per data set: the stage-1 scores per objective (defaults marked), and the score against each hyperparameter."""
+    paths = []
+    colors = cell_colors(list(dict.fromkeys(stage1["objective"])))
+    name = METRICS[metric].display if metric in METRICS else metric
+    for ds, d in stage1.groupby("dataset", sort=False):
+        params = [p for p in PARAMS if d[p].notna().any()]
+        fig, axes = plt.subplots(1, 1 + len(params), figsize=(3.2 * (1 + len(params)), 3.4), squeeze=False)
+        ax = axes[0][0]
+        objs = list(dict.fromkeys(d["objective"]))
+        rng = np.random.default_rng(0)
+        for k, obj in enumerate(objs):
+            g = d[d["objective"] == obj]
+            ax.scatter(k + rng.uniform(-0.15, 0.15, len(g)), g["score"], s=14, color=colors[obj], alpha=0.8)
+            ax.scatter([k], g.loc[g["setting"] == 0, "score"], s=60, marker="*", color="k", zorder=3)
+        ax.set_xticks(range(len(objs)))
+        ax.set_xticklabels(objs, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(f"stage-1 {name}")
+        ax.set_title("every setting (★ = defaults)", fontsize=9)
+        for ax, p in zip(axes[0][1:], params):
+            for obj in objs:
+                g = d[(d["objective"] == obj) & d[p].notna()]
+                ax.scatter(g[p], g["score"], s=12, color=colors[obj], alpha=0.8, label=obj)
+            if p in LOG_PARAMS:
+                ax.set_xscale("log")
+            ax.set_xlabel("lr (both nets)" if p == "lr_d" else p)
+            ax.set_title(f"{name} against {p}", fontsize=9)
+        for ax in axes[0]:
+            if (d["score"] > 0).all():
+                ax.set_yscale("log")
+            ax.grid(alpha=0.3, which="both")
+        axes[0][-1].legend(fontsize=7)
+        fig.suptitle(f"{ds}: sensitivity of stage-1 scores to the hyperparameters", fontsize=10)
+        fig.tight_layout()
+        slug = ds.replace(":", "_").replace("/", "_")
+        path = out / f"sensitivity_{slug}.png"
+        _save(fig, path)
+        paths.append(path)
+    return paths
+
+
+def search_sections(root: Path, runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame, info: dict[str, Any], baseline: str, out: Path):
+    """Write the search's CSVs and figures; returns (sections [(heading, table, note)], plots [(caption, path)])."""
+    metric = info.get("metric", "w1")
+    stage1 = stage1_frame(runs, curves, info)
+    write_csv(stage1, out / "stage1.csv")
+    budget = budget_table(stage1)
+    write_csv(budget, out / "budget.csv")
+    sens = sensitivity_table(stage1)
+    write_csv(sens, out / "sensitivity.csv")
+    ranking = ranking_table(view, metric, info)
+    write_csv(ranking, out / "ranking.csv")
+    cost = cost_table(stage1, view, budget, metric, baseline)
+    write_csv(cost, out / "cost.csv")
+
+    f = lambda v: metric_num(metric, v)  # noqa: E731
+    k = int(stage1["setting"].max()) + 1 if len(stage1) else 0
+    sections = []
+    if not ranking.empty:
+        t = ranking.copy()
+        for role in ("defaults", "tuned"):
+            t[f"{role} (rank)"] = [f"{f(m)} ({num(r)})" for m, r in zip(t[f"{role}_mean"], t[f"{role}_rank"])]
+        t = t[["dataset", "objective", "defaults (rank)", "tuned (rank)", "tuned_setting"]]
+        sections.append(("Ranking at the paper defaults and after tuning", t,
+                         f"Mean final {metric} over stage 2's seeds (rank 1 = best); tuned_setting: the stage-1 setting stage 2 retrained (0 = the defaults)."))
+    if not budget.empty:
+        last = budget.sort_values("budget").groupby(["dataset", "cell"], sort=False).tail(1)
+        first = budget[budget["budget"] == 1].set_index(["dataset", "cell"])["expected_best"]
+        t = pd.DataFrame({
+            "dataset": last["dataset"], "objective": last["cell"],
+            "mean of all settings (m = 1)": [f(first[(d, c)]) for d, c in zip(last["dataset"], last["cell"])],
+            f"best of all {k} (m = K)": [f(v) for v in last["expected_best"]],
+        })  # fmt: skip
+        note = "budget.csv has every m with its 95% bootstrap band; the figure is Lucic et al.'s Fig. 4."
+        sections.append(("Expected best score against the tuning budget", t, note))
+    if not sens.empty:
+        t = sens.copy()
+        for c in ("default_score", "best_score", "median_score"):
+            t[c] = [f(v) for v in t[c]]
+        sections.append(("Sensitivity: how often a random setting works", t,
+                         "diverged_or_nonfinite: scored as an untrained generator (its step-0 value); beat_defaults: settings better than setting 0."))
+    if not cost.empty:
+        t = cost.copy()
+        for c in ("stage1_s", "stage2_s", "total_s", "seconds_to_target"):
+            t[c] = [num(v, ".0f") for v in t[c]]
+        t["target"] = [f(v) for v in t["target"]]
+        t["settings_to_target"] = [num(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else "not reached" for v in t["settings_to_target"]]
+        note = (
+            f"Run seconds (wall time of each run, one core each); target: the median {metric} of {baseline} at its defaults in stage 2; "
+            "settings_to_target: the smallest budget whose expected best reaches it; seconds_to_target: that many mean stage-1 runs."
+        )
+        sections.append(("Cost", t, note))
+    plots = []
+    p = plot_budget(budget, metric, out)
+    if p:
+        plots.append(("Expected best score against the tuning budget (band: 95% bootstrap over the K settings)", p))
+    plots += [("Sensitivity of stage-1 scores to the hyperparameters", p) for p in plot_sensitivity(stage1, metric, out)]
+    return sections, plots
+
+
+__all__ = ["budget_table", "cost_table", "is_search", "ranking_table", "search_sections", "sensitivity_table", "stage1_frame", "stage2_view"]
