@@ -5,7 +5,7 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
-from wgan_core.penalties import clip_weights_, gradient_penalty, input_grad_norms
+from wgan_core.penalties import CONSTRAINTS, clip_weights_, gradient_penalty, input_grad_norms, penalty
 
 
 def linear_critic(w):
@@ -87,3 +87,73 @@ def test_clip_puts_every_parameter_in_the_box():
 def test_shape_mismatch_is_a_value_error():
     with pytest.raises(ValueError, match="differ in shape"):
         gradient_penalty(nn.Linear(2, 1), torch.zeros(3, 2), torch.zeros(4, 2))
+
+
+@pytest.mark.parametrize("w", [[3.0, 4.0], [0.3, 0.4]])
+def test_zero_centred_penalties_on_a_linear_critic(w):
+    # ||grad f|| = ||w|| everywhere: R1 = R2 = GP-0 = ||w||^2, R1 + R2 = 2 ||w||^2, DRAGAN = (||w|| - 1)^2
+    f = linear_critic(w)
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(16, 2, generator=g), torch.randn(16, 2, generator=g)
+    sq = torch.tensor(w).pow(2).sum()
+    for name, want in (("r1", sq), ("r2", sq), ("gp0", sq), ("r1r2", 2 * sq), ("dragan", (sq.sqrt() - 1) ** 2)):
+        assert_close(penalty(name, f, real, fake, torch.Generator().manual_seed(1)), want, atol=1e-5, rtol=1e-5)
+
+
+def test_r1_and_r2_look_at_their_own_batch():
+    # f = ||x||^2 / 2 has gradient x: R1 = mean ||real||^2, R2 = mean ||fake||^2
+    class Half(nn.Module):
+        def forward(self, x):
+            return 0.5 * x.pow(2).sum(1)
+
+    real, fake = torch.tensor([[1.0, 0.0], [0.0, 3.0]]), torch.tensor([[2.0, 0.0], [0.0, 0.0]])
+    assert_close(penalty("r1", Half(), real, fake), torch.tensor(5.0))  # (1 + 9) / 2
+    assert_close(penalty("r2", Half(), real, fake), torch.tensor(2.0))  # (4 + 0) / 2
+    assert_close(penalty("r1r2", Half(), real, fake), torch.tensor(7.0))
+
+
+def test_dragan_perturbs_around_the_real_data():
+    # f = ||x||^2 / 2: grad at x~ is x~ = x + 0.5 s u; with x = 0 rows and s from the batch we can compute it.
+    class Half(nn.Module):
+        def forward(self, x):
+            return 0.5 * x.pow(2).sum(1)
+
+    real = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
+    s = real.std()  # unbiased, over all 4 elements
+    gen = torch.Generator().manual_seed(3)
+    u = torch.rand(real.shape, generator=torch.Generator().manual_seed(3))
+    x_tilde = real + 0.5 * s * u
+    want = ((x_tilde.norm(dim=1) - 1) ** 2).mean()
+    assert_close(penalty("dragan", Half(), real, torch.zeros_like(real), gen), want, atol=1e-6, rtol=1e-6)
+
+
+def test_penalty_of_a_constraint_without_one_is_zero():
+    assert penalty("clip", nn.Linear(2, 1), torch.zeros(3, 2), torch.zeros(3, 2)).item() == 0.0
+    with pytest.raises(ValueError, match="constraint: unknown 'r7'"):
+        penalty("r7", nn.Linear(2, 1), torch.zeros(3, 2), torch.zeros(3, 2))
+
+
+@pytest.mark.parametrize("name", [n for n, c in CONSTRAINTS.items() if c.penalty is not None])
+def test_every_penalty_gradient_matches_finite_differences(name):
+    """Central finite differences of the penalty in every parameter of a small critic (float64), same random draws each time."""
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 1)).double()
+    g = torch.Generator().manual_seed(5)
+    real, fake = torch.randn(8, 2, generator=g).double(), torch.randn(8, 2, generator=g).double()
+
+    def value():
+        return penalty(name, critic, real, fake, torch.Generator().manual_seed(7))
+
+    params = list(critic.parameters())
+    grads = torch.autograd.grad(value(), params, allow_unused=True)
+    h = 1e-6
+    for p, gp in zip(params, grads):
+        gp = torch.zeros_like(p) if gp is None else gp
+        for idx in [tuple(0 for _ in p.shape), tuple(s - 1 for s in p.shape)]:
+            with torch.no_grad():
+                p[idx] += h
+                up = value()
+                p[idx] -= 2 * h
+                down = value()
+                p[idx] += h
+            assert_close((up - down) / (2 * h), gp[idx], atol=1e-6, rtol=1e-4)

@@ -6,7 +6,9 @@
     (wgan_core.figures reads and draws it) -- and, on the Gaussian mixtures, the mode
     statistics with the published definition (VEEGAN, PacGAN: 2,500 samples), returned as
     '<name>_2500' metrics for final.json;
-  * every run: samples.png (drawn from panel.npz for toy runs, an 8 x 8 grid for images).
+  * every run: samples.png (drawn from panel.npz for toy runs, an 8 x 8 grid for images), and
+    critic_weights.csv, the histogram of the critic's final weights (what clipping does to them,
+    WGAN-GP paper Fig. 1b), with the share at the largest |w| as a final metric.
 The report then needs no model, no torch and no model.pt.
 
 `complete_run` fills these in for a run directory written before they existed, from its
@@ -28,9 +30,9 @@ import torch
 from torch import Tensor, nn
 
 from .config import RunConfig
-from .io import atomic_write_bytes, write_json
+from .io import atomic_write_bytes, write_json, write_rows
 from .metrics.toy import TOY_SAMPLES, mode_stats
-from .runfiles import PANEL_FILE, has_modes, missing
+from .runfiles import PANEL_FILE, WEIGHTS_FILE, has_modes, missing
 from .runtime import eval_batch, subseed
 
 PANEL_SAMPLES = 1000  # samples of each kind drawn in a toy panel
@@ -80,6 +82,29 @@ def toy_panel(config: RunConfig, generator: nn.Module, critic: nn.Module, device
     return {"fake": fake.numpy(), "real": batch["real"][:PANEL_SAMPLES].numpy(), "grid": xs.numpy(), "values": values.numpy()}
 
 
+WEIGHT_BINS = 81  # odd, so one bin is centred on 0
+
+
+def critic_weights(critic: nn.Module) -> Tensor:
+    """Every weight of the critic's linear and convolution layers (as used: after spectral normalisation), flattened, float32 on the CPU."""
+    layers = [m for m in critic.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))]
+    with torch.no_grad():
+        return torch.cat([m.weight.detach().float().reshape(-1).cpu() for m in layers])
+
+
+def weight_histogram(weights: Tensor) -> tuple[list[dict[str, float]], float]:
+    """(rows of bin_left, bin_right, count over [-max|w|, max|w|], share of weights with |w| >= 0.99 max|w|).
+
+    Weight clipping piles weights at +-c (WGAN-GP paper, Fig. 1b): a large share at the maximum.
+    """
+    top = float(weights.abs().max()) if len(weights) else 0.0
+    if top == 0.0 or not np.isfinite(top):
+        return [], math.nan
+    counts, edges = np.histogram(weights.numpy(), bins=WEIGHT_BINS, range=(-top, top))
+    rows = [{"bin_left": float(a), "bin_right": float(b), "count": int(c)} for a, b, c in zip(edges[:-1], edges[1:], counts)]
+    return rows, float((weights.abs() >= 0.99 * top).float().mean())
+
+
 def write_artifacts(
     out: Path, config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device, last: dict[str, Any], step: int
 ) -> dict[str, Any]:
@@ -96,6 +121,9 @@ def write_artifacts(
         atomic_write_bytes(out / PANEL_FILE, buf.getvalue())
         if has_modes(config.dataset):
             extra.update(published_mode_stats(config, generator, device, last))
+    rows, at_max = weight_histogram(critic_weights(critic))
+    write_rows(out / WEIGHTS_FILE, rows)
+    extra["critic_weights_at_max"] = at_max
     sample: Callable[[Tensor], Tensor] = lambda z: _sample(generator, z, device)  # noqa: E731
     save_samples(config, sample, panel, out / "samples.png", step)
     return extra

@@ -200,7 +200,7 @@ class RunConfig(JsonConfig):
     lr_d: float = 1e-4  # critic learning rate
     beta1: float = 0.5  # Adam beta1 (ignored by RMSprop)
     beta2: float = 0.9  # Adam beta2 (ignored by RMSprop)
-    penalty_weight: float = 0.1  # lambda of the gradient penalty (gp, lp)
+    penalty_weight: float = 0.1  # lambda: weight of the constraint's penalty (gp, lp, r1, r2, r1r2, gp0, dragan)
     clip_value: float = 0.01  # c of weight clipping (clip)
     arch: str = "auto"  # mlp (toy) | dcgan (images); auto = the one the data set needs (stored resolved)
     width: int = 512  # MLP hidden width, or DCGAN base channel count
@@ -220,9 +220,11 @@ class RunConfig(JsonConfig):
     extractor: str = "classifier"  # image metrics' feature network: classifier (offline) | inception | none (no FID/KID)
     final_eval_samples: int = 10000  # images: fakes for the final FID/KID (against the 10,000-image test split)
     plugins: str = ""  # comma-separated modules or .py files that register losses/constraints; imported first, also by workers
+    spectral_norm: bool = False  # spectral normalisation of every critic layer (Miyato et al. 2018), composable with any objective
+    penalty_every: int = 1  # lazy regularisation (StyleGAN2): the penalty on every k-th critic step only, weighted by k
 
     # Fields added after runs existed: out of the run id while at their default, so old run directories keep their names.
-    _hash_omit_defaults = ("plugins",)
+    _hash_omit_defaults = ("plugins", "spectral_norm", "penalty_every")
 
     def __post_init__(self) -> None:
         if self.arch == "auto" and isinstance(self.dataset, str):
@@ -300,6 +302,7 @@ def _validate(c: RunConfig) -> None:
         "critic_norm: batch norm couples the samples of a batch, so it cannot be used with a per-sample "
         f"gradient penalty (constraint {c.constraint}); use layer or none",
     )
+    need(c.penalty_every > 0, f"penalty_every: must be a positive integer (1 = every critic step), got {c.penalty_every}")
     need(c.eval_every > 0, f"eval_every: must be a positive integer, got {c.eval_every}")
     need(c.eval_samples >= 10, f"eval_samples: must be at least 10, got {c.eval_samples}")
     need(c.checkpoint_every > 0, f"checkpoint_every: must be a positive integer, got {c.checkpoint_every}")

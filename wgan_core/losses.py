@@ -73,6 +73,45 @@ def wasserstein_generator(fake: Tensor, real: Tensor | None = None) -> Tensor:
     return -fake.mean()
 
 
+def hinge_critic(real: Tensor, fake: Tensor) -> Tensor:
+    """Hinge loss of the critic (Lim & Ye 2017; Miyato et al. 2018, eq. 17): E[relu(1 - D(x))] + E[relu(1 + D(G(z)))].
+
+    real, fake: (N,) raw scores. A score beyond the margin (D(x) >= 1, D(G(z)) <= -1) adds no gradient.
+    """
+    return F.relu(1.0 - real).mean() + F.relu(1.0 + fake).mean()
+
+
+def hinge_generator(fake: Tensor, real: Tensor | None = None) -> Tensor:
+    """Hinge loss of the generator (Miyato et al. 2018): -E[D(G(z))]; the same as WGAN's. fake: (N,) scores."""
+    return -fake.mean()
+
+
+def least_squares_critic(real: Tensor, fake: Tensor) -> Tensor:
+    """LSGAN critic (Mao et al. 2017, eq. 2 with a = 0, b = 1): 1/2 E[(D(x) - 1)^2] + 1/2 E[D(G(z))^2]. real, fake: (N,) scores."""
+    return 0.5 * (real - 1.0).pow(2).mean() + 0.5 * fake.pow(2).mean()
+
+
+def least_squares_generator(fake: Tensor, real: Tensor | None = None) -> Tensor:
+    """LSGAN generator (Mao et al. 2017, eq. 2 with c = 1): 1/2 E[(D(G(z)) - 1)^2]. d/ds = s - 1: never saturates. fake: (N,)."""
+    return 0.5 * (fake - 1.0).pow(2).mean()
+
+
+def relativistic_critic(real: Tensor, fake: Tensor) -> Tensor:
+    """Relativistic pairing (RpGAN; Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024): E[softplus(-(D(x) - D(G(z))))].
+
+    real, fake: (N,) scores, paired by batch position: the critic learns that each real sample
+    is more real than its paired fake.
+    """
+    return F.softplus(-(real - fake)).mean()
+
+
+def relativistic_generator(fake: Tensor, real: Tensor | None = None) -> Tensor:
+    """Relativistic pairing, generator side: E[softplus(-(D(G(z)) - D(x)))]. fake, real: (N,) scores, paired by position."""
+    if real is None:
+        raise ValueError("relativistic_generator: needs the real scores (the loss pairs each fake with a real sample)")
+    return F.softplus(-(fake - real)).mean()
+
+
 @dataclass(frozen=True)
 class Loss:
     """A registered loss: its two functions, whether the generator needs the real scores, and where it comes from."""
@@ -116,6 +155,12 @@ def register_loss(
 register_loss("minimax", critic=minimax_critic, generator=minimax_generator, source="Goodfellow et al. 2014, eq. 1 (saturating)")
 register_loss("nonsaturating", critic=minimax_critic, generator=nonsaturating_generator, source="Goodfellow et al. 2014, sec. 3")
 register_loss("wasserstein", critic=wasserstein_critic, generator=wasserstein_generator, source="Arjovsky et al. 2017, Alg. 1")
+register_loss("hinge", critic=hinge_critic, generator=hinge_generator, source="Lim & Ye 2017; Miyato et al. 2018 (SNGAN)")
+register_loss("least-squares", critic=least_squares_critic, generator=least_squares_generator, source="Mao et al. 2017 (LSGAN), a=0, b=c=1")
+register_loss(
+    "relativistic", critic=relativistic_critic, generator=relativistic_generator, generator_needs_real=True,
+    source="Jolicoeur-Martineau 2019 (RpGAN); the loss of R3GAN (Huang et al. 2024)",
+)  # fmt: skip
 
 
 def get_loss(name: str) -> Loss:

@@ -135,4 +135,14 @@ def build_models(config: RunConfig, channels: int = 1, resolution: int = 28) -> 
             d = DCGANCritic(config.width, channels, resolution, config.critic_norm)
             g.apply(_dcgan_init)
             d.apply(_dcgan_init)
+        if config.spectral_norm:
+            # After the weights are initialised, so a spectrally normalised critic starts from the same
+            # weights as the plain one; the power iteration's start vectors come from a stream of the
+            # run's own seed, so matched runs still share everything but their objective.
+            from .runtime import subseed
+
+            torch.manual_seed(subseed(config.seed, "spectral-norm"))
+            for m in d.modules():
+                if isinstance(m, (nn.Linear, nn.Conv2d)):
+                    torch.nn.utils.parametrizations.spectral_norm(m)
     return g, d

@@ -7,7 +7,9 @@ penalties push the gradient norm at random interpolates x_hat towards 1:
     one-sided (WGAN-LP, Petzka et al. 2018, eq. 8):     E[max(0, ||grad D(x_hat)||_2 - 1)^2]
 
 with x_hat = eps * x + (1 - eps) * G(z), eps ~ U[0, 1] drawn per sample, and the
-norm taken over all non-batch dimensions of each sample's gradient.
+norm taken over all non-batch dimensions of each sample's gradient. Beyond these:
+zero-centred penalties E[||grad D||^2] at the real data (R1), the fakes (R2), both
+(R1 + R2, R3GAN) or the interpolates (GP-0), and DRAGAN's penalty around the real data.
 Weight clipping (WGAN, Arjovsky et al. 2017, Alg. 1) clamps every critic
 parameter to [-c, c] after each critic update.
 
@@ -37,18 +39,23 @@ def interpolate(real: Tensor, fake: Tensor, eps: Tensor) -> Tensor:
     return torch.lerp(fake, real, eps)  # fake + eps * (real - fake): one kernel
 
 
-def input_grad_norms(critic: nn.Module, x: Tensor, *, create_graph: bool = False) -> Tensor:
-    """Per-sample L2 norm of d critic(x) / d x over all non-batch dims. x: (N, ...). Returns (N,) in float32 (or float64).
+def input_grad_sq_norms(critic: nn.Module, x: Tensor, *, create_graph: bool = False) -> Tensor:
+    """Per-sample squared L2 norm of d critic(x) / d x over all non-batch dims. x: (N, ...). Returns (N,) in float32 (or float64).
 
-    The norm is computed in float32 whatever dtype autocast ran the critic in,
-    following PyTorch's AMP guidance for gradient penalties.
+    Computed in float32 whatever dtype autocast ran the critic in, following PyTorch's
+    AMP guidance for gradient penalties.
     """
     with torch.enable_grad():  # a gradient is needed even when called under no_grad (evaluation)
         x = x.detach().requires_grad_(True)
         scores = critic(x)
         (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=create_graph)
     grad = grad.to(torch.promote_types(grad.dtype, torch.float32))  # bf16/fp16 -> fp32; fp64 stays
-    return torch.sqrt(grad.flatten(1).pow(2).sum(dim=1) + _NORM_EPS)
+    return grad.flatten(1).pow(2).sum(dim=1)
+
+
+def input_grad_norms(critic: nn.Module, x: Tensor, *, create_graph: bool = False) -> Tensor:
+    """Per-sample L2 norm of d critic(x) / d x over all non-batch dims. x: (N, ...). Returns (N,) in float32 (or float64)."""
+    return torch.sqrt(input_grad_sq_norms(critic, x, create_graph=create_graph) + _NORM_EPS)
 
 
 def penalty_from_norms(norms: Tensor, *, one_sided: bool = False) -> Tensor:
@@ -108,6 +115,38 @@ def one_sided_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: 
     return gradient_penalty(critic, real, fake, one_sided=True, generator=generator)
 
 
+def zero_centred_at_interpolates(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """GP-0 (Thanh-Tung et al. 2019): E[||grad D(x_hat)||^2] at the WGAN-GP interpolates, pushing the gradient towards 0, not 1."""
+    eps = torch.rand(real.shape[0], device=real.device, generator=generator)
+    return input_grad_sq_norms(critic, interpolate(real, fake.detach(), eps), create_graph=True).mean()
+
+
+def r1_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """R1 (Mescheder et al. 2018, eq. 9 without gamma/2): E[||grad_x D(x)||^2] at the real batch. real: (N, ...)."""
+    return input_grad_sq_norms(critic, real, create_graph=True).mean()
+
+
+def r2_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """R2 (Mescheder et al. 2018): E[||grad_x D(x)||^2] at the fake batch. fake: (N, ...), detached from the generator."""
+    return input_grad_sq_norms(critic, fake.detach(), create_graph=True).mean()
+
+
+def r1r2_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """R1 + R2 (R3GAN, Huang et al. 2024): the sum of the two zero-centred penalties. R3GAN's gamma/2 is the penalty_weight."""
+    return r1_penalty(critic, real, fake) + r2_penalty(critic, real, fake)
+
+
+def dragan_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """DRAGAN (Kodali et al. 2017): E[(||grad D(x~)|| - 1)^2] at x~ = x + 0.5 s u, around the real data.
+
+    s: the standard deviation of the real batch over all its elements (unbiased), u ~ U[0, 1]
+    elementwise, as in the DRAGAN reference code's perturbation. real: (N, ...).
+    """
+    u = torch.rand(real.shape, device=real.device, generator=generator).to(real.dtype)
+    x_tilde = real + 0.5 * real.std() * u
+    return penalty_from_norms(input_grad_norms(critic, x_tilde, create_graph=True))
+
+
 def clip_after_step(critic: nn.Module, config) -> None:
     """Weight clipping after each critic update: every parameter to [-config.clip_value, config.clip_value]."""
     clip_weights_(critic, config.clip_value)
@@ -161,6 +200,11 @@ register_constraint("none", source="no constraint (Goodfellow et al. 2014)")
 register_constraint("clip", after_critic_step=clip_after_step, source="weight clipping (Arjovsky et al. 2017)")
 register_constraint("gp", penalty=two_sided_penalty, source="two-sided gradient penalty (Gulrajani et al. 2017)")
 register_constraint("lp", penalty=one_sided_penalty, source="one-sided gradient penalty (Petzka et al. 2018)")
+register_constraint("r1", penalty=r1_penalty, source="zero-centred penalty at the real data, R1 (Mescheder et al. 2018)")
+register_constraint("r2", penalty=r2_penalty, source="zero-centred penalty at the fake data, R2 (Mescheder et al. 2018)")
+register_constraint("r1r2", penalty=r1r2_penalty, source="R1 + R2 (R3GAN, Huang et al. 2024)")
+register_constraint("gp0", penalty=zero_centred_at_interpolates, source="zero-centred penalty at interpolates, GP-0 (Thanh-Tung et al. 2019)")
+register_constraint("dragan", penalty=dragan_penalty, source="DRAGAN (Kodali et al. 2017)")
 
 
 def get_constraint(name: str) -> Constraint:
@@ -181,6 +225,6 @@ def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator:
 
 
 __all__ = [
-    "CONSTRAINTS", "Constraint", "clip_weights_", "get_constraint", "gradient_penalty", "input_grad_norms", "interpolate",
-    "penalty", "penalty_from_norms", "register_constraint",
+    "CONSTRAINTS", "Constraint", "clip_weights_", "get_constraint", "gradient_penalty", "input_grad_norms", "input_grad_sq_norms",
+    "interpolate", "penalty", "penalty_from_norms", "register_constraint",
 ]  # fmt: skip

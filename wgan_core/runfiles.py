@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 PANEL_FILE = "panel.npz"  # toy runs: fake (n, 2), real (n, 2), grid (g,), critic values (g, g)
+WEIGHTS_FILE = "critic_weights.csv"  # every run: histogram of the final critic weights (bin_left, bin_right, count)
 MODE_DATASETS = ("8gaussians", "25gaussians")  # data sets with modes (mode statistics are defined)
 PUBLISHED_KEY = "modes_2500"  # final.json metric that marks the 2,500-sample mode statistics as present
 
@@ -35,4 +36,4 @@ def missing(run_dir: Path) -> list[str]:
     return lack
 
 
-__all__ = ["MODE_DATASETS", "PANEL_FILE", "PUBLISHED_KEY", "has_modes", "missing"]
+__all__ = ["MODE_DATASETS", "PANEL_FILE", "PUBLISHED_KEY", "WEIGHTS_FILE", "has_modes", "missing"]

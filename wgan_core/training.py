@@ -83,6 +83,7 @@ class Trainer:
         self._bad_step = torch.full((), -1, dtype=torch.int64, device=dev)  # first step with a non-finite loss
         self._eval_cache: dict[str, Any] | None = None
         self._zero = torch.zeros((), device=dev)
+        self._last_penalty = self._zero  # the unweighted penalty of the last critic step that computed one
 
     # ------------------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -116,10 +117,11 @@ class Trainer:
         with self._autocast():
             return self._g(z)
 
-    def critic_step(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def critic_step(self, real: Tensor, fake: Tensor, with_penalty: bool = True) -> tuple[Tensor, Tensor, Tensor]:
         """One critic update on real (B, ...) and fake (B, ...). Returns (loss, W estimate, penalty), detached, on the device.
 
-        loss = loss.critic(D(x), D(G(z))) + penalty_weight * constraint.penalty(D, x, G(z), eps_gen),
+        loss = loss.critic(D(x), D(G(z))) + penalty_weight * penalty_every * constraint.penalty(D, x, G(z), eps_gen),
+        the penalty only where with_penalty (lazy regularisation skips it on the other steps),
         then constraint.after_critic_step (weight clipping) once the optimiser has stepped.
         """
         c, b, D = self.config, real.shape[0], self._d
@@ -132,9 +134,9 @@ class Trainer:
                 s_real, s_fake = D(real), D(fake)
             s_real, s_fake = s_real.float().reshape(-1), s_fake.float().reshape(-1)  # (B,) fp32 under bf16 autocast
             loss = self.loss.critic(s_real, s_fake)
-            if self.constraint.penalty is not None:
+            if self.constraint.penalty is not None and with_penalty:
                 penalty = self.constraint.penalty(D, real, fake, self.eps_gen)  # unweighted scalar (norms in fp32)
-                loss = loss + c.penalty_weight * penalty
+                loss = loss + (c.penalty_weight * c.penalty_every) * penalty
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -166,16 +168,19 @@ class Trainer:
 
     def step(self) -> None:
         """One generator iteration: n_critic critic updates, then one generator update."""
-        b = self.config.batch_size
+        b, k, every = self.config.batch_size, self.config.n_critic, self.config.penalty_every
         real, z = self.critic_inputs()
-        for i in range(self.config.n_critic):
+        for i in range(k):
             part = slice(i * b, (i + 1) * b)
             fake = self.fakes(z[part]).to(real.dtype)  # (B, ...)
-            loss_d, w_est, penalty = self.critic_step(real[part], fake)
+            lazy = (self.step_count * k + i) % every == 0  # the critic step's index over the run: no extra state to checkpoint
+            loss_d, w_est, pen = self.critic_step(real[part], fake, with_penalty=lazy)
+            if lazy:
+                self._last_penalty = pen  # the last penalty computed: a lazy run computes none on most steps
         loss_g = self.generator_step(real[part])
         self.step_count += 1
         # Statistics stay on the device (no host sync in the step); read at evaluation time.
-        stats = torch.stack([loss_d, loss_g, w_est, penalty]).float()
+        stats = torch.stack([loss_d, loss_g, w_est, self._last_penalty]).float()
         self._sums += stats
         self._n_summed += 1
         bad = ~torch.isfinite(stats).all()
@@ -219,6 +224,30 @@ class Trainer:
         self.critic.train(was_training)
         return {"grad_norm_mean": norms.mean().item(), "grad_norm_std": norms.std().item(), "grad_norm_above1": (norms > 1).float().mean().item()}
 
+    def generator_grad_stats(self, fake: Tensor, real: Tensor, chunk: int = 512) -> dict[str, float]:
+        """Saturation: mean over samples of |dL_G / dD(G(z))| per sample (N times the gradient of the batch-mean loss).
+
+        On the fixed evaluation fakes (and as many real samples, paired by position, for
+        relativistic losses). Goodfellow et al.'s argument: the minimax loss's derivative
+        -sigmoid(s) vanishes where the critic rejects the fakes, while the non-saturating
+        loss's sigmoid(s) - 1 stays near -1 there; a Wasserstein or hinge generator's is 1.
+        """
+        was_training = self.critic.training
+        self.critic.eval()
+        n = min(len(fake), len(real))
+        total = 0.0
+        with torch.enable_grad():
+            for i in range(0, n, chunk):
+                f, r = fake[i : min(i + chunk, n)].to(self.device), real[i : min(i + chunk, n)].to(self.device)
+                with torch.no_grad():
+                    s_fake = self.critic(f).float().reshape(-1)  # (b,)
+                    s_real = self.critic(r).float().reshape(-1) if self.loss.generator_needs_real else None
+                s_fake.requires_grad_(True)
+                (g,) = torch.autograd.grad(self.loss.generator(s_fake, s_real), s_fake)
+                total += (g.abs() * len(s_fake)).sum().item()  # per-sample derivative, summed over the chunk
+        self.critic.train(was_training)
+        return {"gen_score_grad": total / n if n else math.nan}
+
     def evaluate(self) -> dict[str, Any]:
         """One row of metrics.csv: mean losses since the last evaluation, gradient-norm statistics, quality metrics."""
         ev = self.eval_inputs()
@@ -230,6 +259,8 @@ class Trainer:
         self._n_summed = 0
         fake = self.sample(ev["z"])  # (n, ...) on the CPU
         row.update(self.grad_norm_stats(ev["real"], fake, ev["eps"]))
+        if torch.isfinite(fake).all():
+            row.update(self.generator_grad_stats(fake, ev["real"]))
         if self.config.kind == "toy":
             if torch.isfinite(fake).all():
                 row.update(toy_metrics(fake, ev["real"], self.config.dataset, ev["w1_floor"]))
@@ -257,6 +288,7 @@ class Trainer:
             "sums": self._sums,
             "n_summed": self._n_summed,
             "bad_step": self._bad_step,
+            "last_penalty": self._last_penalty,
         }
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
@@ -273,6 +305,7 @@ class Trainer:
         self._sums = s["sums"].to(self.device)
         self._n_summed = int(s["n_summed"])
         self._bad_step = s["bad_step"].to(self.device)
+        self._last_penalty = s["last_penalty"].to(self.device) if "last_penalty" in s else self._zero  # older checkpoints lack it
 
 
 # ----------------------------------------------------------------------------------------------

@@ -50,6 +50,8 @@ for _m in (
     Metric("recall", False, "recall", ".3f"),
     Metric("class_kl", True, "class KL"),
     # diagnostics
+    Metric("gen_score_grad", None, "mean |dL_G/dD(G(z))| per sample (saturation)", plotted=True),
+    Metric("critic_weights_at_max", None, "share of critic weights within 1% of the largest |w|"),
     Metric("wasserstein_estimate", None, "critic's W estimate"),
     Metric("grad_norm_first_layer", None, "grad norm, layer 1"),
     Metric("grad_norm_last_layer", None, "grad norm, last layer"),
