@@ -237,3 +237,48 @@ def test_critic_step_loss_is_loss_plus_weighted_penalty(loss, constraint):
     torch.testing.assert_close(pen, pen_expected)
     if constraint == "gp":
         assert pen.item() > 0.0  # two-sided: an untrained critic's gradient norms are not all exactly 1
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v not in ("gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp")])
+def test_named_variants_train_and_record_saturation(variant):
+    t = Trainer(tiny_toy(variant))
+    t.step()
+    assert t.diverged_at() is None
+    row = t.evaluate()
+    assert row["gen_score_grad"] > 0 and row["gen_score_grad"] == row["gen_score_grad"]
+
+
+def test_spectral_norm_starts_from_the_plain_critics_weights():
+    """The normalised critic's raw weights equal the plain critic's; its power-iteration start comes from the run's seed."""
+    plain, sn, sn2 = (Trainer(tiny_toy("wgan-gp", spectral_norm=flag)) for flag in (False, True, True))
+    first, plain_first = sn.critic.net[0], plain.critic.net[0]  # the MLP critic's first linear layer
+    torch.testing.assert_close(first.parametrizations.weight.original, plain_first.weight, rtol=0, atol=0)
+    u = [m.parametrizations.weight[0]._u for m in sn.critic.modules() if hasattr(m, "parametrizations")]
+    u2 = [m.parametrizations.weight[0]._u for m in sn2.critic.modules() if hasattr(m, "parametrizations")]
+    assert len(u) >= 2 and all(torch.equal(a, b) for a, b in zip(u, u2))
+    # the effective weight has spectral norm 1 (up to the power iteration's accuracy)
+    sigma = torch.linalg.matrix_norm(first.weight.detach(), ord=2)
+    torch.testing.assert_close(sigma, torch.tensor(1.0), atol=2e-2, rtol=0)
+
+
+def test_lazy_penalty_applies_every_kth_critic_step_with_weight_k():
+    """penalty_every=2, n_critic=1: the penalty on iterations 0, 2, 4, ... with weight 2 lambda; the interpolation stream moves only then."""
+    t = Trainer(tiny_toy("wgan-gp", n_critic=1, penalty_every=2))
+    states = [t.eps_gen.get_state()]
+    for _ in range(3):
+        t.step()
+        states.append(t.eps_gen.get_state())
+    moved = [not torch.equal(a, b) for a, b in zip(states, states[1:])]
+    assert moved == [True, False, True]
+    # the penalised step's loss = critic loss + 2 * lambda * penalty
+    from wgan_core.losses import critic_loss
+    from wgan_core.penalties import penalty
+
+    t2 = Trainer(tiny_toy("wgan-gp", n_critic=1, penalty_every=2, penalty_weight=0.5))
+    real, z = t2.critic_inputs()
+    fake = t2.fakes(z)
+    g = torch.Generator().manual_seed(0)
+    g.set_state(t2.eps_gen.get_state())
+    want = critic_loss("wasserstein", t2.critic(real), t2.critic(fake)).detach() + 1.0 * penalty("gp", t2.critic, real, fake, g).detach()
+    got, _, _ = t2.critic_step(real, fake, with_penalty=True)
+    torch.testing.assert_close(got, want)
