@@ -1,7 +1,8 @@
 """Every figure of the report, each written as PNG beside the CSV of the numbers it draws.
 
-Owns the figures: convergence curves (mean and 95% CI over seeds), final values per run,
-the critic's gradient norm at interpolates, toy samples over critic contours (from each
+Owns the figures: convergence curves (mean and 95% CI over seeds; the generator's
+saturation among them), final values per run, the critic's gradient norm at interpolates
+and the histogram of its final weights, toy samples over critic contours (from each
 run's panel.npz, drawn by wgan_core.figures as the run's own samples.png is), image
 sample grids (each run's samples.png) and the depth experiment's per-layer gradient norms.
 Files only: matplotlib's Agg backend, no torch.
@@ -23,6 +24,7 @@ import pandas as pd  # noqa: E402
 from ..figures import PANEL_FILE, draw_toy_panel, read_panel  # noqa: E402
 from ..io import atomic_savefig  # noqa: E402
 from ..metrics.registry import METRICS, plotted, tested  # noqa: E402
+from ..runfiles import WEIGHTS_FILE  # noqa: E402
 from .stats import bootstrap_ci  # noqa: E402
 from .tables import metric_num, write_csv  # noqa: E402
 
@@ -209,6 +211,42 @@ def plot_image_samples(root: Path, runs: pd.DataFrame, colors: dict, out: Path) 
     return paths
 
 
+def plot_weight_histograms(root: Path, runs: pd.DataFrame, colors: dict, out: Path) -> list[Path]:
+    """Each cell's final critic weights (its first finished seed's critic_weights.csv), one figure per data set (WGAN-GP Fig. 1b)."""
+    paths = []
+    for ds, d in runs[runs["status"] == "ok"].groupby("dataset", sort=False):
+        first = [r for _, r in _first_per_cell(d, colors).iterrows() if (root / r["run_id"] / WEIGHTS_FILE).exists()]
+        if not first:
+            continue
+        ncol = min(len(first), 5)
+        nrow = math.ceil(len(first) / ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.1 * ncol, 2.6 * nrow), squeeze=False)
+        rows = []
+        for ax, r in zip(axes.flat, first):
+            h = pd.read_csv(root / r["run_id"] / WEIGHTS_FILE)
+            if h.empty:
+                ax.axis("off")
+                continue
+            ax.bar(h["bin_left"], h["count"], width=h["bin_right"] - h["bin_left"], align="edge", color=colors[r["cell"]])
+            at_max = r.get("critic_weights_at_max")
+            share = f", {at_max:.1%} at ±max" if isinstance(at_max, float) and np.isfinite(at_max) else ""
+            ax.set_title(f"{r['cell']} (seed {r['seed']}){share}", fontsize=8)
+            ax.set_xlabel("critic weight", fontsize=7)
+            ax.set_yscale("log")
+            ax.tick_params(labelsize=7)
+            rows += [{"dataset": ds, "cell": r["cell"], "seed": r["seed"], **row} for row in h.to_dict("records")]
+        for ax in list(axes.flat)[len(first):]:
+            ax.axis("off")
+        fig.suptitle(f"{ds}: the critic's weights at the end of training (clipping piles them at ±c)", fontsize=10)
+        fig.tight_layout()
+        slug = ds.replace(":", "_").replace("/", "_")
+        path = out / f"critic_weights_{slug}.png"
+        _save(fig, path)
+        write_csv(pd.DataFrame(rows), path.with_suffix(".csv"))
+        paths.append(path)
+    return paths
+
+
 def plot_depth(depth: pd.DataFrame, colors: dict, out: Path) -> Path | None:
     """WGAN-GP Fig. 1b: per-layer gradient norms (log scale) at the end of training, mean and range over seeds."""
     if depth.empty:
@@ -250,6 +288,7 @@ def all_plots(root: Path, runs: pd.DataFrame, curves: pd.DataFrame, depth: pd.Da
         if m in runs and runs[m].notna().any():
             plots.append((f"Final {METRICS[m].display} per run (box: quartiles; dots: seeds)", plot_final(runs, m, cmap, out)))
     plots.append(("Critic gradient norm at interpolates x̂ over training", plot_grad_norm(curves, cmap, out)))
+    plots += [("Histogram of the critic's final weights, beside the gradient norm at x̂ above", p) for p in plot_weight_histograms(root, runs, cmap, out)]
     plots += [("Samples over critic contours", p) for p in plot_toy_samples(root, runs, cmap, out)]
     plots += [("Sample grids", p) for p in plot_image_samples(root, runs, cmap, out)]
     plots.append(("Per-layer gradient norms of a 12-layer critic (WGAN-GP Fig. 1b)", plot_depth(depth, cmap, out)))
