@@ -46,7 +46,7 @@ def test_a_cross_is_expressible_and_labelled():
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (dict(loss="hinge"), "loss: unknown 'hinge'"),
+        (dict(loss="hinge2"), "loss: unknown 'hinge2'"),
         (dict(constraint="spectral"), "constraint: unknown 'spectral'"),
         (dict(steps=0), "steps: must be a positive integer"),
         (dict(lr_d=0.0), "lr_d: must be a positive finite number"),
@@ -89,7 +89,7 @@ def _cli_inprocess(capsys, *args):
 BAD_COMMANDS = {
     "variant": (["--variant", "wgan"], "variant: unknown 'wgan'"),
     "dataset": (["--dataset", "imagenet"], "dataset: unknown 'imagenet'"),
-    "loss": (["--set", "loss=hinge"], "loss: unknown 'hinge'"),
+    "loss": (["--set", "loss=hinge2"], "loss: unknown 'hinge2'"),
     "constraint": (["--set", "constraint=box"], "constraint: unknown 'box'"),
     "steps": (["--steps", "0"], "steps: must be a positive integer"),
     "lr": (["--set", "lr_d=-1"], "lr_d: must be a positive finite number"),

@@ -4,8 +4,10 @@ Reads study.json's "stage1" table (run id -> data set, objective, setting, hyper
 values) and "stage2" record (selected settings; run id -> roles 'tuned' / 'defaults').
 
   * Stage-1 score of a setting: its run's final value of the search metric; a diverged run,
-    or one whose final value is not finite, scores as an untrained generator (its own step-0
-    evaluation), so a failed setting counts as "learned nothing" rather than vanishing.
+    or one whose final value is not finite or worse than its own untrained generator's (its
+    step-0 evaluation; some settings blow the generator's outputs up to W1 ~ 1e20), scores as
+    that untrained generator, so a failed setting counts as "learned nothing" and a single
+    blow-up does not swamp the mean.
   * budget.csv: expected best score of m settings drawn without replacement from the K tried,
     exactly (report/budget.py), with a 95% bootstrap band, per data set and objective.
   * sensitivity: the stage-1 scores per objective, and the score against each hyperparameter.
@@ -54,7 +56,7 @@ def stage1_frame(runs: pd.DataFrame, curves: pd.DataFrame, info: dict[str, Any])
         final = float(r[metric]) if r is not None and metric in r and pd.notna(r[metric]) else math.nan
         status = r["status"] if r is not None else "missing"
         untrained = float(step0.get(rid, math.nan)) if rid in step0.index else math.nan
-        ok = status == "ok" and math.isfinite(final)
+        ok = status == "ok" and math.isfinite(final) and not final > untrained  # worse than untrained: learned nothing
         values = {p: row.get("values", {}).get(p, math.nan) for p in PARAMS}
         values["optimizer"] = row.get("values", {}).get("optimizer", "")
         rows.append({
@@ -242,7 +244,7 @@ def search_sections(root: Path, runs: pd.DataFrame, curves: pd.DataFrame, view: 
         sections.append(("Ranking at the paper defaults and after tuning", t,
                          f"Mean final {metric} over stage 2's seeds (rank 1 = best); tuned_setting: the stage-1 setting stage 2 retrained (0 = the defaults)."))
     if not budget.empty:
-        last = budget.sort_values("budget").groupby(["dataset", "cell"], sort=False).tail(1)
+        last = budget.groupby(["dataset", "cell"], sort=False).tail(1)  # rows ascend in budget within each group
         first = budget[budget["budget"] == 1].set_index(["dataset", "cell"])["expected_best"]
         t = pd.DataFrame({
             "dataset": last["dataset"], "objective": last["cell"],
@@ -256,7 +258,8 @@ def search_sections(root: Path, runs: pd.DataFrame, curves: pd.DataFrame, view: 
         for c in ("default_score", "best_score", "median_score"):
             t[c] = [f(v) for v in t[c]]
         sections.append(("Sensitivity: how often a random setting works", t,
-                         "diverged_or_nonfinite: scored as an untrained generator (its step-0 value); beat_defaults: settings better than setting 0."))
+                         "diverged_or_nonfinite: diverged, non-finite or worse than untrained, scored as the untrained generator (its step-0 value); "
+                         "beat_defaults: settings better than setting 0."))
     if not cost.empty:
         t = cost.copy()
         for c in ("stage1_s", "stage2_s", "total_s", "seconds_to_target"):
