@@ -85,14 +85,19 @@ class DepthConfig(JsonConfig):
 
     @property
     def label(self) -> str:
-        return f"clip c={self.clip_value:g}" if self.constraint == "clip" else f"gp λ={self.penalty_weight:g}"
+        return f"clip c={self.clip_value:g}" if self.clips else f"gp λ={self.penalty_weight:g}"
 
     @property
     def kind(self) -> str:
         return "depth"
 
+    @property
+    def clips(self) -> bool:
+        """Whether the constraint acts after each critic step (weight clipping), read from the registry."""
+        return get_constraint(self.constraint).after_critic_step is not None
+
     def resolved_optimizer(self) -> tuple[str, float]:
-        opt = self.optimizer or ("rmsprop" if self.constraint == "clip" else "adam")
+        opt = self.optimizer or ("rmsprop" if self.clips else "adam")
         return opt, self.lr or (5e-5 if opt == "rmsprop" else 1e-4)
 
 
