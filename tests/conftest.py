@@ -43,3 +43,16 @@ def _tiny_classifier_cache(tmp_path_factory):
     mp.setattr(classifier, "DEFAULT_SETTINGS", classifier.ClassifierSettings(width=8, features=32, epochs=1, limit=2000, batch_size=128))
     yield
     mp.undo()
+
+
+def ablation_main(argv, capsys):
+    """benchmarks/ablation.py's main(argv) in this process: (exit code, captured output)."""
+    import sys
+
+    script_dir = str(Path(__file__).resolve().parent.parent / "benchmarks")
+    sys.path.insert(0, script_dir)
+    try:
+        import ablation
+    finally:
+        sys.path.remove(script_dir)
+    return ablation.main(argv), capsys.readouterr()

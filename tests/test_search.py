@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from .conftest import ablation_main
 from wgan_core import ConfigError, RunConfig
 from wgan_core.report.budget import budget_band, budget_curve, budget_to_reach, expected_best
 from wgan_core.study import PRESETS, StudySpec, job_cost
@@ -403,13 +404,7 @@ def test_kill_9_in_stage_2_then_restart_keeps_its_record(tmp_path):
 # The command line: bad arguments, --dry-run
 # ---------------------------------------------------------------------------------------------
 def _main(argv, capsys):
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import ablation
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    rc = ablation.main(argv)
-    return rc, capsys.readouterr()
+    return ablation_main(argv, capsys)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import ablation_main
 from wgan_core import VARIANTS, ConfigError, RunConfig
 from wgan_core.depth import DepthConfig
 from wgan_core.metrics import registry
@@ -332,13 +333,7 @@ def test_kill_9_mid_study_then_restart_finishes_without_rerunning(tmp_path):
 # The command line: bad input is one line, exit 2, nothing written
 # ---------------------------------------------------------------------------------------------
 def _main(argv, capsys):
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import ablation
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    rc = ablation.main(argv)
-    return rc, capsys.readouterr()
+    return ablation_main(argv, capsys)
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ def write_report(root: str | Path, baseline: str | None = None) -> Path:
     if is_search(info):  # the tables, tests and plots below describe stage 2: '<objective> (tuned)' and '(defaults)'
         all_runs, all_curves = runs, curves
         runs, curves = stage2_view(all_runs, all_curves, info)
-        sections, search_plots = search_sections(root, all_runs, all_curves, runs, info, baseline, out)
+        sections, search_plots = search_sections(all_runs, all_curves, runs, info, baseline, out)
         stats = pd.concat([paired_tests(runs[runs["role"] == r], f"{baseline} ({r})") for r in ROLES], ignore_index=True)
     else:
         stats = paired_tests(runs, baseline)

@@ -219,7 +219,7 @@ def plot_sensitivity(stage1: pd.DataFrame, metric: str, out: Path) -> list[Path]
     return paths
 
 
-def search_sections(root: Path, runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame, info: dict[str, Any], baseline: str, out: Path):
+def search_sections(runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame, info: dict[str, Any], baseline: str, out: Path):
     """Write the search's CSVs and figures; returns (sections [(heading, table, note)], plots [(caption, path)])."""
     metric = info.get("metric", "w1")
     stage1 = stage1_frame(runs, curves, info)
