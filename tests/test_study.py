@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ablation_main
 from wgan_core import VARIANTS, ConfigError, RunConfig
 from wgan_core.depth import DepthConfig
 from wgan_core.metrics import registry
@@ -29,6 +28,8 @@ from wgan_core.study import (
     try_claim,
 )
 from wgan_core.study.presets import FIVE
+
+from .conftest import ablation_main
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "ablation.py"
