@@ -35,7 +35,7 @@ def _requirements() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project.get("optional-dependencies", {})
     deps = [d for d in project["dependencies"] if not d.startswith(("torch>", "torchvision>"))]
-    return deps + extras.get("dev", []) + extras.get("slurm", [])
+    return deps + extras.get("dev", []) + extras.get("slurm", []) + extras.get("tensorboard", [])
 
 
 def shared_python(session: nox.Session) -> str:

@@ -17,17 +17,20 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
+from wgan_core.checkpoints import EXIT_INTERRUPTED  # noqa: E402
 from wgan_core.cli import Parser  # noqa: E402
 from wgan_core.config import ConfigError  # noqa: E402
 from wgan_core.study import (  # noqa: E402
     PRESETS,
     Executor,
     StudyError,
+    StudyInterrupted,
     StudySpec,
     available_cores,
     default_preset,
@@ -114,10 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out).expanduser() if args.out else Path.home() / "wgan-runs" / preset
         command = "python benchmarks/ablation.py " + shlex.join(argv if argv is not None else sys.argv[1:])
         failure = None
+        signal.signal(signal.SIGTERM, _terminate)  # kill / Slurm around the whole study: stop as on Ctrl-C
         try:
             run_study(spec, out, executor, progress=False if args.quiet else None, command=command)
         except StudyError as e:
-            failure = e  # some runs failed: still report the others
+            failure = e  # some runs failed or stopped: still report the others
+        if isinstance(failure, StudyInterrupted) and failure.by_signal:
+            print(f"error: {failure}", file=sys.stderr)
+            return EXIT_INTERRUPTED  # asked to stop: no report now
         if not args.no_report:
             from wgan_core.artifacts import complete_study
             from wgan_core.report import write_report
@@ -126,14 +133,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"report: {write_report(out, baseline=args.baseline)}")
         if failure is not None:
             print(f"error: {failure}", file=sys.stderr)
-            return 1
+            return EXIT_INTERRUPTED if isinstance(failure, StudyInterrupted) else 1
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     return 0
+
+
+def _terminate(signum, frame) -> None:
+    raise KeyboardInterrupt  # outside a run's training loop (which saves and stops on its own): the same as Ctrl-C
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from .checkpoints import EXIT_INTERRUPTED, Interrupted
 from .config import VARIANTS, ConfigError, RunConfig, describe_variants, parse_set
 
 
@@ -164,6 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"interrupted: {e}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

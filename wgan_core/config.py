@@ -127,6 +127,7 @@ class JsonConfig:
 
     _what = "config"
     _hash_omit_defaults: tuple[str, ...] = ()
+    _not_identity: tuple[str, ...] = ()  # how a run is watched, not what it computes: out of run_id and diff
 
     @classmethod
     def field_types(cls) -> dict[str, type]:
@@ -207,12 +208,14 @@ class JsonConfig:
         for name in self._hash_omit_defaults:
             if d.get(name) == defaults[name]:
                 del d[name]
+        for name in self._not_identity:
+            d.pop(name, None)
         canon = json.dumps(d, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canon.encode()).hexdigest()[:12]
 
     def diff(self: C, other: C) -> list[str]:
         """Names of the fields whose values differ."""
-        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)]  # type: ignore[arg-type]
+        return [f.name for f in fields(self) if f.name not in self._not_identity and getattr(self, f.name) != getattr(other, f.name)]  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -254,9 +257,11 @@ class RunConfig(JsonConfig):
     plugins: str = ""  # comma-separated modules or .py files that register losses/constraints; imported first, also by workers
     spectral_norm: bool = False  # spectral normalisation of every critic layer (Miyato et al. 2018), composable with any objective
     penalty_every: int = 1  # lazy regularisation (StyleGAN2): the penalty on every k-th critic step only, weighted by k
+    tensorboard: bool = False  # also write TensorBoard event files (OUT/tensorboard) at every evaluation; metrics.csv stays the record
 
     # Fields added after runs existed: out of the run id while at their default, so old run directories keep their names.
     _hash_omit_defaults = ("plugins", "spectral_norm", "penalty_every")
+    _not_identity = ("tensorboard",)  # watching a run does not change it: same run id, resumable with it on or off
 
     def __post_init__(self) -> None:
         if self.arch == "auto" and isinstance(self.dataset, str):

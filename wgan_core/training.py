@@ -27,7 +27,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from . import checkpoints
 from .artifacts import write_artifacts
+from .checkpoints import StopSignals
 from .config import ConfigError, RunConfig
 from .data import make_stream
 from .io import atomic_torch_save, read_rows, write_json, write_rows
@@ -37,6 +39,7 @@ from .models import build_models
 from .penalties import get_constraint, input_grad_norms, interpolate
 from .plugins import load_plugins
 from .runtime import check_out_dir, eval_batch, make_optimizer, progress_bar, resolve_device, subseed
+from .tblog import TensorBoardLog
 
 STAT_NAMES = ("critic_loss", "generator_loss", "wasserstein", "penalty")
 
@@ -84,6 +87,7 @@ class Trainer:
         self._eval_cache: dict[str, Any] | None = None
         self._zero = torch.zeros((), device=dev)
         self._last_penalty = self._zero  # the unweighted penalty of the last critic step that computed one
+        self.last_samples: Tensor | None = None  # the last evaluation's samples (CPU)
 
     # ------------------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -257,7 +261,7 @@ class Trainer:
         row.update({k: (v if self._n_summed else math.nan) for k, v in zip(STAT_NAMES, means)})
         self._sums.zero_()
         self._n_summed = 0
-        fake = self.sample(ev["z"])  # (n, ...) on the CPU
+        fake = self.last_samples = self.sample(ev["z"])  # (n, ...) on the CPU; kept for the TensorBoard log
         row.update(self.grad_norm_stats(ev["real"], fake, ev["eps"]))
         if torch.isfinite(fake).all():
             row.update(self.generator_grad_stats(fake, ev["real"]))
@@ -315,6 +319,8 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     Writes config.json before the first step, metrics.csv at every evaluation,
     checkpoint.pt every checkpoint_every steps, and samples.png, model.pt and
     final.json at the end. A non-finite loss ends the run with status "diverged".
+    A stop signal (SIGTERM, SIGINT, SIGUSR1, SIGUSR2) ends the current step, saves a
+    checkpoint and raises checkpoints.Interrupted: the same call then resumes bit-identically.
     """
     out = Path(out_dir)
     check_out_dir(config, out)
@@ -331,10 +337,10 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.csv"
     elapsed, train_time = 0.0, 0.0
     rows = read_rows(metrics_path)
-    if ckpt_path.exists():
-        # RNG states must stay on the CPU (Generator.set_state takes a CPU ByteTensor, CUDA generators too);
-        # load_state_dict moves weights and optimiser state to the training device.
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    # The latest readable checkpoint (a damaged one falls back to the previous, with a warning;
+    # none readable: a one-line ConfigError). load_state_dict moves it to the training device.
+    state = checkpoints.load(ckpt_path, required=("step", "generator", "critic", "rng", "elapsed"), log=log)
+    if state is not None:
         trainer.load_state_dict(state)
         elapsed, train_time = float(state["elapsed"]), float(state["train_time"])
         rows = [r for r in rows if int(r["step"]) <= trainer.step_count]  # drop rows written after the checkpoint
@@ -346,6 +352,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     c = config
     t0 = time.perf_counter() - elapsed
     sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
+    tb = TensorBoardLog(out, trainer.step_count if state is not None else None) if c.tensorboard else None
 
     def add_row() -> dict[str, Any]:
         row = trainer.evaluate()
@@ -353,36 +360,52 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
         row["train_time_s"] = train_time
         rows.append(row)
         write_rows(metrics_path, rows)
+        if tb is not None:
+            tb.add_row(row, trainer.last_samples)
         return row
+
+    def save_checkpoint() -> None:
+        state = trainer.state_dict()
+        state["elapsed"], state["train_time"] = time.perf_counter() - t0, train_time
+        checkpoints.save(state, ckpt_path)
 
     if trainer.step_count == 0 and not rows:
         add_row()  # the untrained baseline: step 0
     bar = progress_bar(c.steps, trainer.step_count, progress, unit="it")
     diverged = None
     seg = time.perf_counter()  # start of the current stretch of training steps
-    while trainer.step_count < c.steps:
-        trainer.step()
-        bar.update(1)
-        s = trainer.step_count
-        at_eval = s % c.eval_every == 0 or s == c.steps
-        at_ckpt = s % c.checkpoint_every == 0 and s < c.steps
-        if not (at_eval or at_ckpt):
-            continue
-        # Only here does the host wait for the device: the steps in between queue up freely on a GPU.
-        sync()
-        train_time += time.perf_counter() - seg
-        diverged = trainer.diverged_at()
-        if diverged is not None:
-            break
-        if at_eval:
-            row = add_row()
-            bar.set_postfix({k: f"{row[k]:.3g}" for k in ("critic_loss", "generator_loss", "w1") if k in row})
-        if at_ckpt:
-            state = trainer.state_dict()
-            state["elapsed"], state["train_time"] = time.perf_counter() - t0, train_time
-            atomic_torch_save(state, ckpt_path)
-        seg = time.perf_counter()
+    # SIGTERM/SIGINT/SIGUSR1/SIGUSR2 (preemption, scancel, a time limit): finish the step, save, stop.
+    with StopSignals() as stop:
+        while trainer.step_count < c.steps:
+            trainer.step()
+            bar.update(1)
+            s = trainer.step_count
+            at_eval = s % c.eval_every == 0 or s == c.steps
+            at_ckpt = s % c.checkpoint_every == 0 and s < c.steps
+            stopping = stop.signum is not None
+            if not (at_eval or at_ckpt or stopping):
+                continue
+            # Only here does the host wait for the device: the steps in between queue up freely on a GPU.
+            sync()
+            train_time += time.perf_counter() - seg
+            diverged = trainer.diverged_at()
+            if diverged is not None:
+                break
+            if at_eval:
+                row = add_row()
+                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("critic_loss", "generator_loss", "w1") if k in row})
+            if at_ckpt or stopping:
+                save_checkpoint()
+            if stopping:
+                bar.close()
+                if tb is not None:
+                    tb.close()
+                stop.forward()  # inside a submitit job on Slurm: its handler requeues the job (and exits)
+                raise checkpoints.Interrupted(stop.signum, s, ckpt_path)
+            seg = time.perf_counter()
     bar.close()
+    if tb is not None:
+        tb.close()
 
     final: dict[str, Any] = {
         "status": "diverged" if diverged is not None else "ok",
@@ -405,5 +428,5 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     else:
         log(f"run diverged: non-finite loss at generator iteration {diverged}")
     write_json(out / "final.json", final)
-    ckpt_path.unlink(missing_ok=True)  # model.pt and final.json replace it
+    checkpoints.discard(ckpt_path)  # model.pt and final.json replace it
     return json.loads((out / "final.json").read_text())  # as stored: NaN becomes None

@@ -21,7 +21,7 @@ Modules, in import order (each imports only those above it):
 """
 
 from .claims import CLAIMS, HEARTBEAT_S, STALE_AFTER_S, Claim, claim_is_live, try_claim
-from .executors import STATES, Executor, JobResult, StudyError, available_cores, run_job, work
+from .executors import STATES, Executor, JobResult, StudyError, StudyInterrupted, available_cores, run_job, work
 from .identity import STUDY_FILE, StudySpec, describe_job, job_from_dict, override, prepare_dir, read_study
 from .loop import critic_step_weight, finished_runs, job_cost, run_study
 from .presets import (
@@ -64,6 +64,7 @@ __all__ = [
     "JobResult",
     "Preset",
     "StudyError",
+    "StudyInterrupted",
     "StudySpec",
     "available_cores",
     "claim_is_live",

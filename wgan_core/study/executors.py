@@ -20,17 +20,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from ..checkpoints import EXIT_INTERRUPTED, Interrupted
 from ..config import ConfigError
 from ..depth import DepthConfig
 from .claims import Claim, try_claim
 from .identity import describe_job
 from .presets import Job
 
-STATES = ("done", "busy", "failed", "config_error")
+STATES = ("done", "busy", "failed", "config_error", "interrupted", "cancelled")
 
 
 class StudyError(RuntimeError):
     """Runs of a study failed (not a user mistake): the CLI reports them and exits 1."""
+
+
+class StudyInterrupted(StudyError):
+    """Runs stopped before finishing (a stop signal, a cancelled Slurm job), checkpoints kept: exit 75, resume by rerunning."""
+
+    def __init__(self, message: str, by_signal: bool = False) -> None:
+        super().__init__(message)
+        self.by_signal = by_signal  # this invocation was signalled: its user wants it to stop, so no report is written
 
 
 @dataclass(frozen=True)
@@ -39,8 +48,11 @@ class JobResult:
 
     state: done (final holds the run's final.json; ran: trained by this call, not found
     finished), busy (holder: the claim info of the live process running it), failed
-    (error: the exception's last line; the traceback is in the run's error.log) or
-    config_error (error: a user mistake that every run would hit; it stops the study).
+    (error: the exception's last line; the traceback is in the run's error.log),
+    config_error (error: a user mistake that every run would hit; it stops the study),
+    interrupted (a stop signal reached the training process: it saved a checkpoint; the
+    study stops) or cancelled (its Slurm job was cancelled; the checkpoint stays for the
+    next invocation; the study goes on with the other runs).
     """
 
     run_id: str
@@ -105,6 +117,12 @@ def work(job: Job, root: str, threads: int | None = None) -> JobResult:
     with claim:
         try:
             final = run_job(job, run_dir, log=lambda m: print(m, file=sys.stderr, flush=True))
+        except Interrupted as e:
+            if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":
+                # No result: Slurm's state decides. A requeued job runs again and resumes from the
+                # checkpoint; a cancelled one is reported by the study, which resumes it next time.
+                raise SystemExit(EXIT_INTERRUPTED) from None
+            return JobResult(rid, "interrupted", error=str(e))
         except ConfigError as e:
             return JobResult(rid, "config_error", error=str(e))
         except Exception:  # noqa: BLE001 - a failed run is recorded; the study goes on
@@ -216,6 +234,37 @@ def _execute_pool(n: int, todo: list[Job], root: Path, prog: Reporter, threads: 
                 yield res
 
 
+class SlurmWork:
+    """`work` as a submitit Checkpointable: on preemption or a time limit (SIGUSR2) the job is requeued.
+
+    The run has saved its checkpoint before submitit's handler calls `checkpoint` (see
+    wgan_core.checkpoints.StopSignals.forward), so the requeued call of the same `work`
+    resumes from it. A plain class with the two methods submitit looks for, so that this
+    module imports without submitit.
+    """
+
+    def __call__(self, job: Job, root: str, threads: int | None = None) -> JobResult:
+        return work(job, root, threads)
+
+    def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
+        import submitit
+
+        return submitit.helpers.DelayedSubmission(self, *args, **kwargs)
+
+
+# submitit's defaults that a study changes: a day per job, and enough requeues for a run many times
+# longer than the partition's time limit (submitit counts every SIGUSR2 of a job shorter than
+# 50 minutes as a time-out).
+SUBMITIT_DEFAULTS = {"timeout_min": 24 * 60, "name": "wgan-study", "max_num_timeout": 20}
+
+
+def _job_state(sj: Any) -> str:
+    try:
+        return str(sj.state)
+    except Exception:  # noqa: BLE001 - no accounting, or the cluster went away: the state is unknown
+        return "UNKNOWN"
+
+
 def _execute_submitit(executor: Executor, todo: list[Job], root: Path, prog: Reporter) -> Iterable[JobResult]:
     try:
         import submitit
@@ -226,34 +275,56 @@ def _execute_submitit(executor: Executor, todo: list[Job], root: Path, prog: Rep
     local = ex.cluster == "local"
     in_flight = executor.n or (available_cores() if local else len(todo))
     threads = executor.threads or (max(1, available_cores() // in_flight) if local else None)
-    params = {"timeout_min": 24 * 60, "name": "wgan-study"}
+    params = dict(SUBMITIT_DEFAULTS)
+    if local:
+        params.pop("max_num_timeout")
     params.update(executor.params)
-    ex.update_parameters(**params)
+    try:
+        ex.update_parameters(**params)
+    except (NameError, ValueError, TypeError) as e:  # submitit names the unknown parameter and lists the allowed ones
+        raise ConfigError(f"--slurm: {str(e).strip().splitlines()[0]}") from None
     # The jobs unpickle wgan_core.study.executors.work (and JobResult): make this package importable in them.
     pkg_root = str(Path(__file__).resolve().parents[2])
     if pkg_root not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, os.environ.get("PYTHONPATH", "")) if p)
     queue = [(job, 0) for job in todo]
     running: dict[Any, tuple[Job, int]] = {}
+    fn = work if local else SlurmWork()
     while queue or running:
         while queue and len(running) < in_flight:
             job, tries = queue.pop(0)
-            running[ex.submit(work, job, str(root), threads)] = (job, tries)
+            running[ex.submit(fn, job, str(root), threads)] = (job, tries)
         prog.running([describe_job(j) for j, _ in running.values()])
         time.sleep(1.0)
         for sj in [s for s in running if s.done()]:
             job, tries = running.pop(sj)
             try:
                 res = sj.result()
-            except Exception as e:  # noqa: BLE001 - the job was killed (timeout, preemption): resume it from its checkpoint
-                if tries < 2:
-                    prog.write(f"job {sj.job_id} for {describe_job(job)} ended without a result ({type(e).__name__}); resubmitting")
+            except Exception as e:  # noqa: BLE001 - the job ended without a result: cancelled, killed, failed to start
+                state = _job_state(sj)
+                if state.startswith("CANCELLED"):
+                    yield JobResult(job.run_id(), "cancelled", error=f"Slurm job {sj.job_id} was cancelled ({state}); its checkpoint is kept")
+                elif tries < 2:
+                    prog.write(f"job {sj.job_id} for {describe_job(job)} ended without a result ({state}); resubmitting")
                     queue.append((job, tries + 1))
                 else:
                     why = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-                    yield JobResult(job.run_id(), "failed", error=f"submitit job {sj.job_id}: {why}")
+                    yield JobResult(job.run_id(), "failed", error=f"submitit job {sj.job_id} ({state}): {why}")
                 continue
             yield res
 
 
-__all__ = ["STATES", "Executor", "JobResult", "Reporter", "StudyError", "available_cores", "execute", "run_job", "work"]
+__all__ = [
+    "STATES",
+    "SUBMITIT_DEFAULTS",
+    "Executor",
+    "SlurmWork",
+    "StudyInterrupted",
+    "JobResult",
+    "Reporter",
+    "StudyError",
+    "available_cores",
+    "execute",
+    "run_job",
+    "work",
+]

@@ -21,7 +21,7 @@ from ..depth import DepthConfig
 from ..metrics import registry
 from ..penalties import CONSTRAINTS
 from ..runtime import progress_bar, resolve_device
-from .executors import Executor, JobResult, StudyError, execute
+from .executors import Executor, JobResult, StudyError, StudyInterrupted, execute
 from .identity import StudySpec, describe_job, prepare_dir
 from .presets import Job
 
@@ -148,10 +148,18 @@ def check_device(spec: StudySpec, executor: Executor) -> None:
 
 
 def raise_failures(summary: dict[str, Any], root: Path) -> None:
-    failed = summary["failed"]
+    failed, stopped = summary["failed"], summary.get("stopped", {})
     if failed:
         errors = "; ".join(f"{rid}: {err}" for rid, err in failed.items())
-        raise StudyError(f"{len(failed)} run(s) failed: {errors} (error.log in each run directory under {root})")
+        more = f"; {len(stopped)} more stopped before finishing (resumed by the same command)" if stopped else ""
+        raise StudyError(f"{len(failed)} run(s) failed: {errors} (error.log in each run directory under {root}){more}")
+    if stopped:
+        raise StudyInterrupted(
+            f"{len(stopped)} run(s) stopped before finishing, their checkpoints kept: "
+            + "; ".join(f"{rid}: {why}" for rid, why in stopped.items())
+            + "; run the same command again to resume them",
+            by_signal=summary.get("interrupted", False),
+        )
 
 
 def run_jobs(
@@ -164,21 +172,29 @@ def run_jobs(
     log: Callable[[str], None] = print,
     poll_s: float = 10.0,
 ) -> dict[str, Any]:
-    """Run the jobs not finished yet in root/<run_id>; returns {'total', 'ran', 'skipped', 'failed': {run_id: error}, 'seconds'}."""
+    """Run the jobs not finished yet in root/<run_id>.
+
+    Returns {'total', 'ran', 'skipped', 'failed': {run_id: error}, 'stopped': {run_id: why},
+    'interrupted', 'seconds'}. A run stopped by a signal (state interrupted) stops the
+    study: no further run starts. A cancelled Slurm job is recorded; the others go on.
+    """
     by_id = {j.run_id(): j for j in jobs}
     done = {rid for rid in by_id if (root / rid / "final.json").exists()}
     t0 = time.perf_counter()
     log(f"study {title}: {len(by_id)} runs in {root} ({len(done)} finished already), executor {executor.name}")
     prog = Progress(by_id, set(done), log, progress)
     failed: dict[str, str] = {}
+    stopped: dict[str, str] = {}  # interrupted or cancelled: resumable from their checkpoints
+    interrupted = False
     ran = 0
     try:
-        while True:
-            todo = [j for rid, j in by_id.items() if rid not in prog.done and rid not in failed]
+        while not interrupted:
+            todo = [j for rid, j in by_id.items() if rid not in prog.done and rid not in failed and rid not in stopped]
             if not todo:
                 break
             busy: list[JobResult] = []
-            for res in execute(executor, todo, root, prog):
+            results = execute(executor, todo, root, prog)
+            for res in results:
                 if res.state == "done":
                     ran += res.ran
                     prog.finished(res)
@@ -186,10 +202,17 @@ def run_jobs(
                     raise ConfigError(res.error)
                 elif res.state == "busy":
                     busy.append(res)
+                elif res.state in ("interrupted", "cancelled"):
+                    stopped[res.run_id] = res.error
+                    prog.write(f"run {describe_job(by_id[res.run_id])} ({res.run_id}) {res.state}: {res.error}")
+                    if res.state == "interrupted":  # a stop signal: start nothing more (the pool finishes what it holds)
+                        interrupted = True
+                        results.close()
+                        break
                 else:
                     failed[res.run_id] = res.error
                     prog.write(f"run {describe_job(by_id[res.run_id])} ({res.run_id}) failed: {res.error}; see {root / res.run_id / 'error.log'}")
-            if busy:
+            if busy and not interrupted:
                 holders = sorted({f"pid {(b.holder or {}).get('pid')} on {(b.holder or {}).get('host')}" for b in busy})
                 prog.running([])
                 prog.write(f"waiting for {len(busy)} run(s) held by another invocation ({'; '.join(holders)})")
@@ -198,7 +221,7 @@ def run_jobs(
         prog.close()
     seconds = time.perf_counter() - t0
     log(f"study {title}: {len(prog.done)}/{len(by_id)} runs finished ({ran} run now) in {_fmt_s(seconds)}")
-    return {"total": len(by_id), "ran": ran, "skipped": len(done), "failed": failed, "seconds": seconds}
+    return {"total": len(by_id), "ran": ran, "skipped": len(done), "failed": failed, "stopped": stopped, "interrupted": interrupted, "seconds": seconds}
 
 
 def finished_runs(root: Path) -> list[str]:

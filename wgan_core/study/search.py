@@ -135,6 +135,8 @@ def run_search(
         "ran": s1["ran"] + s2["ran"],
         "skipped": s1["skipped"] + s2["skipped"],
         "failed": {**s1["failed"], **s2["failed"]},
+        "stopped": s2["stopped"],
+        "interrupted": s2["interrupted"],
         "seconds": s1["seconds"] + s2["seconds"],
         "selected": {ds: {v: sel["setting"] for v, sel in per.items()} for ds, per in selected.items()},
     }
