@@ -119,3 +119,23 @@ def throughput(session: nox.Session) -> None:
     """Measure training throughput per variant (benchmarks/throughput.py; arguments after --)."""
     python = shared_python(session)
     session.run(python, "benchmarks/throughput.py", *session.posargs, external=True)
+
+
+@nox.session(default=False)
+def cluster(session: nox.Session) -> None:
+    """Studies on a real one-node Slurm cluster (tests/test_cluster.py); needs root: installs and starts it, always stops it.
+
+    .ci/slurm-cluster installs Debian's slurm-wlm, slurmdbd, munge and mariadb-server where
+    they are missing, and runs private daemons (munged, MariaDB, slurmdbd, slurmctld,
+    slurmd) under $WGAN_SLURM_DIR (default ~/.cache/wgan-suite/slurm) on loopback ports.
+    """
+    python = shared_python(session)
+    script = str(ROOT / ".ci" / "slurm-cluster")
+    state = os.environ.get("WGAN_SLURM_DIR", str(Path.home() / ".cache" / "wgan-suite" / "slurm"))
+    session.run("bash", script, "install", external=True)
+    try:
+        session.run("bash", script, "start", state, external=True)
+        session.env.update(SLURM_CONF=str(Path(state) / "slurm.conf"), WGAN_CLUSTER_TESTS="1")
+        session.run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_cluster.py", "-rs", *session.posargs, external=True)
+    finally:
+        session.run("bash", script, "stop", state, external=True)

@@ -60,7 +60,9 @@ def test_a_stop_signal_saves_at_that_step_and_the_resume_is_bit_identical(tmp_pa
     assert int(state["step"]) == 5  # saved at the signal, not at the last periodic checkpoint (step 4)
     assert (tmp_path / "stopped" / ck.PREVIOUS).exists()  # the periodic one of step 4 is kept beside it
     monkeypatch.undo()
-    train(config, tmp_path / "stopped", progress=False)
+    final = train(config, tmp_path / "stopped", progress=False)
+    assert final["interruptions"] == [{"signal": signal.Signals(signum).name, "stopped_at": 5, "resumed_at": 5}]  # nothing lost
+    assert "interruptions" not in json.loads((tmp_path / "straight" / "final.json").read_text())
     _same_models(tmp_path / "straight", tmp_path / "stopped")
     assert _rows(tmp_path / "straight") == _rows(tmp_path / "stopped")
     assert not (tmp_path / "stopped" / "checkpoint.pt").exists() and not (tmp_path / "stopped" / ck.PREVIOUS).exists()
@@ -128,6 +130,7 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path):
     train(config, run, progress=False, log=messages.append)
     assert any(m.startswith(f"warning: {run / 'checkpoint.pt'} is unreadable") for m in messages), messages
     assert "resuming" in messages[-1] and messages[-1].endswith("at step 4")
+    assert json.loads((run / "final.json").read_text())["interruptions"] == [{"signal": None, "stopped_at": None, "resumed_at": 4}]
     _same_models(tmp_path / "straight", run)
     assert _rows(tmp_path / "straight") == _rows(run)
 

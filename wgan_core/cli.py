@@ -1,4 +1,4 @@
-"""Command line: `python -m wgan_core {train,variants} ...`.
+"""Command line: `python -m wgan_core {train,variants,metrics,classifier,status,report} ...`.
 
 User mistakes (ConfigError, bad arguments) print one line to stderr and exit 2, with no traceback.
 """
@@ -140,7 +140,7 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_report_commands(sub: argparse._SubParsersAction) -> None:
-    """`report` subcommand (study reports)."""
+    """`status` and `report` subcommands (a study's directory)."""
 
     def _cmd_report(args: argparse.Namespace) -> int:
         from .artifacts import complete_study
@@ -149,6 +149,16 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
         complete_study(args.dir)  # runs written before the run-side report files existed: computed once from model.pt
         print(write_report(args.dir, baseline=args.baseline))
         return 0
+
+    def _cmd_status(args: argparse.Namespace) -> int:
+        from .study.status import format_status, study_status
+
+        print(format_status(*study_status(args.dir)))
+        return 0
+
+    st = sub.add_parser("status", help="per run of a study: finished / running / stopped / failed / queued, last metrics, ETA")
+    st.add_argument("dir", metavar="DIR", help="study directory (benchmarks/ablation.py --out)")
+    st.set_defaults(func=_cmd_status)
 
     r = sub.add_parser("report", help="write DIR/report/ (tables, paired tests, plots, index.html) from a study's runs")
     r.add_argument("dir", metavar="DIR", help="study directory (benchmarks/ablation.py --out)")

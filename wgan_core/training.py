@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -340,10 +341,18 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     # The latest readable checkpoint (a damaged one falls back to the previous, with a warning;
     # none readable: a one-line ConfigError). load_state_dict moves it to the training device.
     state = checkpoints.load(ckpt_path, required=("step", "generator", "critic", "rng", "elapsed"), log=log)
+    # Each stop and resume of this run: {signal, stopped_at, resumed_at}; a crash (kill -9, a lost
+    # node) has no stop entry, only the step it resumed from. Goes into final.json: work lost = stopped_at - resumed_at.
+    interruptions: list[dict[str, Any]] = []
     if state is not None:
         trainer.load_state_dict(state)
         elapsed, train_time = float(state["elapsed"]), float(state["train_time"])
         rows = [r for r in rows if int(r["step"]) <= trainer.step_count]  # drop rows written after the checkpoint
+        interruptions = list(state.get("interruptions", []))
+        if interruptions and "resumed_at" not in interruptions[-1]:
+            interruptions[-1]["resumed_at"] = trainer.step_count
+        else:
+            interruptions.append({"signal": None, "stopped_at": None, "resumed_at": trainer.step_count})
         log(f"resuming {out} at step {trainer.step_count}")
     else:
         rows = []
@@ -367,6 +376,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     def save_checkpoint() -> None:
         state = trainer.state_dict()
         state["elapsed"], state["train_time"] = time.perf_counter() - t0, train_time
+        state["interruptions"] = interruptions
         checkpoints.save(state, ckpt_path)
 
     if trainer.step_count == 0 and not rows:
@@ -394,6 +404,8 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
             if at_eval:
                 row = add_row()
                 bar.set_postfix({k: f"{row[k]:.3g}" for k in ("critic_loss", "generator_loss", "w1") if k in row})
+            if stopping:
+                interruptions.append({"signal": signal.Signals(stop.signum).name, "stopped_at": s})
             if at_ckpt or stopping:
                 save_checkpoint()
             if stopping:
@@ -417,6 +429,8 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
         "run_id": c.run_id(),
         "metrics": {k: v for k, v in rows[-1].items()} if rows else {},
     }
+    if interruptions:
+        final["interruptions"] = interruptions
     if diverged is None and c.kind == "image" and c.extractor != "none":
         from .metrics.image import final_metrics
 

@@ -271,14 +271,18 @@ def _execute_submitit(executor: Executor, todo: list[Job], root: Path, prog: Rep
     except ImportError:
         raise ConfigError("executor: submitit is not installed; `pip install .[slurm]` (or pip install submitit)") from None
     cluster = "local" if executor.kind == "submitit-local" else None
-    ex = submitit.AutoExecutor(folder=str(root / ".submitit" / "%j"), cluster=cluster)
+    params = dict(SUBMITIT_DEFAULTS)
+    params.update(executor.params)
+    max_timeouts = params.pop("max_num_timeout")  # an executor constructor argument, not a job parameter
+    if not isinstance(max_timeouts, int) or max_timeouts < 0:
+        raise ConfigError(f"--slurm: max_num_timeout must be a non-negative integer, got {max_timeouts!r}")
+    try:
+        ex = submitit.AutoExecutor(folder=str(root / ".submitit" / "%j"), cluster=cluster, slurm_max_num_timeout=max_timeouts)
+    except RuntimeError as e:  # no cluster found and no local fallback
+        raise ConfigError(f"executor: {e}") from None
     local = ex.cluster == "local"
     in_flight = executor.n or (available_cores() if local else len(todo))
     threads = executor.threads or (max(1, available_cores() // in_flight) if local else None)
-    params = dict(SUBMITIT_DEFAULTS)
-    if local:
-        params.pop("max_num_timeout")
-    params.update(executor.params)
     try:
         ex.update_parameters(**params)
     except (NameError, ValueError, TypeError) as e:  # submitit names the unknown parameter and lists the allowed ones
