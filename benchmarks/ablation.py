@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--executor",
         help="local (sequential) | process:N | submitit[:N] (Slurm) | submitit-local[:N] (default: process:<cores> for CPU runs, else local)",
     )
+    p.add_argument(
+        "--ensemble",
+        default="auto",
+        help="seed ensembles: auto (where they pay: toy MLPs of width <= 256 on a CPU, any stackable run on CUDA) | off | S "
+        "(up to S seeds of a cell train as one; results unchanged)",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (default: torch's own for local, cores // N for process:N)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (also picks the default preset)")
     p.add_argument("--variants", help="comma-separated variants (or cells) of the preset to keep")
@@ -103,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             preset, seeds, args.device, _split(args.variants), _split(args.datasets), tuple(args.set),
             settings=args.settings if args.settings is not None else 0, metric=args.metric or "", params=_split(args.params),
         )  # fmt: skip
-        executor = Executor.parse(args.executor or default_executor(spec), args.slurm, args.threads)
+        executor = Executor.parse(args.executor or default_executor(spec), args.slurm, args.threads, args.ensemble)
         jobs = spec.jobs()
         if args.dry_run:
             for j in jobs:

@@ -66,6 +66,43 @@ def penalty_from_norms(norms: Tensor, *, one_sided: bool = False) -> Tensor:
     return gap.pow(2).mean()
 
 
+def _gap_sq(norms: Tensor, one_sided: bool) -> Tensor:
+    """(||g|| - 1)^2 per sample, or max(0, ||g|| - 1)^2. norms: (N,) -> (N,)."""
+    gap = norms - 1.0
+    return (gap.clamp_min(0.0) if one_sided else gap).pow(2)
+
+
+class MemberStreams:
+    """The random streams of S ensemble members trained as one (wgan_core.ensemble).
+
+    A stacked batch holds each member's B samples consecutively (S*B rows); member s's
+    rows draw from member s's own generator, exactly as its single run would.
+    """
+
+    def __init__(self, generators: list[torch.Generator]) -> None:
+        self.generators = list(generators)
+
+    def rand(self, shape: tuple[int, ...], device: torch.device) -> Tensor:
+        n = shape[0] // len(self.generators)
+        return torch.cat([torch.rand((n, *shape[1:]), device=device, generator=g) for g in self.generators])
+
+
+def uniform(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | MemberStreams | None) -> Tensor:
+    """U[0, 1) of `shape` (batch first) from the run's stream, or from each ensemble member's own stream."""
+    if isinstance(generator, MemberStreams):
+        return generator.rand(tuple(shape), device)
+    return torch.rand(shape, device=device, generator=generator)
+
+
+def batch_std(x: Tensor, generator: torch.Generator | MemberStreams | None) -> Tensor:
+    """The unbiased std of a batch over all its elements; for an ensemble, of each member's own batch (broadcastable to x)."""
+    if isinstance(generator, MemberStreams):
+        s = len(generator.generators)
+        std = x.reshape(s, -1).std(dim=1)  # (S,)
+        return std.repeat_interleave(x.shape[0] // s).reshape(-1, *([1] * (x.dim() - 1)))
+    return x.std()
+
+
 def gradient_penalty(
     critic: nn.Module,
     real: Tensor,
@@ -105,46 +142,62 @@ def clip_weights_(critic: nn.Module, c: float) -> None:
 # the trainer multiplies by config.penalty_weight), and its after_critic_step(critic, config)
 # runs after every critic update (weight clipping).
 # ---------------------------------------------------------------------------------------------
-def two_sided_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def two_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2], x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample (Gulrajani et al. 2017, eq. 3)."""
-    return gradient_penalty(critic, real, fake, generator=generator)
+    x_hat = interpolate(real, fake.detach(), uniform((real.shape[0],), real.device, generator))
+    return _gap_sq(input_grad_norms(critic, x_hat, create_graph=True), one_sided=False)
 
 
-def one_sided_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def one_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """WGAN-LP: E[max(0, ||grad D(x_hat)|| - 1)^2] at the same interpolates (Petzka et al. 2018, eq. 8)."""
-    return gradient_penalty(critic, real, fake, one_sided=True, generator=generator)
+    x_hat = interpolate(real, fake.detach(), uniform((real.shape[0],), real.device, generator))
+    return _gap_sq(input_grad_norms(critic, x_hat, create_graph=True), one_sided=True)
 
 
 def zero_centred_at_interpolates(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """GP-0 (Thanh-Tung et al. 2019): E[||grad D(x_hat)||^2] at the WGAN-GP interpolates, pushing the gradient towards 0, not 1."""
-    eps = torch.rand(real.shape[0], device=real.device, generator=generator)
-    return input_grad_sq_norms(critic, interpolate(real, fake.detach(), eps), create_graph=True).mean()
+    eps = uniform((real.shape[0],), real.device, generator)
+    return input_grad_sq_norms(critic, interpolate(real, fake.detach(), eps), create_graph=True)
 
 
-def r1_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def r1_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """R1 (Mescheder et al. 2018, eq. 9 without gamma/2): E[||grad_x D(x)||^2] at the real batch. real: (N, ...)."""
-    return input_grad_sq_norms(critic, real, create_graph=True).mean()
+    return input_grad_sq_norms(critic, real, create_graph=True)
 
 
-def r2_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """R2 (Mescheder et al. 2018): E[||grad_x D(x)||^2] at the fake batch. fake: (N, ...), detached from the generator."""
-    return input_grad_sq_norms(critic, fake.detach(), create_graph=True).mean()
+    return input_grad_sq_norms(critic, fake.detach(), create_graph=True)
 
 
-def r1r2_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def r1r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """R1 + R2 (R3GAN, Huang et al. 2024): the sum of the two zero-centred penalties. R3GAN's gamma/2 is the penalty_weight."""
-    return r1_penalty(critic, real, fake) + r2_penalty(critic, real, fake)
+    return r1_terms(critic, real, fake) + r2_terms(critic, real, fake)
 
 
-def dragan_penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def dragan_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """DRAGAN (Kodali et al. 2017): E[(||grad D(x~)|| - 1)^2] at x~ = x + 0.5 s u, around the real data.
 
     s: the standard deviation of the real batch over all its elements (unbiased), u ~ U[0, 1]
     elementwise, as in the DRAGAN reference code's perturbation. real: (N, ...).
     """
-    u = torch.rand(real.shape, device=real.device, generator=generator).to(real.dtype)
-    x_tilde = real + 0.5 * real.std() * u
-    return penalty_from_norms(input_grad_norms(critic, x_tilde, create_graph=True))
+    u = uniform(tuple(real.shape), real.device, generator).to(real.dtype)
+    x_tilde = real + 0.5 * batch_std(real, generator) * u
+    return _gap_sq(input_grad_norms(critic, x_tilde, create_graph=True), one_sided=False)
+
+
+def _mean_of(terms: Callable[..., Tensor]) -> PenaltyFn:
+    def penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        return terms(critic, real, fake, generator).mean()
+
+    penalty.__doc__ = terms.__doc__
+    penalty.__name__ = terms.__name__.replace("_terms", "_penalty")
+    return penalty
+
+
+two_sided_penalty, one_sided_penalty, r1_penalty, r2_penalty, r1r2_penalty, dragan_penalty, gp0_penalty = (
+    _mean_of(t) for t in (two_sided_terms, one_sided_terms, r1_terms, r2_terms, r1r2_terms, dragan_terms, zero_centred_at_interpolates)
+)
 
 
 def clip_after_step(critic: nn.Module, config) -> None:
@@ -164,6 +217,7 @@ class Constraint:
     after_critic_step: Callable[[nn.Module, Any], None] | None  # (critic, config) after each critic update, or None
     double_backward: bool  # the penalty differentiates an input gradient: torch.compile cannot compile such a critic
     source: str
+    terms: PenaltyFn | None = None  # the penalty's per-sample terms (N,) (penalty = their mean): lets seed ensembles train it
 
 
 CONSTRAINTS: dict[str, Constraint] = {}
@@ -176,14 +230,24 @@ def register_constraint(
     after_critic_step: Callable[[nn.Module, Any], None] | None = None,
     double_backward: bool | None = None,
     source: str,
+    terms: PenaltyFn | None = None,
 ) -> Constraint:
     """Make a constraint available to RunConfig(constraint=name), the trainer, studies and the tests; returns its entry.
 
     penalty(critic, real, fake, generator) -> unweighted scalar (weighted by config.penalty_weight);
     after_critic_step(critic, config) runs after each critic update. double_backward (default:
     True when there is a penalty) says whether the penalty needs a gradient of a gradient.
+    Or give terms(critic, real, fake, generator) -> (N,) per-sample terms instead of penalty (the
+    penalty is then their mean): such a constraint also trains in seed ensembles, provided its
+    randomness comes from `uniform(shape, device, generator)` (each member's own stream).
     Registering a name again replaces it; give runs that use a plug-in its module in RunConfig.plugins.
     """
+    if terms is not None:
+        if penalty is not None:
+            raise ConfigError(f"register_constraint: give {name!r} a penalty or its per-sample terms, not both")
+        if not callable(terms):
+            raise ConfigError(f"register_constraint: terms of {name!r} must be a callable or None")
+        penalty = _mean_of(terms)
     if not isinstance(name, str) or not name or "," in name:
         raise ConfigError(f"register_constraint: name must be a non-empty string without commas, got {name!r}")
     for what, fn in (("penalty", penalty), ("after_critic_step", after_critic_step)):
@@ -191,20 +255,20 @@ def register_constraint(
             raise ConfigError(f"register_constraint: {what} of {name!r} must be a callable or None")
     if not isinstance(source, str) or not source:
         raise ConfigError(f"register_constraint: source of {name!r}: say where it comes from (a paper, or 'this project')")
-    entry = Constraint(name, penalty, after_critic_step, penalty is not None if double_backward is None else bool(double_backward), source)
+    entry = Constraint(name, penalty, after_critic_step, penalty is not None if double_backward is None else bool(double_backward), source, terms)
     CONSTRAINTS[name] = entry
     return entry
 
 
 register_constraint("none", source="no constraint (Goodfellow et al. 2014)")
 register_constraint("clip", after_critic_step=clip_after_step, source="weight clipping (Arjovsky et al. 2017)")
-register_constraint("gp", penalty=two_sided_penalty, source="two-sided gradient penalty (Gulrajani et al. 2017)")
-register_constraint("lp", penalty=one_sided_penalty, source="one-sided gradient penalty (Petzka et al. 2018)")
-register_constraint("r1", penalty=r1_penalty, source="zero-centred penalty at the real data, R1 (Mescheder et al. 2018)")
-register_constraint("r2", penalty=r2_penalty, source="zero-centred penalty at the fake data, R2 (Mescheder et al. 2018)")
-register_constraint("r1r2", penalty=r1r2_penalty, source="R1 + R2 (R3GAN, Huang et al. 2024)")
-register_constraint("gp0", penalty=zero_centred_at_interpolates, source="zero-centred penalty at interpolates, GP-0 (Thanh-Tung et al. 2019)")
-register_constraint("dragan", penalty=dragan_penalty, source="DRAGAN (Kodali et al. 2017)")
+register_constraint("gp", terms=two_sided_terms, source="two-sided gradient penalty (Gulrajani et al. 2017)")
+register_constraint("lp", terms=one_sided_terms, source="one-sided gradient penalty (Petzka et al. 2018)")
+register_constraint("r1", terms=r1_terms, source="zero-centred penalty at the real data, R1 (Mescheder et al. 2018)")
+register_constraint("r2", terms=r2_terms, source="zero-centred penalty at the fake data, R2 (Mescheder et al. 2018)")
+register_constraint("r1r2", terms=r1r2_terms, source="R1 + R2 (R3GAN, Huang et al. 2024)")
+register_constraint("gp0", terms=zero_centred_at_interpolates, source="zero-centred penalty at interpolates, GP-0 (Thanh-Tung et al. 2019)")
+register_constraint("dragan", terms=dragan_terms, source="DRAGAN (Kodali et al. 2017)")
 
 
 def get_constraint(name: str) -> Constraint:
@@ -225,6 +289,6 @@ def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator:
 
 
 __all__ = [
-    "CONSTRAINTS", "Constraint", "clip_weights_", "get_constraint", "gradient_penalty", "input_grad_norms", "input_grad_sq_norms",
-    "interpolate", "penalty", "penalty_from_norms", "register_constraint",
+    "CONSTRAINTS", "Constraint", "MemberStreams", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty", "input_grad_norms",
+    "input_grad_sq_norms", "interpolate", "penalty", "penalty_from_norms", "register_constraint", "uniform",
 ]  # fmt: skip

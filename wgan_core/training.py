@@ -314,6 +314,128 @@ class Trainer:
 
 
 # ----------------------------------------------------------------------------------------------
+def finished_final(config: RunConfig, out: Path) -> dict[str, Any] | None:
+    """The stored final.json of a finished run in out (after checking out holds this config), or None."""
+    check_out_dir(config, out)
+    if not (out / "final.json").exists():
+        return None
+    try:
+        return json.loads((out / "final.json").read_text())
+    except ValueError:
+        raise ConfigError(f"out: {out}/final.json is corrupt; delete it to run that run again") from None
+
+
+class RunFiles:
+    """One run's directory while it trains: config.json, metrics.csv, checkpoints, final.json.
+
+    Opening it resumes the trainer from the latest readable checkpoint (a damaged one falls
+    back to the previous, with a warning; none readable: a one-line ConfigError) and drops
+    metrics rows written after that checkpoint. `train` drives one; a seed ensemble
+    (wgan_core.ensemble) drives one per member, so both write the same files.
+    """
+
+    def __init__(self, trainer: Trainer, out: Path, log=print) -> None:
+        self.trainer, self.out, self.log = trainer, out, log
+        c = self.config = trainer.config
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "config.json").exists():
+            write_json(out / "config.json", c.to_dict())
+        self.ckpt_path, self.metrics_path = out / "checkpoint.pt", out / "metrics.csv"
+        elapsed, self.train_time = 0.0, 0.0
+        rows = read_rows(self.metrics_path)
+        state = checkpoints.load(self.ckpt_path, required=("step", "generator", "critic", "rng", "elapsed"), log=log)
+        # Each stop and resume of this run: {signal, stopped_at, resumed_at}; a crash (kill -9, a lost
+        # node) has no stop entry, only the step it resumed from. Goes into final.json: work lost = stopped_at - resumed_at.
+        self.interruptions: list[dict[str, Any]] = []
+        self.resumed = state is not None
+        if state is not None:
+            trainer.load_state_dict(state)  # moves it to the training device
+            elapsed, self.train_time = float(state["elapsed"]), float(state["train_time"])
+            rows = [r for r in rows if int(r["step"]) <= trainer.step_count]  # drop rows written after the checkpoint
+            self.interruptions = list(state.get("interruptions", []))
+            if self.interruptions and "resumed_at" not in self.interruptions[-1]:
+                self.interruptions[-1]["resumed_at"] = trainer.step_count
+            else:
+                self.interruptions.append({"signal": None, "stopped_at": None, "resumed_at": trainer.step_count})
+            log(f"resuming {out} at step {trainer.step_count}")
+        else:
+            rows = []
+        self.rows = rows
+        write_rows(self.metrics_path, rows)
+        self.t0 = time.perf_counter() - elapsed
+        self.tb = TensorBoardLog(out, trainer.step_count if self.resumed else None) if c.tensorboard else None
+        self.ensemble: dict[str, Any] | None = None  # set by a seed ensemble: recorded in final.json
+
+    def add_row(self) -> dict[str, Any]:
+        """Evaluate now and append the row to metrics.csv (and the TensorBoard log)."""
+        row = self.trainer.evaluate()
+        row["wall_time_s"] = time.perf_counter() - self.t0
+        row["train_time_s"] = self.train_time
+        self.rows.append(row)
+        write_rows(self.metrics_path, self.rows)
+        if self.tb is not None:
+            self.tb.add_row(row, self.trainer.last_samples)
+        return row
+
+    def start(self) -> None:
+        if self.trainer.step_count == 0 and not self.rows:
+            self.add_row()  # the untrained baseline: step 0
+
+    def save_checkpoint(self) -> None:
+        state = self.trainer.state_dict()
+        state["elapsed"], state["train_time"] = time.perf_counter() - self.t0, self.train_time
+        state["interruptions"] = self.interruptions
+        checkpoints.save(state, self.ckpt_path)
+
+    def stop(self, signum: int) -> None:
+        """A stop signal: record it and save a checkpoint at this step."""
+        self.interruptions.append({"signal": signal.Signals(signum).name, "stopped_at": self.trainer.step_count})
+        self.save_checkpoint()
+        self.close()
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
+
+    def finish(self, diverged: int | None) -> dict[str, Any]:
+        """Write final.json (and, unless diverged, the report's files and model.pt); returns final.json as stored."""
+        self.close()
+        c, trainer, out, rows = self.config, self.trainer, self.out, self.rows
+        final: dict[str, Any] = {
+            "status": "diverged" if diverged is not None else "ok",
+            "steps": diverged if diverged is not None else trainer.step_count,
+            "wall_time_s": time.perf_counter() - self.t0,
+            "train_time_s": self.train_time,
+            "gen_iters_per_s": trainer.step_count / self.train_time if self.train_time > 0 else math.nan,
+            "variant": c.label,
+            "run_id": c.run_id(),
+            "metrics": {k: v for k, v in rows[-1].items()} if rows else {},
+        }
+        if self.interruptions:
+            final["interruptions"] = self.interruptions
+        if self.ensemble is not None:
+            final["ensemble"] = self.ensemble
+        if diverged is None and c.kind == "image" and c.extractor != "none":
+            from .metrics.image import final_metrics
+
+            final["metrics"].update(final_metrics(c, trainer.sample, trainer.device))  # the full-size FID/KID, once
+        if diverged is None:
+            # Everything the report shows is computed here, once: it then reads files only (no model, no torch).
+            final["metrics"].update(write_artifacts(out, c, trainer.generator, trainer.critic, trainer.device, final["metrics"], trainer.step_count))
+            atomic_torch_save({"generator": trainer.generator.state_dict(), "critic": trainer.critic.state_dict()}, out / "model.pt")
+        else:
+            self.log(f"run diverged: non-finite loss at generator iteration {diverged}")
+        write_json(out / "final.json", final)
+        checkpoints.discard(self.ckpt_path)  # model.pt and final.json replace it
+        return json.loads((out / "final.json").read_text())  # as stored: NaN becomes None
+
+
+def sync_for(device: torch.device):
+    """What makes the host wait for the device: only at evaluations and checkpoints."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
 def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = None, log=print) -> dict[str, Any]:
     """Run (or resume, or skip if finished) one run in out_dir; returns the contents of final.json.
 
@@ -324,63 +446,14 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     checkpoint and raises checkpoints.Interrupted: the same call then resumes bit-identically.
     """
     out = Path(out_dir)
-    check_out_dir(config, out)
-    if (out / "final.json").exists():
-        try:
-            return json.loads((out / "final.json").read_text())
-        except ValueError:
-            raise ConfigError(f"out: {out}/final.json is corrupt; delete it to run that run again") from None
+    done = finished_final(config, out)
+    if done is not None:
+        return done
     trainer = Trainer(config)  # loads and checks the data before anything is written
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / "config.json").exists():
-        write_json(out / "config.json", config.to_dict())
-
-    ckpt_path, metrics_path = out / "checkpoint.pt", out / "metrics.csv"
-    elapsed, train_time = 0.0, 0.0
-    rows = read_rows(metrics_path)
-    # The latest readable checkpoint (a damaged one falls back to the previous, with a warning;
-    # none readable: a one-line ConfigError). load_state_dict moves it to the training device.
-    state = checkpoints.load(ckpt_path, required=("step", "generator", "critic", "rng", "elapsed"), log=log)
-    # Each stop and resume of this run: {signal, stopped_at, resumed_at}; a crash (kill -9, a lost
-    # node) has no stop entry, only the step it resumed from. Goes into final.json: work lost = stopped_at - resumed_at.
-    interruptions: list[dict[str, Any]] = []
-    if state is not None:
-        trainer.load_state_dict(state)
-        elapsed, train_time = float(state["elapsed"]), float(state["train_time"])
-        rows = [r for r in rows if int(r["step"]) <= trainer.step_count]  # drop rows written after the checkpoint
-        interruptions = list(state.get("interruptions", []))
-        if interruptions and "resumed_at" not in interruptions[-1]:
-            interruptions[-1]["resumed_at"] = trainer.step_count
-        else:
-            interruptions.append({"signal": None, "stopped_at": None, "resumed_at": trainer.step_count})
-        log(f"resuming {out} at step {trainer.step_count}")
-    else:
-        rows = []
-    write_rows(metrics_path, rows)
-
+    run = RunFiles(trainer, out, log)
     c = config
-    t0 = time.perf_counter() - elapsed
-    sync = torch.cuda.synchronize if trainer.device.type == "cuda" else (lambda: None)
-    tb = TensorBoardLog(out, trainer.step_count if state is not None else None) if c.tensorboard else None
-
-    def add_row() -> dict[str, Any]:
-        row = trainer.evaluate()
-        row["wall_time_s"] = time.perf_counter() - t0
-        row["train_time_s"] = train_time
-        rows.append(row)
-        write_rows(metrics_path, rows)
-        if tb is not None:
-            tb.add_row(row, trainer.last_samples)
-        return row
-
-    def save_checkpoint() -> None:
-        state = trainer.state_dict()
-        state["elapsed"], state["train_time"] = time.perf_counter() - t0, train_time
-        state["interruptions"] = interruptions
-        checkpoints.save(state, ckpt_path)
-
-    if trainer.step_count == 0 and not rows:
-        add_row()  # the untrained baseline: step 0
+    sync = sync_for(trainer.device)
+    run.start()
     bar = progress_bar(c.steps, trainer.step_count, progress, unit="it")
     diverged = None
     seg = time.perf_counter()  # start of the current stretch of training steps
@@ -397,50 +470,20 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
                 continue
             # Only here does the host wait for the device: the steps in between queue up freely on a GPU.
             sync()
-            train_time += time.perf_counter() - seg
+            run.train_time += time.perf_counter() - seg
             diverged = trainer.diverged_at()
             if diverged is not None:
                 break
             if at_eval:
-                row = add_row()
+                row = run.add_row()
                 bar.set_postfix({k: f"{row[k]:.3g}" for k in ("critic_loss", "generator_loss", "w1") if k in row})
             if stopping:
-                interruptions.append({"signal": signal.Signals(stop.signum).name, "stopped_at": s})
-            if at_ckpt or stopping:
-                save_checkpoint()
-            if stopping:
                 bar.close()
-                if tb is not None:
-                    tb.close()
+                run.stop(stop.signum)
                 stop.forward()  # inside a submitit job on Slurm: its handler requeues the job (and exits)
-                raise checkpoints.Interrupted(stop.signum, s, ckpt_path)
+                raise checkpoints.Interrupted(stop.signum, s, run.ckpt_path)
+            if at_ckpt:
+                run.save_checkpoint()
             seg = time.perf_counter()
     bar.close()
-    if tb is not None:
-        tb.close()
-
-    final: dict[str, Any] = {
-        "status": "diverged" if diverged is not None else "ok",
-        "steps": diverged if diverged is not None else trainer.step_count,
-        "wall_time_s": time.perf_counter() - t0,
-        "train_time_s": train_time,
-        "gen_iters_per_s": trainer.step_count / train_time if train_time > 0 else math.nan,
-        "variant": c.label,
-        "run_id": c.run_id(),
-        "metrics": {k: v for k, v in rows[-1].items()} if rows else {},
-    }
-    if interruptions:
-        final["interruptions"] = interruptions
-    if diverged is None and c.kind == "image" and c.extractor != "none":
-        from .metrics.image import final_metrics
-
-        final["metrics"].update(final_metrics(c, trainer.sample, trainer.device))  # the full-size FID/KID, once
-    if diverged is None:
-        # Everything the report shows is computed here, once: it then reads files only (no model, no torch).
-        final["metrics"].update(write_artifacts(out, c, trainer.generator, trainer.critic, trainer.device, final["metrics"], trainer.step_count))
-        atomic_torch_save({"generator": trainer.generator.state_dict(), "critic": trainer.critic.state_dict()}, out / "model.pt")
-    else:
-        log(f"run diverged: non-finite loss at generator iteration {diverged}")
-    write_json(out / "final.json", final)
-    checkpoints.discard(ckpt_path)  # model.pt and final.json replace it
-    return json.loads((out / "final.json").read_text())  # as stored: NaN becomes None
+    return run.finish(diverged)

@@ -5,11 +5,15 @@ Owns `work` (claim one job, run it in DIR/<run_id>, return a `JobResult`), the
 `local` (sequential, in this process), `process:N` (N worker processes, torch threads
 per worker = cores // N), `submitit[:N]` (Slurm through submitit, or its local executor
 where there is no Slurm; N = jobs in flight) and `submitit-local[:N]` (submitit's local
-executor, always). Every executor runs the same `work`, so results land in the same layout.
+executor, always). Every executor runs the same `work_unit`, so results land in the same layout.
+
+A unit is one job, or the seeds of one cell trained as a seed ensemble (wgan_core.ensemble):
+`--ensemble auto|off|S` decides how `plan_units` groups a study's jobs (`Executor.ensemble`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -89,13 +93,28 @@ def run_job(job: Job, run_dir: Path, log: Callable[[str], None] = print) -> dict
     return train(job, run_dir, progress=False, log=log)
 
 
-def work(job: Job, root: str, threads: int | None = None) -> JobResult:
-    """Claim and run one job in DIR/<run_id>.
+def run_unit(jobs: list[Job], run_dirs: list[Path], log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+    """Train one job, or several seeds of one cell as a seed ensemble; returns each one's final.json."""
+    if len(jobs) == 1:
+        return [run_job(jobs[0], run_dirs[0], log)]
+    from ..ensemble import train_ensemble
 
-    A ConfigError (a user mistake such as missing data: every run would hit it) comes back
-    as state 'config_error' and stops the study; it is returned rather than raised so it
-    crosses process and submitit boundaries intact. Any other exception is written to the
-    run's error.log and reported as 'failed'.
+    return train_ensemble(jobs, run_dirs, progress=False, log=log)  # type: ignore[arg-type]
+
+
+def work(job: Job, root: str, threads: int | None = None) -> JobResult:
+    """Claim and run one job in DIR/<run_id> (work_unit of one job)."""
+    return work_unit([job], root, threads)[0]
+
+
+def work_unit(jobs: list[Job], root: str, threads: int | None = None) -> list[JobResult]:
+    """Claim and run a unit (one job, or the seeds of a cell as an ensemble) in DIR/<run_id> each; one JobResult per job.
+
+    Finished jobs come back done, jobs another live process holds come back busy, and the
+    rest train together. A ConfigError (a user mistake such as missing data: every run
+    would hit it) comes back as state 'config_error' and stops the study; it is returned
+    rather than raised so it crosses process and submitit boundaries intact. Any other
+    exception is written to each run's error.log and reported as 'failed'.
     """
     if threads:
         import torch
@@ -103,33 +122,113 @@ def work(job: Job, root: str, threads: int | None = None) -> JobResult:
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            return work(job, root, None)
+            return work_unit(jobs, root, None)
         finally:
             torch.set_num_threads(before)  # the local executor runs in the caller's process: leave it as it was
-    rid = job.run_id()
-    run_dir = Path(root) / rid
+    out: dict[str, JobResult] = {}
+    claimed: list[tuple[Job, Claim]] = []
+    for job in jobs:
+        rid = job.run_id()
+        run_dir = Path(root) / rid
+        if (run_dir / "final.json").exists():
+            out[rid] = JobResult(rid, "done", final=json.loads((run_dir / "final.json").read_text()))
+            continue
+        claim = try_claim(Path(root), rid)
+        if isinstance(claim, Claim):
+            claimed.append((job, claim))
+        else:
+            out[rid] = JobResult(rid, "busy", holder=claim)
+    if claimed:
+        out.update(_run_claimed(claimed, Path(root)))
+    return [out[j.run_id()] for j in jobs]
+
+
+def _run_claimed(claimed: list[tuple[Job, Claim]], root: Path) -> dict[str, JobResult]:
     t0 = time.perf_counter()
-    if (run_dir / "final.json").exists():
-        return JobResult(rid, "done", final=json.loads((run_dir / "final.json").read_text()))
-    claim = try_claim(Path(root), rid)
-    if not isinstance(claim, Claim):
-        return JobResult(rid, "busy", holder=claim)
-    with claim:
+    rids = [job.run_id() for job, _ in claimed]
+    with contextlib.ExitStack() as held:
+        for _, claim in claimed:
+            held.enter_context(claim)
         try:
-            final = run_job(job, run_dir, log=lambda m: print(m, file=sys.stderr, flush=True))
+            finals = run_unit([job for job, _ in claimed], [root / rid for rid in rids], log=lambda m: print(m, file=sys.stderr, flush=True))
         except Interrupted as e:
             if os.environ.get("SUBMITIT_EXECUTOR") == "slurm":
                 # No result: Slurm's state decides. A requeued job runs again and resumes from the
                 # checkpoint; a cancelled one is reported by the study, which resumes it next time.
                 raise SystemExit(EXIT_INTERRUPTED) from None
-            return JobResult(rid, "interrupted", error=str(e))
+            return {rid: JobResult(rid, "interrupted", error=str(e)) for rid in rids}
         except ConfigError as e:
-            return JobResult(rid, "config_error", error=str(e))
+            return {rid: JobResult(rid, "config_error", error=str(e)) for rid in rids}
         except Exception:  # noqa: BLE001 - a failed run is recorded; the study goes on
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "error.log").write_text(traceback.format_exc())
-            return JobResult(rid, "failed", error=traceback.format_exc().strip().splitlines()[-1])
-    return JobResult(rid, "done", final=final, seconds=time.perf_counter() - t0, ran=True)
+            for rid in rids:
+                (root / rid).mkdir(parents=True, exist_ok=True)
+                (root / rid / "error.log").write_text(traceback.format_exc())
+            return {rid: JobResult(rid, "failed", error=traceback.format_exc().strip().splitlines()[-1]) for rid in rids}
+    seconds = (time.perf_counter() - t0) / len(rids)  # an ensemble's members share its time
+    return {rid: JobResult(rid, "done", final=final, seconds=seconds, ran=True) for rid, final in zip(rids, finals)}
+
+
+# ==============================================================================================
+# Seed ensembles: which jobs of a study train together.
+# ==============================================================================================
+# Where seed ensembles pay, measured side by side (benchmarks/throughput.py --ensemble S; rows in
+# results/throughput/cpu.csv, README "Seed ensembles"). On this project's 2-core CPU the toy MLP
+# at width <= ENSEMBLE_CPU_MAX_WIDTH is overhead-bound and gains; wider MLPs are compute-bound and
+# gain nothing. On CUDA small models leave the device idle between kernel launches, so every
+# stackable run gains (written for it; unmeasured on a GPU until it has been).
+ENSEMBLE_CPU_MAX_WIDTH = 256
+ENSEMBLE_AUTO_MAX = 20  # members per ensemble under auto (a cell's seeds beyond it form further ensembles)
+
+
+def parse_ensemble(value: str) -> str:
+    """'auto', 'off' or a member count >= 2, as text (the Executor field)."""
+    v = str(value).strip()
+    if v in ("auto", "off") or (v.isdigit() and int(v) >= 2):
+        return v
+    if v == "1":
+        return "off"
+    raise ConfigError(f"ensemble: unknown {value!r}; allowed: auto, off, or a member count S >= 2")
+
+
+def ensemble_pays(job: Job) -> bool:
+    """auto's rule: a stackable run on CUDA, or a toy MLP at width <= ENSEMBLE_CPU_MAX_WIDTH on the CPU."""
+    from ..ensemble import refusal
+
+    if isinstance(job, DepthConfig) or refusal(job) is not None:
+        return False
+    device = job.device
+    if device == "auto":
+        from .presets import cuda_available
+
+        device = "cuda" if cuda_available() else "cpu"
+    return device.startswith("cuda") or job.width <= ENSEMBLE_CPU_MAX_WIDTH
+
+
+def plan_units(jobs: list[Job], ensemble: str = "off") -> list[list[Job]]:
+    """Group jobs into units: the seeds of one cell (configs equal but for the seed) into ensembles of up to S members.
+
+    off: every job alone. S: every stackable cell in ensembles of up to S. auto: where
+    `ensemble_pays`, up to ENSEMBLE_AUTO_MAX. A unit takes the position of its first job.
+    """
+    if ensemble == "off":
+        return [[j] for j in jobs]
+    from ..ensemble import refusal, seed_key
+
+    size = ENSEMBLE_AUTO_MAX if ensemble == "auto" else int(ensemble)
+    units: list[list[Job]] = []
+    open_units: dict[Any, list[Job]] = {}
+    for job in jobs:
+        ok = not isinstance(job, DepthConfig) and (ensemble_pays(job) if ensemble == "auto" else refusal(job) is None)
+        if not ok:
+            units.append([job])
+            continue
+        key = seed_key(job)
+        unit = open_units.get(key)
+        if unit is None or len(unit) >= size:
+            unit = open_units[key] = []
+            units.append(unit)
+        unit.append(job)
+    return units
 
 
 def _init_worker(threads: int) -> None:
@@ -155,9 +254,10 @@ class Executor:
     n: int = 0  # workers (process) or jobs in flight (submitit; 0 = all on Slurm, cores locally)
     params: dict[str, Any] = field(default_factory=dict, hash=False)  # submitit parameters (--slurm KEY=VALUE)
     threads: int = 0  # torch threads per run; 0 = local: torch's default, process:N and local submitit: cores // N
+    ensemble: str = "off"  # seed ensembles: off | auto (where they pay) | S (up to S seeds of a cell train as one); see plan_units
 
     @staticmethod
-    def parse(spec: str, params: Iterable[str] = (), threads: int = 0) -> Executor:
+    def parse(spec: str, params: Iterable[str] = (), threads: int = 0, ensemble: str = "off") -> Executor:
         allowed = "local, process:N, submitit[:N], submitit-local[:N]"
         kind, sep, num = spec.partition(":")
         if kind not in ("local", "process", "submitit", "submitit-local") or (kind == "local" and sep):
@@ -177,7 +277,7 @@ class Executor:
             raise ConfigError("--slurm: parameters apply to the submitit executors only")
         if not isinstance(threads, int) or threads < 0:
             raise ConfigError(f"threads: must be a positive integer (0 = default), got {threads!r}")
-        return Executor(kind, n, parsed, threads)
+        return Executor(kind, n, parsed, threads, parse_ensemble(ensemble))
 
     @property
     def name(self) -> str:
@@ -194,18 +294,19 @@ def _number(s: str) -> Any:
 
 
 def execute(executor: Executor, todo: list[Job], root: Path, prog: Reporter) -> Iterable[JobResult]:
-    """Run `todo` with the executor; yields one JobResult per job, in the order they finish."""
+    """Run `todo` with the executor, in units (plan_units); yields one JobResult per job, in the order they finish."""
+    units = plan_units(todo, executor.ensemble)
     if executor.kind == "local":
-        for job in todo:
-            prog.running([describe_job(job)])
-            yield work(job, str(root), executor.threads or None)
+        for unit in units:
+            prog.running([describe_job(j) for j in unit])
+            yield from work_unit(unit, str(root), executor.threads or None)
     elif executor.kind == "process":
-        yield from _execute_pool(executor.n, todo, root, prog, executor.threads)
+        yield from _execute_pool(executor.n, units, root, prog, executor.threads)
     else:
-        yield from _execute_submitit(executor, todo, root, prog)
+        yield from _execute_submitit(executor, units, root, prog)
 
 
-def _execute_pool(n: int, todo: list[Job], root: Path, prog: Reporter, threads: int = 0) -> Iterable[JobResult]:
+def _execute_pool(n: int, units: list[list[Job]], root: Path, prog: Reporter, threads: int = 0) -> Iterable[JobResult]:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -214,24 +315,24 @@ def _execute_pool(n: int, todo: list[Job], root: Path, prog: Reporter, threads: 
     # spawn: a fresh interpreter per worker (forking a process that has started torch's threads is unsafe)
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-        queue = list(todo)
-        running: dict[Any, Job] = {}
+        queue = list(units)
+        running: dict[Any, list[Job]] = {}
         while queue or running:
             while queue and len(running) < n:  # keep exactly n in flight, so "now" names the runs being trained
-                job = queue.pop(0)
-                running[pool.submit(work, job, str(root), threads)] = job
-            prog.running([describe_job(j) for j in running.values()])
+                unit = queue.pop(0)
+                running[pool.submit(work_unit, unit, str(root), threads)] = unit
+            prog.running([describe_job(j) for u in running.values() for j in u])
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for fut in finished:
-                job = running.pop(fut)
+                unit = running.pop(fut)
                 try:
-                    res = fut.result()
+                    results = fut.result()
                 except BrokenProcessPool:
                     raise StudyError(
-                        f"a worker process died while running {describe_job(job)} (killed, or out of memory); "
+                        f"a worker process died while running {', '.join(describe_job(j) for j in unit)} (killed, or out of memory); "
                         "run the same command again to resume"
                     ) from None
-                yield res
+                yield from results
 
 
 class SlurmWork:
@@ -243,8 +344,8 @@ class SlurmWork:
     module imports without submitit.
     """
 
-    def __call__(self, job: Job, root: str, threads: int | None = None) -> JobResult:
-        return work(job, root, threads)
+    def __call__(self, unit: list[Job], root: str, threads: int | None = None) -> list[JobResult]:
+        return work_unit(unit, root, threads)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         import submitit
@@ -265,7 +366,7 @@ def _job_state(sj: Any) -> str:
         return "UNKNOWN"
 
 
-def _execute_submitit(executor: Executor, todo: list[Job], root: Path, prog: Reporter) -> Iterable[JobResult]:
+def _execute_submitit(executor: Executor, units: list[list[Job]], root: Path, prog: Reporter) -> Iterable[JobResult]:
     try:
         import submitit
     except ImportError:
@@ -281,7 +382,7 @@ def _execute_submitit(executor: Executor, todo: list[Job], root: Path, prog: Rep
     except RuntimeError as e:  # no cluster found and no local fallback
         raise ConfigError(f"executor: {e}") from None
     local = ex.cluster == "local"
-    in_flight = executor.n or (available_cores() if local else len(todo))
+    in_flight = executor.n or (available_cores() if local else len(units))
     threads = executor.threads or (max(1, available_cores() // in_flight) if local else None)
     try:
         ex.update_parameters(**params)
@@ -291,31 +392,34 @@ def _execute_submitit(executor: Executor, todo: list[Job], root: Path, prog: Rep
     pkg_root = str(Path(__file__).resolve().parents[2])
     if pkg_root not in os.environ.get("PYTHONPATH", "").split(os.pathsep):
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_root, os.environ.get("PYTHONPATH", "")) if p)
-    queue = [(job, 0) for job in todo]
-    running: dict[Any, tuple[Job, int]] = {}
-    fn = work if local else SlurmWork()
+    queue = [(unit, 0) for unit in units]
+    running: dict[Any, tuple[list[Job], int]] = {}
+    fn = work_unit if local else SlurmWork()
     while queue or running:
         while queue and len(running) < in_flight:
-            job, tries = queue.pop(0)
-            running[ex.submit(fn, job, str(root), threads)] = (job, tries)
-        prog.running([describe_job(j) for j, _ in running.values()])
+            unit, tries = queue.pop(0)
+            running[ex.submit(fn, unit, str(root), threads)] = (unit, tries)
+        prog.running([describe_job(j) for u, _ in running.values() for j in u])
         time.sleep(1.0)
         for sj in [s for s in running if s.done()]:
-            job, tries = running.pop(sj)
+            unit, tries = running.pop(sj)
             try:
-                res = sj.result()
+                results = sj.result()
             except Exception as e:  # noqa: BLE001 - the job ended without a result: cancelled, killed, failed to start
                 state = _job_state(sj)
+                names = ", ".join(describe_job(j) for j in unit)
                 if state.startswith("CANCELLED"):
-                    yield JobResult(job.run_id(), "cancelled", error=f"Slurm job {sj.job_id} was cancelled ({state}); its checkpoint is kept")
+                    for job in unit:
+                        yield JobResult(job.run_id(), "cancelled", error=f"Slurm job {sj.job_id} was cancelled ({state}); its checkpoint is kept")
                 elif tries < 2:
-                    prog.write(f"job {sj.job_id} for {describe_job(job)} ended without a result ({state}); resubmitting")
-                    queue.append((job, tries + 1))
+                    prog.write(f"job {sj.job_id} for {names} ended without a result ({state}); resubmitting")
+                    queue.append((unit, tries + 1))
                 else:
                     why = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-                    yield JobResult(job.run_id(), "failed", error=f"submitit job {sj.job_id} ({state}): {why}")
+                    for job in unit:
+                        yield JobResult(job.run_id(), "failed", error=f"submitit job {sj.job_id} ({state}): {why}")
                 continue
-            yield res
+            yield from results
 
 
 __all__ = [
@@ -327,8 +431,15 @@ __all__ = [
     "JobResult",
     "Reporter",
     "StudyError",
+    "ENSEMBLE_AUTO_MAX",
+    "ENSEMBLE_CPU_MAX_WIDTH",
     "available_cores",
+    "ensemble_pays",
     "execute",
+    "parse_ensemble",
+    "plan_units",
+    "run_unit",
     "run_job",
     "work",
+    "work_unit",
 ]

@@ -1,0 +1,257 @@
+"""Seed ensembles: every member stays equal to its single run (weights, optimiser states, metrics, files)."""
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from wgan_core import Trainer, train
+from wgan_core import checkpoints as ck
+from wgan_core.config import VARIANTS, ConfigError
+from wgan_core.depth import DepthConfig
+from wgan_core.ensemble import Ensemble, StackedMLP, check_members, refusal, train_ensemble
+from wgan_core.losses import LOSSES
+from wgan_core.models import MLPCritic, MLPGenerator
+from wgan_core.penalties import CONSTRAINTS
+from wgan_core.study import Executor, StudySpec, run_study
+from wgan_core.study.executors import ENSEMBLE_CPU_MAX_WIDTH, parse_ensemble, plan_units
+
+from .conftest import ablation_main, tiny_toy
+
+STACKABLE = [v for v in VARIANTS if refusal(tiny_toy(v)) is None]
+
+
+def _same_state(a: Trainer, b: Trainer) -> None:
+    """Weights and optimiser states of a single run and an ensemble member (written back), to float tolerance."""
+    for net in ("generator", "critic"):
+        for (name, p), q in zip(getattr(a, net).named_parameters(), getattr(b, net).parameters()):
+            torch.testing.assert_close(q, p, msg=lambda m, where=f"{net}.{name}": f"{where}: {m}")
+    for opt in ("opt_g", "opt_d"):
+        sa, sb = getattr(a, opt).state_dict()["state"], getattr(b, opt).state_dict()["state"]
+        assert sa.keys() == sb.keys()
+        for i in sa:
+            for k in sa[i]:
+                torch.testing.assert_close(sb[i][k], sa[i][k], msg=lambda m, where=f"{opt} state {i}.{k}": f"{where}: {m}")
+
+
+def test_every_stackable_variant_is_named():
+    # Only spectral normalisation (hinge-sn) is left to single runs among the named variants.
+    assert set(VARIANTS) - set(STACKABLE) == {"hinge-sn"}
+    assert "spectral_norm" in refusal(tiny_toy("hinge-sn"))
+
+
+@pytest.mark.parametrize("variant", STACKABLE)
+def test_members_stay_equal_to_their_single_runs(variant):
+    """200 generator iterations (1,000 critic steps for n_critic 5): every member's weights, optimiser
+    state and running statistics equal its own single run's to float tolerance (on this project's CPU
+    they are bit-identical). Clipping, both one- and two-sided penalties and the zero-centred ones included."""
+    configs = [tiny_toy(variant, seed=s, width=16, batch_size=16, steps=200) for s in (0, 1, 2)]
+    singles = [Trainer(c) for c in configs]
+    ens = Ensemble([Trainer(c) for c in configs])
+    for _ in range(200):
+        for t in singles:
+            t.step()
+        ens.step()
+    ens.write_back()
+    for single, member in zip(singles, ens.members):
+        _same_state(single, member)
+        torch.testing.assert_close(member._sums, single._sums)
+        assert member.step_count == single.step_count == 200
+        assert int(member._bad_step) == int(single._bad_step)
+
+
+def test_stacked_mlp_is_each_member_applied_to_its_own_rows():
+    torch.manual_seed(0)
+    for members, x in (([MLPCritic(2, 8) for _ in range(3)], torch.randn(3 * 5, 2)), ([MLPGenerator(2, 8) for _ in range(2)], torch.randn(2 * 4, 2))):
+        stacked = StackedMLP(members)
+        b = x.shape[0] // len(members)
+        want = torch.cat([m(x[i * b : (i + 1) * b]) for i, m in enumerate(members)])
+        torch.testing.assert_close(stacked(x), want)
+        # the input gradient of member s's rows is member s's own (what every gradient penalty differentiates)
+        xs, xr = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+        (gs,) = torch.autograd.grad(stacked(xs).sum(), xs)
+        (gr,) = torch.autograd.grad(sum(m(xr[i * b : (i + 1) * b]).sum() for i, m in enumerate(members)), xr)
+        torch.testing.assert_close(gs, gr)
+
+
+def _rows(run: Path) -> list[list[str]]:
+    """metrics.csv without its wall-clock columns."""
+    lines = (run / "metrics.csv").read_text().splitlines()
+    keep = [i for i, h in enumerate(lines[0].split(",")) if not h.endswith("time_s")]
+    return [[line.split(",")[i] for i in keep] for line in lines]
+
+
+def _same_run(a: Path, b: Path) -> None:
+    """Two run directories hold the same run: metrics.csv (timings aside), final metrics, weights."""
+    assert _rows(a) == _rows(b)
+    fa, fb = (json.loads((p / "final.json").read_text()) for p in (a, b))
+    assert (fa["status"], fa["steps"], fa["run_id"]) == (fb["status"], fb["steps"], fb["run_id"])
+    for k, v in fa["metrics"].items():
+        if not k.endswith("time_s"):
+            assert fb["metrics"][k] == (v if v is None or isinstance(v, str) else pytest.approx(v, rel=1e-5, abs=1e-6)), k
+    if (a / "model.pt").exists() or (b / "model.pt").exists():
+        ma, mb = (torch.load(p / "model.pt", weights_only=True) for p in (a, b))
+        for net in ("generator", "critic"):
+            for k in ma[net]:
+                torch.testing.assert_close(mb[net][k], ma[net][k])
+    for name in ("critic_weights.csv", "panel.npz", "samples.png", "config.json"):
+        assert (a / name).exists() == (b / name).exists(), name
+
+
+@pytest.mark.parametrize("variant", ["wgan-gp", "wgan-clip", "r3gan"])
+def test_each_member_writes_its_run_directory_as_its_single_run(tmp_path, variant):
+    configs = [tiny_toy(variant, seed=s, steps=8, eval_every=4, checkpoint_every=4) for s in (0, 1)]
+    finals = train_ensemble(configs, [tmp_path / "ens" / c.run_id() for c in configs], progress=False, log=lambda m: None)
+    for c, final in zip(configs, finals):
+        train(c, tmp_path / "single" / c.run_id(), progress=False, log=lambda m: None)
+        _same_run(tmp_path / "single" / c.run_id(), tmp_path / "ens" / c.run_id())
+        assert final["ensemble"] == {"size": 2, "seeds": [0, 1]}
+        assert not (tmp_path / "ens" / c.run_id() / "checkpoint.pt").exists()
+
+
+def test_an_ensemble_killed_mid_run_resumes_from_its_members_checkpoints(tmp_path, monkeypatch):
+    """A crash after the step-4 checkpoint: the next call resumes every member there; a member can even resume alone."""
+    configs = [tiny_toy("wgan-gp", seed=s, steps=10, eval_every=5, checkpoint_every=4) for s in (0, 1, 2)]
+    dirs = [tmp_path / "ens" / c.run_id() for c in configs]
+    real_step = Ensemble.step
+
+    def crash_at_6(self):
+        real_step(self)
+        if self.step_count == 6:
+            raise KeyboardInterrupt  # like kill -9: nothing saved after the step-4 checkpoint
+
+    monkeypatch.setattr(Ensemble, "step", crash_at_6)
+    with pytest.raises(KeyboardInterrupt):
+        train_ensemble(configs, dirs, progress=False, log=lambda m: None)
+    monkeypatch.undo()
+    for d in dirs:
+        assert int(torch.load(d / "checkpoint.pt", weights_only=True)["step"]) == 4
+    train(configs[2], dirs[2], progress=False, log=lambda m: None)  # the single trainer resumes a member's checkpoint
+    logged: list[str] = []
+    train_ensemble(configs, dirs, progress=False, log=logged.append)
+    assert sum("resuming" in m for m in logged) == 2  # the two unfinished members resumed at step 4 (the third was done)
+    for c, d in zip(configs, dirs):
+        train(c, tmp_path / "single" / c.run_id(), progress=False, log=lambda m: None)
+        _same_run(tmp_path / "single" / c.run_id(), d)
+
+
+def test_a_stop_signal_saves_every_member_at_that_step(tmp_path, monkeypatch):
+    configs = [tiny_toy("wgan-lp", seed=s, steps=9, eval_every=3, checkpoint_every=4) for s in (0, 1)]
+    dirs = [tmp_path / c.run_id() for c in configs]
+    real_step = Ensemble.step
+
+    def signal_at_5(self):
+        real_step(self)
+        if self.step_count == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Ensemble, "step", signal_at_5)
+    with pytest.raises(ck.Interrupted) as info:
+        train_ensemble(configs, dirs, progress=False, log=lambda m: None)
+    monkeypatch.undo()
+    assert info.value.step == 5
+    for d in dirs:
+        assert int(torch.load(d / "checkpoint.pt", weights_only=True)["step"]) == 5
+    train_ensemble(configs, dirs, progress=False, log=lambda m: None)
+    for c, d in zip(configs, dirs):
+        final = json.loads((d / "final.json").read_text())
+        assert final["interruptions"] == [{"signal": "SIGTERM", "stopped_at": 5, "resumed_at": 5}]
+        train(c, tmp_path / "single" / c.run_id(), progress=False, log=lambda m: None)
+        _same_run(tmp_path / "single" / c.run_id(), d)
+
+
+def test_a_diverging_member_finishes_as_diverged_and_the_others_go_on(tmp_path, monkeypatch):
+    """NaN in seed 1's critic after iteration 3: seed 1 ends as its single run would (diverged at 4); seeds 0 and 2 are untouched."""
+    configs = [tiny_toy("wgan-gp", seed=s, steps=8, eval_every=2, checkpoint_every=2) for s in (0, 1, 2)]
+
+    def poison(critic_param: torch.Tensor) -> None:
+        with torch.no_grad():
+            critic_param.fill_(float("nan"))
+
+    real_ens, real_single = Ensemble.step, Trainer.step
+
+    def ens_step(self):
+        real_ens(self)
+        if self.step_count == 3 and 1 in [m.config.seed for m in self.members]:
+            poison(next(self.critic.parameters())[[m.config.seed for m in self.members].index(1)])
+
+    def single_step(self):
+        real_single(self)
+        if self.step_count == 3 and self.config.seed == 1:
+            poison(next(self.critic.parameters()))
+
+    monkeypatch.setattr(Ensemble, "step", ens_step)
+    finals = train_ensemble(configs, [tmp_path / "ens" / c.run_id() for c in configs], progress=False, log=lambda m: None)
+    assert [f["status"] for f in finals] == ["ok", "diverged", "ok"]
+    assert finals[1]["steps"] == 4
+    monkeypatch.setattr(Trainer, "step", single_step)
+    for c in configs:
+        train(c, tmp_path / "single" / c.run_id(), progress=False, log=lambda m: None)
+        _same_run(tmp_path / "single" / c.run_id(), tmp_path / "ens" / c.run_id())
+
+
+def test_members_must_differ_only_in_their_seed():
+    with pytest.raises(ConfigError, match="differ only in their seed; lr_d differ"):
+        check_members([tiny_toy(seed=0), tiny_toy(seed=1, lr_d=1e-3)])
+    with pytest.raises(ConfigError, match="seeds must differ"):
+        check_members([tiny_toy(seed=0), tiny_toy(seed=0)])
+    with pytest.raises(ConfigError, match="spectral_norm"):
+        check_members([tiny_toy("hinge-sn", seed=0), tiny_toy("hinge-sn", seed=1)])
+
+
+def test_a_plugin_penalty_without_terms_is_left_to_single_runs():
+    import wgan_core
+
+    wgan_core.register_constraint("test-mean-only", penalty=lambda critic, real, fake, generator=None: real.sum() * 0, source="this test")
+    try:
+        assert "per-sample terms" in refusal(tiny_toy(constraint="test-mean-only"))
+        assert refusal(tiny_toy(constraint="gp")) is None
+    finally:
+        del CONSTRAINTS["test-mean-only"]
+    assert set(LOSSES) >= {"minimax", "wasserstein", "relativistic"}
+
+
+def test_plan_units_groups_a_cells_seeds():
+    cell = [tiny_toy("wgan-gp", seed=s) for s in range(5)]
+    other = [tiny_toy("nsgan", seed=s) for s in range(2)]
+    wide = [tiny_toy("wgan-gp", seed=s, width=ENSEMBLE_CPU_MAX_WIDTH * 2) for s in range(2)]
+    sn = [tiny_toy("hinge-sn", seed=s) for s in range(2)]
+    depth = [DepthConfig(seed=0, device="cpu")]
+    jobs = cell + other + wide + sn + depth
+    assert plan_units(jobs, "off") == [[j] for j in jobs]
+    auto = plan_units(jobs, "auto")  # the wide MLP is compute-bound on a CPU: alone
+    assert auto == [cell, other, [wide[0]], [wide[1]], [sn[0]], [sn[1]], depth]
+    assert plan_units(jobs, "2") == [cell[:2], cell[2:4], cell[4:], other, wide, [sn[0]], [sn[1]], depth]
+    assert sorted(j.run_id() for u in plan_units(jobs, "3") for j in u) == sorted(j.run_id() for j in jobs)
+    cuda = [tiny_toy("wgan-gp", seed=s, width=ENSEMBLE_CPU_MAX_WIDTH * 2).replace(device="cuda") for s in range(2)]
+    assert plan_units(cuda, "auto") == [cuda]  # on CUDA every stackable run pays (written for it, unmeasured)
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "many", ""])
+def test_bad_ensemble_values_are_refused(bad):
+    with pytest.raises(ConfigError, match="ensemble: unknown"):
+        parse_ensemble(bad)
+    assert parse_ensemble("1") == "off" and parse_ensemble("4") == "4"
+
+
+def test_a_study_with_ensembles_writes_the_same_runs(tmp_path):
+    small = ("steps=6", "width=16", "batch_size=16", "eval_every=3", "checkpoint_every=3", "eval_samples=100")
+    spec = StudySpec("toy", 2, "cpu", ("wgan-gp", "wgan-clip"), ("8gaussians",), small)
+    run_study(spec, tmp_path / "off", Executor("local", threads=1), progress=False, log=lambda m: None)
+    lines: list[str] = []
+    run_study(spec, tmp_path / "on", Executor("local", threads=1, ensemble="auto"), progress=False, log=lines.append)
+    runs = sorted(p.parent.name for p in (tmp_path / "off").glob("*/final.json"))
+    assert len(runs) == 4 and runs == sorted(p.parent.name for p in (tmp_path / "on").glob("*/final.json"))
+    for rid in runs:
+        _same_run(tmp_path / "off" / rid, tmp_path / "on" / rid)
+        assert json.loads((tmp_path / "on" / rid / "final.json").read_text())["ensemble"]["size"] == 2
+
+
+def test_the_ablation_cli_refuses_a_bad_ensemble(tmp_path, capsys):
+    code, out = ablation_main(["--preset", "toy", "--out", str(tmp_path / "s"), "--ensemble", "zero"], capsys)
+    assert code == 2
+    assert out.err.strip().splitlines() == ["error: ensemble: unknown 'zero'; allowed: auto, off, or a member count S >= 2"]
+    assert not (tmp_path / "s").exists()

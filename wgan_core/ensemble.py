@@ -1,0 +1,373 @@
+"""Seed ensembles: S runs that differ only in their seed, trained as one.
+
+A study is cells x seeds, and the seeds of a cell share everything but their random
+streams. Here they share one step: each layer's weights of the S members are stacked into
+one parameter (S, out, in) and applied as one batched matrix product, the per-member losses
+are summed for one backward pass, and one optimiser steps all members at once. The members
+stay independent: member s's rows (s*B .. (s+1)*B - 1 of every stacked batch) only ever meet
+member s's weights, the gradient of a sum is the sum of each member's own gradient, and
+Adam, RMSprop and weight clipping act elementwise.
+
+Each member is an ordinary `Trainer` built from its own config: its initial weights, data
+stream, latent noise and interpolation weights are exactly those of its single run (the
+ensemble draws from the members' own generators, one member at a time, in the single run's
+order). At evaluations and checkpoints the stacked weights and optimiser states are written
+back into the members, which then evaluate, checkpoint and finish through the same
+`training.RunFiles` as a single run: every member writes its run directory exactly as its
+single run does, and a single run can resume from an ensemble member's checkpoint (and back).
+
+Not stacked (they train as single runs; `refusal` says why): the DCGAN models, spectral
+normalisation (its power iteration would see the stacked weight), torch.compile, and
+constraints registered with a batch-mean `penalty` instead of per-sample `terms`.
+
+Measured speed and where `--ensemble auto` uses them: benchmarks/throughput.py --ensemble S,
+results/throughput/, README ("Seed ensembles").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import checkpoints
+from .checkpoints import StopSignals
+from .config import ConfigError, RunConfig
+from .losses import get_loss
+from .models import MLPCritic, MLPGenerator
+from .penalties import MemberStreams, get_constraint
+from .runtime import make_optimizer, progress_bar
+from .training import RunFiles, Trainer, finished_final, sync_for
+
+
+# ----------------------------------------------------------------------------------------------
+# Which runs can train together.
+# ----------------------------------------------------------------------------------------------
+def refusal(config: RunConfig) -> str | None:
+    """Why this run cannot train in a seed ensemble, or None if it can."""
+    if config.arch != "mlp":
+        return f"arch {config.arch}: only the toy MLPs are stacked"
+    if config.spectral_norm:
+        return "spectral_norm: the power iteration would see the stacked weights"
+    if config.compile:
+        return "compile: ensembles run eager"
+    con = get_constraint(config.constraint)
+    if con.penalty is not None and con.terms is None:
+        return f"constraint {config.constraint}: registered with a batch-mean penalty; register per-sample terms to train it in ensembles"
+    return None
+
+
+def seed_key(config: RunConfig) -> RunConfig:
+    """Runs with equal keys differ only in their seed: they may train as one ensemble."""
+    return config.replace(seed=0, tensorboard=False)
+
+
+def check_members(configs: list[RunConfig]) -> None:
+    if not configs:
+        raise ConfigError("ensemble: needs at least one run")
+    for c in configs:
+        why = refusal(c)
+        if why is not None:
+            raise ConfigError(f"ensemble: {c.label} cannot train in a seed ensemble ({why})")
+    key = seed_key(configs[0])
+    for c in configs[1:]:
+        if seed_key(c) != key:
+            raise ConfigError(f"ensemble: members must differ only in their seed; {', '.join(seed_key(c).diff(key))} differ")
+    seeds = [c.seed for c in configs]
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"ensemble: seeds must differ, got {seeds}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Stacked modules.
+# ----------------------------------------------------------------------------------------------
+class StackedMLP(nn.Module):
+    """S toy MLPs (all MLPGenerator or all MLPCritic) as one module.
+
+    x (S*B, in), member-major rows -> (S*B, out), or scores (S*B,) for critics. Layer l's
+    weights are one parameter (S, out, in) and its bias (S, out), in the order of a
+    member's `parameters()`, so parameter i of this module stacks parameter i of every member.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        kinds = {type(m) for m in members}
+        assert len(kinds) == 1 and kinds <= {MLPGenerator, MLPCritic}, kinds
+        self.size = len(members)
+        self.scores = isinstance(members[0], MLPCritic)
+        self.layers: list[str] = []
+        for layer in members[0].net:
+            assert isinstance(layer, (nn.Linear, nn.ReLU)), type(layer)
+            self.layers.append("linear" if isinstance(layer, nn.Linear) else "relu")
+        self.stacked = nn.ParameterList([nn.Parameter(torch.stack([p.detach() for p in ps])) for ps in zip(*(m.parameters() for m in members))])
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = x.reshape(self.size, -1, x.shape[-1])  # (S, B, in)
+        params = iter(self.stacked)
+        for kind in self.layers:
+            if kind == "linear":
+                w, b = next(params), next(params)  # (S, out, in), (S, out)
+                if w.shape[1] == 1:
+                    # A one-output layer (the critic's head) is a matrix-vector product, which the CPU
+                    # kernels sum in another order when batched: one F.linear per member keeps each
+                    # member's scores bit-identical to its single run's (it is the cheapest layer).
+                    h = torch.stack([F.linear(h[s], w[s], b[s]) for s in range(self.size)])  # (S, B, 1)
+                else:
+                    h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))  # (S, B, out): one batched matmul
+            else:
+                h = torch.relu(h)
+        h = h.reshape(-1, h.shape[-1])  # (S*B, out)
+        return h.squeeze(-1) if self.scores else h
+
+
+def stack_modules(members: list[nn.Module]) -> nn.Module:
+    """The stacked module of S members (each member's weights copied in)."""
+    if all(isinstance(m, (MLPGenerator, MLPCritic)) for m in members):
+        return StackedMLP(members)
+    raise ConfigError(f"ensemble: no stacked form of {type(members[0]).__name__}")
+
+
+def _member_params(members: list[nn.Module]) -> list[tuple[nn.Parameter, ...]]:
+    return list(zip(*(m.parameters() for m in members)))
+
+
+def _per_param(v: Any, p: Tensor) -> bool:
+    """An optimiser state entry shaped like its parameter (Adam's moments, RMSprop's square average), not a shared scalar (step)."""
+    return torch.is_tensor(v) and v.shape == p.shape
+
+
+def _copy(v: Any) -> Any:
+    return v.clone() if torch.is_tensor(v) else v
+
+
+def stack_optimizer_state(opt: torch.optim.Optimizer, stacked: nn.Module, member_opts: list[torch.optim.Optimizer], members: list[nn.Module]) -> None:
+    """Give the stacked optimiser the members' states (after a resume): parameter-shaped entries stacked, scalars (step) shared."""
+    for big, ps in zip(stacked.parameters(), _member_params(members)):
+        states = [mo.state.get(p) for mo, p in zip(member_opts, ps)]
+        if not all(states):
+            assert not any(states), "members at one step have optimiser state alike"
+            continue
+        opt.state[big] = {k: (torch.stack([st[k] for st in states]) if _per_param(v, ps[0]) else _copy(v)) for k, v in states[0].items()}
+
+
+def unstack_into(stacked: nn.Module, opt: torch.optim.Optimizer, members: list[nn.Module], member_opts: list[torch.optim.Optimizer]) -> None:
+    """Write the stacked weights and optimiser state back into each member (member s gets slice s)."""
+    with torch.no_grad():
+        for big, ps in zip(stacked.parameters(), _member_params(members)):
+            state = opt.state.get(big, {})
+            for s, (p, mo) in enumerate(zip(ps, member_opts)):
+                p.copy_(big[s])
+                if state:
+                    mo.state[p] = {k: (v[s].clone() if _per_param(v, big) else _copy(v)) for k, v in state.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# The ensemble step.
+# ----------------------------------------------------------------------------------------------
+class Ensemble:
+    """S member Trainers at one step, trained as one. `.step()` = one generator iteration of every member.
+
+    Mirrors Trainer.step line for line (critic_inputs, fakes, critic_step, generator_step),
+    with every loss and statistic per member: (S,) instead of a scalar.
+    """
+
+    def __init__(self, members: list[Trainer]) -> None:
+        check_members([m.config for m in members])
+        steps = {m.step_count for m in members}
+        assert len(steps) == 1, f"members at different steps: {steps}"
+        self.members = members
+        m0 = members[0]
+        c = self.config = m0.config
+        self.size, self.device = len(members), m0.device
+        self.loss, self.constraint = get_loss(c.loss), get_constraint(c.constraint)
+        self.generator = stack_modules([m.generator for m in members]).to(self.device)
+        self.critic = stack_modules([m.critic for m in members]).to(self.device)
+        self.opt_g = make_optimizer(c.optimizer, self.generator.parameters(), c.lr_g, (c.beta1, c.beta2))
+        self.opt_d = make_optimizer(c.optimizer, self.critic.parameters(), c.lr_d, (c.beta1, c.beta2))
+        stack_optimizer_state(self.opt_g, self.generator, [m.opt_g for m in members], [m.generator for m in members])
+        stack_optimizer_state(self.opt_d, self.critic, [m.opt_d for m in members], [m.critic for m in members])
+        self.eps = MemberStreams([m.eps_gen for m in members])  # each member's interpolation weights from its own stream
+        self._joint_forward = m0._joint_forward
+        self.step_count = m0.step_count
+        self._zeros = torch.zeros(self.size, device=self.device)
+        self.read_stats()
+
+    def read_stats(self) -> None:
+        """Take the members' running statistics (after they evaluated, which resets them)."""
+        ms = self.members
+        self._sums = torch.stack([m._sums for m in ms])  # (S, 4)
+        self._n_summed = ms[0]._n_summed
+        self._bad_step = torch.stack([m._bad_step for m in ms])  # (S,)
+        self._last_penalty = torch.stack([m._last_penalty.reshape(()) for m in ms])  # (S,)
+
+    def write_back(self) -> None:
+        """Members get their weights, optimiser states, step and statistics: they can now evaluate, checkpoint or finish."""
+        ms = self.members
+        unstack_into(self.generator, self.opt_g, [m.generator for m in ms], [m.opt_g for m in ms])
+        unstack_into(self.critic, self.opt_d, [m.critic for m in ms], [m.opt_d for m in ms])
+        for s, m in enumerate(ms):
+            m.step_count, m._n_summed = self.step_count, self._n_summed
+            m._sums = self._sums[s].clone()
+            m._bad_step = self._bad_step[s].clone()
+            m._last_penalty = self._last_penalty[s].clone()
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.config.amp == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def critic_step(self, real: Tensor, fake: Tensor, with_penalty: bool) -> tuple[Tensor, Tensor, Tensor]:
+        """One critic update of every member on real (S*B, ...) and fake (S*B, ...). Returns (loss, W estimate, penalty), each (S,)."""
+        c, S, D = self.config, self.size, self.critic
+        b = real.shape[0] // S
+        penalty = self._zeros
+        with self._autocast():
+            if self._joint_forward:
+                both = torch.stack([real.reshape(S, b, *real.shape[1:]), fake.reshape(S, b, *fake.shape[1:])], 1)  # (S, 2, B, ...)
+                scores = D(both.reshape(S * 2 * b, *real.shape[1:])).reshape(S, 2, b)
+                s_real, s_fake = scores[:, 0], scores[:, 1]
+            else:
+                s_real, s_fake = D(real).reshape(S, b), D(fake).reshape(S, b)
+            s_real, s_fake = s_real.float(), s_fake.float()  # (S, B)
+            loss = torch.stack([self.loss.critic(s_real[s], s_fake[s]) for s in range(S)])  # (S,)
+            if self.constraint.terms is not None and with_penalty:
+                penalty = self.constraint.terms(D, real, fake, self.eps).reshape(S, b).mean(1)  # (S,) unweighted
+                loss = loss + (c.penalty_weight * c.penalty_every) * penalty
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.sum().backward()  # members share no weights: each gets its own loss's gradient
+        self.opt_d.step()
+        if self.constraint.after_critic_step is not None:
+            self.constraint.after_critic_step(self.critic, c)  # clipping is elementwise: per member alike
+        return loss.detach(), (s_real.mean(1) - s_fake.mean(1)).detach(), penalty.detach()
+
+    def generator_step(self, real: Tensor) -> Tensor:
+        """One generator update of every member on a fresh latent batch each. Returns the losses (S,)."""
+        S = self.size
+        self.critic.requires_grad_(False)
+        try:
+            z = torch.cat([m._noise(m.gen_noise_gen, 1) for m in self.members])  # (S*B, z_dim)
+            with self._autocast():
+                s_fake = self.critic(self.generator(z)).float().reshape(S, -1)  # (S, B)
+                s_real = self.critic(real).float().reshape(S, -1) if self.loss.generator_needs_real else None
+                loss = torch.stack([self.loss.generator(s_fake[s], None if s_real is None else s_real[s]) for s in range(S)])
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            self.opt_g.step()
+        finally:
+            self.critic.requires_grad_(True)
+        return loss.detach()
+
+    def step(self) -> None:
+        """One generator iteration of every member: n_critic critic updates, then one generator update."""
+        S, b, k, every = self.size, self.config.batch_size, self.config.n_critic, self.config.penalty_every
+        inputs = [m.critic_inputs() for m in self.members]  # each member draws from its own streams, as its single run
+        reals = torch.stack([r for r, _ in inputs])  # (S, k*B, ...)
+        zs = torch.stack([z for _, z in inputs])  # (S, k*B, z_dim)
+        for i in range(k):
+            part = slice(i * b, (i + 1) * b)
+            real = reals[:, part].reshape(S * b, *reals.shape[2:])  # (S*B, ...) member-major
+            with torch.no_grad(), self._autocast():
+                fake = self.generator(zs[:, part].reshape(S * b, -1)).to(real.dtype)  # (S*B, ...)
+            lazy = (self.step_count * k + i) % every == 0
+            loss_d, w_est, pen = self.critic_step(real, fake, with_penalty=lazy)
+            if lazy:
+                self._last_penalty = pen
+        loss_g = self.generator_step(real)
+        self.step_count += 1
+        stats = torch.stack([loss_d, loss_g, w_est, self._last_penalty], 1).float()  # (S, 4)
+        self._sums += stats
+        self._n_summed += 1
+        bad = ~torch.isfinite(stats).all(1)  # (S,)
+        self._bad_step = torch.where(bad & (self._bad_step < 0), self.step_count, self._bad_step)
+
+
+# ----------------------------------------------------------------------------------------------
+# Training an ensemble: every member writes its own run directory, exactly as `train` does.
+# ----------------------------------------------------------------------------------------------
+def train_ensemble(configs: list[RunConfig], out_dirs: list[str | Path], *, progress: bool | None = None, log=print) -> list[dict[str, Any]]:
+    """Run (or resume, or skip where finished) S runs that differ only in their seed as one ensemble.
+
+    Returns each member's final.json, in the order given. Members resumed at different
+    steps train as separate ensembles, one per step. A member whose loss turns non-finite
+    finishes as diverged (as its single run would) and the others go on without it. A stop
+    signal saves every member's checkpoint and raises checkpoints.Interrupted.
+    """
+    if len(configs) != len(out_dirs):
+        raise ConfigError(f"ensemble: {len(configs)} configs but {len(out_dirs)} directories")
+    check_members(list(configs))
+    finals: list[dict[str, Any] | None] = [finished_final(c, Path(d)) for c, d in zip(configs, out_dirs)]
+    todo = [i for i, f in enumerate(finals) if f is None]
+    trainers = {i: Trainer(configs[i]) for i in todo}  # loads and checks the data before anything is written
+    runs = {i: RunFiles(trainers[i], Path(out_dirs[i]), log) for i in todo}
+    by_step: dict[int, list[int]] = {}
+    for i in todo:
+        by_step.setdefault(runs[i].trainer.step_count, []).append(i)
+    for _, group in sorted(by_step.items()):
+        for i, final in _train_together([runs[i] for i in group], progress, log).items():
+            finals[group[i]] = final
+    assert all(f is not None for f in finals)
+    return finals  # type: ignore[return-value]
+
+
+def _train_together(runs: list[RunFiles], progress: bool | None, log) -> dict[int, dict[str, Any]]:
+    """The loop of `training.train`, for members at one step; returns {index in runs: final.json}."""
+    c = runs[0].config
+    size = len(runs)
+    for r in runs:
+        r.start()
+        r.ensemble = {"size": size, "seeds": [x.config.seed for x in runs]}
+    active = list(range(size))
+    ens = Ensemble([runs[i].trainer for i in active])
+    sync = sync_for(ens.device)
+    finals: dict[int, dict[str, Any]] = {}
+    bar = progress_bar(c.steps, ens.step_count, progress, unit="it")
+    seg = time.perf_counter()
+    with StopSignals() as stop:
+        while active and ens.step_count < c.steps:
+            ens.step()
+            bar.update(1)
+            s = ens.step_count
+            at_eval = s % c.eval_every == 0 or s == c.steps
+            at_ckpt = s % c.checkpoint_every == 0 and s < c.steps
+            stopping = stop.signum is not None
+            if not (at_eval or at_ckpt or stopping):
+                continue
+            sync()
+            share = (time.perf_counter() - seg) / len(active)  # each member's share of the ensemble's time
+            ens.write_back()
+            for i in active:
+                runs[i].train_time += share
+            diverged = {i: d for i in active if (d := runs[i].trainer.diverged_at()) is not None}
+            for i, d in diverged.items():
+                finals[i] = runs[i].finish(d)  # as its single run: the last rows, status diverged, the first bad step
+            if diverged:
+                active = [i for i in active if i not in diverged]
+                if not active:
+                    break
+                ens = Ensemble([runs[i].trainer for i in active])  # the others go on without it
+            if at_eval:
+                for i in active:
+                    runs[i].add_row()
+                ens.read_stats()  # evaluating reset the members' running sums
+            if stopping:
+                bar.close()
+                for i in active:
+                    runs[i].stop(stop.signum)
+                stop.forward()
+                raise checkpoints.Interrupted(stop.signum, s, runs[active[0]].ckpt_path)
+            if at_ckpt:
+                for i in active:
+                    runs[i].save_checkpoint()
+            seg = time.perf_counter()
+    bar.close()
+    for i in active:
+        finals[i] = runs[i].finish(None)
+    return finals
+
+
+__all__ = ["Ensemble", "StackedMLP", "check_members", "refusal", "seed_key", "stack_modules", "train_ensemble", "unstack_into"]
