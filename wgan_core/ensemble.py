@@ -116,7 +116,8 @@ class StackedMLP(nn.Module):
                     # A one-output layer (the critic's head) is a matrix-vector product, which the CPU
                     # kernels sum in another order when batched: one F.linear per member keeps each
                     # member's scores bit-identical to its single run's (it is the cheapest layer).
-                    h = torch.stack([F.linear(h[s], w[s], b[s]) for s in range(self.size)])  # (S, B, 1)
+                    # unbind, not h[s]: its backward is one stack, not S zero-filled (S, B, in) gradients
+                    h = torch.stack([F.linear(hs, ws, bs) for hs, ws, bs in zip(h.unbind(0), w.unbind(0), b.unbind(0))])  # (S, B, 1)
                 else:
                     h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))  # (S, B, out): one batched matmul
             else:
