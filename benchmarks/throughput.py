@@ -10,8 +10,12 @@ CUDA events for the per-phase breakdown. With --vs-textbook the textbook loop
 (benchmarks/textbook_loop.py, on contiguous-format copies of the same modules)
 is timed interleaved with the trainer, one iteration each in turn, and
 ratio_vs_textbook is the median of the per-pair ratios; a variant whose loss or constraint
-the textbook loop does not implement is refused before anything is measured. Rows are
-appended to --out (one CSV per device) with the environment, and plots are redrawn next to it.
+the textbook loop does not implement is refused before anything is measured. With
+--ensemble S, S seeds trained as one seed ensemble (wgan_core.ensemble) are timed
+interleaved with the same S seeds trained as separate runs in the same process, one
+generator iteration of each in turn: ensemble_ms_per_member_iter, separate_ms_per_run_iter
+and ensemble_speedup (the median of the per-pair ratios). Rows are appended to --out (one
+CSV per device) with the environment, and plots are redrawn next to it.
 """
 
 from __future__ import annotations
@@ -39,7 +43,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 COLUMNS = [
     "variant", "arch", "resolution", "width", "batch", "n_critic", "device", "dtype", "channels_last", "compile",
     "ms_per_gen_iter", "ms_per_gen_iter_min", "ms_per_gen_iter_max", "ms_per_critic_step", "ms_penalty", "ms_generator_step",
-    "images_per_s", "peak_mem_mb", "textbook_ms_per_gen_iter", "ratio_vs_textbook", "timed_iters", "note",
+    "images_per_s", "peak_mem_mb", "textbook_ms_per_gen_iter", "ratio_vs_textbook",
+    "ensemble", "ensemble_ms_per_member_iter", "separate_ms_per_run_iter", "ensemble_speedup", "timed_iters", "note",
     "torch", "device_name", "cuda", "cudnn", "cpu", "threads", "git_commit", "date",
 ]
 
@@ -82,13 +87,16 @@ class BenchSettings:
     warmup: int = 3  # untimed generator iterations before timing
     iters: int = 15  # timed generator iterations; as many timed calls per phase, and pairs with the textbook loop
     vs_textbook: bool = False  # also time benchmarks/textbook_loop.py on copies of the same modules, interleaved
+    ensemble: int = 0  # S >= 2: also time S seeds as one seed ensemble against S separate runs, interleaved (0 = not)
     profile: int = 0  # generator iterations under torch.profiler after timing (0 = no profile)
     profile_dir: str = str(ROOT / "results" / "throughput")  # folder for the profile tables: main() puts them next to --out
 
     def __post_init__(self) -> None:
-        for name, low in (("warmup", 0), ("profile", 0), ("iters", 1), ("width", 1), ("batch", 1)):
+        for name, low in (("warmup", 0), ("profile", 0), ("iters", 1), ("width", 1), ("batch", 1), ("ensemble", 0)):
             if getattr(self, name) < low:
                 raise ValueError(f"--{name}: must be >= {low}, got {getattr(self, name)}")
+        if self.ensemble == 1:
+            raise ValueError("--ensemble: a seed ensemble has at least 2 members (0 = no ensemble measurement)")
 
 
 def _config(variant: str, s: BenchSettings):
@@ -163,6 +171,8 @@ def measure(variant: str, s: BenchSettings) -> dict:
         textbook = statistics.median(theirs)
         ratio = statistics.median(o / t for o, t in zip(ours, theirs))
 
+    ens = time_ensemble(variant, s, images, timed) if s.ensemble else {}
+
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev) / 2**20
     else:
@@ -186,9 +196,48 @@ def measure(variant: str, s: BenchSettings) -> dict:
         "peak_mem_mb": round(peak, 1),
         "textbook_ms_per_gen_iter": round(textbook, 2) if textbook else "",
         "ratio_vs_textbook": round(ratio, 3) if textbook else "",
+        "ensemble": s.ensemble or "", "ensemble_ms_per_member_iter": ens.get("member", ""), "separate_ms_per_run_iter": ens.get("separate", ""),
+        "ensemble_speedup": ens.get("speedup", ""),
         "timed_iters": len(step_ms), "note": "; ".join(note),
         "torch": host["torch"], "cpu": host["cpu"], "threads": host["threads"], **device_columns(dev, host["cpu"]),
         "git_commit": git_commit(short=True) or "unknown", "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def time_ensemble(variant: str, s: BenchSettings, images, timed) -> dict[str, float]:
+    """S seeds as one ensemble vs the same S seeds as separate runs, one generator iteration of each in turn.
+
+    Both sides are built from the same configs (seeds 0..S-1) and step the same number of
+    times, so they do the same work; the order alternates within pairs. Returns ms per
+    member iteration, ms per separate run iteration, and the median of the per-pair ratios.
+    """
+    from wgan_core import Trainer
+    from wgan_core.ensemble import Ensemble
+
+    configs = [_config(variant, s).replace(seed=seed) for seed in range(s.ensemble)]
+    separate = [Trainer(c, images=images) for c in configs]
+    ensemble = Ensemble([Trainer(c, images=images) for c in configs])
+
+    def separate_step() -> None:
+        for t in separate:
+            t.step()
+
+    for _ in range(s.warmup):
+        separate_step()
+        ensemble.step()
+    ens_ms, sep_ms = [], []
+    for i in range(s.iters):
+        if i % 2:
+            sep_ms.append(timed(separate_step))
+            ens_ms.append(timed(ensemble.step))
+        else:
+            ens_ms.append(timed(ensemble.step))
+            sep_ms.append(timed(separate_step))
+    n = s.ensemble
+    return {
+        "member": round(statistics.median(ens_ms) / n, 3),
+        "separate": round(statistics.median(sep_ms) / n, 3),
+        "speedup": round(statistics.median(a / b for a, b in zip(sep_ms, ens_ms)), 3),
     }
 
 
@@ -380,6 +429,8 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=d.warmup)
     p.add_argument("--iters", type=int, default=d.iters, help="timed generator iterations")
     p.add_argument("--vs-textbook", action="store_true", help="also time benchmarks/textbook_loop.py on the same modules")
+    p.add_argument("--ensemble", type=int, default=d.ensemble, metavar="S",
+                   help="also time S seeds as one seed ensemble against S separate runs, interleaved (ensemble_speedup)")
     p.add_argument("--profile", type=int, default=d.profile, metavar="N",
                    help="also run torch.profiler over N generator iterations; the operator table goes next to --out")
     p.add_argument("--out", help="CSV to append to (default results/throughput/<device>.csv)")
@@ -409,6 +460,12 @@ def main(argv=None) -> int:
             config = _config(v, settings)  # ConfigError (a ValueError) on a bad setting
             if settings.vs_textbook:
                 check_implemented(config.loss, config.constraint)
+            if settings.ensemble:
+                from wgan_core.ensemble import refusal
+
+                why = refusal(config)
+                if why is not None:
+                    raise ValueError(f"--ensemble: {why}")
         except ValueError as e:
             return error(f"{v}: {e}")
     rows = []
@@ -418,6 +475,9 @@ def main(argv=None) -> int:
             return error(f"{v}: {row['error']}")
         rows.append(row)
         extra = f", textbook {row['textbook_ms_per_gen_iter']} ms ({row['ratio_vs_textbook']}x)" if row["ratio_vs_textbook"] else ""
+        if row["ensemble"]:
+            extra += (f", ensemble of {row['ensemble']}: {row['ensemble_ms_per_member_iter']} ms per member iteration vs "
+                      f"{row['separate_ms_per_run_iter']} ms separately ({row['ensemble_speedup']}x)")
         print(f"{v:10s} {row['ms_per_gen_iter']:8.1f} ms/iter  critic step {row['ms_per_critic_step']:7.1f} ms "
               f"(constraint {row['ms_penalty']:6.1f})  {row['images_per_s']:8.1f} img/s{extra}", flush=True)
     out = out or ROOT / "results" / "throughput" / f"{rows[0]['device']}.csv"

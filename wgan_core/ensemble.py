@@ -16,8 +16,9 @@ back into the members, which then evaluate, checkpoint and finish through the sa
 `training.RunFiles` as a single run: every member writes its run directory exactly as its
 single run does, and a single run can resume from an ensemble member's checkpoint (and back).
 
-Not stacked (they train as single runs; `refusal` says why): the DCGAN models, spectral
-normalisation (its power iteration would see the stacked weight), torch.compile, and
+The DCGAN models stack too: the members' channels side by side, every convolution one
+grouped convolution (groups = S), normalisation per member. Not stacked (they train as
+single runs; `refusal` says why): channels_last, spectral normalisation (its power iteration would see the stacked weight), torch.compile, and
 constraints registered with a batch-mean `penalty` instead of per-sample `terms`.
 
 Measured speed and where `--ensemble auto` uses them: benchmarks/throughput.py --ensemble S,
@@ -39,7 +40,7 @@ from . import checkpoints
 from .checkpoints import StopSignals
 from .config import ConfigError, RunConfig
 from .losses import get_loss
-from .models import MLPCritic, MLPGenerator
+from .models import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
 from .penalties import MemberStreams, get_constraint
 from .runtime import make_optimizer, progress_bar
 from .training import RunFiles, Trainer, finished_final, sync_for
@@ -50,8 +51,10 @@ from .training import RunFiles, Trainer, finished_final, sync_for
 # ----------------------------------------------------------------------------------------------
 def refusal(config: RunConfig) -> str | None:
     """Why this run cannot train in a seed ensemble, or None if it can."""
-    if config.arch != "mlp":
-        return f"arch {config.arch}: only the toy MLPs are stacked"
+    if config.arch not in ("mlp", "dcgan"):
+        return f"arch {config.arch}: no stacked form"
+    if config.channels_last and config.arch == "dcgan":
+        return "channels_last: ensembles stack the members' channels in the default format"
     if config.spectral_norm:
         return "spectral_norm: the power iteration would see the stacked weights"
     if config.compile:
@@ -104,7 +107,7 @@ class StackedMLP(nn.Module):
         for layer in members[0].net:
             assert isinstance(layer, (nn.Linear, nn.ReLU)), type(layer)
             self.layers.append("linear" if isinstance(layer, nn.Linear) else "relu")
-        self.stacked = nn.ParameterList([nn.Parameter(torch.stack([p.detach() for p in ps])) for ps in zip(*(m.parameters() for m in members))])
+        self.stacked = _stacked_params(members)
 
     def forward(self, x: Tensor) -> Tensor:
         h = x.reshape(self.size, -1, x.shape[-1])  # (S, B, in)
@@ -126,11 +129,154 @@ class StackedMLP(nn.Module):
         return h.squeeze(-1) if self.scores else h
 
 
+def _stacked_params(members: list[nn.Module]) -> nn.ParameterList:
+    """Parameter i (S, *shape) stacks parameter i of every member, in a member's `parameters()` order."""
+    return nn.ParameterList([nn.Parameter(torch.stack([p.detach() for p in ps])) for ps in zip(*(m.parameters() for m in members))])
+
+
+def _channels_to_members(h: Tensor, size: int) -> Tensor:
+    """(B, S*C, H, W), members side by side in the channels -> (S*B, C, H, W), member-major rows."""
+    b, sc, hh, ww = h.shape
+    return h.reshape(b, size, sc // size, hh, ww).transpose(0, 1).reshape(size * b, sc // size, hh, ww)
+
+
+def _members_to_channels(x: Tensor, size: int) -> Tensor:
+    """(S*B, C, H, W), member-major rows -> (B, S*C, H, W): a grouped convolution with S groups applies member s to group s."""
+    sb, c, hh, ww = x.shape
+    return x.reshape(size, sb // size, c, hh, ww).transpose(0, 1).reshape(sb // size, size * c, hh, ww)
+
+
+class _StackedBatchNorm:
+    """Per-member batch norm over the members' channels side by side: each channel's statistics are one member's own.
+
+    Running statistics live in the stacked module's buffers (S, F), updated in place through (S*F,) views.
+    """
+
+    def __init__(self, owner: nn.Module, bn: nn.Module, members_bn: list[nn.Module], name: str) -> None:
+        self.momentum, self.eps = bn.momentum, bn.eps
+        owner.register_buffer(f"{name}_mean", torch.stack([m.running_mean for m in members_bn]).clone())
+        owner.register_buffer(f"{name}_var", torch.stack([m.running_var for m in members_bn]).clone())
+        owner.register_buffer(f"{name}_count", torch.stack([m.num_batches_tracked for m in members_bn]).clone())
+        self.owner, self.name = owner, name
+
+    def __call__(self, h: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        o, n = self.owner, self.name
+        mean, var, count = getattr(o, f"{n}_mean"), getattr(o, f"{n}_var"), getattr(o, f"{n}_count")
+        if o.training:
+            count.add_(1)  # what each member's nn.BatchNorm counts
+        return F.batch_norm(h, mean.view(-1), var.view(-1), weight.reshape(-1), bias.reshape(-1), o.training, self.momentum, self.eps)
+
+    def buffers_of(self, s: int) -> tuple[Tensor, Tensor, Tensor]:
+        o, n = self.owner, self.name
+        return getattr(o, f"{n}_mean")[s], getattr(o, f"{n}_var")[s], getattr(o, f"{n}_count")[s]
+
+
+class StackedDCGANGenerator(nn.Module):
+    """S DCGANGenerators as one: z (S*B, z_dim) -> images (S*B, C, R, R), member-major rows.
+
+    The projection is one batched matrix product; every transposed convolution is one grouped
+    convolution with the S members' channels side by side (groups = S); batch norm then sees
+    each member's channels with that member's batch statistics only.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        m0 = members[0]
+        self.size, self.c0, self.side = len(members), m0.c0, m0.side
+        self.stacked = _stacked_params(members)
+        self.bns = [_StackedBatchNorm(self, m0.project[1], [m.project[1] for m in members], "bn0")]
+        self.convs = [layer for layer in m0.net if isinstance(layer, nn.ConvTranspose2d)]
+        for i, layer in enumerate(m0.net):
+            if isinstance(layer, nn.BatchNorm2d):
+                self.bns.append(_StackedBatchNorm(self, layer, [m.net[i] for m in members], f"bn{len(self.bns)}"))
+
+    def forward(self, z: Tensor) -> Tensor:
+        S = self.size
+        p = iter(self.stacked)
+        w, b = next(p), next(p)  # (S, F, z_dim), (S, F)
+        h = torch.baddbmm(b.unsqueeze(1), z.reshape(S, -1, z.shape[-1]), w.transpose(1, 2))  # (S, B, F)
+        nb = h.shape[1]
+        h = h.transpose(0, 1).reshape(nb, -1)  # (B, S*F): member s's features side by side
+        h = torch.relu(self.bns[0](h, next(p), next(p)))
+        h = h.reshape(nb, S * self.c0, self.side, self.side)  # (B, S*c0, s, s)
+        for i, conv in enumerate(self.convs):
+            w, b = next(p), next(p)  # (S, c_in, c_out, 4, 4), (S, c_out)
+            h = F.conv_transpose2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), conv.stride, conv.padding, groups=S)
+            if i < len(self.convs) - 1:
+                h = torch.relu(self.bns[i + 1](h, next(p), next(p)))
+            else:
+                h = torch.tanh(h)
+        return _channels_to_members(h, S)  # (S*B, C, R, R)
+
+
+class StackedDCGANCritic(nn.Module):
+    """S DCGANCritics as one: images (S*B, C, R, R), member-major rows -> scores (S*B,).
+
+    Every convolution is one grouped convolution (groups = S); layer norm (GroupNorm(1, c) per
+    member) becomes GroupNorm(S, S*c), batch norm per channel is per member already; the head
+    is one product per member, as in StackedMLP.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        m0 = members[0]
+        self.size = len(members)
+        self.stacked = _stacked_params(members)
+        self.plan: list[tuple[str, nn.Module]] = []
+        self.bns: list[_StackedBatchNorm] = []
+        for i, layer in enumerate(m0.features):
+            if isinstance(layer, nn.Conv2d):
+                self.plan.append(("conv", layer))
+            elif isinstance(layer, nn.GroupNorm):
+                self.plan.append(("layer", layer))
+            elif isinstance(layer, nn.BatchNorm2d):
+                self.plan.append(("batch", layer))
+                self.bns.append(_StackedBatchNorm(self, layer, [m.features[i] for m in members], f"bn{len(self.bns)}"))
+            elif isinstance(layer, nn.LeakyReLU):
+                self.plan.append(("lrelu", layer))
+            else:
+                assert isinstance(layer, nn.Identity), type(layer)
+
+    def forward(self, x: Tensor) -> Tensor:
+        S = self.size
+        p = iter(self.stacked)
+        bns = iter(self.bns)
+        h = _members_to_channels(x, S)  # (B, S*C, R, R)
+        for kind, layer in self.plan:
+            if kind == "conv":
+                w, b = next(p), next(p)  # (S, c_out, c_in, 4, 4), (S, c_out)
+                h = F.conv2d(h, w.reshape(-1, *w.shape[2:]), b.reshape(-1), layer.stride, layer.padding, groups=S)
+            elif kind == "layer":
+                h = F.group_norm(h, S, next(p).reshape(-1), next(p).reshape(-1), layer.eps)  # each member's (c, H, W) per sample
+            elif kind == "batch":
+                h = next(bns)(h, next(p), next(p))
+            else:
+                h = F.leaky_relu(h, layer.negative_slope)
+        nb = h.shape[0]
+        feats = h.reshape(nb, S, -1).transpose(0, 1)  # (S, B, c*s*s): each member's features in its own flatten order
+        w, b = next(p), next(p)  # (S, 1, c*s*s), (S, 1)
+        scores = torch.stack([F.linear(f, ws, bs) for f, ws, bs in zip(feats.unbind(0), w.unbind(0), b.unbind(0))])  # (S, B, 1)
+        return scores.reshape(-1)  # (S*B,)
+
+
 def stack_modules(members: list[nn.Module]) -> nn.Module:
-    """The stacked module of S members (each member's weights copied in)."""
-    if all(isinstance(m, (MLPGenerator, MLPCritic)) for m in members):
+    """The stacked module of S members (each member's weights and buffers copied in)."""
+    kind = type(members[0])
+    assert all(type(m) is kind for m in members), "members of one kind"
+    if kind in (MLPGenerator, MLPCritic):
         return StackedMLP(members)
-    raise ConfigError(f"ensemble: no stacked form of {type(members[0]).__name__}")
+    if kind is DCGANGenerator:
+        return StackedDCGANGenerator(members)
+    if kind is DCGANCritic:
+        return StackedDCGANCritic(members)
+    raise ConfigError(f"ensemble: no stacked form of {kind.__name__}")
+
+
+def _bn_pairs(stacked: nn.Module, members: list[nn.Module]) -> list[tuple[Any, list[nn.Module]]]:
+    """(stacked batch norm, the members' batch-norm modules) in order."""
+    bns = getattr(stacked, "bns", [])
+    per_member = [[m for m in member.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))] for member in members]
+    return [(bn, [pm[i] for pm in per_member]) for i, bn in enumerate(bns)]
 
 
 def _member_params(members: list[nn.Module]) -> list[tuple[nn.Parameter, ...]]:
@@ -159,6 +305,12 @@ def stack_optimizer_state(opt: torch.optim.Optimizer, stacked: nn.Module, member
 def unstack_into(stacked: nn.Module, opt: torch.optim.Optimizer, members: list[nn.Module], member_opts: list[torch.optim.Optimizer]) -> None:
     """Write the stacked weights and optimiser state back into each member (member s gets slice s)."""
     with torch.no_grad():
+        for bn, member_bns in _bn_pairs(stacked, members):
+            for s, m in enumerate(member_bns):
+                mean, var, count = bn.buffers_of(s)
+                m.running_mean.copy_(mean)
+                m.running_var.copy_(var)
+                m.num_batches_tracked.copy_(count)
         for big, ps in zip(stacked.parameters(), _member_params(members)):
             state = opt.state.get(big, {})
             for s, (p, mo) in enumerate(zip(ps, member_opts)):
@@ -371,4 +523,7 @@ def _train_together(runs: list[RunFiles], progress: bool | None, log) -> dict[in
     return finals
 
 
-__all__ = ["Ensemble", "StackedMLP", "check_members", "refusal", "seed_key", "stack_modules", "train_ensemble", "unstack_into"]
+__all__ = [
+    "Ensemble", "StackedDCGANCritic", "StackedDCGANGenerator", "StackedMLP", "check_members", "refusal", "seed_key", "stack_modules",
+    "train_ensemble", "unstack_into",
+]  # fmt: skip
