@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--ensemble",
         default="auto",
-        help="seed ensembles: auto (where they pay: toy MLPs of width <= 256 on a CPU, any stackable run on CUDA) | off | S "
+        help="seed ensembles: auto (where they pay: toy MLPs of width <= 128 on a CPU, any stackable run on CUDA) | off | S "
         "(up to S seeds of a cell train as one; results unchanged)",
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (default: torch's own for local, cores // N for process:N)")

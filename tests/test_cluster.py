@@ -137,17 +137,21 @@ def test_study_on_slurm_equals_the_local_executor(tmp_path):
 
 
 def test_scontrol_requeue_mid_run_resumes_from_the_signal_checkpoint(tmp_path):
-    local = _study(tmp_path / "local", "nsgan", 20000, "--executor", "local")
+    """Two seeds: on Slurm they train as one seed ensemble in one job (--ensemble auto); locally as two separate runs."""
+    local = _study(tmp_path / "local", "nsgan", 20000, "--executor", "local", "--seeds", "2", "--ensemble", "off")
     with _release_requeued():
-        slurm = _study(tmp_path / "slurm", "nsgan", 20000, "--executor", "submitit")
+        slurm = _study(tmp_path / "slurm", "nsgan", 20000, "--executor", "submitit", "--seeds", "2")
         _wait_for_step(tmp_path / "slurm", 500)
         subprocess.run(["scontrol", "requeue", _running_job()], check=True)
         rc, log = _finish(slurm)
     assert rc == 0, log
     assert _finish(local)[0] == 0
-    (final,) = _assert_same_runs(tmp_path / "local", tmp_path / "slurm")
-    _assert_nothing_lost(final, {"SIGTERM"})
-    assert len(final["interruptions"]) == 1
+    finals = _assert_same_runs(tmp_path / "local", tmp_path / "slurm")
+    assert len(finals) == 2
+    for final in finals:
+        assert final["ensemble"] == {"size": 2, "seeds": [0, 1]}
+        _assert_nothing_lost(final, {"SIGTERM"})
+        assert len(final["interruptions"]) == 1
 
 
 def test_a_time_limit_shorter_than_the_run_requeues_until_done(tmp_path):

@@ -279,6 +279,9 @@ def test_plan_units_groups_a_cells_seeds():
     wide = [tiny_toy("wgan-gp", seed=s, width=ENSEMBLE_CPU_MAX_WIDTH * 2) for s in range(2)]
     sn = [tiny_toy("hinge-sn", seed=s) for s in range(2)]
     depth = [DepthConfig(seed=0, device="cpu")]
+    images = [tiny_image("wgan-gp", seed=s) for s in range(2)]
+    assert plan_units(images, "auto") == [[images[0]], [images[1]]]  # DCGANs on a CPU are compute-bound: alone
+    assert plan_units(images, "2") == [images]
     jobs = cell + other + wide + sn + depth
     assert plan_units(jobs, "off") == [[j] for j in jobs]
     auto = plan_units(jobs, "auto")  # the wide MLP is compute-bound on a CPU: alone

@@ -171,12 +171,19 @@ def _run_claimed(claimed: list[tuple[Job, Claim]], root: Path) -> dict[str, JobR
 # ==============================================================================================
 # Seed ensembles: which jobs of a study train together.
 # ==============================================================================================
-# Where seed ensembles pay, measured side by side (benchmarks/throughput.py --ensemble S; rows in
-# results/throughput/cpu.csv, README "Seed ensembles"). On this project's 2-core CPU the toy MLP
-# at width <= ENSEMBLE_CPU_MAX_WIDTH is overhead-bound and gains; wider MLPs are compute-bound and
-# gain nothing. On CUDA small models leave the device idle between kernel launches, so every
-# stackable run gains (written for it; unmeasured on a GPU until it has been).
-ENSEMBLE_CPU_MAX_WIDTH = 256
+# Where seed ensembles pay, measured side by side on this project's 2-core CPU (one torch thread per
+# process, as process:N workers run): `python benchmarks/throughput.py --variants wgan-gp --arch mlp
+# --width W --batch 256 --device cpu --threads 1 --ensemble S --iters 10 --warmup 3`, rows in
+# results/throughput/cpu.csv. Per-run throughput of an ensemble over S separate runs, wgan-gp:
+#     width   32: 1.54x (S=3), 2.40x (S=10)      width  64: 1.42x, 1.63x      width 128: 1.14x, 1.09x
+#     width  256: 0.96x, 0.96x                   width 512: 0.93x, 0.92x
+# At width 128 and S=3 also gan 1.15x, nsgan 1.12x, wgan-clip 1.22x, wgan-lp 1.15x. The small MLPs spend
+# their time in per-operator overhead, which stacking shares; from width 256 the step is bound by
+# arithmetic and memory traffic, which it does not (stacked activations also fall out of the cache).
+# The DCGAN critic as grouped convolutions gains nothing on this CPU either (README, "Seed ensembles").
+# On CUDA small models leave the device idle between kernel launches, so every stackable run is
+# expected to gain: written for it, unmeasured on a GPU until it has been.
+ENSEMBLE_CPU_MAX_WIDTH = 128
 ENSEMBLE_AUTO_MAX = 20  # members per ensemble under auto (a cell's seeds beyond it form further ensembles)
 
 
@@ -191,7 +198,7 @@ def parse_ensemble(value: str) -> str:
 
 
 def ensemble_pays(job: Job) -> bool:
-    """auto's rule: a stackable run on CUDA, or a toy MLP at width <= ENSEMBLE_CPU_MAX_WIDTH on the CPU."""
+    """auto's rule: a stackable run on CUDA, or a toy MLP of width <= ENSEMBLE_CPU_MAX_WIDTH on the CPU (never a DCGAN there)."""
     from ..ensemble import refusal
 
     if isinstance(job, DepthConfig) or refusal(job) is not None:
@@ -201,7 +208,7 @@ def ensemble_pays(job: Job) -> bool:
         from .presets import cuda_available
 
         device = "cuda" if cuda_available() else "cpu"
-    return device.startswith("cuda") or job.width <= ENSEMBLE_CPU_MAX_WIDTH
+    return device.startswith("cuda") or (job.arch == "mlp" and job.width <= ENSEMBLE_CPU_MAX_WIDTH)
 
 
 def plan_units(jobs: list[Job], ensemble: str = "off") -> list[list[Job]]:

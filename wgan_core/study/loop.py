@@ -192,6 +192,8 @@ def run_jobs(
             todo = [j for rid, j in by_id.items() if rid not in prog.done and rid not in failed and rid not in stopped]
             if not todo:
                 break
+            # Longest first (stable): with N workers, the study then ends with short runs, not one long straggler.
+            todo.sort(key=job_cost, reverse=True)
             busy: list[JobResult] = []
             results = execute(executor, todo, root, prog)
             for res in results:
