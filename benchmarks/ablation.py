@@ -114,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             for j in jobs:
                 print(f"{j.run_id()}  {describe_job(j)}  steps={j.steps}")
+            from wgan_core.study.executors import plan_units
+
+            together = [u for u in plan_units(jobs, executor.ensemble) if len(u) > 1]
+            print(f"--ensemble {executor.ensemble}: {sum(map(len, together))} runs in {len(together)} seed ensembles, the rest alone")
             print(f"{len(jobs)} runs")
             if spec.search is not None:
                 from wgan_core.study.search import plan_summary
