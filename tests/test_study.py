@@ -286,10 +286,15 @@ def _script(*args: str) -> list[str]:
     return [sys.executable, str(SCRIPT), *args]
 
 
-def test_kill_9_mid_study_then_restart_finishes_without_rerunning(tmp_path):
+@pytest.mark.parametrize(
+    "how",
+    [("--ensemble", "off"), ("--executor", "local")],
+    ids=["separate-runs", "seed-ensembles"],  # local + auto: gan's two seeds finish as one ensemble, then nsgan's is killed
+)
+def test_kill_9_mid_study_then_restart_finishes_without_rerunning(tmp_path, how):
     out = tmp_path / "study"
     args = ["--preset", "toy", "--seeds", "2", "--variants", "gan,nsgan", "--datasets", "8gaussians", "--device", "cpu", "--out", str(out),
-            "--no-report", "--quiet", "--threads", "1"]
+            "--no-report", "--quiet", "--threads", "1", *how]
     for s in KILL_SET:
         args += ["--set", s]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
