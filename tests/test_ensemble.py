@@ -29,6 +29,8 @@ def _same_state(a: Trainer, b: Trainer) -> None:
     for net in ("generator", "critic"):
         for (name, p), q in zip(getattr(a, net).named_parameters(), getattr(b, net).parameters()):
             torch.testing.assert_close(q, p, msg=lambda m, where=f"{net}.{name}": f"{where}: {m}")
+        for (name, p), q in zip(getattr(a, net).named_buffers(), getattr(b, net).buffers()):  # spectral-norm vectors, batch-norm statistics
+            torch.testing.assert_close(q, p, msg=lambda m, where=f"{net}.{name}": f"{where}: {m}")
     for opt in ("opt_g", "opt_d"):
         sa, sb = getattr(a, opt).state_dict()["state"], getattr(b, opt).state_dict()["state"]
         assert sa.keys() == sb.keys()
@@ -38,18 +40,23 @@ def _same_state(a: Trainer, b: Trainer) -> None:
 
 
 def test_every_stackable_variant_is_named():
-    # Only spectral normalisation (hinge-sn) is left to single runs among the named variants.
-    assert set(VARIANTS) - set(STACKABLE) == {"hinge-sn"}
-    assert "spectral_norm" in refusal(tiny_toy("hinge-sn"))
+    assert STACKABLE == list(VARIANTS)  # spectral normalisation (hinge-sn) included
     assert refusal(tiny_image("wgan-gp")) is None
     assert "channels_last" in refusal(tiny_image("wgan-gp", channels_last=True))
 
 
 @pytest.mark.parametrize("variant", STACKABLE)
-def test_members_stay_equal_to_their_single_runs(variant):
+def test_members_stay_equal_to_their_single_runs(variant, request):
     """200 generator iterations (1,000 critic steps for n_critic 5): every member's weights, optimiser
     state and running statistics equal its own single run's to float tolerance (on this project's CPU
-    they are bit-identical). Clipping, both one- and two-sided penalties and the zero-centred ones included."""
+    they are bit-identical). Clipping, both one- and two-sided penalties and the zero-centred ones included.
+
+    Spectral normalisation (hinge-sn) is compared in float64: in float32 its forward is bit-identical
+    (normalised weights, power-iteration vectors, scores) but the gradient through the normalisation
+    differs in the last bits (about 1e-7 after one backward), which training amplifies (1.5e-5 after
+    200 iterations)."""
+    if tiny_toy(variant).spectral_norm:
+        request.getfixturevalue("float64")
     configs = [tiny_toy(variant, seed=s, width=16, batch_size=16, steps=200) for s in (0, 1, 2)]
     singles = [Trainer(c) for c in configs]
     ens = Ensemble([Trainer(c) for c in configs])
@@ -81,7 +88,7 @@ def _image_trainer(config) -> Trainer:
 
 
 @needs_fashion
-@pytest.mark.parametrize("variant", ["wgan-gp", "wgan-clip", "nsgan", "dragan", "r3gan"])
+@pytest.mark.parametrize("variant", ["wgan-gp", "wgan-clip", "nsgan", "dragan", "r3gan", "hinge-sn"])
 def test_dcgan_members_stay_equal_to_their_single_runs(variant, float64):
     """Grouped convolutions, per-member layer norm and the generator's per-member batch norm (running statistics too).
 
@@ -257,8 +264,8 @@ def test_members_must_differ_only_in_their_seed():
         check_members([tiny_toy(seed=0), tiny_toy(seed=1, lr_d=1e-3)])
     with pytest.raises(ConfigError, match="seeds must differ"):
         check_members([tiny_toy(seed=0), tiny_toy(seed=0)])
-    with pytest.raises(ConfigError, match="spectral_norm"):
-        check_members([tiny_toy("hinge-sn", seed=0), tiny_toy("hinge-sn", seed=1)])
+    with pytest.raises(ConfigError, match="compile"):
+        check_members([tiny_toy(seed=0, compile=True), tiny_toy(seed=1, compile=True)])
 
 
 def test_a_plugin_penalty_without_terms_is_left_to_single_runs():
@@ -277,7 +284,7 @@ def test_plan_units_groups_a_cells_seeds():
     cell = [tiny_toy("wgan-gp", seed=s) for s in range(5)]
     other = [tiny_toy("nsgan", seed=s) for s in range(2)]
     wide = [tiny_toy("wgan-gp", seed=s, width=ENSEMBLE_CPU_MAX_WIDTH * 2) for s in range(2)]
-    sn = [tiny_toy("hinge-sn", seed=s) for s in range(2)]
+    sn = [tiny_toy("wgan-gp", seed=s, compile=True) for s in range(2)]  # not stackable: each alone
     depth = [DepthConfig(seed=0, device="cpu")]
     images = [tiny_image("wgan-gp", seed=s) for s in range(2)]
     assert plan_units(images, "auto") == [[images[0]], [images[1]]]  # DCGANs on a CPU are compute-bound: alone
@@ -317,3 +324,42 @@ def test_the_ablation_cli_refuses_a_bad_ensemble(tmp_path, capsys):
     assert code == 2
     assert out.err.strip().splitlines() == ["error: ensemble: unknown 'zero'; allowed: auto, off, or a member count S >= 2"]
     assert not (tmp_path / "s").exists()
+
+
+def test_a_unit_trains_only_the_members_it_claims(tmp_path):
+    """Of three seeds: one finished (done, not rerun), one held by a live process (busy), and the third trains alone."""
+    from wgan_core.study.claims import try_claim
+    from wgan_core.study.executors import work_unit
+
+    jobs = [tiny_toy("wgan-gp", seed=s) for s in (0, 1, 2)]
+    train(jobs[2], tmp_path / jobs[2].run_id(), progress=False, log=lambda m: None)
+    stamp = (tmp_path / jobs[2].run_id() / "final.json").stat().st_mtime_ns
+    held = try_claim(tmp_path, jobs[1].run_id())
+    with held:
+        results = work_unit(jobs, str(tmp_path), threads=1)
+    assert [r.state for r in results] == ["done", "busy", "done"]
+    assert [r.ran for r in results] == [True, False, False]
+    assert (tmp_path / jobs[2].run_id() / "final.json").stat().st_mtime_ns == stamp
+    assert not (tmp_path / jobs[1].run_id() / "final.json").exists()
+    assert "ensemble" not in json.loads((tmp_path / jobs[0].run_id() / "final.json").read_text())  # it trained alone
+    _same_run(tmp_path / jobs[0].run_id(), _single(jobs[0], tmp_path / "single"))
+
+
+def test_a_failing_ensemble_reports_every_member_and_writes_each_error_log(tmp_path, monkeypatch):
+    from wgan_core.study.executors import work_unit
+
+    jobs = [tiny_toy("wgan-gp", seed=s) for s in (0, 1)]
+
+    def boom(self):
+        raise RuntimeError("boom in the stacked step")
+
+    monkeypatch.setattr(Ensemble, "step", boom)
+    results = work_unit(jobs, str(tmp_path), threads=1)
+    assert [(r.state, r.error) for r in results] == [("failed", "RuntimeError: boom in the stacked step")] * 2
+    for j in jobs:
+        assert "boom in the stacked step" in (tmp_path / j.run_id() / "error.log").read_text()
+
+
+def _single(config, root: Path) -> Path:
+    train(config, root / config.run_id(), progress=False, log=lambda m: None)
+    return root / config.run_id()
