@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--ensemble",
         default="auto",
         help="seed ensembles: auto (where they pay: toy MLPs of width <= 128 on a CPU, any stackable run on CUDA) | off | S "
-        "(up to S seeds of a cell train as one; results unchanged)",
+        "(up to S seeds of a cell train as one); every member writes its run as its single run would (on a CPU the toy MLPs bit-identically, "
+        "otherwise to float tolerance)",
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads per run (default: torch's own for local, cores // N for process:N)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (also picks the default preset)")
@@ -114,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             for j in jobs:
                 print(f"{j.run_id()}  {describe_job(j)}  steps={j.steps}")
-            from wgan_core.study.executors import plan_units
+            from wgan_core.study.executors import executor_workers, plan_units
 
-            together = [u for u in plan_units(jobs, executor.ensemble) if len(u) > 1]
+            together = [u for u in plan_units(jobs, executor.ensemble, executor_workers(executor, len(jobs))) if len(u) > 1]
             print(f"--ensemble {executor.ensemble}: {sum(map(len, together))} runs in {len(together)} seed ensembles, the rest alone")
             print(f"{len(jobs)} runs")
             if spec.search is not None:

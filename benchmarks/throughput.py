@@ -171,12 +171,11 @@ def measure(variant: str, s: BenchSettings) -> dict:
         textbook = statistics.median(theirs)
         ratio = statistics.median(o / t for o, t in zip(ours, theirs))
 
-    ens = time_ensemble(variant, s, images, timed) if s.ensemble else {}
-
     if dev.type == "cuda":
         peak = torch.cuda.max_memory_allocated(dev) / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
+    ens = time_ensemble(variant, s, images, timed) if s.ensemble else {}  # after the peak: its 2*S trainers must not count
 
     if s.profile:  # after the peak memory is read: the profiler's own memory must not count
         note.append(f"profile: {profile(trainer, s.profile, Path(s.profile_dir) / profile_name(config, dev.type))}")
@@ -216,7 +215,7 @@ def time_ensemble(variant: str, s: BenchSettings, images, timed) -> dict[str, fl
 
     configs = [_config(variant, s).replace(seed=seed) for seed in range(s.ensemble)]
     separate = [Trainer(c, images=images) for c in configs]
-    ensemble = Ensemble([Trainer(c, images=images) for c in configs])
+    ensemble = Ensemble([Trainer(c, images=images, data_from=separate[0]) for c in configs])  # one copy of the data for the ensemble
 
     def separate_step() -> None:
         for t in separate:

@@ -242,9 +242,13 @@ class ToyStream:
 class ImageStream:
     """Batches indexed from one device tensor in a fresh random order per epoch: no DataLoader."""
 
-    def __init__(self, images: Tensor, batch_size: int, seed: int, device: torch.device, channels_last: bool = False) -> None:
-        self.data = to_unit_range(images.to(device))  # (N, C, H, W) in [-1, 1], on the training device
-        if channels_last:
+    def __init__(
+        self, images: Tensor | None, batch_size: int, seed: int, device: torch.device, channels_last: bool = False, *, prepared: Tensor | None = None
+    ) -> None:
+        """prepared: another stream's device tensor to share (seed ensembles: one copy of the data set for all members)."""
+        # (N, C, H, W) in [-1, 1], on the training device
+        self.data = prepared if prepared is not None else to_unit_range(images.to(device))  # type: ignore[union-attr]
+        if channels_last and prepared is None:
             self.data = self.data.contiguous(memory_format=torch.channels_last)
         self.batch_size, self.device = batch_size, device
         self.gen = torch.Generator(device=device).manual_seed(seed)
@@ -276,13 +280,17 @@ class ImageStream:
         self.pos = int(s["pos"])
 
 
-def make_stream(config, device: torch.device, seed: int, images: Tensor | None = None) -> ToyStream | ImageStream:
+def make_stream(config, device: torch.device, seed: int, images: Tensor | None = None, like: ImageStream | ToyStream | None = None) -> ToyStream | ImageStream:
     """The training-data stream for a config; raises ConfigError if the data is missing or too small.
 
     images: an in-memory uint8 (N, C, H, W) training set that replaces loading config.dataset.
+    like: a stream of the same data (a config differing only in its seed) whose device tensor this
+    stream shares instead of loading its own copy; the order of the batches is still this seed's own.
     """
     if config.kind == "toy":
         return ToyStream(config.dataset, config.batch_size, seed, device)
+    if isinstance(like, ImageStream):
+        return ImageStream(None, config.batch_size, seed, device, prepared=like.data)
     if images is None:
         images, _ = load_images(config.dataset, "train", config.data_dir, config.download, config.resolution)
     if config.data_limit:

@@ -41,9 +41,9 @@ from .checkpoints import StopSignals
 from .config import ConfigError, RunConfig
 from .losses import get_loss
 from .models import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
-from .penalties import MemberStreams, get_constraint
+from .penalties import MemberStreams, get_constraint, mean_of_terms
 from .runtime import make_optimizer, progress_bar
-from .training import RunFiles, Trainer, finished_final, sync_for
+from .training import RunFiles, Trainer, finished_final, sync_for, train
 
 
 # ----------------------------------------------------------------------------------------------
@@ -437,7 +437,7 @@ class Ensemble:
             s_real, s_fake = s_real.float(), s_fake.float()  # (S, B)
             loss = torch.stack([self.loss.critic(s_real[s], s_fake[s]) for s in range(S)])  # (S,)
             if self.constraint.terms is not None and with_penalty:
-                penalty = self.constraint.terms(D, real, fake, self.eps).reshape(S, b).mean(1)  # (S,) unweighted
+                penalty = mean_of_terms(self.constraint.terms(D, real, fake, self.eps), S)  # (S,) unweighted, each member's own
                 loss = loss + (c.penalty_weight * c.penalty_every) * penalty
         self.opt_d.zero_grad(set_to_none=True)
         loss.sum().backward()  # members share no weights: each gets its own loss's gradient
@@ -494,7 +494,8 @@ def train_ensemble(configs: list[RunConfig], out_dirs: list[str | Path], *, prog
     """Run (or resume, or skip where finished) S runs that differ only in their seed as one ensemble.
 
     Returns each member's final.json, in the order given. Members resumed at different
-    steps train as separate ensembles, one per step. A member whose loss turns non-finite
+    steps train as separate ensembles, one per step, one after the other (a member alone at
+    its step trains as an ordinary run). A member whose loss turns non-finite
     finishes as diverged (as its single run would) and the others go on without it. A stop
     signal saves every member's checkpoint and raises checkpoints.Interrupted.
     """
@@ -503,16 +504,29 @@ def train_ensemble(configs: list[RunConfig], out_dirs: list[str | Path], *, prog
     check_members(list(configs))
     finals: list[dict[str, Any] | None] = [finished_final(c, Path(d)) for c, d in zip(configs, out_dirs)]
     todo = [i for i, f in enumerate(finals) if f is None]
-    trainers = {i: Trainer(configs[i]) for i in todo}  # loads and checks the data before anything is written
-    runs = {i: RunFiles(trainers[i], Path(out_dirs[i]), log) for i in todo}
-    by_step: dict[int, list[int]] = {}
-    for i in todo:
-        by_step.setdefault(runs[i].trainer.step_count, []).append(i)
-    for _, group in sorted(by_step.items()):
-        for i, final in _train_together([runs[i] for i in group], progress, log).items():
-            finals[group[i]] = final
+    steps = {i: _checkpoint_step(Path(out_dirs[i])) for i in todo}
+    first: Trainer | None = None  # every member shares its device copy of the data set
+    for step in sorted(set(steps.values())):
+        group = [i for i in todo if steps[i] == step]
+        if len(group) == 1:  # alone at this step: an ordinary run
+            (i,) = group
+            finals[i] = train(configs[i], out_dirs[i], progress=progress, log=log)
+            continue
+        trainers = []
+        for i in group:  # loads and checks the data before anything is written
+            trainers.append(Trainer(configs[i], data_from=first))
+            first = first or trainers[0]
+        runs = [RunFiles(t, Path(out_dirs[i]), log) for t, i in zip(trainers, group)]
+        for k, final in _train_together(runs, progress, log).items():
+            finals[group[k]] = final
     assert all(f is not None for f in finals)
     return finals  # type: ignore[return-value]
+
+
+def _checkpoint_step(out: Path) -> int:
+    """The step a run would resume at (0 without a readable checkpoint); members at one step train together."""
+    state = checkpoints.load(out / "checkpoint.pt", required=("step",), log=lambda m: None)
+    return int(state["step"]) if state is not None else 0
 
 
 def _train_together(runs: list[RunFiles], progress: bool | None, log) -> dict[int, dict[str, Any]]:

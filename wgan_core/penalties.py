@@ -154,7 +154,7 @@ def one_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: to
     return _gap_sq(input_grad_norms(critic, x_hat, create_graph=True), one_sided=True)
 
 
-def zero_centred_at_interpolates(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def gp0_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """GP-0 (Thanh-Tung et al. 2019): E[||grad D(x_hat)||^2] at the WGAN-GP interpolates, pushing the gradient towards 0, not 1."""
     eps = uniform((real.shape[0],), real.device, generator)
     return input_grad_sq_norms(critic, interpolate(real, fake.detach(), eps), create_graph=True)
@@ -170,9 +170,12 @@ def r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Gen
     return input_grad_sq_norms(critic, fake.detach(), create_graph=True)
 
 
-def r1r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """R1 + R2 (R3GAN, Huang et al. 2024): the sum of the two zero-centred penalties. R3GAN's gamma/2 is the penalty_weight."""
-    return r1_terms(critic, real, fake) + r2_terms(critic, real, fake)
+def r1r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """R1 + R2 (R3GAN, Huang et al. 2024): the sum of the two zero-centred penalties. R3GAN's gamma/2 is the penalty_weight.
+
+    Returns the two parts' per-sample terms ((N,), (N,)): the penalty is mean(R1 terms) + mean(R2 terms).
+    """
+    return r1_terms(critic, real, fake), r2_terms(critic, real, fake)
 
 
 def dragan_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -186,9 +189,22 @@ def dragan_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch
     return _gap_sq(input_grad_norms(critic, x_tilde, create_graph=True), one_sided=False)
 
 
-def _mean_of(terms: Callable[..., Tensor]) -> PenaltyFn:
+def mean_of_terms(terms: Tensor | tuple[Tensor, ...], members: int = 0) -> Tensor:
+    """The penalty from per-sample terms (N,), or from a tuple of parts (the sum of their means).
+
+    members: S > 0 for a seed ensemble's stacked batch (S*B rows): each member's own value, (S,).
+    """
+    parts = terms if isinstance(terms, tuple) else (terms,)
+    means = [p.reshape(members, -1).mean(1) if members else p.mean() for p in parts]
+    out = means[0]
+    for m in means[1:]:
+        out = out + m
+    return out
+
+
+def _mean_of(terms: Callable[..., Tensor | tuple[Tensor, ...]]) -> PenaltyFn:
     def penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        return terms(critic, real, fake, generator).mean()
+        return mean_of_terms(terms(critic, real, fake, generator))
 
     penalty.__doc__ = terms.__doc__
     penalty.__name__ = terms.__name__.replace("_terms", "_penalty")
@@ -196,8 +212,9 @@ def _mean_of(terms: Callable[..., Tensor]) -> PenaltyFn:
 
 
 two_sided_penalty, one_sided_penalty, r1_penalty, r2_penalty, r1r2_penalty, dragan_penalty, gp0_penalty = (
-    _mean_of(t) for t in (two_sided_terms, one_sided_terms, r1_terms, r2_terms, r1r2_terms, dragan_terms, zero_centred_at_interpolates)
+    _mean_of(t) for t in (two_sided_terms, one_sided_terms, r1_terms, r2_terms, r1r2_terms, dragan_terms, gp0_terms)
 )
+zero_centred_at_interpolates = gp0_penalty  # the scalar GP-0 penalty, under its earlier name
 
 
 def clip_after_step(critic: nn.Module, config) -> None:
@@ -217,7 +234,7 @@ class Constraint:
     after_critic_step: Callable[[nn.Module, Any], None] | None  # (critic, config) after each critic update, or None
     double_backward: bool  # the penalty differentiates an input gradient: torch.compile cannot compile such a critic
     source: str
-    terms: PenaltyFn | None = None  # the penalty's per-sample terms (N,) (penalty = their mean): lets seed ensembles train it
+    terms: Callable[..., Any] | None = None  # per-sample terms (N,) or a tuple of parts (penalty = mean_of_terms): lets seed ensembles train it
 
 
 CONSTRAINTS: dict[str, Constraint] = {}
@@ -238,8 +255,10 @@ def register_constraint(
     after_critic_step(critic, config) runs after each critic update. double_backward (default:
     True when there is a penalty) says whether the penalty needs a gradient of a gradient.
     Or give terms(critic, real, fake, generator) -> (N,) per-sample terms instead of penalty (the
-    penalty is then their mean): such a constraint also trains in seed ensembles, provided its
-    randomness comes from `uniform(shape, device, generator)` (each member's own stream).
+    penalty is then their mean; or a tuple of such parts, the sum of their means): such a
+    constraint also trains in seed ensembles, provided its randomness comes from
+    `uniform(shape, device, generator)` (each member's own stream; `generator` is then a
+    MemberStreams, which torch.rand does not accept).
     Registering a name again replaces it; give runs that use a plug-in its module in RunConfig.plugins.
     """
     if terms is not None:
@@ -267,7 +286,7 @@ register_constraint("lp", terms=one_sided_terms, source="one-sided gradient pena
 register_constraint("r1", terms=r1_terms, source="zero-centred penalty at the real data, R1 (Mescheder et al. 2018)")
 register_constraint("r2", terms=r2_terms, source="zero-centred penalty at the fake data, R2 (Mescheder et al. 2018)")
 register_constraint("r1r2", terms=r1r2_terms, source="R1 + R2 (R3GAN, Huang et al. 2024)")
-register_constraint("gp0", terms=zero_centred_at_interpolates, source="zero-centred penalty at interpolates, GP-0 (Thanh-Tung et al. 2019)")
+register_constraint("gp0", terms=gp0_terms, source="zero-centred penalty at interpolates, GP-0 (Thanh-Tung et al. 2019)")
 register_constraint("dragan", terms=dragan_terms, source="DRAGAN (Kodali et al. 2017)")
 
 
@@ -290,5 +309,5 @@ def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator:
 
 __all__ = [
     "CONSTRAINTS", "Constraint", "MemberStreams", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty", "input_grad_norms",
-    "input_grad_sq_norms", "interpolate", "penalty", "penalty_from_norms", "register_constraint", "uniform",
+    "input_grad_sq_norms", "interpolate", "mean_of_terms", "penalty", "penalty_from_norms", "register_constraint", "uniform",
 ]  # fmt: skip

@@ -48,14 +48,16 @@ STAT_NAMES = ("critic_loss", "generator_loss", "wasserstein", "penalty")
 class Trainer:
     """One run's models, optimisers and random streams. `.step()` = n_critic critic updates + 1 generator update."""
 
-    def __init__(self, config: RunConfig, images: Tensor | None = None) -> None:
-        """images: optional uint8 (N, C, H, W) training set to use instead of loading config.dataset (benchmarks)."""
+    def __init__(self, config: RunConfig, images: Tensor | None = None, data_from: Trainer | None = None) -> None:
+        """images: optional uint8 (N, C, H, W) training set to use instead of loading config.dataset (benchmarks).
+        data_from: a trainer of the same data (another seed) whose device copy of the data set this one shares."""
         c = self.config = config
         self.device = dev = resolve_device(c.device)
         load_plugins(c.plugins)  # a config unpickled in a worker process skipped __post_init__: register its plug-ins here
         self.loss = get_loss(c.loss)  # the registered critic and generator losses
         self.constraint = get_constraint(c.constraint)  # the registered penalty and/or after-step hook
-        self.stream = make_stream(c, dev, subseed(c.seed, "data"), images)  # raises ConfigError before anything is written
+        like = data_from.stream if data_from is not None else None
+        self.stream = make_stream(c, dev, subseed(c.seed, "data"), images, like)  # raises ConfigError before anything is written
         info = self.stream.info
         self.channels, self.resolution = info.channels, info.resolution
         g, d = build_models(c, self.channels, self.resolution)

@@ -156,16 +156,34 @@ def _run_claimed(claimed: list[tuple[Job, Claim]], root: Path) -> dict[str, JobR
                 # No result: Slurm's state decides. A requeued job runs again and resumes from the
                 # checkpoint; a cancelled one is reported by the study, which resumes it next time.
                 raise SystemExit(EXIT_INTERRUPTED) from None
-            return {rid: JobResult(rid, "interrupted", error=str(e)) for rid in rids}
+            why = str(e)
+            return _or_finished(root, rids, t0, lambda rid: JobResult(rid, "interrupted", error=why))
         except ConfigError as e:
-            return {rid: JobResult(rid, "config_error", error=str(e)) for rid in rids}
+            why = str(e)
+            return _or_finished(root, rids, t0, lambda rid: JobResult(rid, "config_error", error=why))
         except Exception:  # noqa: BLE001 - a failed run is recorded; the study goes on
-            for rid in rids:
+            tb = traceback.format_exc()
+
+            def failed(rid: str) -> JobResult:
                 (root / rid).mkdir(parents=True, exist_ok=True)
-                (root / rid / "error.log").write_text(traceback.format_exc())
-            return {rid: JobResult(rid, "failed", error=traceback.format_exc().strip().splitlines()[-1]) for rid in rids}
+                (root / rid / "error.log").write_text(tb)
+                return JobResult(rid, "failed", error=tb.strip().splitlines()[-1])
+
+            return _or_finished(root, rids, t0, failed)
     seconds = (time.perf_counter() - t0) / len(rids)  # an ensemble's members share its time
     return {rid: JobResult(rid, "done", final=final, seconds=seconds, ran=True) for rid, final in zip(rids, finals)}
+
+
+def _or_finished(root: Path, rids: list[str], t0: float, otherwise: Callable[[str], JobResult]) -> dict[str, JobResult]:
+    """After a unit stopped or failed: members that finished before it did (diverged ones, say) are done; the rest `otherwise`."""
+    out = {}
+    for rid in rids:
+        final = root / rid / "final.json"
+        if final.exists():
+            out[rid] = JobResult(rid, "done", final=json.loads(final.read_text()), seconds=(time.perf_counter() - t0) / len(rids), ran=True)
+        else:
+            out[rid] = otherwise(rid)
+    return out
 
 
 # ==============================================================================================
@@ -211,17 +229,19 @@ def ensemble_pays(job: Job) -> bool:
     return device.startswith("cuda") or (job.arch == "mlp" and job.width <= ENSEMBLE_CPU_MAX_WIDTH)
 
 
-def plan_units(jobs: list[Job], ensemble: str = "off") -> list[list[Job]]:
+def plan_units(jobs: list[Job], ensemble: str = "off", workers: int = 1) -> list[list[Job]]:
     """Group jobs into units: the seeds of one cell (configs equal but for the seed) into ensembles of up to S members.
 
     off: every job alone. S: every stackable cell in ensembles of up to S. auto: where
-    `ensemble_pays`, up to ENSEMBLE_AUTO_MAX. A unit takes the position of its first job.
+    `ensemble_pays`, up to ENSEMBLE_AUTO_MAX members, and no more than leave a unit for each of
+    the executor's `workers` (one cell of 10 seeds on process:2: two ensembles of 5, not one of 10
+    with a core idle). A unit takes the position of its first job.
     """
     if ensemble == "off":
         return [[j] for j in jobs]
     from ..ensemble import refusal, seed_key
 
-    size = ENSEMBLE_AUTO_MAX if ensemble == "auto" else int(ensemble)
+    size = int(ensemble) if ensemble != "auto" else max(1, min(ENSEMBLE_AUTO_MAX, -(-len(jobs) // max(1, workers))))
     units: list[list[Job]] = []
     open_units: dict[Any, list[Job]] = {}
     for job in jobs:
@@ -302,7 +322,7 @@ def _number(s: str) -> Any:
 
 def execute(executor: Executor, todo: list[Job], root: Path, prog: Reporter) -> Iterable[JobResult]:
     """Run `todo` with the executor, in units (plan_units); yields one JobResult per job, in the order they finish."""
-    units = plan_units(todo, executor.ensemble)
+    units = plan_units(todo, executor.ensemble, executor_workers(executor, len(todo)))
     if executor.kind == "local":
         for unit in units:
             prog.running([describe_job(j) for j in unit])
@@ -311,6 +331,16 @@ def execute(executor: Executor, todo: list[Job], root: Path, prog: Reporter) -> 
         yield from _execute_pool(executor.n, units, root, prog, executor.threads)
     else:
         yield from _execute_submitit(executor, units, root, prog)
+
+
+def executor_workers(executor: Executor, jobs: int) -> int:
+    """How many units `auto` should leave the executor to run at once: 1 (local), N (process:N, submitit:N),
+    the cores (submitit-local), 1 for submitit without N (every unit its own job: whole ensembles save cluster hours)."""
+    if executor.kind == "local":
+        return 1
+    if executor.n:
+        return min(executor.n, jobs)
+    return available_cores() if executor.kind == "submitit-local" else 1
 
 
 def _execute_pool(n: int, units: list[list[Job]], root: Path, prog: Reporter, threads: int = 0) -> Iterable[JobResult]:
@@ -443,6 +473,7 @@ __all__ = [
     "available_cores",
     "ensemble_pays",
     "execute",
+    "executor_workers",
     "parse_ensemble",
     "plan_units",
     "run_unit",
