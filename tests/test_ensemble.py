@@ -23,6 +23,21 @@ from .conftest import ablation_main, needs_fashion, tiny_image, tiny_toy
 STACKABLE = [v for v in VARIANTS if refusal(tiny_toy(v)) is None]
 
 
+def _side_by_side(singles: list[Trainer], members: list[Trainer], steps: int) -> tuple[list[Trainer], Ensemble]:
+    """Train single runs and an ensemble of the same seeds `steps` iterations; assert each member equals its single run."""
+    ens = Ensemble(members)
+    for _ in range(steps):
+        for t in singles:
+            t.step()
+        ens.step()
+    ens.write_back()
+    for single, member in zip(singles, ens.members):
+        _same_state(single, member)
+        torch.testing.assert_close(member._sums, single._sums)
+        assert int(member._bad_step) == int(single._bad_step)
+    return singles, ens
+
+
 def _same_state(a: Trainer, b: Trainer) -> None:
     """Weights and optimiser states of a single run and an ensemble member (written back), to float tolerance."""
     for net in ("generator", "critic"):
@@ -62,18 +77,9 @@ def test_members_stay_equal_to_their_single_runs(variant, extra, request):
     if tiny_toy(variant).spectral_norm:
         request.getfixturevalue("float64")
     configs = [tiny_toy(variant, seed=s, width=16, batch_size=16, steps=200, **extra) for s in (0, 1, 2)]
-    singles = [Trainer(c) for c in configs]
-    ens = Ensemble([Trainer(c) for c in configs])
-    for _ in range(200):
-        for t in singles:
-            t.step()
-        ens.step()
-    ens.write_back()
+    singles, ens = _side_by_side([Trainer(c) for c in configs], [Trainer(c) for c in configs], 200)
     for single, member in zip(singles, ens.members):
-        _same_state(single, member)
-        torch.testing.assert_close(member._sums, single._sums)
         assert member.step_count == single.step_count == 200
-        assert int(member._bad_step) == int(single._bad_step)
 
 
 @pytest.fixture
@@ -104,16 +110,7 @@ def test_dcgan_members_stay_equal_to_their_single_runs(variant, extra, float64):
     (see the next test), and training amplifies such differences.
     """
     configs = [tiny_image(variant, seed=s, **extra) for s in (0, 1, 2)]
-    singles = [_image_trainer(c) for c in configs]
-    ens = Ensemble([_image_trainer(c) for c in configs])
-    for _ in range(6):
-        for t in singles:
-            t.step()
-        ens.step()
-    ens.write_back()
-    for single, member in zip(singles, ens.members):
-        _same_state(single, member)
-        torch.testing.assert_close(member._sums, single._sums)
+    _side_by_side([_image_trainer(c) for c in configs], [_image_trainer(c) for c in configs], 6)
 
 
 @needs_fashion
@@ -385,15 +382,8 @@ def test_the_joint_real_and_fake_forward_cuda_uses_gives_the_same_members(varian
     members = [Trainer(c) for c in configs]
     for t in singles + members:
         t._joint_forward = True
-    ens = Ensemble(members)
+    _, ens = _side_by_side(singles, members, 20)
     assert ens._joint_forward
-    for _ in range(20):
-        for t in singles:
-            t.step()
-        ens.step()
-    ens.write_back()
-    for single, member in zip(singles, ens.members):
-        _same_state(single, member)
 
 
 def test_members_resumed_at_different_steps_train_in_groups(tmp_path, monkeypatch):

@@ -43,7 +43,7 @@ from .losses import get_loss
 from .models import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
 from .penalties import MemberStreams, get_constraint, mean_of_terms
 from .runtime import make_optimizer, progress_bar
-from .training import RunFiles, Trainer, finished_final, sync_for, train
+from .training import RunFiles, Trainer, due, finished_final, sync_for, train
 
 
 # ----------------------------------------------------------------------------------------------
@@ -547,8 +547,7 @@ def _train_together(runs: list[RunFiles], progress: bool | None, log) -> dict[in
             ens.step()
             bar.update(1)
             s = ens.step_count
-            at_eval = s % c.eval_every == 0 or s == c.steps
-            at_ckpt = s % c.checkpoint_every == 0 and s < c.steps
+            at_eval, at_ckpt = due(c, s)
             stopping = stop.signum is not None
             if not (at_eval or at_ckpt or stopping):
                 continue

@@ -433,6 +433,11 @@ class RunFiles:
         return json.loads((out / "final.json").read_text())  # as stored: NaN becomes None
 
 
+def due(config: RunConfig, step: int) -> tuple[bool, bool]:
+    """(evaluate, checkpoint) after generator iteration `step`: every eval_every and at the end; every checkpoint_every before it."""
+    return step % config.eval_every == 0 or step == config.steps, step % config.checkpoint_every == 0 and step < config.steps
+
+
 def sync_for(device: torch.device):
     """What makes the host wait for the device: only at evaluations and checkpoints."""
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -465,8 +470,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
             trainer.step()
             bar.update(1)
             s = trainer.step_count
-            at_eval = s % c.eval_every == 0 or s == c.steps
-            at_ckpt = s % c.checkpoint_every == 0 and s < c.steps
+            at_eval, at_ckpt = due(c, s)
             stopping = stop.signum is not None
             if not (at_eval or at_ckpt or stopping):
                 continue
