@@ -185,15 +185,14 @@ class Ensemble:
 
     def step(self) -> None:
         """One generator iteration of every member: n_critic critic updates, then one generator update."""
-        S, b, k, every = self.size, self.config.batch_size, self.config.n_critic, self.config.penalty_every
+        b, k, every = self.config.batch_size, self.config.n_critic, self.config.penalty_every
         inputs = [m.critic_inputs() for m in self.members]  # each member draws from its own streams, as its single run
-        reals = torch.stack([r for r, _ in inputs])  # (S, k*B, ...)
-        zs = torch.stack([z for _, z in inputs])  # (S, k*B, z_dim)
         for i in range(k):
             part = slice(i * b, (i + 1) * b)
-            real = reals[:, part].reshape(S * b, *reals.shape[2:])  # (S*B, ...) member-major
+            real = torch.cat([r[part] for r, _ in inputs])  # (S*B, ...) member-major: one copy of each member's batch
+            z = torch.cat([z[part] for _, z in inputs])  # (S*B, z_dim)
             with torch.no_grad(), self._autocast():
-                fake = self.generator(zs[:, part].reshape(S * b, -1)).to(real.dtype)  # (S*B, ...)
+                fake = self.generator(z).to(real.dtype)  # (S*B, ...)
             lazy = (self.step_count * k + i) % every == 0
             loss_d, w_est, pen = self.critic_step(real, fake, with_penalty=lazy)
             if lazy:

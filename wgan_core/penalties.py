@@ -58,18 +58,15 @@ def input_grad_norms(critic: nn.Module, x: Tensor, *, create_graph: bool = False
     return torch.sqrt(input_grad_sq_norms(critic, x, create_graph=create_graph) + _NORM_EPS)
 
 
-def penalty_from_norms(norms: Tensor, *, one_sided: bool = False) -> Tensor:
-    """(||g|| - 1)^2 averaged over the batch, or max(0, ||g|| - 1)^2 when one_sided. norms: (N,)."""
-    gap = norms - 1.0
-    if one_sided:
-        gap = gap.clamp_min(0.0)
-    return gap.pow(2).mean()
-
-
 def _gap_sq(norms: Tensor, one_sided: bool) -> Tensor:
     """(||g|| - 1)^2 per sample, or max(0, ||g|| - 1)^2. norms: (N,) -> (N,)."""
     gap = norms - 1.0
     return (gap.clamp_min(0.0) if one_sided else gap).pow(2)
+
+
+def penalty_from_norms(norms: Tensor, *, one_sided: bool = False) -> Tensor:
+    """(||g|| - 1)^2 averaged over the batch, or max(0, ||g|| - 1)^2 when one_sided. norms: (N,)."""
+    return _gap_sq(norms, one_sided).mean()
 
 
 class MemberStreams:
@@ -121,10 +118,14 @@ def gradient_penalty(
     """
     if real.shape != fake.shape:
         raise ValueError(f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
+    return penalty_from_norms(_norms_at_interpolates(critic, real, fake, generator, eps), one_sided=one_sided)
+
+
+def _norms_at_interpolates(critic: nn.Module, real: Tensor, fake: Tensor, generator, eps: Tensor | None = None) -> Tensor:
+    """||grad D(x_hat)|| per sample (N,), x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] from `generator` unless given."""
     if eps is None:
-        eps = torch.rand(real.shape[0], device=real.device, generator=generator)
-    x_hat = interpolate(real, fake.detach(), eps)
-    return penalty_from_norms(input_grad_norms(critic, x_hat, create_graph=True), one_sided=one_sided)
+        eps = uniform((real.shape[0],), real.device, generator)
+    return input_grad_norms(critic, interpolate(real, fake.detach(), eps), create_graph=True)
 
 
 @torch.no_grad()
@@ -144,14 +145,12 @@ def clip_weights_(critic: nn.Module, c: float) -> None:
 # ---------------------------------------------------------------------------------------------
 def two_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2], x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample (Gulrajani et al. 2017, eq. 3)."""
-    x_hat = interpolate(real, fake.detach(), uniform((real.shape[0],), real.device, generator))
-    return _gap_sq(input_grad_norms(critic, x_hat, create_graph=True), one_sided=False)
+    return _gap_sq(_norms_at_interpolates(critic, real, fake, generator), one_sided=False)
 
 
 def one_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """WGAN-LP: E[max(0, ||grad D(x_hat)|| - 1)^2] at the same interpolates (Petzka et al. 2018, eq. 8)."""
-    x_hat = interpolate(real, fake.detach(), uniform((real.shape[0],), real.device, generator))
-    return _gap_sq(input_grad_norms(critic, x_hat, create_graph=True), one_sided=True)
+    return _gap_sq(_norms_at_interpolates(critic, real, fake, generator), one_sided=True)
 
 
 def gp0_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
