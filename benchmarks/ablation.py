@@ -50,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", help="search presets: the metric that picks stage 2's setting, lower is better (default: w1 toy, fid images)")
     p.add_argument("--params", help="search presets: comma-separated hyperparameters to vary (default: all; see --list)")
     p.add_argument(
+        "--selection-seeds", type=int,
+        help="search presets: R seeds per stage-1 setting (1000..1000+R-1), selected on their mean; stage 2 reports on fresh seeds 0..N-1 (default 1)",
+    )  # fmt: skip
+    p.add_argument(
         "--executor",
         help="local (sequential) | process:N | submitit[:N] (Slurm) | submitit-local[:N] (default: process:<cores> for CPU runs, else local)",
     )
@@ -100,15 +104,16 @@ def main(argv: list[str] | None = None) -> int:
         print("search space (search presets):\n" + describe_space())
         return 0
     try:
-        for name in ("seeds", "settings"):
+        for name in ("seeds", "settings", "selection_seeds"):
             value = getattr(args, name)
             if value is not None and value < 1:
-                raise ConfigError(f"{name}: must be a positive integer, got {value}")
+                raise ConfigError(f"{name.replace('_', '-')}: must be a positive integer, got {value}")
         preset = args.preset or default_preset(args.device)
         seeds = args.seeds if args.seeds is not None else (PRESETS[preset].seeds if preset in PRESETS else 1)
         spec = StudySpec(
             preset, seeds, args.device, _split(args.variants), _split(args.datasets), tuple(args.set),
             settings=args.settings if args.settings is not None else 0, metric=args.metric or "", params=_split(args.params),
+            selection_seeds=args.selection_seeds if args.selection_seeds is not None else 1,
         )  # fmt: skip
         executor = Executor.parse(args.executor or default_executor(spec), args.slurm, args.threads, args.ensemble)
         jobs = spec.jobs()

@@ -103,6 +103,13 @@ VARIANTS: dict[str, Variant] = {
     ),
 }
 
+# Each architecture's initialisation, as its reference code does it (wgan_core.models.INITS has the formulas):
+#  * mlp: the WGAN-GP toy code (igul222/improved_wgan_training gan_toy.py with tflib/ops/linear.py): hidden
+#    layers He-uniform U(+-sqrt(6 / fan_in)), the output layer Glorot-uniform U(+-sqrt(6 / (fan_in + fan_out))), biases 0;
+#  * dcgan: DCGAN (Radford et al. 2016, sec. 4): weights N(0, 0.02), norm scales N(1, 0.02), biases 0.
+ARCH_INIT = {"mlp": "he-glorot", "dcgan": "dcgan"}
+INIT_NAMES = ("he-glorot", "dcgan", "torch")
+
 # Architecture and bookkeeping defaults by data kind.
 _KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     # WGAN-GP toy code: 3 hidden ReLU layers of 512, 2-D noise, batch 256.
@@ -127,6 +134,7 @@ class JsonConfig:
 
     _what = "config"
     _hash_omit_defaults: tuple[str, ...] = ()
+    _hash_omit_values: dict[str, tuple[Any, ...]] = {}
     _not_identity: tuple[str, ...] = ()  # how a run is watched, not what it computes: out of run_id and diff
 
     @classmethod
@@ -208,6 +216,9 @@ class JsonConfig:
         for name in self._hash_omit_defaults:
             if d.get(name) == defaults[name]:
                 del d[name]
+        for name, values in self._hash_omit_values.items():
+            if d.get(name) in values:
+                del d[name]
         for name in self._not_identity:
             d.pop(name, None)
         canon = json.dumps(d, sort_keys=True, separators=(",", ":"))
@@ -242,6 +253,7 @@ class RunConfig(JsonConfig):
     z_dim: int = 2  # latent dimension
     resolution: int = 0  # image side in pixels: 28, 32 or 64; 0 = the data set's own
     critic_norm: str = "layer"  # DCGAN critic normalisation: layer | none | batch (batch not with penalties)
+    init: str = "auto"  # weight initialisation: he-glorot | dcgan | torch; auto = the architecture's reference (stored resolved)
     eval_every: int = 250  # generator iterations between evaluations (a row of metrics.csv)
     eval_samples: int = 2500  # generated samples per evaluation (toy metrics use 2,500)
     checkpoint_every: int = 500  # generator iterations between checkpoints
@@ -261,11 +273,16 @@ class RunConfig(JsonConfig):
 
     # Fields added after runs existed: out of the run id while at their default, so old run directories keep their names.
     _hash_omit_defaults = ("plugins", "spectral_norm", "penalty_every")
+    # ... and fields whose listed values compute what runs made before the field existed computed (DCGANs were
+    # always initialised as DCGAN; the toy MLPs used PyTorch's default, so their run ids change with the reference init).
+    _hash_omit_values = {"init": ("dcgan",)}
     _not_identity = ("tensorboard",)  # watching a run does not change it: same run id, resumable with it on or off
 
     def __post_init__(self) -> None:
         if self.arch == "auto" and isinstance(self.dataset, str):
             object.__setattr__(self, "arch", "mlp" if dataset_kind(self.dataset) == "toy" else "dcgan")
+        if self.init == "auto" and self.arch in ARCH_INIT:
+            object.__setattr__(self, "init", ARCH_INIT[self.arch])
         _validate(self)
 
     # ---- construction -------------------------------------------------------------------
@@ -333,6 +350,7 @@ def _validate(c: RunConfig) -> None:
     need(c.width > 0, f"width: must be a positive integer, got {c.width}")
     need(c.z_dim > 0, f"z_dim: must be a positive integer, got {c.z_dim}")
     need(c.resolution in (0, 28, 32, 64), f"resolution: must be 0 (the data set's own), 28, 32 or 64, got {c.resolution}")
+    need(c.init in INIT_NAMES, f"init: unknown {c.init!r}; allowed: auto, {', '.join(INIT_NAMES)}")
     need(c.critic_norm in ("layer", "none", "batch"), f"critic_norm: unknown {c.critic_norm!r}; allowed: layer, none, batch")
     need(
         not (c.critic_norm == "batch" and constraint.penalty is not None),

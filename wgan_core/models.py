@@ -119,11 +119,32 @@ def _dcgan_init(m: nn.Module) -> None:
         nn.init.zeros_(m.bias)
 
 
+def he_glorot_init(net: nn.Module) -> None:
+    """The WGAN-GP toy code's initialisation (igul222/improved_wgan_training, tflib/ops/linear.py, as gan_toy.py calls it).
+
+    Every Linear but the last: He-uniform, U(-a, a) with a = sqrt(3) * sqrt(2 / fan_in) (their 'he');
+    the last (the output layer, which gan_toy.py leaves at the default): Glorot-uniform,
+    a = sqrt(3) * sqrt(2 / (fan_in + fan_out)); biases zero. Drawn layer by layer in order.
+    """
+    linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for i, m in enumerate(linears):
+            fan_out, fan_in = m.weight.shape
+            std = math.sqrt(2.0 / fan_in) if i < len(linears) - 1 else math.sqrt(2.0 / (fan_in + fan_out))
+            m.weight.uniform_(-math.sqrt(3.0) * std, math.sqrt(3.0) * std)
+            if m.bias is not None:
+                m.bias.zero_()
+
+
+# config.init -> what it does to a freshly built (generator or critic) module; "torch" keeps PyTorch's default.
+INITS = {"he-glorot": he_glorot_init, "dcgan": lambda net: net.apply(_dcgan_init), "torch": lambda net: None}
+
+
 def build_models(config: RunConfig, channels: int = 1, resolution: int = 28) -> tuple[nn.Module, nn.Module]:
     """(generator, critic) on the CPU, initialised from `config.seed` alone.
 
     The models' initial weights depend on (seed, arch, width, z_dim, data shape,
-    critic_norm) and on nothing else, which is what makes variants matched.
+    critic_norm, init) and on nothing else, which is what makes variants matched.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
@@ -133,8 +154,8 @@ def build_models(config: RunConfig, channels: int = 1, resolution: int = 28) -> 
         else:
             g = DCGANGenerator(config.z_dim, config.width, channels, resolution)
             d = DCGANCritic(config.width, channels, resolution, config.critic_norm)
-            g.apply(_dcgan_init)
-            d.apply(_dcgan_init)
+        INITS[config.init](g)  # the generator first, then the critic, both from the seed's one stream
+        INITS[config.init](d)
         if config.spectral_norm:
             # After the weights are initialised, so a spectrally normalised critic starts from the same
             # weights as the plain one; the power iteration's start vectors come from a stream of the

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import torch
+
 from . import checkpoints
 from .artifacts import write_artifacts
 from .config import ConfigError, RunConfig
@@ -74,6 +76,9 @@ class RunFiles:
         self.rows = rows
         write_rows(self.metrics_path, rows)
         self.t0 = time.perf_counter() - elapsed
+        # For final.json's cpu_share: this process's CPU seconds per wall second since the run (re)opened. With one
+        # torch thread, well below 1 means the run waited for a core (other work shared the machine).
+        self._cpu0, self._wall0 = time.process_time(), time.perf_counter()
         self.tb = TensorBoardLog(out, trainer.step_count if self.resumed else None) if c.tensorboard else None
         self.ensemble: dict[str, Any] | None = None  # set by a seed ensemble: recorded in final.json
 
@@ -119,6 +124,8 @@ class RunFiles:
             "wall_time_s": time.perf_counter() - self.t0,
             "train_time_s": self.train_time,
             "gen_iters_per_s": trainer.step_count / self.train_time if self.train_time > 0 else math.nan,
+            "cpu_share": (time.process_time() - self._cpu0) / max(time.perf_counter() - self._wall0, 1e-9),
+            "torch_threads": torch.get_num_threads(),
             "variant": c.label,
             "run_id": c.run_id(),
             "metrics": {k: v for k, v in rows[-1].items()} if rows else {},

@@ -19,7 +19,7 @@ from typing import Any
 from ..config import ConfigError, RunConfig
 from ..depth import DepthConfig
 from ..env import git_commit
-from .presets import PRESETS, Job
+from .presets import PRESETS, SELECTION_SEED0, Job, search_stage1
 
 STUDY_FILE = "study.json"
 
@@ -37,6 +37,7 @@ class StudySpec:
     settings: int = 0  # search presets: K settings per objective in stage 1 (0 = the preset's default)
     metric: str = ""  # search presets: the metric that picks stage 2's setting, lower is better ('' = the preset's)
     params: tuple[str, ...] = ()  # search presets: the hyperparameters to vary ('' = all of study.space.SPACE)
+    selection_seeds: int = 1  # search presets: R seeds per stage-1 setting, selected on their mean (disjoint from stage 2's)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -47,12 +48,17 @@ class StudySpec:
             raise ConfigError(f"device: unknown {self.device!r}; allowed: auto, cpu, cuda, cuda:N")
         plan = PRESETS[self.preset].search
         if plan is None:
-            if self.settings or self.metric or self.params:
+            if self.settings or self.metric or self.params or self.selection_seeds != 1:
                 searches = ", ".join(n for n, p in PRESETS.items() if p.search)
-                raise ConfigError(f"settings/metric/params: only for the search presets ({searches}), not {self.preset!r}")
+                raise ConfigError(f"settings/metric/params/selection-seeds: only for the search presets ({searches}), not {self.preset!r}")
             return
         from ..metrics.registry import METRICS
         from .space import PARAM_NAMES
+
+        if not isinstance(self.selection_seeds, int) or isinstance(self.selection_seeds, bool) or self.selection_seeds < 1:
+            raise ConfigError(f"selection-seeds: must be a positive integer, got {self.selection_seeds!r}")
+        if self.seeds > SELECTION_SEED0:
+            raise ConfigError(f"seeds: a search reports on seeds 0..N-1 and selects on seeds from {SELECTION_SEED0}: N must be <= {SELECTION_SEED0}, got {self.seeds}")
 
         if not isinstance(self.settings, int) or isinstance(self.settings, bool) or self.settings < 0:
             raise ConfigError(f"settings: must be a positive integer, got {self.settings!r}")
@@ -79,7 +85,7 @@ class StudySpec:
             "set": list(self.overrides),
         }
         if self.search is not None:  # only searches carry these, so older studies' identities are unchanged
-            ident.update(settings=self.settings, metric=self.metric, params=list(self.params))
+            ident.update(settings=self.settings, metric=self.metric, params=list(self.params), selection_seeds=self.selection_seeds)
         return ident
 
     @property
@@ -99,9 +105,7 @@ class StudySpec:
         if plan is None:
             tagged: list[tuple[Job, int | None]] = [(j, None) for j in PRESETS[self.preset].build(self.seeds, self.device)]
         else:
-            from .presets import search_stage1
-
-            tagged = list(search_stage1(plan, self.settings, self.device, self.params))
+            tagged = list(search_stage1(plan, self.settings, self.device, self.params, self.selection_seeds))
         return self.filtered(tagged)
 
     def filtered(self, tagged: list[tuple[Job, Any]]) -> list[tuple[Job, Any]]:

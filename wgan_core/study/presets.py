@@ -22,18 +22,18 @@ TOY_DATASETS = ("8gaussians", "25gaussians")
 # registered later (hinge-sn, r3gan, ...) do not change these presets' runs or their run ids.
 FIVE = ("gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp")
 
-# The toy preset's budget, sized so that the 30 runs finish in about 15 minutes on a 2-core CPU
-# with `--executor process:2` (measured: see results/toy/README.md).
-#  * width 128 instead of the WGAN-GP toy code's 512: one generator iteration of the five
-#    variants costs ~0.5 s at width 512 (30 ms gan/nsgan, 92 ms wgan-clip, 170 ms wgan-gp/lp)
-#    and ~4x less at width 128, still ample for 2-D mixtures of 8 and 25 Gaussians;
-#  * 1,000 generator iterations (the reference code runs 100,000): an early-training
-#    comparison at a matched budget, not converged runs;
-#  * eval_samples 1,000: the exact W1 (an optimal assignment) of a collapsed generator costs
-#    ~15 s at 2,000 samples and ~1.5 s at 1,000; evaluations are every 250 iterations. The
-#    mode counts with the published definition (2,500 samples; VEEGAN, PacGAN) are computed
-#    by each run from its final generator when it finishes, the "(2,500)" columns.
-TOY_BUDGET = dict(steps=1000, width=128, eval_every=250, checkpoint_every=250, eval_samples=1000)
+# The toy budget, shared by every toy preset (toy, lambda, ncritic, factorial, zoo, search-toy), so that a run
+# with the same config is the same run (same run id) in all of them:
+#  * width 128 instead of the WGAN-GP toy code's 512: one generator iteration costs ~4x less (wgan-gp on this
+#    2-core CPU: ~16 ms at width 128), still ample for 2-D mixtures of 8 and 25 Gaussians;
+#  * 3,000 generator iterations (the reference code runs 100,000): an early-training comparison at a matched
+#    budget, not converged runs;
+#  * eval_samples 2,000: the exact W1 on 2,000 vs 2,000 samples. For one fixed trained model its spread over
+#    evaluation draws is about half that of W1 on 1,000 vs 1,000 (results/search-toy/README.md has the measurement);
+#    it costs 0.6 s (a spread-out generator) to 4 s (a collapsed one) per evaluation, so evaluations come
+#    every 1,000 iterations. The mode counts with the published definition (2,500 samples; VEEGAN, PacGAN) are
+#    computed by each run from its final generator when it finishes, the "(2,500)" columns.
+TOY_BUDGET = dict(steps=3000, width=128, eval_every=1000, checkpoint_every=500, eval_samples=2000)
 
 
 def _seeds(n: int) -> range:
@@ -191,11 +191,12 @@ class SearchPlan(NamedTuple):
     core_s_per_cost: float  # CPU core-seconds per job_cost unit, measured on this machine (for --dry-run)
 
 
-# Sized for this 2-core CPU: 16 settings x 5 objectives x 2 data sets = 160 stage-1 runs at the toy
-# budget, then the best and the default setting of each objective with 8 seeds (at most 140 runs
-# more, fewer where they coincide): about 1-2 hours with process:2. 8 matched pairs let a Wilcoxon
-# test reach p = 2/2^8 ~ 0.008, enough to survive a Holm correction over 4 comparisons at 0.05.
-# Cost calibration: the toy preset's 30 runs (246,000 job_cost units) took 379 s on 2 cores (results/toy/).
+# Sized for this 2-core CPU: 16 settings x 5 objectives x 2 data sets = 160 stage-1 runs (selection seed 1000) at
+# the toy budget, then the best and the default setting of each objective on 10 fresh seeds (at most 200 runs more,
+# fewer where they coincide). 10 matched pairs let an exact Wilcoxon test reach p = 2/2^10 ~ 0.002, enough to
+# survive a Holm correction over 4 comparisons (4 x 0.002 = 0.008) at 0.05.
+# Cost calibration: core-seconds per job_cost unit, from the toy preset's 30 runs at the earlier 1,000-iteration
+# budget (246,000 units, 379 s on 2 cores): an estimate for --dry-run only.
 SEARCH_TOY = SearchPlan(TOY_DATASETS, FIVE, TOY_BUDGET, "w1", 16, 379 * 2 / 246_000)
 # Sized for a GPU, not run here: Fashion-MNIST with the papers' width 64 and 10,000 iterations,
 # 30 settings, then 10 seeds. Calibration from the CPU fashion study (15 runs, 339,000 units, ~1 h 48 min
@@ -204,8 +205,18 @@ SEARCH_FASHION_BUDGET = dict(steps=10_000, width=64, batch_size=64, eval_every=1
 SEARCH_FASHION = SearchPlan(("fashion-mnist",), FIVE, SEARCH_FASHION_BUDGET, "fid", 30, 6480 * 2 / 339_000)
 
 
-def search_stage1(plan: SearchPlan, settings: int, device: str, params: tuple[str, ...] = ()) -> list[tuple[Job, int]]:
-    """Stage 1 of a search: (config, setting index) for settings 0..K-1 of every objective, seed 0; setting-major order.
+# Stage 1 trains its settings on seeds of their own, SELECTION_SEED0, SELECTION_SEED0 + 1, ...: stage 2 reports on
+# seeds 0..N-1, which no stage-1 run used, so the tuned score of every objective comes from fresh seeds only.
+SELECTION_SEED0 = 1000
+
+
+def selection_seeds(r: int) -> range:
+    """The seeds stage 1 trains every setting on (and selects on the mean over): disjoint from stage 2's 0..N-1."""
+    return range(SELECTION_SEED0, SELECTION_SEED0 + r)
+
+
+def search_stage1(plan: SearchPlan, settings: int, device: str, params: tuple[str, ...] = (), r: int = 1) -> list[tuple[Job, int]]:
+    """Stage 1 of a search: (config, setting index) for settings 0..K-1 of every objective on the r selection seeds; setting-major.
 
     params: the hyperparameters to vary (default: all of study.space.SPACE).
     """
@@ -213,10 +224,11 @@ def search_stage1(plan: SearchPlan, settings: int, device: str, params: tuple[st
 
     out: list[tuple[Job, int]] = []
     for i in range(settings):
-        for ds in plan.datasets:
-            for v in plan.variants:
-                base = RunConfig.preset(v, ds, seed=0, device=device, **plan.budget)
-                out.append((base.replace(**setting(base, i, params or PARAM_NAMES)), i))
+        for seed in selection_seeds(r):
+            for ds in plan.datasets:
+                for v in plan.variants:
+                    base = RunConfig.preset(v, ds, seed=seed, device=device, **plan.budget)
+                    out.append((base.replace(**setting(base, i, params or PARAM_NAMES)), i))
     return out
 
 
@@ -245,11 +257,11 @@ PRESETS: dict[str, Preset] = {
     "depth": Preset(preset_depth, 3, ""),
     "zoo": Preset(preset_zoo, 3, "wgan-gp"),
     "search-toy": Preset(
-        _search_doc(SEARCH_TOY, "tuning-fair search on 8gaussians and 25gaussians: K random settings per objective (W1), then the best with N seeds"),
-        8, "wgan-gp", SEARCH_TOY,
+        _search_doc(SEARCH_TOY, "tuning-fair search on 8gaussians and 25gaussians: K random settings per objective (W1), then the best and the defaults on N fresh seeds"),
+        10, "wgan-gp", SEARCH_TOY,
     ),
     "search-fashion": Preset(
-        _search_doc(SEARCH_FASHION, "tuning-fair search on Fashion-MNIST (sized for a GPU): K settings per objective (FID), then the best with N seeds"),
+        _search_doc(SEARCH_FASHION, "tuning-fair search on Fashion-MNIST (sized for a GPU): K settings per objective (FID), then the best and the defaults on N fresh seeds"),
         10, "wgan-gp", SEARCH_FASHION,
     ),
 }
@@ -285,7 +297,9 @@ __all__ = [
     "SEARCH_FASHION",
     "SEARCH_TOY",
     "SearchPlan",
+    "SELECTION_SEED0",
     "search_stage1",
+    "selection_seeds",
     "FACTORIAL_CONSTRAINTS",
     "FACTORIAL_LOSSES",
     "FASHION_BUDGET",

@@ -1,24 +1,28 @@
 """The tuning-fair search's two stages (Lucic et al. 2018's protocol), run kill-safe like every study.
 
 Stage 1: settings 0..K-1 of every objective (setting 0 = its paper defaults; the others drawn
-from study.space.SPACE), one seed (0) each. Stage 2: for every data set and objective, the
-setting with the lowest final value of the search's metric (ties broken by setting index; a
-diverged or failed run never wins, and with no finite score at all setting 0 is kept), and the
-defaults, each with seeds 0..N-1. Seed 0 of both is a stage-1 run already (same config, same
-run id), so it is not trained again.
+from study.space.SPACE), each on R selection seeds (presets.selection_seeds: 1000, 1001, ...).
+Stage 2: for every data set and objective, the setting with the lowest mean score over its R
+selection seeds (ties broken by setting index), and the defaults, each retrained on seeds 0..N-1.
+No stage-2 seed was used in stage 1, so a tuned score never includes the run that chose it
+(the selection bias of retraining the selecting seed). Scores follow the one failure rule
+(wgan_core.outcome): a failed run scores as its untrained generator.
 
 Stage 2 is derived from stage 1's finished results alone, deterministically, and recorded in
 study.json ("stage2") before any stage-2 run starts; a later invocation re-derives it and
 refuses a directory whose record differs. Killed at any moment, the same command resumes: in
 stage 1, in between, or in stage 2, with no finished run recomputed.
 
-study.json of a search also holds "stage1": {run_id: {dataset, variant, setting, values}},
-which the report reads (budget curves, sensitivity). A stage-1 run that failed (an exception,
-not a divergence) stops the search before stage 2: fix it and run the same command again.
+study.json of a search holds "stage1": {run_id: {dataset, variant, setting, seed, values}} and
+"stage2": {"metric", "selected", "runs": {run_id: {dataset, variant, setting, seed, roles}}},
+which the report reads (budget curves, sensitivity, the tuned and default cells). A stage-1 run
+that failed with an exception (not a divergence) stops the search before stage 2: fix it and
+run the same command again.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 from collections.abc import Callable
@@ -27,6 +31,8 @@ from typing import Any
 
 from ..config import ConfigError, RunConfig
 from ..io import write_json
+from ..metrics.registry import METRICS
+from ..outcome import scored
 from .executors import Executor
 from .identity import STUDY_FILE, StudySpec, prepare_dir, read_study
 from .loop import check_device, job_cost, raise_failures, run_jobs
@@ -36,41 +42,62 @@ HYPERPARAMETERS = ("lr_g", "lr_d", "beta1", "beta2", "n_critic", "penalty_weight
 
 
 def stage1_table(spec: StudySpec) -> dict[str, dict[str, Any]]:
-    """{run_id: {dataset, variant, setting, values (the hyperparameters' values)}} of stage 1, in run order."""
+    """{run_id: {dataset, variant, setting, seed, values (the hyperparameters' values)}} of stage 1, in run order."""
     table: dict[str, dict[str, Any]] = {}
     for job, i in spec.tagged_jobs():
         values = {k: v for k, v in job.to_dict().items() if k in HYPERPARAMETERS}
-        table.setdefault(job.run_id(), {"dataset": job.dataset, "variant": job.variant, "setting": i, "values": values})
+        table.setdefault(job.run_id(), {"dataset": job.dataset, "variant": job.variant, "setting": i, "seed": job.seed, "values": values})
     return table
 
 
+def _step0(run_dir: Path, metric: str) -> float:
+    """The run's untrained value of the metric: its step-0 row of metrics.csv (NaN if absent)."""
+    try:
+        with open(run_dir / "metrics.csv", newline="") as f:
+            for row in csv.DictReader(f):
+                if int(float(row["step"])) == 0 and row.get(metric) not in (None, ""):
+                    return float(row[metric])
+    except (OSError, ValueError, KeyError):
+        pass
+    return math.nan
+
+
 def score(root: Path, run_id: str, metric: str) -> float:
-    """A stage-1 run's final value of the metric; inf for a diverged, failed, unfinished or non-finite run."""
+    """A stage-1 run's score by the failure rule (outcome.scored); inf where not even its untrained value is known."""
     try:
         final = json.loads((root / run_id / "final.json").read_text())
     except (OSError, ValueError):
-        return math.inf
-    value = final.get("metrics", {}).get(metric) if final.get("status") == "ok" else None
-    return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else math.inf
+        return math.inf  # unfinished: cannot win
+    value = final.get("metrics", {}).get(metric)
+    value = float(value) if isinstance(value, (int, float)) else math.nan
+    lower = METRICS[metric].lower_is_better is not False if metric in METRICS else True
+    out = scored(str(final.get("status")), value, _step0(root / run_id, metric), lower)
+    return out if math.isfinite(out) else math.inf
 
 
 def select(table: dict[str, dict[str, Any]], scores: dict[str, float]) -> dict[str, dict[str, dict[str, Any]]]:
-    """{dataset: {variant: {'setting', 'score', 'run_id'}}}: the lowest score per objective, ties to the lower setting index.
-
-    With no finite score for an objective, its setting 0 (the defaults) is kept.
+    """{dataset: {variant: {'setting', 'score', 'run_ids'}}}: per objective the setting with the lowest mean score over its
+    selection seeds, ties to the lower setting index. A setting with no finite score on some seed means inf, so it cannot win
+    unless nothing else can; with no finite mean at all, setting 0 (the defaults) is kept.
     """
-    best: dict[str, dict[str, dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, int], list[str]] = {}
     for rid, row in table.items():
-        key = (scores.get(rid, math.inf), row["setting"])
-        cur = best.setdefault(row["dataset"], {}).get(row["variant"])
+        groups.setdefault((row["dataset"], row["variant"], row["setting"]), []).append(rid)
+    best: dict[str, dict[str, dict[str, Any]]] = {}
+    for (dataset, variant, setting), rids in groups.items():
+        mean = sum(scores.get(r, math.inf) for r in rids) / len(rids)
+        key = (mean, setting)
+        cur = best.setdefault(dataset, {}).get(variant)
         if cur is None or key < (cur["score"], cur["setting"]):
-            best[row["dataset"]][row["variant"]] = {"setting": row["setting"], "score": key[0], "run_id": rid}
+            best[dataset][variant] = {"setting": setting, "score": mean, "run_ids": rids}
     return best
 
 
 def stage2_jobs(spec: StudySpec, selected: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[RunConfig, dict[str, Any]]]:
-    """(config, {'role', 'setting'}) of stage 2: the selected and the default setting of every objective, seeds 0..N-1, seed-major."""
-    stage1 = {(j.dataset, j.variant, i): j for j, i in spec.tagged_jobs()}
+    """(config, {'role', 'setting'}) of stage 2: the selected and the default setting of every objective on the fresh seeds 0..N-1, seed-major."""
+    stage1: dict[tuple[str, str, int], RunConfig] = {}
+    for j, i in spec.tagged_jobs():
+        stage1.setdefault((j.dataset, j.variant, i), j)
     out: list[tuple[RunConfig, dict[str, Any]]] = []
     for seed in range(spec.seeds):
         for dataset, per in selected.items():
@@ -85,15 +112,16 @@ def plan_summary(spec: StudySpec) -> str:
     """What --dry-run prints: both stages' run counts and an estimated cost."""
     stage1 = spec.jobs()
     objectives = len({(j.dataset, j.variant) for j in stage1})
-    worst = objectives * (2 * spec.seeds - 2)  # tuned and defaults differ, minus the two seed-0 runs stage 1 holds
-    least = objectives * (spec.seeds - 1)
+    worst = objectives * 2 * spec.seeds  # tuned and defaults differ
+    least = objectives * spec.seeds
     per_run = sum(job_cost(j) for j in stage1) / max(len(stage1), 1) * spec.search.core_s_per_cost
     defaults = [j for j, i in spec.tagged_jobs() if i == 0]
     per_stage2 = sum(job_cost(j) for j in defaults) / max(len(defaults), 1) * spec.search.core_s_per_cost
     cost = len(stage1) * per_run + worst * per_stage2
     return (
-        f"stage 1: {len(stage1)} runs ({spec.settings} settings x {objectives} objective-data set pairs, seed 0)\n"
-        f"stage 2: {least} to {worst} more runs (the best and the default setting of each objective, seeds 0..{spec.seeds - 1}; "
+        f"stage 1: {len(stage1)} runs ({spec.settings} settings x {objectives} objective-data set pairs x {spec.selection_seeds} "
+        f"selection seed(s) from 1000)\n"
+        f"stage 2: {least} to {worst} more runs (the best and the default setting of each objective on fresh seeds 0..{spec.seeds - 1}; "
         "fewer where the best is the default)\n"
         f"estimated cost: about {cost / 3600:.1f} CPU core-hours at most ({cost / 3600 / 2:.1f} h with process:2 on 2 free cores), "
         "from this machine's measured cost per run; a GPU has not been measured"
@@ -131,7 +159,7 @@ def run_search(
     jobs2 = list({j.run_id(): j for j, _ in tagged}.values())
     s2 = run_jobs(f"{spec.preset} stage 2", jobs2, root, executor, progress=progress, log=log, poll_s=poll_s)
     summary = {
-        "total": s1["total"] + len([r for r in runs if r not in table]),  # stage 2's seed-0 runs are stage-1 runs
+        "total": s1["total"] + len(runs),  # stage 2's seeds are fresh: no stage-1 run among them
         "ran": s1["ran"] + s2["ran"],
         "skipped": s1["skipped"] + s2["skipped"],
         "failed": {**s1["failed"], **s2["failed"]},
@@ -146,6 +174,7 @@ def run_search(
 
 def _json_scores(selected: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, dict[str, Any]]]:
     return {ds: {v: {**sel, "score": sel["score"] if math.isfinite(sel["score"]) else None} for v, sel in per.items()} for ds, per in selected.items()}
+
 
 
 def _record_stage2(root: Path, record: dict[str, Any]) -> None:
