@@ -19,6 +19,7 @@ from wgan_core.cli import main as cli_main
 from wgan_core.metrics import registry
 from wgan_core.metrics.registry import METRICS
 from wgan_core.report import bootstrap_ci, holm, load_study, min_wilcoxon_p, paired_tests, rank_biserial, write_report
+from wgan_core.report.stats import interval, interval_label
 from wgan_core.study import Executor, StudySpec, run_study
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def test_rank_biserial_by_hand():
 
 def test_bootstrap_ci_agrees_with_a_hand_written_percentile_bootstrap():
     x = np.array([0.1, 0.3, 0.2, 0.5, 0.4, 0.35, 0.22, 0.41])
-    lo, hi = bootstrap_ci(x)
+    lo, hi = bootstrap_ci(x, method="percentile")
     rng = np.random.default_rng(123)  # another stream than bootstrap_ci's: agreement within Monte-Carlo error, not equality
     means = x[rng.integers(0, len(x), size=(10_000, len(x)))].mean(axis=1)
     ref_lo, ref_hi = np.quantile(means, [0.025, 0.975])
@@ -56,10 +57,10 @@ def test_bootstrap_ci_agrees_with_a_hand_written_percentile_bootstrap():
     tol = 0.15 * means.std()
     assert abs(lo - ref_lo) < tol and abs(hi - ref_hi) < tol
     assert lo < x.mean() < hi
-    wide = bootstrap_ci(x, level=0.99)
+    wide = bootstrap_ci(x, level=0.99, method="percentile")
     assert wide[0] < lo and hi < wide[1]  # the level is passed through
     assert bootstrap_ci(x) == bootstrap_ci(x)  # seeded
-    other = bootstrap_ci(x, seed=1)
+    other = bootstrap_ci(x, seed=1, method="percentile")
     assert other != (lo, hi) and abs(other[0] - lo) < tol  # the seed is passed through; results agree within MC error
 
 
@@ -68,6 +69,19 @@ def test_bootstrap_ci_edge_cases():
     assert all(math.isnan(v) for v in bootstrap_ci([1.0]))
     assert all(math.isnan(v) for v in bootstrap_ci([1.0, math.nan, math.inf]))  # one finite value
     assert bootstrap_ci([1.0, 2.0, math.nan, 4.0, 3.0]) == bootstrap_ci([1.0, 2.0, 4.0, 3.0])  # non-finite values dropped
+
+
+def test_interval_is_the_range_up_to_5_values_and_a_labelled_bca_interval_beyond():
+    for n in range(1, 6):
+        x = [0.5, 0.1, 0.9, 0.3, 0.7][:n]
+        assert interval(x) == (min(x), max(x), "range")  # a bootstrap of so few values is their range anyway, covering far less
+    x = np.array([0.1, 0.3, 0.2, 0.5, 0.4, 0.35])
+    lo, hi, kind = interval(x)
+    assert kind == "95% BCa bootstrap" and (lo, hi) == bootstrap_ci(x, method="BCa")
+    assert x.min() < lo < x.mean() < hi < x.max()  # narrower than the range: it estimates the mean, not the spread
+    assert interval([1.0, math.nan, 2.0]) == (1.0, 2.0, "range")  # non-finite values dropped before counting
+    assert interval_label(["range", "range"]) == "range" and interval_label(["95% BCa bootstrap"]) == "95% BCa bootstrap CI"
+    assert interval_label(["range", "95% BCa bootstrap", ""]) == "range if n <= 5, else 95% BCa bootstrap CI"
 
 
 def test_min_wilcoxon_p_is_the_exact_test_at_its_most_extreme():
@@ -149,11 +163,15 @@ def test_report_files(synthetic):
     last = conv[(conv["dataset"] == "8gaussians") & (conv["step"] == 100)].set_index("cell")
     for v, values in W1.items():
         assert last.loc[v, "mean"] == pytest.approx(np.mean(values)) and last.loc[v, "n"] == 6
-        assert last.loc[v, "ci_low"] <= last.loc[v, "mean"] <= last.loc[v, "ci_high"]
+        assert last.loc[v, "lo"] <= last.loc[v, "mean"] <= last.loc[v, "hi"] and last.loc[v, "interval"] == "95% BCa bootstrap"
+    five = conv[(conv["dataset"] == "25gaussians") & (conv["step"] == 100)]
+    assert (five["interval"] == "range").all() and (five["lo"] == 0.2).all()  # n = 3: the band is the range, and says so
     final = pd.read_csv(rep / "final_w1.csv")
-    assert len(final) == 26 and set(final["run_id"]) == set(runs[runs["status"] == "ok"]["run_id"])  # the diverged run left out
+    assert len(final) == 27 and set(final["run_id"]) == set(runs["run_id"])  # the diverged run stays, at its untrained value
+    diverged = runs[runs["status"] == "diverged"]["run_id"].item()
+    assert final.set_index("run_id").loc[diverged, "w1"] == 1.0  # its step-0 W1, not its last value (0.22)
     final_modes = pd.read_csv(rep / "final_modes_2500.csv")  # from final.json: the report computes nothing
-    assert len(final_modes) == 25 and final_modes["modes_2500"].isin([8, 20]).all()  # the diverged and the older run left out
+    assert len(final_modes) == 26 and final_modes["modes_2500"].isin([8, 20]).all()  # only the older run (none stored) left out
     for name in ("convergence_w1", "convergence_modes", "convergence_high_quality", "final_w1", "final_modes_2500", "grad_norm"):
         assert (rep / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
@@ -190,11 +208,14 @@ def test_summary_against_hand_values(synthetic):
         assert r["w1_mean"] == pytest.approx(np.mean(values))
         assert r["w1_median"] == pytest.approx(np.median(values))
         assert r["w1_best"] == pytest.approx(min(values))  # lower is better
-        assert r["w1_ci_low"] < r["w1_mean"] < r["w1_ci_high"]
-        assert r["runs"] == 6 and r["diverged"] == 0 and r["modes_best"] == 8 and r["modes_2500_n"] == 6
+        assert r["w1_lo"] < r["w1_mean"] < r["w1_hi"] and r["w1_interval"] == "95% BCa bootstrap"  # n = 6
+        assert r["runs"] == 6 and r["diverged"] == 0 and r["failed"] == 0 and r["modes_best"] == 8 and r["modes_2500_n"] == 6
     ns = s.loc[("25gaussians", "nsgan")]
-    assert ns["diverged"] == 1 and ns["w1_n"] == 2 and ns["w1_mean"] == pytest.approx(0.205)  # the diverged run is left out
-    assert ns["modes_2500_n"] == 1  # the older run has none, the diverged run is left out
+    # the diverged seed stays, scored as its untrained generator (step-0 W1 1.0), never dropped
+    assert ns["diverged"] == 1 and ns["failed"] == 1 and ns["failure_rate"] == pytest.approx(1 / 3)
+    assert ns["w1_n"] == 3 and ns["w1_mean"] == pytest.approx((0.20 + 0.21 + 1.0) / 3)
+    assert (ns["w1_lo"], ns["w1_hi"], ns["w1_interval"]) == (0.2, 1.0, "range")  # n = 3: the range, labelled
+    assert ns["modes_2500_n"] == 2  # the older run has none; the diverged one takes its step-0 modes
     metric_cols = [c[: -len("_mean")] for c in s.columns if c.endswith("_mean") and c[: -len("_mean")] in METRICS]
     assert metric_cols == [m for m in METRICS if m in metric_cols]  # in the registry's order
 
@@ -205,9 +226,13 @@ def test_paired_tests_match_scipy_and_holm(synthetic):
     w = st[(st["dataset"] == "8gaussians") & (st["metric"] == "w1")].set_index("cell")
     assert set(w.index) == {"nsgan", "wgan-clip"} and (w["baseline"] == "wgan-gp").all()
     p = {}
-    for cell in ("nsgan", "wgan-clip"):
-        ref = sps.wilcoxon(W1[cell], W1["wgan-gp"])
+    for cell, method in (("nsgan", "exact"), ("wgan-clip", "asymptotic")):
+        d = np.subtract(W1[cell], W1["wgan-gp"])
+        assert (len(np.unique(np.abs(d))) == len(d)) == (method == "exact")  # wgan-clip's differences hold tied |d| (0.01)
+        ref = sps.wilcoxon(W1[cell], W1["wgan-gp"], method=method)
         assert w.loc[cell, "p_value"] == pytest.approx(ref.pvalue) and w.loc[cell, "statistic"] == pytest.approx(ref.statistic)
+        assert w.loc[cell, "method"].startswith("exact" if method == "exact" else "normal approximation")
+        assert w.loc[cell, "holm_family"] == "8gaussians, w1: 2 tests against wgan-gp"
         p[cell] = ref.pvalue
     assert p["nsgan"] == pytest.approx(2 / 2**6)
     lo, hi = sorted(p.values())
@@ -221,7 +246,7 @@ def test_paired_tests_match_scipy_and_holm(synthetic):
     # 25gaussians: 3 (or 2) pairs -> no p-value, a note instead
     few = st[st["dataset"] == "25gaussians"]
     assert few["p_value"].isna().all() and few["note"].str.contains("cannot reach significance").all()
-    assert set(few[(few["cell"] == "nsgan") & (few["metric"] == "w1")]["n_pairs"]) == {2}
+    assert set(few[(few["cell"] == "nsgan") & (few["metric"] == "w1")]["n_pairs"]) == {3}  # the diverged seed stays in the pairs
 
 
 def test_paired_tests_with_no_baseline_or_all_ties():
@@ -234,9 +259,10 @@ def test_paired_tests_with_no_baseline_or_all_ties():
 def test_summary_md_and_html(synthetic):
     rep = synthetic / "report"
     md = (rep / "summary.md").read_text()
-    assert "## 8gaussians" in md and "W1 mean [95% CI]" in md and "modes (2,500 samples) mean [95% CI]" in md
-    assert "| modes mean [95% CI]" not in md  # the evaluation-sample mode metric gives way to its 2,500-sample version
-    row = next(line for line in md.splitlines() if line.startswith("| wgan-gp | 6 | 0 |"))
+    assert "## 8gaussians" in md and "W1 mean [95% BCa bootstrap CI]" in md and "modes (2,500 samples) mean [95% BCa bootstrap CI]" in md
+    assert "W1 mean [range]" in md  # 25gaussians: 3 seeds, so ranges, and the header says so
+    assert "| modes mean [" not in md  # the evaluation-sample mode metric gives way to its 2,500-sample version
+    row = next(line for line in md.splitlines() if line.startswith("| wgan-gp | 6 | 0 (0) |"))
     assert f"| {np.mean(W1['wgan-gp']):.4g} [" in row  # W1 in the registry's format (.4g)
     page = (rep / "index.html").read_text()
     assert page.count("data:image/png;base64,") == len(list(rep.glob("*.png")))  # every plot embedded

@@ -112,13 +112,14 @@ def _base(variant: str) -> RunConfig:
     return RunConfig.preset(variant, "8gaussians", device="cpu")
 
 
-# The keys a setting i > 0 holds, per objective: betas only with Adam, lambda only with a penalty, c only with clipping.
+# The keys a setting i > 0 holds, per objective: beta1 only with Adam, lambda only with a penalty, c only with clipping;
+# beta2 never (Lucic et al. did not search it).
 EXPECTED_KEYS = {
-    "gan": {"lr_g", "lr_d", "beta1", "beta2", "n_critic"},
-    "nsgan": {"lr_g", "lr_d", "beta1", "beta2", "n_critic"},
+    "gan": {"lr_g", "lr_d", "beta1", "n_critic"},
+    "nsgan": {"lr_g", "lr_d", "beta1", "n_critic"},
     "wgan-clip": {"lr_g", "lr_d", "n_critic", "clip_value"},  # RMSprop: no betas
-    "wgan-gp": {"lr_g", "lr_d", "beta1", "beta2", "n_critic", "penalty_weight"},
-    "wgan-lp": {"lr_g", "lr_d", "beta1", "beta2", "n_critic", "penalty_weight"},
+    "wgan-gp": {"lr_g", "lr_d", "beta1", "n_critic", "penalty_weight"},
+    "wgan-lp": {"lr_g", "lr_d", "beta1", "n_critic", "penalty_weight"},
 }
 
 
@@ -147,7 +148,7 @@ def test_setting_applies_only_the_objectives_parameters_and_pairs_shared_ones():
 
 
 def test_setting_values_lie_in_the_declared_ranges_and_make_valid_configs():
-    seen: dict[str, list] = {k: [] for k in ("lr_g", "beta1", "beta2", "n_critic", "penalty_weight", "clip_value")}
+    seen: dict[str, list] = {k: [] for k in ("lr_g", "beta1", "n_critic", "penalty_weight", "clip_value")}
     bases = {v: _base(v) for v in FIVE}
     for i in range(1, 201):
         for v in ("wgan-gp", "wgan-clip"):  # between them, every parameter of SPACE
@@ -162,14 +163,13 @@ def test_setting_values_lie_in_the_declared_ranges_and_make_valid_configs():
                 base.replace(**setting(base, i))
     lr = RANGES["lr"]
     assert all(lr.low <= x <= lr.high for x in seen["lr_g"])
-    for b in ("beta1", "beta2"):
-        assert all(0.0 <= x < 1.0 for x in seen[b]), b  # Adam needs beta < 1
+    assert all(0.0 <= x < 1.0 for x in seen["beta1"])  # Adam needs beta < 1
     assert set(seen["n_critic"]) == set(RANGES["n_critic"].choices)  # every choice drawn in 200 tries, no other
     for k in ("penalty_weight", "clip_value"):
         assert all(RANGES[k].low <= x <= RANGES[k].high for x in seen[k]), k
     # the draws spread over the ranges (log-uniform over 3 decades: both ends' decades are hit in 200 draws)
     assert min(seen["lr_g"]) < 1e-4 and max(seen["lr_g"]) > 1e-3
-    assert min(seen["clip_value"]) < 1e-2 < max(seen["clip_value"])
+    assert min(seen["clip_value"]) < 1e-2 and max(seen["clip_value"]) > 1e-1  # 10^U[-3, 0]
     assert min(seen["beta1"]) < 0.1 and max(seen["beta1"]) > 0.9
 
 
@@ -206,8 +206,11 @@ def test_stage1_of_k_settings_is_a_prefix_of_k_plus_one():
 # ---------------------------------------------------------------------------------------------
 # Selection and stage 2
 # ---------------------------------------------------------------------------------------------
-def _table(n_settings=4, datasets=("a", "b"), variants=("gan", "wgan-gp")) -> dict:
-    return {f"{ds}-{v}-{i}": {"dataset": ds, "variant": v, "setting": i, "values": {}} for i in range(n_settings) for ds in datasets for v in variants}
+def _table(n_settings=4, datasets=("a", "b"), variants=("gan", "wgan-gp"), seeds=(1000,)) -> dict:
+    return {
+        f"{ds}-{v}-{i}" + (f"-{r}" if len(seeds) > 1 else ""): {"dataset": ds, "variant": v, "setting": i, "seed": r, "values": {}}
+        for i in range(n_settings) for r in seeds for ds in datasets for v in variants
+    }  # fmt: skip
 
 
 def test_select_lowest_ties_to_lower_index_never_inf():
@@ -224,10 +227,20 @@ def test_select_lowest_ties_to_lower_index_never_inf():
         "a": {"gan": 3, "wgan-gp": 1},
         "b": {"gan": 2, "wgan-gp": 0},
     }
-    assert sel["a"]["gan"] == {"setting": 3, "score": 0.5, "run_id": "a-gan-3"}
-    assert sel["b"]["gan"]["score"] == 9.0 and sel["b"]["wgan-gp"] == {"setting": 0, "score": inf, "run_id": "b-wgan-gp-0"}
+    assert sel["a"]["gan"] == {"setting": 3, "score": 0.5, "run_ids": ["a-gan-3"]}
+    assert sel["b"]["gan"]["score"] == 9.0 and sel["b"]["wgan-gp"] == {"setting": 0, "score": inf, "run_ids": ["b-wgan-gp-0"]}
     # a tie between setting 0 and a later one keeps the defaults
     assert select(_table(2, ("a",), ("gan",)), {"a-gan-0": 1.0, "a-gan-1": 1.0})["a"]["gan"]["setting"] == 0
+
+
+def test_select_ranks_settings_by_their_mean_over_the_selection_seeds():
+    table = _table(3, ("a",), ("gan",), seeds=(1000, 1001))
+    # setting 1 holds the single best run (0.1) but the worse mean (0.1 + 0.9) / 2 = 0.5; setting 2's mean is 0.4
+    scores = {"a-gan-0-1000": 1.0, "a-gan-0-1001": 1.0, "a-gan-1-1000": 0.1, "a-gan-1-1001": 0.9, "a-gan-2-1000": 0.4, "a-gan-2-1001": 0.4}
+    sel = select(table, scores)["a"]["gan"]
+    assert sel["setting"] == 2 and sel["score"] == pytest.approx(0.4) and sorted(sel["run_ids"]) == ["a-gan-2-1000", "a-gan-2-1001"]
+    scores["a-gan-2-1001"] = math.inf  # one seed of setting 2 unscoreable: its mean is inf, setting 1 wins
+    assert select(table, scores)["a"]["gan"]["setting"] == 1
 
 
 def test_select_is_deterministic_and_ignores_input_order():
@@ -248,29 +261,36 @@ def test_select_is_deterministic_and_ignores_input_order():
             assert (sel["score"], sel["setting"]) == min(rows)
 
 
-def test_score_reads_final_json_and_treats_failures_as_inf(tmp_path):
-    def final(rid, obj=None, text=None):
+def test_score_follows_the_failure_rule(tmp_path):
+    def run(rid, obj=None, text=None, step0=1.4):
         (tmp_path / rid).mkdir()
         (tmp_path / rid / "final.json").write_text(text if text is not None else json.dumps(obj))
+        if step0 is not None:
+            (tmp_path / rid / "metrics.csv").write_text(f"step,w1\n0,{step0}\n100,0.9\n")
 
-    final("ok", {"status": "ok", "metrics": {"w1": 0.25}})
-    final("diverged", {"status": "diverged", "metrics": {"w1": 0.01}})
-    final("null", {"status": "ok", "metrics": {"w1": None}})  # NaN is written as null
-    final("nometric", {"status": "ok", "metrics": {}})
-    final("torn", text='{"status": "o')
+    run("ok", {"status": "ok", "metrics": {"w1": 0.25}})
+    run("diverged", {"status": "diverged", "metrics": {"w1": 0.01}})  # a low last value does not save a diverged run
+    run("worse", {"status": "ok", "metrics": {"w1": 7.5}})  # worse than untrained: learned nothing
+    run("null", {"status": "ok", "metrics": {"w1": None}})  # NaN is written as null
+    run("nometric", {"status": "ok", "metrics": {}})
+    run("nostep0", {"status": "diverged", "metrics": {}}, step0=None)
+    run("torn", text='{"status": "o')
     assert score(tmp_path, "ok", "w1") == 0.25
-    for rid in ("diverged", "null", "nometric", "torn", "missing"):
-        assert score(tmp_path, rid, "w1") == math.inf, rid
+    for rid in ("diverged", "worse", "null", "nometric"):
+        assert score(tmp_path, rid, "w1") == 1.4, rid  # the untrained generator's step-0 value
+    for rid in ("nostep0", "torn", "missing"):
+        assert score(tmp_path, rid, "w1") == math.inf, rid  # nothing to score it by: it cannot win
 
 
 def _search_spec(settings=3, seeds=3, overrides=TINY) -> StudySpec:
     return StudySpec("search-toy", seeds, "cpu", ("gan", "wgan-gp"), ("8gaussians",), overrides, settings=settings)
 
 
-def test_stage2_jobs_tuned_and_defaults_with_every_seed():
+def test_stage2_jobs_tuned_and_defaults_on_fresh_seeds_disjoint_from_stage1():
     spec = _search_spec()
     stage1 = {(j.variant, i): j for j, i in spec.tagged_jobs()}
     stage1_ids = {j.run_id() for j in stage1.values()}
+    assert {j.seed for j in stage1.values()} == {1000}  # stage 1 selects on a seed of its own
     selected = {"8gaussians": {"gan": {"setting": 2, "score": 1.0, "run_id": "x"}, "wgan-gp": {"setting": 0, "score": 1.0, "run_id": "y"}}}
     tagged = stage2_jobs(spec, selected)
     assert len(tagged) == 3 * 2 * 2  # seeds x objectives x (tuned, defaults)
@@ -280,11 +300,25 @@ def test_stage2_jobs_tuned_and_defaults_with_every_seed():
     for job, tag in tagged:
         ref = stage1[(job.variant, tag["setting"])]
         assert job.to_dict() == ref.replace(seed=job.seed).to_dict()  # the stage-1 config, only the seed changed
-        assert (job.run_id() in stage1_ids) == (job.seed == 0), (job.variant, tag, job.seed)  # seed 0 is a stage-1 run
+        assert job.run_id() not in stage1_ids and job.seed < 1000, (job.variant, tag, job.seed)  # never a stage-1 run
         assert job.steps == 4 and job.width == 16  # the overrides carry over
     assert [j.seed for j, _ in tagged] == sorted(j.seed for j, _ in tagged)  # seed-major
     new = {j.run_id() for j, _ in tagged} - stage1_ids
-    assert len(new) == 2 * 2 + 2  # gan: tuned and defaults at seeds 1, 2; wgan-gp: one run per seed (tuned is the defaults)
+    assert len(new) == 3 * 2 + 3  # gan: tuned and defaults at seeds 0, 1, 2; wgan-gp: one run per seed (tuned is the defaults)
+
+
+def test_selection_seeds_train_every_setting_on_r_seeds_of_their_own():
+    spec = StudySpec("search-toy", 4, "cpu", ("gan",), ("8gaussians",), TINY, settings=2, selection_seeds=3)
+    table = stage1_table(spec)
+    assert sorted((r["setting"], r["seed"]) for r in table.values()) == [(i, s) for i in range(2) for s in (1000, 1001, 1002)]
+    selected = {"8gaussians": {"gan": {"setting": 1, "score": 1.0, "run_ids": []}}}
+    assert {j.seed for j, _ in stage2_jobs(spec, selected)} == {0, 1, 2, 3}  # disjoint from 1000..1002
+    with pytest.raises(ConfigError, match="seeds: a search reports on seeds 0..N-1"):
+        StudySpec("search-toy", 1001, "cpu")
+    with pytest.raises(ConfigError, match="selection-seeds: must be a positive integer"):
+        StudySpec("search-toy", 2, "cpu", selection_seeds=0)
+    with pytest.raises(ConfigError, match="only for the search presets"):
+        StudySpec("toy", 2, "cpu", selection_seeds=2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -392,8 +426,9 @@ def test_kill_9_in_stage_2_then_restart_keeps_its_record(tmp_path):
     info = _study(out)
     stage2 = info["stage2"]
     new = set(stage2["runs"]) - set(info["runs"])
+    assert new == set(stage2["runs"])  # every stage-2 run is a fresh seed, none a stage-1 run
     assert set(info["runs"]) <= set(before) and 1 <= len(set(before) & new) < len(new)
-    assert 2 * 2 <= len(new) <= 2 * 4  # 2 objectives, seeds 1..2, tuned and defaults (fewer where they coincide)
+    assert 2 * 3 <= len(new) <= 2 * 6  # 2 objectives, seeds 0..2, tuned and defaults (fewer where they coincide)
     rerun = _restart_and_check(out, before, stage2)
     assert "stage 1: 6/6 runs finished (0 run now)" in rerun.stdout
     n2 = len(stage2["runs"])
@@ -418,8 +453,9 @@ def _main(argv, capsys):
         (["--metric", "w1_floor"], "error: metric: 'w1_floor' cannot pick a setting"),  # no direction
         (["--metric", "nope"], "error: metric: 'nope' cannot pick a setting"),
         (["--params", "lr,nope"], "error: params: unknown hyperparameter(s) nope"),
-        (["--preset", "toy", "--settings", "3"], "error: settings/metric/params: only for the search presets"),
-        (["--preset", "toy", "--metric", "w1"], "error: settings/metric/params: only for the search presets"),
+        (["--selection-seeds", "0"], "error: selection-seeds: must be a positive integer"),
+        (["--preset", "toy", "--settings", "3"], "error: settings/metric/params/selection-seeds: only for the search presets"),
+        (["--preset", "toy", "--metric", "w1"], "error: settings/metric/params/selection-seeds: only for the search presets"),
     ],
 )
 def test_cli_bad_search_arguments_are_one_line_exit_2(tmp_path, capsys, argv, message):
@@ -440,7 +476,7 @@ def test_study_spec_search_validation():
         StudySpec("search-toy", 1, settings=-1)
     with pytest.raises(ConfigError, match="params: unknown"):
         StudySpec("search-toy", 1, params=("beta3",))
-    assert set(PARAM_NAMES) == {"lr", "beta1", "beta2", "n_critic", "penalty_weight", "clip_value"}
+    assert set(PARAM_NAMES) == {"lr", "beta1", "n_critic", "penalty_weight", "clip_value"}  # not beta2: Lucic et al. did not search it
     assert spec.identity()["settings"] == SEARCH_TOY.settings and "settings" not in StudySpec("toy", 1).identity()
 
 
@@ -449,23 +485,23 @@ def test_cli_dry_run_prints_both_stages_and_the_cost(tmp_path, capsys):
     rc, cap = _main(["--preset", "search-toy", "--device", "cpu", "--dry-run", "--out", str(out)], capsys)
     assert rc == 0 and not out.exists()
     k, pairs, seeds = SEARCH_TOY.settings, len(FIVE) * len(TOY_DATASETS), PRESETS["search-toy"].seeds
-    assert (k, pairs, seeds) == (16, 10, 8)
+    assert (k, pairs, seeds) == (16, 10, 10)
     n1 = k * pairs
-    assert f"stage 1: {n1} runs ({k} settings x {pairs} objective-data set pairs, seed 0)" in cap.out
-    assert f"stage 2: {pairs * (seeds - 1)} to {pairs * (2 * seeds - 2)} more runs" in cap.out  # 70 to 140
+    assert f"stage 1: {n1} runs ({k} settings x {pairs} objective-data set pairs x 1 selection seed(s) from 1000)" in cap.out
+    assert f"stage 2: {pairs * seeds} to {pairs * 2 * seeds} more runs" in cap.out  # 100 to 200
     assert f"\n{n1} runs\n" in cap.out
     listed = [line.split()[0] for line in cap.out.splitlines()[:n1]]
     spec = StudySpec("search-toy", seeds, "cpu")
     jobs = spec.jobs()
     assert listed == [j.run_id() for j in jobs]
-    # the cost line, recomputed: stage 1's runs, plus at most 140 runs at the defaults' mean cost
+    # the cost line, recomputed: stage 1's runs, plus at most 200 runs at the defaults' mean cost
     defaults = [j for j, i in spec.tagged_jobs() if i == 0]
-    core_s = (sum(map(job_cost, jobs)) + pairs * (2 * seeds - 2) * sum(map(job_cost, defaults)) / len(defaults)) * SEARCH_TOY.core_s_per_cost
+    core_s = (sum(map(job_cost, jobs)) + pairs * 2 * seeds * sum(map(job_cost, defaults)) / len(defaults)) * SEARCH_TOY.core_s_per_cost
     cost_line = next(line for line in cap.out.splitlines() if line.startswith("estimated cost:"))
     assert f"about {core_s / 3600:.1f} CPU core-hours" in cost_line
 
     rc, cap = _main(["--preset", "search-toy", "--device", "cpu", "--dry-run", "--out", str(out), "--settings", "3", "--seeds", "2",
                      "--datasets", "8gaussians", "--variants", "gan,wgan-gp"], capsys)  # fmt: skip
     assert rc == 0 and not out.exists()
-    assert "stage 1: 6 runs (3 settings x 2 objective-data set pairs, seed 0)" in cap.out
-    assert "stage 2: 2 to 4 more runs" in cap.out and "estimated cost: about" in cap.out
+    assert "stage 1: 6 runs (3 settings x 2 objective-data set pairs x 1 selection seed(s) from 1000)" in cap.out
+    assert "stage 2: 4 to 8 more runs" in cap.out and "estimated cost: about" in cap.out

@@ -9,7 +9,8 @@ penalties push the gradient norm at random interpolates x_hat towards 1:
 with x_hat = eps * x + (1 - eps) * G(z), eps ~ U[0, 1] drawn per sample, and the
 norm taken over all non-batch dimensions of each sample's gradient. Beyond these:
 zero-centred penalties E[||grad D||^2] at the real data (R1), the fakes (R2), both
-(R1 + R2, R3GAN) or the interpolates (GP-0), and DRAGAN's penalty around the real data.
+(R1 + R2, R3GAN) or the interpolates (GP-0), and DRAGAN's penalty around the real data
+(at x + alpha (x_p - x), x_p a perturbation of the real batch).
 Weight clipping (WGAN, Arjovsky et al. 2017, Alg. 1) clamps every critic
 parameter to [-c, c] after each critic update.
 
@@ -178,14 +179,18 @@ def r1r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.G
 
 
 def dragan_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """DRAGAN (Kodali et al. 2017): E[(||grad D(x~)|| - 1)^2] at x~ = x + 0.5 s u, around the real data.
+    """DRAGAN (Kodali et al. 2017): E[(||grad D(x_hat)|| - 1)^2] at x_hat = x + alpha (x_p - x), x_p = x + 0.5 s u.
 
-    s: the standard deviation of the real batch over all its elements (unbiased), u ~ U[0, 1]
-    elementwise, as in the DRAGAN reference code's perturbation. real: (N, ...).
+    As the reference code does it (kodalinaveen3/DRAGAN, DRAGAN.ipynb; also compare_gan's DRAGAN.py): s is the
+    standard deviation of the real batch over all its elements (one scalar, unbiased), u ~ U[0, 1) elementwise
+    (N, ...), alpha ~ U[0, 1) per sample (N,): points on the segment from x towards its perturbation, so the
+    penalty covers the neighbourhood of the data, not only the far end x_p. real: (N, ...). Draws u, then alpha.
     """
-    u = uniform(tuple(real.shape), real.device, generator).to(real.dtype)
-    x_tilde = real + 0.5 * batch_std(real, generator) * u
-    return _gap_sq(input_grad_norms(critic, x_tilde, create_graph=True), one_sided=False)
+    u = uniform(tuple(real.shape), real.device, generator).to(real.dtype)  # (N, ...)
+    alpha = uniform((real.shape[0],), real.device, generator)  # (N,)
+    x_p = real + 0.5 * batch_std(real, generator) * u
+    x_hat = interpolate(x_p, real, alpha)  # real + alpha (x_p - real)
+    return _gap_sq(input_grad_norms(critic, x_hat, create_graph=True), one_sided=False)
 
 
 def mean_of_terms(terms: Tensor | tuple[Tensor, ...], members: int = 0) -> Tensor:

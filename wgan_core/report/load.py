@@ -19,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError
-from ..metrics.registry import threshold
+from ..metrics.registry import METRICS, threshold
+from ..outcome import failed
 from ..runfiles import PANEL_FILE, PUBLISHED_KEY, missing
 
 THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
@@ -136,6 +137,40 @@ def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     return runs, curves, depth, info
 
 
+FINISHED = ("ok", "diverged")
+
+
+def primary_metric(runs: pd.DataFrame, info: dict[str, Any]) -> str | None:
+    """The metric the failure rule judges by: a search's selection metric, else the first threshold metric the runs have (W1, FID)."""
+    if info.get("metric") in runs:
+        return str(info["metric"])
+    return next((m for m in threshold() if m in runs and runs[m].notna().any()), None)
+
+
+def apply_failure_rule(runs: pd.DataFrame, curves: pd.DataFrame, metric: str | None) -> pd.DataFrame:
+    """The finished runs (ok or diverged), with `failed` by the one rule (wgan_core.outcome) and failed runs' metrics scored.
+
+    A failed run's value of every registered metric becomes its untrained generator's (its step-0 evaluation; for a
+    final-only '<m>_2500' mode metric, the step-0 value of <m>, on eval_samples samples): it stays in every mean and
+    paired test as "learned nothing". Unfinished runs are left out until they finish (the report counts them).
+    """
+    out = runs[runs["status"].isin(FINISHED)].copy()
+    if metric is None or out.empty:
+        out["failed"] = out["status"] != "ok"
+        return out
+    step0 = curves[curves["step"] == 0].drop_duplicates("run_id").set_index("run_id") if "step" in curves else pd.DataFrame()
+    untrained = out["run_id"].map(step0[metric]) if metric in step0 else pd.Series(float("nan"), index=out.index)
+    lower = METRICS[metric].lower_is_better is not False if metric in METRICS else True
+    out["failed"] = [failed(s, f, u, lower) for s, f, u in zip(out["status"], pd.to_numeric(out.get(metric), errors="coerce"), untrained)]
+    bad = out["failed"].to_numpy(bool)
+    if bad.any():
+        for m in [m for m in METRICS if m in out]:
+            source = m if m in step0 else m.removesuffix("_2500")
+            values = out.loc[bad, "run_id"].map(step0[source]) if source in step0 else float("nan")
+            out.loc[bad, m] = values
+    return out
+
+
 def _fmt_value(v: Any) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
@@ -164,4 +199,4 @@ def lacking_results(root: str | Path, runs: pd.DataFrame) -> dict[str, list[str]
     return out
 
 
-__all__ = ["THRESHOLD_SHARE", "cells", "lacking_results", "load_study", "steps_to_threshold"]
+__all__ = ["FINISHED", "THRESHOLD_SHARE", "apply_failure_rule", "cells", "lacking_results", "load_study", "primary_metric", "steps_to_threshold"]

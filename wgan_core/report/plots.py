@@ -1,6 +1,6 @@
 """Every figure of the report, each written as PNG beside the CSV of the numbers it draws.
 
-Owns the figures: convergence curves (mean and 95% CI over seeds; the generator's
+Owns the figures: convergence curves (mean and an interval over seeds, labelled; the generator's
 saturation among them), final values per run, the critic's gradient norm at interpolates
 and the histogram of its final weights, toy samples over critic contours (from each
 run's panel.npz, drawn by wgan_core.figures as the run's own samples.png is), image
@@ -25,7 +25,7 @@ from ..figures import PANEL_FILE, draw_toy_panel, read_panel  # noqa: E402
 from ..io import atomic_savefig  # noqa: E402
 from ..metrics.registry import METRICS, plotted, tested  # noqa: E402
 from ..runfiles import WEIGHTS_FILE  # noqa: E402
-from .stats import bootstrap_ci  # noqa: E402
+from .stats import interval, interval_label  # noqa: E402
 from .tables import metric_num, write_csv  # noqa: E402
 
 TOY_SAMPLE_COLUMNS = ["dataset", "cell", "seed", "source", "x", "y"]
@@ -43,15 +43,16 @@ def _save(fig, path: Path) -> None:
 
 
 def band_data(curves: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per data set, cell and evaluation step: mean, 95% bootstrap CI and n over seeds; mean wall time."""
+    """Per data set, cell and evaluation step: mean, interval (range for n <= 5, else 95% BCa bootstrap; `interval` says) and n over seeds."""
     rows = []
     c = curves.dropna(subset=[metric])
     for (dataset, cell, step), g in c.groupby(["dataset", "cell", "step"], sort=False):
         vals = g[metric].to_numpy(float)
-        lo, hi = bootstrap_ci(vals, n_resamples=2000)
+        lo, hi, kind = interval(vals)
         rows.append({
             "dataset": dataset, "cell": cell, "step": step, "wall_time_s": g["wall_time_s"].mean() if "wall_time_s" in g else math.nan,
-            "mean": vals.mean(), "ci_low": lo if np.isfinite(lo) else vals.mean(), "ci_high": hi if np.isfinite(hi) else vals.mean(), "n": len(vals),
+            "mean": vals.mean(), "lo": lo if np.isfinite(lo) else vals.mean(), "hi": hi if np.isfinite(hi) else vals.mean(), "interval": kind,
+            "n": len(vals),
         })  # fmt: skip
     if not rows:
         return pd.DataFrame()
@@ -76,12 +77,12 @@ def plot_convergence(curves: pd.DataFrame, metric: str, colors: dict, out: Path)
             for cell in [c for c in colors if c in set(d["cell"])]:
                 g = d[d["cell"] == cell]
                 ax.plot(g[x], g["mean"], color=colors[cell], label=cell, lw=1.5)
-                ax.fill_between(g[x], g["ci_low"], g["ci_high"], color=colors[cell], alpha=0.18, lw=0)
+                ax.fill_between(g[x], g["lo"], g["hi"], color=colors[cell], alpha=0.18, lw=0)
             ax.set_xlabel("generator iterations" if x == "step" else "wall-clock time (s)")
             ax.set_ylabel(name)
             if METRICS[metric].lower_is_better and (d["mean"] > 0).all():
                 ax.set_yscale("log")
-            ax.set_title(f"{ds}: {name}, mean and 95% CI over seeds", fontsize=9)
+            ax.set_title(f"{ds}: {name}, mean over seeds; band: {interval_label(d['interval'])}", fontsize=9)
             ax.grid(alpha=0.3)
         axes[i, 1].legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -92,7 +93,7 @@ def plot_convergence(curves: pd.DataFrame, metric: str, colors: dict, out: Path)
 
 
 def plot_final(runs: pd.DataFrame, metric: str, colors: dict, out: Path) -> Path | None:
-    ok = runs[(runs["status"] == "ok") & runs[metric].notna()] if metric in runs else runs.iloc[:0]
+    ok = runs[runs[metric].notna()] if metric in runs else runs.iloc[:0]  # finished runs, failed ones at their untrained value
     if ok.empty:
         return None
     name = METRICS[metric].display
@@ -129,9 +130,9 @@ def plot_grad_norm(curves: pd.DataFrame, colors: dict, out: Path) -> Path | None
         for cell in [c for c in colors if c in set(d["cell"])]:
             g = d[d["cell"] == cell]
             ax.plot(g["step"], g["mean"], color=colors[cell], label=cell)
-            ax.fill_between(g["step"], g["ci_low"], g["ci_high"], color=colors[cell], alpha=0.18, lw=0)
+            ax.fill_between(g["step"], g["lo"], g["hi"], color=colors[cell], alpha=0.18, lw=0)
         ax.axhline(1.0, color="k", lw=0.8, ls="--")
-        if (d["ci_low"] > 0).all():
+        if (d["lo"] > 0).all():
             ax.set_yscale("log")
         ax.set_xlabel("generator iterations")
         ax.set_ylabel("mean ||∇D(x̂)|| at interpolates")

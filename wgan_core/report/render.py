@@ -4,11 +4,13 @@
 
     runs.csv      one row per run: config columns, final metrics, status, wall time, steps to threshold
     curves.csv    one row per evaluation of every run
-    summary.csv   per data set and cell: mean, 95% bootstrap CI, median, best of each final metric,
-                  diverged count, steps to reach the threshold, wall time, generator iterations/s
+    summary.csv   per data set and cell: mean, interval (range for n <= 5, 95% BCa bootstrap beyond), median,
+                  best of each final metric, failures by the one rule (wgan_core.outcome) and divergences,
+                  steps to reach the threshold, wall time, generator iterations/s
     summary.md    the same as Markdown tables
-    stats.csv     paired Wilcoxon signed-rank tests of every cell against the baseline (matched seeds),
-                  Holm-corrected within each data set and metric, with the matched-pairs rank-biserial r
+    stats.csv     paired Wilcoxon signed-rank tests of every cell against the baseline (matched seeds; failed
+                  runs at their untrained value), exact where possible (the method column says), Holm-corrected
+                  within each data set and metric (the holm_family column says), with the rank-biserial r
     *.png + *.csv every plot and the data behind it (plots.py)
     index.html    one self-contained page (plots embedded) with the tables and plots
 
@@ -26,10 +28,11 @@ import pandas as pd
 
 from ..figures import PANEL_FILE
 from ..io import atomic_write_text
-from .load import PUBLISHED_KEY, THRESHOLD_SHARE, lacking_results, load_study
+from ..outcome import RULE
+from .load import PUBLISHED_KEY, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
 from .plots import all_plots
 from .search import ROLES, is_search, search_sections, stage2_view
-from .stats import BOOT_RESAMPLES, paired_tests
+from .stats import BCA, BOOT_RESAMPLES, RANGE_MAX_N, paired_tests
 from .tables import display_tables, factorial_tables, markdown, stats_display, summarize, write_csv
 
 LIST_RUNS = 5  # run ids named in the note on runs that lack run-side results
@@ -47,19 +50,24 @@ def write_report(root: str | Path, baseline: str | None = None) -> Path:
     write_csv(curves, out / "curves.csv")
     sections: list[tuple[str, pd.DataFrame, str]] = []
     search_plots: list[tuple[str, Path]] = []
+    metric = primary_metric(runs, info)
+    all_curves = curves
     if is_search(info):  # the tables, tests and plots below describe stage 2: '<objective> (tuned)' and '(defaults)'
-        all_runs, all_curves = runs, curves
+        all_runs = runs
         runs, curves = stage2_view(all_runs, all_curves, info)
-        sections, search_plots = search_sections(all_runs, all_curves, runs, info, baseline, out)
-        stats = pd.concat([paired_tests(runs[runs["role"] == r], f"{baseline} ({r})") for r in ROLES], ignore_index=True)
+    scored = apply_failure_rule(runs, all_curves, metric)  # finished runs; failed ones at their untrained values
+    if is_search(info):
+        sections, search_plots = search_sections(all_runs, all_curves, scored, info, baseline, out)
+        stats = pd.concat([paired_tests(scored[scored["role"] == r], f"{baseline} ({r})") for r in ROLES], ignore_index=True)
     else:
-        stats = paired_tests(runs, baseline)
-    summary = summarize(runs)
+        stats = paired_tests(scored, baseline)
+    summary = summarize(scored)
     write_csv(summary, out / "summary.csv")
     write_csv(stats, out / "stats.csv")
-    plots = search_plots + all_plots(root, runs, curves, depth, out)
+    plots = search_plots + all_plots(root, scored, curves, depth, out)
 
-    doc = _Doc(info, runs, display_tables(summary), stats, factorial_tables(runs), baseline, lacking_note(root, runs), sections)
+    unfinished = int((~runs["status"].isin(["ok", "diverged"])).sum())
+    doc = _Doc(info, runs, display_tables(summary), stats, factorial_tables(scored), baseline, lacking_note(root, runs), sections, metric, unfinished)
     atomic_write_text(out / "summary.md", doc.markdown())
     index = out / "index.html"
     atomic_write_text(index, doc.html(plots))
@@ -77,18 +85,21 @@ def lacking_note(root: Path, runs: pd.DataFrame) -> str:
     return f"{len(ids)} finished toy run(s) lack {what} (older runs): `python -m wgan_core report {root}` fills them in from model.pt. Runs: {shown}."
 
 
-def _notes(runs: pd.DataFrame, baseline: str, tested: bool) -> list[str]:
-    n_seeds = runs.groupby(["dataset", "cell"])["seed"].nunique().min()
+def _notes(runs: pd.DataFrame, baseline: str, tested: bool, metric: str | None, unfinished: int) -> list[str]:
     notes = [
-        "Metric columns: mean over the finished, non-diverged runs with a 95% percentile-bootstrap CI of the mean "
-        f"({BOOT_RESAMPLES:,} seeded resamples); with {n_seeds} seeds the interval is coarse.",
-        "Diverged runs (a non-finite loss) count in `diverged` and are left out of the metric columns.",
-        f"Steps to ±10%: the first evaluation within {THRESHOLD_SHARE:.0%} of the run's own final value.",
+        f"Failures: {RULE.format(metric=metric or 'metric')}. `failed (diverged)` counts them per cell; the metric columns "
+        "include them at that value, so an unstable objective is not flattered by dropping its failures.",
+        f"Intervals: the range (min, max) where a cell has n <= {RANGE_MAX_N} values; beyond, a {BCA} interval of the mean "
+        f"({BOOT_RESAMPLES:,} seeded resamples). Each column header says which it shows.",
+        f"Steps to ±10%: the first evaluation within {THRESHOLD_SHARE:.0%} of the run's own final value (runs that did not fail).",
     ]
+    if unfinished:
+        notes.append(f"{unfinished} run(s) have not finished (no final.json): they are left out of every table until they do.")
     if tested:  # no paired tests where the study has no baseline cell (the depth experiment)
         notes.append(
-            f"Paired tests (stats.csv): each cell against `{baseline}` on matched seeds, Wilcoxon signed-rank, Holm-corrected per data set "
-            "and metric; r = matched-pairs rank-biserial (positive: the cell's values are larger)."
+            f"Paired tests (stats.csv): each cell against `{baseline}` on matched seeds, Wilcoxon signed-rank (exact without zero or "
+            "tied differences, else the normal approximation: column `Wilcoxon`), Holm-corrected within one data set and one metric "
+            "(the family: stats.csv `holm_family`); r = matched-pairs rank-biserial (positive: the cell's values are larger)."
         )
     if "modes" in runs:
         notes.append(
@@ -114,11 +125,11 @@ figcaption{font-size:13px;color:#555} code{background:#f4f4f4;padding:0 3px}
 class _Doc:
     """The report's content, rendered as Markdown (summary.md) or as one self-contained HTML page (index.html)."""
 
-    def __init__(self, info, runs, tables, stats, fact, baseline: str, lacking: str, sections=()) -> None:
+    def __init__(self, info, runs, tables, stats, fact, baseline: str, lacking: str, sections=(), metric=None, unfinished: int = 0) -> None:
         self.info, self.runs, self.tables, self.stats, self.fact = info, runs, tables, stats, fact
         self.baseline, self.lacking = baseline, lacking
         self.sections = list(sections)  # (heading, table, note): a search's sections, before the summary
-        self.notes = _notes(runs, baseline, not stats.empty)
+        self.notes = _notes(runs, baseline, not stats.empty, metric, unfinished)
 
     def markdown(self) -> str:
         info = self.info

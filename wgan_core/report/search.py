@@ -3,17 +3,18 @@
 Reads study.json's "stage1" table (run id -> data set, objective, setting, hyperparameter
 values) and "stage2" record (selected settings; run id -> roles 'tuned' / 'defaults').
 
-  * Stage-1 score of a setting: its run's final value of the search metric; a diverged run,
-    or one whose final value is not finite or worse than its own untrained generator's (its
-    step-0 evaluation; some settings blow the generator's outputs up to W1 ~ 1e20), scores as
-    that untrained generator, so a failed setting counts as "learned nothing" and a single
-    blow-up does not swamp the mean.
+  * Stage-1 score of a run: by the one failure rule (wgan_core.outcome), which the search's
+    selection also uses: its final value of the search metric, or, if it failed (diverged, not
+    finite, or worse than its own untrained generator), that untrained value. A setting's score
+    is the mean over its selection seeds.
   * budget.csv: expected best score of m settings drawn without replacement from the K tried,
-    exactly (report/budget.py), with a 95% bootstrap band, per data set and objective.
+    exactly (report/budget.py), with a 95% percentile-bootstrap band over the K settings, per data
+    set and objective.
   * sensitivity: the stage-1 scores per objective, and the score against each hyperparameter.
-  * stage 2: each run appears in the cell '<objective> (tuned)' and/or '<objective> (defaults)';
-    the report's summary and paired tests (against the baseline's tuned and default cells) use
-    these, and ranking.csv sets the ranking at the defaults beside the tuned one.
+  * stage 2: each run (a fresh seed, never a stage-1 one) appears in the cell '<objective> (tuned)'
+    and/or '<objective> (defaults)'; the report's summary and paired tests (against the baseline's
+    tuned and default cells) use these, scored by the same rule, and ranking.csv sets the ranking
+    at the defaults beside the tuned one, with each objective's failure rate.
   * cost.csv: run seconds per objective over the whole search, and the budget (settings and
     seconds) each needs for its expected best to reach the baseline's median at its defaults.
 """
@@ -32,11 +33,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..metrics.registry import METRICS  # noqa: E402
+from ..outcome import failed  # noqa: E402
 from .budget import budget_band, budget_curve, budget_to_reach  # noqa: E402
 from .plots import _save, cell_colors  # noqa: E402
 from .tables import metric_num, num, write_csv  # noqa: E402
 
 ROLES = ("tuned", "defaults")
+SHARED_BELOW = 0.9  # a run's median CPU seconds per wall second below this: it shared its core with other work
 LOG_PARAMS = ("lr_d", "penalty_weight", "clip_value")  # drawn log-uniformly: log axes
 PARAMS = ("lr_d", "beta1", "beta2", "n_critic", "penalty_weight", "clip_value")  # lr_g = lr_d in the search
 
@@ -46,27 +49,37 @@ def is_search(info: dict[str, Any]) -> bool:
 
 
 def stage1_frame(runs: pd.DataFrame, curves: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
-    """One row per stage-1 run: data set, objective, setting, hyperparameter values, status, score, seconds."""
+    """One row per stage-1 run: data set, objective, setting, seed, hyperparameter values, status, final, failed, score, seconds."""
     metric = info.get("metric", "w1")
+    lower = METRICS[metric].lower_is_better is not False if metric in METRICS else True
     by_id = runs.set_index("run_id")
-    step0 = curves[curves["step"] == 0].set_index("run_id")[metric] if metric in curves else pd.Series(dtype=float)
+    step0 = curves[curves["step"] == 0].drop_duplicates("run_id").set_index("run_id")[metric] if metric in curves else pd.Series(dtype=float)
     rows = []
     for rid, row in info["stage1"].items():
         r = by_id.loc[rid] if rid in by_id.index else None
         final = float(r[metric]) if r is not None and metric in r and pd.notna(r[metric]) else math.nan
         status = r["status"] if r is not None else "missing"
         untrained = float(step0.get(rid, math.nan)) if rid in step0.index else math.nan
-        ok = status == "ok" and math.isfinite(final) and not final > untrained  # worse than untrained: learned nothing
+        bad = failed(status, final, untrained, lower)
         values = {p: row.get("values", {}).get(p, math.nan) for p in PARAMS}
         values["optimizer"] = row.get("values", {}).get("optimizer", "")
         rows.append({
-            "dataset": row["dataset"], "objective": row["variant"], "setting": row["setting"], "run_id": rid, "status": status,
-            "final": final, "score": final if ok else untrained, "scored_as_untrained": not ok, **values,
+            "dataset": row["dataset"], "objective": row["variant"], "setting": row["setting"], "seed": row.get("seed", 0), "run_id": rid,
+            "status": status, "final": final, "failed": bad, "score": untrained if bad else final, **values,
             "wall_time_s": float(r["wall_time_s"]) if r is not None and pd.notna(r.get("wall_time_s")) else math.nan,
+            "cpu_share": float(r["cpu_share"]) if r is not None and "cpu_share" in r and pd.notna(r["cpu_share"]) else math.nan,
         })  # fmt: skip
     order = {rid: i for i, rid in enumerate(info.get("runs", []))}  # study order (study.json's stage1 dict may be key-sorted)
     df = pd.DataFrame(rows)
     return df.sort_values("run_id", key=lambda s: s.map(order), kind="stable").reset_index(drop=True) if len(df) else df
+
+
+def setting_scores(stage1: pd.DataFrame) -> pd.DataFrame:
+    """One row per data set, objective and setting: the mean score over its selection seeds (what selection ranks), failures, values."""
+    keys = ["dataset", "objective", "setting"]
+    agg = stage1.groupby(keys, sort=False).agg(score=("score", "mean"), seeds=("seed", "nunique"), failed=("failed", "sum"))
+    values = stage1.drop_duplicates(keys).set_index(keys)[[*PARAMS, "optimizer"]]
+    return agg.join(values).reset_index()
 
 
 def stage2_view(runs: pd.DataFrame, curves: pd.DataFrame, info: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -88,10 +101,10 @@ def stage2_view(runs: pd.DataFrame, curves: pd.DataFrame, info: dict[str, Any]) 
     return view, cv
 
 
-def budget_table(stage1: pd.DataFrame) -> pd.DataFrame:
+def budget_table(settings: pd.DataFrame) -> pd.DataFrame:
     """dataset, cell, budget, expected_best, lo, hi: the expected best of m settings for m = 1..K, with a 95% bootstrap band."""
     rows = []
-    for (dataset, obj), g in stage1.groupby(["dataset", "objective"], sort=False):
+    for (dataset, obj), g in settings.groupby(["dataset", "objective"], sort=False):
         scores = g.sort_values("setting")["score"].to_numpy(float)
         scores = scores[np.isfinite(scores)]
         if len(scores) == 0:
@@ -103,14 +116,17 @@ def budget_table(stage1: pd.DataFrame) -> pd.DataFrame:
 
 
 def sensitivity_table(stage1: pd.DataFrame) -> pd.DataFrame:
-    """Per data set and objective: settings tried, how many failed, how many beat the objective's own defaults, best and default scores."""
+    """Per data set and objective: settings tried, runs that failed (and of those, diverged), settings that beat the defaults, scores."""
     rows = []
-    for (dataset, obj), g in stage1.groupby(["dataset", "objective"], sort=False):
+    settings = setting_scores(stage1)
+    for (dataset, obj), g in settings.groupby(["dataset", "objective"], sort=False):
+        runs = stage1[(stage1["dataset"] == dataset) & (stage1["objective"] == obj)]
         default = g.loc[g["setting"] == 0, "score"]
         d = float(default.iloc[0]) if len(default) else math.nan
         best = g.sort_values(["score", "setting"]).iloc[0]
         rows.append({
-            "dataset": dataset, "objective": obj, "settings": len(g), "diverged_or_nonfinite": int(g["scored_as_untrained"].sum()),
+            "dataset": dataset, "objective": obj, "settings": len(g), "runs": len(runs), "failed_runs": int(runs["failed"].sum()),
+            "diverged_runs": int((runs["status"] == "diverged").sum()), "failure_rate": float(runs["failed"].mean()),
             "beat_defaults": int((g.loc[g["setting"] != 0, "score"] < d).sum()), "default_score": d,
             "best_score": float(best["score"]), "best_setting": int(best["setting"]), "median_score": float(g["score"].median()),
         })  # fmt: skip
@@ -118,38 +134,47 @@ def sensitivity_table(stage1: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranking_table(view: pd.DataFrame, metric: str, info: dict[str, Any]) -> pd.DataFrame:
-    """Per data set and objective: mean of the metric over stage-2 seeds at the defaults and tuned, and the rank of each (1 = best)."""
+    """Per data set and objective: mean of the metric over stage-2 seeds at the defaults and tuned (failed runs at their untrained
+    value), the rank of each (1 = best) and the failure rate of each. view: stage 2's finished runs, scored by the failure rule."""
     lower = METRICS[metric].lower_is_better if metric in METRICS else True
     selected = info.get("stage2", {}).get("selected", {})
     rows = []
-    ok = view[view["status"] == "ok"]
-    for dataset, g in ok.groupby("dataset", sort=False):
-        means = g.groupby(["label", "role"], sort=False)[metric].mean().unstack("role")
+    for dataset, g in view.groupby("dataset", sort=False):
+        grouped = g.groupby(["label", "role"], sort=False)
+        means, fails = grouped[metric].mean().unstack("role"), grouped["failed"].mean().unstack("role")
         t = pd.DataFrame({"dataset": dataset, "objective": means.index})
         for role in ("defaults", "tuned"):
             col = means[role] if role in means else pd.Series(math.nan, index=means.index)
             t[f"{role}_mean"] = col.to_numpy(float)
             t[f"{role}_rank"] = col.rank(ascending=lower, method="min").to_numpy()
+            t[f"{role}_failure_rate"] = (fails[role] if role in fails else pd.Series(math.nan, index=means.index)).to_numpy(float)
         t["tuned_setting"] = [selected.get(dataset, {}).get(o, {}).get("setting") for o in t["objective"]]
         rows.append(t)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
 def cost_table(stage1: pd.DataFrame, view: pd.DataFrame, budget: pd.DataFrame, metric: str, baseline: str) -> pd.DataFrame:
-    """Run seconds per objective over the whole search, and the budget each needs to reach the baseline's median at its defaults."""
+    """Run seconds per objective over the whole search, and the budget each needs to reach the baseline's median at its defaults.
+
+    cpu_share: the median over the objective's runs of CPU seconds per wall second (one torch thread each); `shared`
+    marks rows whose runs waited for a core (median below SHARED_BELOW): their seconds are not an idle machine's.
+    """
     rows = []
     for (dataset, obj), g in stage1.groupby(["dataset", "objective"], sort=False):
         v = view[(view["dataset"] == dataset) & (view["label"] == obj)].drop_duplicates("run_id")
         s1 = float(g["wall_time_s"].sum())
         s2 = float(v.loc[~v["run_id"].isin(g["run_id"]), "wall_time_s"].sum())
-        base = view[(view["dataset"] == dataset) & (view["cell"] == f"{baseline} (defaults)") & (view["status"] == "ok")][metric]
+        shares = pd.concat([g["cpu_share"], v["cpu_share"]]) if "cpu_share" in v else g["cpu_share"]
+        share = float(pd.to_numeric(shares, errors="coerce").median())
+        base = view[(view["dataset"] == dataset) & (view["cell"] == f"{baseline} (defaults)")][metric]
         target = float(base.median()) if len(base) else math.nan
         curve = budget[(budget["dataset"] == dataset) & (budget["cell"] == obj)].sort_values("budget")["expected_best"].to_numpy(float)
         m = budget_to_reach(curve, target) if math.isfinite(target) and len(curve) else None
-        per_setting = float(g["wall_time_s"].mean())
+        per_setting = float(g.groupby("setting")["wall_time_s"].sum().mean())  # a setting costs its R selection seeds
         rows.append({
             "dataset": dataset, "objective": obj, "stage1_s": s1, "stage2_s": s2, "total_s": s1 + s2, "target": target,
-            "settings_to_target": m, "seconds_to_target": m * per_setting if m else math.nan,
+            "settings_to_target": m, "seconds_to_target": m * per_setting if m else math.nan, "cpu_share": share,
+            "shared": bool(share < SHARED_BELOW) if math.isfinite(share) else None,
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -192,11 +217,12 @@ def plot_sensitivity(stage1: pd.DataFrame, metric: str, out: Path) -> list[Path]
         for k, obj in enumerate(objs):
             g = d[d["objective"] == obj]
             ax.scatter(k + rng.uniform(-0.15, 0.15, len(g)), g["score"], s=14, color=colors[obj], alpha=0.8)
-            ax.scatter([k], g.loc[g["setting"] == 0, "score"], s=60, marker="*", color="k", zorder=3)
+            d0 = g.loc[g["setting"] == 0, "score"]
+            ax.scatter([k] * len(d0), d0, s=60, marker="*", color="k", zorder=3)
         ax.set_xticks(range(len(objs)))
         ax.set_xticklabels(objs, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(f"stage-1 {name}")
-        ax.set_title("every setting (★ = defaults)", fontsize=9)
+        ax.set_title("every stage-1 run (★ = defaults)", fontsize=9)
         for ax, p in zip(axes[0][1:], params):
             for obj in objs:
                 g = d[(d["objective"] == obj) & d[p].notna()]
@@ -224,7 +250,7 @@ def search_sections(runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame
     metric = info.get("metric", "w1")
     stage1 = stage1_frame(runs, curves, info)
     write_csv(stage1, out / "stage1.csv")
-    budget = budget_table(stage1)
+    budget = budget_table(setting_scores(stage1))
     write_csv(budget, out / "budget.csv")
     sens = sensitivity_table(stage1)
     write_csv(sens, out / "sensitivity.csv")
@@ -240,9 +266,14 @@ def search_sections(runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame
         t = ranking.copy()
         for role in ("defaults", "tuned"):
             t[f"{role} (rank)"] = [f"{f(m)} ({num(r)})" for m, r in zip(t[f"{role}_mean"], t[f"{role}_rank"])]
-        t = t[["dataset", "objective", "defaults (rank)", "tuned (rank)", "tuned_setting"]]
+            t[f"{role} failed"] = [f"{v:.0%}" if math.isfinite(v) else "—" for v in t[f"{role}_failure_rate"]]
+        t = t[["dataset", "objective", "defaults (rank)", "defaults failed", "tuned (rank)", "tuned failed", "tuned_setting"]]
+        seeds = sorted(view["seed"].unique().tolist()) if len(view) else []
+        span = f"{seeds[0]}..{seeds[-1]}" if seeds else "none"
         sections.append(("Ranking at the paper defaults and after tuning", t,
-                         f"Mean final {metric} over stage 2's seeds (rank 1 = best); tuned_setting: the stage-1 setting stage 2 retrained (0 = the defaults)."))
+                         f"Mean final {metric} over stage 2's fresh seeds ({span}; stage 1 selected on others), failed runs at their untrained "
+                         "value (rank 1 = best); failed: the share of those seeds that failed; tuned_setting: the stage-1 setting stage 2 "
+                         "retrained (0 = the defaults)."))
     if not budget.empty:
         last = budget.groupby(["dataset", "cell"], sort=False).tail(1)  # rows ascend in budget within each group
         first = budget[budget["budget"] == 1].set_index(["dataset", "cell"])["expected_best"]
@@ -257,18 +288,24 @@ def search_sections(runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame
         t = sens.copy()
         for c in ("default_score", "best_score", "median_score"):
             t[c] = [f(v) for v in t[c]]
+        t["failure_rate"] = [f"{v:.0%}" for v in t["failure_rate"]]
         sections.append(("Sensitivity: how often a random setting works", t,
-                         "diverged_or_nonfinite: diverged, non-finite or worse than untrained, scored as the untrained generator (its step-0 value); "
-                         "beat_defaults: settings better than setting 0."))
+                         "failed_runs: stage-1 runs that failed by the one rule (diverged, non-finite, or worse than their untrained generator; "
+                         "diverged_runs: those whose loss turned non-finite), each scored as its untrained generator (step 0); "
+                         "a setting's score is the mean over its selection seeds; beat_defaults: settings better than setting 0."))
     if not cost.empty:
         t = cost.copy()
         for c in ("stage1_s", "stage2_s", "total_s", "seconds_to_target"):
             t[c] = [num(v, ".0f") for v in t[c]]
         t["target"] = [f(v) for v in t["target"]]
         t["settings_to_target"] = [num(v) if v is not None and not (isinstance(v, float) and math.isnan(v)) else "not reached" for v in t["settings_to_target"]]
+        t["cpu_share"] = [num(v, ".2f") for v in t["cpu_share"]]
+        t["shared"] = ["—" if v is None else ("shared" if v else "idle") for v in t["shared"]]
         note = (
             f"Run seconds (wall time of each run, one core each); target: the median {metric} of {baseline} at its defaults in stage 2; "
-            "settings_to_target: the smallest budget whose expected best reaches it; seconds_to_target: that many mean stage-1 runs."
+            "settings_to_target: the smallest budget whose expected best reaches it; seconds_to_target: that many mean stage-1 settings. "
+            f"cpu_share: the runs' median CPU seconds per wall second; 'shared' rows (below {SHARED_BELOW}) waited for a core while other "
+            "work ran, so their seconds overstate an idle machine's."
         )
         sections.append(("Cost", t, note))
     plots = []
@@ -279,4 +316,7 @@ def search_sections(runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame
     return sections, plots
 
 
-__all__ = ["budget_table", "cost_table", "is_search", "ranking_table", "search_sections", "sensitivity_table", "stage1_frame", "stage2_view"]
+__all__ = [
+    "budget_table", "cost_table", "is_search", "ranking_table", "search_sections", "sensitivity_table", "setting_scores", "stage1_frame",
+    "stage2_view",
+]  # fmt: skip

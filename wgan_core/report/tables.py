@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..io import atomic_write_text
 from ..metrics.registry import METRICS
-from .stats import bootstrap_ci
+from .stats import interval, interval_label
 
 FACTORIAL_METRICS = ("w1", "modes", "fid")  # the primary metric of each kind of data, for loss x constraint tables
 W1_FLOOR = "w1_floor"  # shown once per cell as "W1 floor (two real samples)", not as a metric with a CI
@@ -36,28 +36,33 @@ def _shown(metrics: list[str], present: Any) -> list[str]:
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per data set and cell: run counts, and mean, 95% CI, median, best and n of each registered metric (finished, non-diverged runs)."""
+    """Per data set and cell: run counts, failures, and mean, interval (with its kind), median, best and n of each registered metric.
+
+    `runs`: the finished runs scored by the failure rule (load.apply_failure_rule), so a failed run counts with its
+    untrained value; `failed` and `failure_rate` say how many did.
+    """
     rows = []
     for (dataset, cell), g in runs.groupby(["dataset", "cell"], sort=False):
-        ok = g[g["status"] == "ok"]
+        fails = g["failed"] if "failed" in g else g["status"] != "ok"
         row: dict[str, Any] = {
-            "dataset": dataset, "cell": cell, "runs": len(g), "finished": int(g["status"].isin(["ok", "diverged"]).sum()),
-            "diverged": int((g["status"] == "diverged").sum()),
+            "dataset": dataset, "cell": cell, "runs": len(g), "diverged": int((g["status"] == "diverged").sum()),
+            "failed": int(fails.sum()), "failure_rate": float(fails.mean()) if len(g) else math.nan,
         }  # fmt: skip
         for m in _metric_cols(g):
-            vals = ok[m].dropna().to_numpy(float)
-            lo, hi = bootstrap_ci(vals)
+            vals = g[m].dropna().to_numpy(float)
+            lo, hi, kind = interval(vals)
             lower = METRICS[m].lower_is_better
             best = (vals.min() if lower else vals.max()) if (len(vals) and lower is not None) else math.nan
             row.update({
-                f"{m}_mean": vals.mean() if len(vals) else math.nan, f"{m}_ci_low": lo, f"{m}_ci_high": hi,
+                f"{m}_mean": vals.mean() if len(vals) else math.nan, f"{m}_lo": lo, f"{m}_hi": hi, f"{m}_interval": kind,
                 f"{m}_median": float(np.median(vals)) if len(vals) else math.nan, f"{m}_best": best, f"{m}_n": len(vals),
             })  # fmt: skip
+        ok = g[~fails]
         for col in [c for c in g.columns if c.startswith(("steps_to_", "time_to_"))]:
             row[f"{col}_mean"] = ok[col].mean()
         for col in ("wall_time_s", "gen_iters_per_s"):
             if col in g:
-                row[f"{col}_mean"] = pd.to_numeric(ok[col], errors="coerce").mean()
+                row[f"{col}_mean"] = pd.to_numeric(g[col], errors="coerce").mean()
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -84,7 +89,7 @@ def display_name(metric: str) -> str:
 
 
 def _ci(row: pd.Series, m: str) -> str:
-    mean, lo, hi = row.get(f"{m}_mean"), row.get(f"{m}_ci_low"), row.get(f"{m}_ci_high")
+    mean, lo, hi = row.get(f"{m}_mean"), row.get(f"{m}_lo"), row.get(f"{m}_hi")
     if mean is None or not np.isfinite(mean):
         return "—"
     if lo is None or not np.isfinite(lo):
@@ -93,14 +98,15 @@ def _ci(row: pd.Series, m: str) -> str:
 
 
 def display_tables(summary: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """Per data set: (mean [95% CI] of each metric with diverged count, threshold and time; median / best of each metric)."""
+    """Per data set: (mean [interval] of each metric, the header naming the interval, with failure counts, threshold and time;
+    median / best of each metric)."""
     out = {}
     for dataset, g in summary.groupby("dataset", sort=False):
         metrics = _shown([m for m in METRICS if f"{m}_mean" in g and g[f"{m}_mean"].notna().any()], {c[: -len("_mean")] for c in g.columns})
-        t = pd.DataFrame({"cell": g["cell"], "runs": g["runs"], "diverged": g["diverged"]})
+        t = pd.DataFrame({"cell": g["cell"], "runs": g["runs"], "failed (diverged)": [f"{f} ({d})" for f, d in zip(g["failed"], g["diverged"])]})
         extra = pd.DataFrame({"cell": g["cell"]})
         for m in metrics:
-            t[f"{METRICS[m].display} mean [95% CI]"] = [_ci(r, m) for _, r in g.iterrows()]
+            t[f"{METRICS[m].display} mean [{interval_label(g[f'{m}_interval'])}]"] = [_ci(r, m) for _, r in g.iterrows()]
             if METRICS[m].lower_is_better is not None:
                 extra[f"{METRICS[m].display} median / best"] = [f"{metric_num(m, r[f'{m}_median'])} / {metric_num(m, r[f'{m}_best'])}" for _, r in g.iterrows()]
         if f"{W1_FLOOR}_mean" in g and g[f"{W1_FLOOR}_mean"].notna().any():
@@ -128,14 +134,14 @@ def stats_display(stats: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     """(readable table, the note shared by every row or ''): a note common to all rows is shown once, not per row."""
     if stats.empty:
         return stats, ""
-    t = stats[["dataset", "metric", "cell", "n_pairs", "better", "worse", "ties", "median_diff", "rank_biserial", "p_value", "p_holm", "note"]].copy()
+    t = stats[["dataset", "metric", "cell", "n_pairs", "better", "worse", "ties", "median_diff", "rank_biserial", "method", "p_value", "p_holm", "note"]].copy()
     t["median_diff"] = [metric_num(m, v) for m, v in zip(t["metric"], t["median_diff"])]
     for c in ("rank_biserial", "p_value", "p_holm"):
         t[c] = [num(v) for v in t[c]]
     t["metric"] = [display_name(m) for m in t["metric"]]
     t.columns = [
         "dataset", "metric", f"cell vs {stats['baseline'].iloc[0]}", "pairs", "better", "worse", "ties",
-        "median diff", "rank-biserial r", "p", "p (Holm)", "note",
+        "median diff", "rank-biserial r", "Wilcoxon", "p", "p (Holm, per data set and metric)", "note",
     ]  # fmt: skip
     notes = stats["note"].fillna("")
     if notes.nunique() == 1:
@@ -148,8 +154,7 @@ def factorial_tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     out: dict[str, pd.DataFrame] = {}
     if not {"loss", "constraint"} <= set(runs.columns):
         return out
-    ok = runs[runs["status"] == "ok"]
-    for dataset, g in ok.groupby("dataset", sort=False):
+    for dataset, g in runs.groupby("dataset", sort=False):  # the finished runs, scored by the failure rule
         n_loss, n_con = g["loss"].nunique(), g["constraint"].nunique()
         if n_loss < 2 or n_con < 2 or len(g[["loss", "constraint"]].drop_duplicates()) < n_loss * n_con:
             continue  # not a full cross (e.g. the five named variants)
