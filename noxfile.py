@@ -1,4 +1,4 @@
-"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s ablation`, `nox -s benchmark`, `nox -s throughput`.
+"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s ablation`, `nox -s benchmark`, `nox -s throughput`, `nox -s gpu`.
 
 All sessions that need torch share ONE virtual environment (a CUDA build of
 torch is about 5.5 GB), kept outside the work tree so it survives fresh
@@ -119,6 +119,13 @@ def throughput(session: nox.Session) -> None:
     """Measure training throughput per variant (benchmarks/throughput.py; arguments after --)."""
     python = shared_python(session)
     session.run(python, "benchmarks/throughput.py", *session.posargs, external=True)
+
+
+@nox.session(default=False)
+def gpu(session: nox.Session) -> None:
+    """GPU evidence in one command (benchmarks/gpu.py): CUDA tests, throughput matrix, benchmark twice, a short study; -- --dry-run: the plan."""
+    python = shared_python(session)
+    session.run(python, "benchmarks/gpu.py", *session.posargs, external=True)
 
 
 @nox.session(default=False)

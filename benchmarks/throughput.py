@@ -15,7 +15,8 @@ the textbook loop does not implement is refused before anything is measured. Wit
 interleaved with the same S seeds trained as separate runs in the same process, one
 generator iteration of each in turn: ensemble_ms_per_member_iter, separate_ms_per_run_iter
 and ensemble_speedup (the median of the per-pair ratios). Rows are appended to --out (one
-CSV per device) with the environment, and plots are redrawn next to it.
+CSV per device) with the environment, and plots are redrawn next to it. --check-history CSV
+measures nothing: is each configuration's newest commit slower? (benchmarks/history.py)
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import dataclasses
 import datetime as dt
 import json
 import multiprocessing as mp
+import os
 import queue
 import resource
 import statistics
@@ -39,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from history import append_rows, check_history, plot  # noqa: E402  (the CSV, its figures, --check-history)
 
 COLUMNS = [
     "variant", "arch", "resolution", "width", "batch", "n_critic", "device", "dtype", "channels_last", "compile",
@@ -199,7 +202,8 @@ def measure(variant: str, s: BenchSettings) -> dict:
         "ensemble_speedup": ens.get("speedup", ""),
         "timed_iters": len(step_ms), "note": "; ".join(note),
         "torch": host["torch"], "cpu": host["cpu"], "threads": host["threads"], **device_columns(dev, host["cpu"]),
-        "git_commit": git_commit(short=True) or "unknown", "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(short=True) or os.environ.get("WGAN_GIT_COMMIT") or "unknown",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
 
@@ -344,72 +348,6 @@ def run_isolated(variant: str, settings: BenchSettings) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-def append_rows(path: Path, rows: list[dict]) -> None:
-    import pandas as pd
-
-    from wgan_core.io import atomic_write_text
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    new = pd.DataFrame(rows, columns=COLUMNS)
-    if path.exists():
-        new = pd.concat([pd.read_csv(path), new], ignore_index=True)
-    atomic_write_text(path, new.to_csv(index=False))
-
-
-def plot(path: Path) -> list[Path]:
-    """throughput_<name>.png (the latest run per variant) and history_<name>.png (images/s over commits)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    df = pd.read_csv(path)
-    df["setting"] = [
-        f"{a}{'' if a == 'mlp' else r} w{w} b{b} {t}{' channels_last' if cl else ''}{' compile' if co else ''}"
-        for a, r, w, b, t, cl, co in zip(df.arch, df.resolution, df.width, df.batch, df["dtype"], df.channels_last, df["compile"])
-    ]
-    out = []
-    last = df.groupby(["setting", "variant"], sort=False).tail(1)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    settings = list(dict.fromkeys(last.setting))
-    variants = list(dict.fromkeys(last.variant))
-    wbar = 0.8 / max(len(settings), 1)
-    for i, s in enumerate(settings):
-        sub = last[last.setting == s].set_index("variant").reindex(variants)
-        ax.bar([j + i * wbar for j in range(len(variants))], sub.images_per_s, width=wbar, label=s)
-    ax.set_xticks([j + wbar * (len(settings) - 1) / 2 for j in range(len(variants))], variants)
-    ax.set_ylabel("real images / s (critic)")
-    ax.set_yscale("log")  # MLP and DCGAN settings differ by an order of magnitude
-    ax.set_title(f"throughput on {df.device_name.iloc[-1]}", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    out.append(path.with_name(f"throughput_{path.stem}.png"))
-    fig.savefig(out[-1], dpi=110)
-    plt.close(fig)
-
-    # History: one x position per commit, in the order the commits were first measured.
-    commits = list(dict.fromkeys(df.git_commit.astype(str)))
-    fig, ax = plt.subplots(figsize=(10, 4))
-    colours = {v: f"C{i}" for i, v in enumerate(dict.fromkeys(df.variant))}  # one colour per variant
-    styles = {s: ("-", "--", ":", "-.")[i % 4] for i, s in enumerate(dict.fromkeys(df.setting))}  # one line style per setting
-    for (setting, variant), g in df.groupby(["setting", "variant"], sort=False):
-        last = g.groupby(g.git_commit.astype(str), sort=False).images_per_s.last()  # the latest run of each commit
-        ax.plot([commits.index(c) for c in last.index], last.values, marker="o", color=colours[variant], linestyle=styles[setting],
-                label=f"{variant} {setting}")
-    ax.set_xticks(range(len(commits)), commits)
-    ax.set_ylabel("real images / s (critic)")
-    ax.set_xlabel("commit (in order of measurement)")
-    ax.set_yscale("log")
-    ax.tick_params(axis="x", rotation=30, labelsize=7)
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.tight_layout()
-    out.append(path.with_name(f"history_{path.stem}.png"))
-    fig.savefig(out[-1], dpi=110)
-    plt.close(fig)
-    return out
-
-
 def main(argv=None) -> int:
     from wgan_core import VARIANTS
 
@@ -434,7 +372,13 @@ def main(argv=None) -> int:
                    help="also run torch.profiler over N generator iterations; the operator table goes next to --out")
     p.add_argument("--out", help="CSV to append to (default results/throughput/<device>.csv)")
     p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--keep-going", action="store_true", help="report a variant that fails and measure the rest (then exit 1)")
+    p.add_argument("--check-history", metavar="CSV", help="measure nothing: newest commit vs the previous one per configuration "
+                   "and machine in CSV (exit 1 if slower by more than --slower-than); redraw CSV's figures")
+    p.add_argument("--slower-than", type=float, default=0.10, metavar="FRACTION", help="--check-history's threshold (0.10 = 10%%)")
     args = p.parse_args(argv)
+    if args.check_history:
+        return check_history(Path(args.check_history), args.slower_than, plot_figures=not args.no_plot)
 
     def error(message: str) -> int:
         print(f"throughput.py: error: {message}", file=sys.stderr)
@@ -467,11 +411,14 @@ def main(argv=None) -> int:
                     raise ValueError(f"--ensemble: {why}")
         except ValueError as e:
             return error(f"{v}: {e}")
-    rows = []
+    rows, failed = [], 0
     for v in variants:
         row = run_isolated(v, settings)
-        if "error" in row:
-            return error(f"{v}: {row['error']}")
+        if "error" in row:  # with --keep-going: on stderr, and the other variants' rows are still appended
+            failed += error(f"{v}: {row['error']}")
+            if not args.keep_going:
+                return 2
+            continue
         rows.append(row)
         extra = f", textbook {row['textbook_ms_per_gen_iter']} ms ({row['ratio_vs_textbook']}x)" if row["ratio_vs_textbook"] else ""
         if row["ensemble"]:
@@ -479,12 +426,14 @@ def main(argv=None) -> int:
                       f"{row['separate_ms_per_run_iter']} ms separately ({row['ensemble_speedup']}x)")
         print(f"{v:10s} {row['ms_per_gen_iter']:8.1f} ms/iter  critic step {row['ms_per_critic_step']:7.1f} ms "
               f"(constraint {row['ms_penalty']:6.1f})  {row['images_per_s']:8.1f} img/s{extra}", flush=True)
+    if not rows:  # --keep-going, and every variant failed
+        return 2
     out = out or ROOT / "results" / "throughput" / f"{rows[0]['device']}.csv"
-    append_rows(out, rows)
+    append_rows(out, rows, COLUMNS)
     print(json.dumps({"appended": len(rows), "to": str(out)}))
     if not args.no_plot:
         plot(out)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

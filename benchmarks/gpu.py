@@ -1,0 +1,423 @@
+"""The GPU evidence in one command: `nox -s gpu`, or `python benchmarks/gpu.py` with any python holding torch.
+
+    nox -s gpu                       # everything below, about 8 minutes on one H100/H200-class GPU
+    nox -s gpu -- --dry-run          # the plan: every step, its throughput cells, estimated and budgeted seconds
+    python3 benchmarks/gpu.py --steps study,history   # rerun some steps only
+
+Steps, in order of what matters most if time runs short: the CUDA tests (pytest -k cuda: the
+tests marked `cuda` or named for it); the throughput matrix (benchmarks/throughput.py: the
+five objectives and the zoo's at DCGAN 28 in fp32 and --amp bf16, the five at DCGAN 64 in
+both and at DCGAN 32 and the toy MLP in fp32, seed ensembles of S = 4, 16, 64 beside S = 1,
+--compile where the whole step compiles); the short study (the fashion preset's wgan-gp cell,
+2 seeds, 200 iterations: training, metrics and report on the GPU); the pytest-benchmark run of
+`nox -s benchmark` twice on the CUDA cases (a baseline, then a compare against it); and last
+the speed history check of the GPU's CSV (exit 1 when its newest commit is >10% slower).
+
+Each step runs as its own process group under its own time budget; a step that overruns is
+stopped, children included, and recorded as stopped, and the next step runs. The whole run
+keeps to --budget seconds (default 480): a step that no longer fits is recorded as not
+started. The estimates are guesses until a GPU run's summary gives real step times.
+
+Written under --out (default results/throughput/), named by the GPU (e.g. nvidia-h200):
+<tag>.csv (throughput rows), throughput_<tag>.png and history_<tag>.png, <tag>.md (the
+summary, rewritten after every step) and <tag>/ (one log per step, the study's report tables).
+Without a CUDA device it prints one line and exits 2 before writing anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import importlib.util
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+TOTAL_BUDGET_S = 480  # about 8 minutes of one device session, start-up of the machine not included
+FIVE = ("gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp")
+# Guesses for an H100/H200-class host (seconds), to be replaced by the step times of a GPU run's summary:
+PARENT_S = 4  # a throughput.py process: imports, checking every cell's config before measuring
+CHILD_S = 4  # one measuring process: spawn, imports, CUDA context, cuDNN autotuning, warm-up, timed steps
+TEXTBOOK_S = 1  # the textbook loop timed beside the trainer
+COMPILE_S = 45  # torch.compile's first compilations in a measuring process
+ENSEMBLE_MEMBER_S = 0.4  # per member of --ensemble S: two trainers built, its share of the separate runs' steps
+MIN_START_S = 10  # a step is not started with less time left than this (or than its budget, if smaller)
+MODULES = ("torch_fidelity", "pytest", "pytest_benchmark", "pandas", "matplotlib", "scipy", "tqdm")  # what the steps import
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One throughput.py command: variants measured in turn, each in its own process, at one setting."""
+
+    variants: tuple[str, ...]
+    arch: str = "dcgan"
+    resolution: int = 28
+    width: int = 64
+    batch: int = 64
+    amp: str = "none"
+    compile: bool = False
+    ensemble: int = 0
+    warmup: int = 3
+    iters: int = 15
+    vs_textbook: bool = False
+
+    @property
+    def label(self) -> str:
+        shape = "mlp" if self.arch == "mlp" else f"dcgan{self.resolution}"
+        extra = (" compile" if self.compile else "") + (f" ensemble S={self.ensemble}" if self.ensemble else "")
+        extra += " vs textbook" if self.vs_textbook else ""
+        return f"{shape} w{self.width} b{self.batch} {'bf16' if self.amp == 'bf16' else 'fp32'}{extra}"
+
+    def args(self, csv_path: Path) -> list[str]:
+        """throughput.py's arguments for this cell, appending to csv_path."""
+        args = ["--variants", ",".join(self.variants), "--arch", self.arch, "--width", str(self.width), "--batch", str(self.batch),
+                "--device", "cuda", "--amp", self.amp, "--warmup", str(self.warmup), "--iters", str(self.iters)]
+        args += ["--resolution", str(self.resolution)] if self.arch == "dcgan" else []
+        args += (["--compile"] if self.compile else []) + (["--vs-textbook"] if self.vs_textbook else [])
+        args += ["--ensemble", str(self.ensemble)] if self.ensemble else []
+        return args + ["--out", str(csv_path), "--no-plot", "--keep-going"]  # a failing variant costs its own row only
+
+    def estimate_s(self) -> float:
+        each = CHILD_S + TEXTBOOK_S * self.vs_textbook + COMPILE_S * self.compile + ENSEMBLE_MEMBER_S * self.ensemble
+        return PARENT_S + len(self.variants) * each
+
+
+def matrix(variants: tuple[str, ...]) -> list[tuple[str, Cell]]:
+    """The throughput matrix, by step name, most telling first. `variants`: every registered variant (the five and the zoo's)."""
+    return [
+        ("throughput-dcgan28-fp32", Cell(variants, vs_textbook=True)),
+        ("throughput-dcgan28-bf16", Cell(variants, amp="bf16")),
+        ("throughput-dcgan64-fp32", Cell(FIVE, resolution=64)),
+        ("throughput-dcgan64-bf16", Cell(FIVE, resolution=64, amp="bf16")),
+        ("throughput-dcgan32-fp32", Cell(FIVE, resolution=32)),
+        ("throughput-mlp-fp32", Cell(FIVE, arch="mlp", width=512, batch=256)),
+        # S = 1 is the plain wgan-gp row of throughput-dcgan28-fp32; fewer timed pairs as the separate side grows
+        ("throughput-ensemble-4", Cell(("wgan-gp",), ensemble=4)),
+        ("throughput-ensemble-16", Cell(("wgan-gp",), ensemble=16, iters=8)),
+        ("throughput-ensemble-64", Cell(("wgan-gp",), ensemble=64, warmup=2, iters=5)),
+        # gan: no double backward, so generator and critic both compile (a penalty critic stays eager)
+        ("throughput-compile", Cell(("gan",), amp="bf16", compile=True)),
+    ]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One command of the run, with its estimate and the budget after which it is stopped."""
+
+    name: str
+    what: str
+    argv: tuple[str, ...]
+    estimate_s: float
+    cell: Cell | None = None
+    after: Callable[[], str] | None = field(default=None, compare=False)  # in-process, after the command: a note for the summary
+    final: bool = False  # runs even when the others used up the budget (its own budget is held back for it)
+    budget: int = 0  # seconds after which it is stopped; 0: 1.5 x the estimate + 15 s
+
+    @property
+    def budget_s(self) -> int:
+        return self.budget or int(1.5 * self.estimate_s + 15)
+
+
+@dataclass
+class Outcome:
+    step: Step
+    status: str  # ok | failed (exit N) | stopped at its N s budget | not started (...)
+    seconds: float = 0.0
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def benchmark_args(storage: Path, compare: bool) -> list[str]:
+    """`nox -s benchmark`'s pytest arguments (noxfile.py), on the CUDA cases only; compare: against the last saved run."""
+    args = ["-m", "pytest", "benchmarks/test_step_speed.py", "-o", "addopts=", "-p", "no:cacheprovider", "-q",
+            f"--benchmark-storage=file://{storage}", "--benchmark-autosave", "--benchmark-columns=min,median,max,stddev,rounds",
+            "-k", "cuda"]
+    return args + (["--benchmark-compare", "--benchmark-compare-fail=median:10%"] if compare else [])
+
+
+def plan(python: str, out: Path, tag: str, variants: tuple[str, ...], study_dir: Path, storage: Path) -> list[Step]:
+    """Every step of the run, in order."""
+    csv_path, logs = out / f"{tag}.csv", out / tag
+    steps = [Step("cuda-tests", "the tests that need CUDA (pytest -k cuda)",
+                  (python, "-m", "pytest", "tests", "-o", "addopts=", "-p", "no:cacheprovider", "-q", "-rs", "-k", "cuda"), 30)]
+    thr = [Step(name, f"throughput {cell.label}: {', '.join(cell.variants)}", (python, "benchmarks/throughput.py", *cell.args(csv_path)),
+                cell.estimate_s(), cell) for name, cell in matrix(variants)]
+    study = ("benchmarks/ablation.py", "--preset", "fashion", "--variants", "wgan-gp", "--seeds", "2", "--device", "cuda",
+             "--set", "steps=200", "--set", "eval_every=100", "--set", "checkpoint_every=100", "--out", str(study_dir), "--quiet")
+    steps += thr[:2]
+    steps.append(Step("study", "fashion preset, wgan-gp cell, 2 seeds x 200 iterations: training, metrics, report",
+                      (python, *study), 60, after=lambda: copy_study(study_dir, logs / "study")))
+    steps += [Step("benchmark-baseline", "nox -s benchmark's pytest-benchmark run, CUDA cases: the baseline",
+                   (python, *benchmark_args(storage, compare=False)), 20),
+              Step("benchmark-compare", "the same again, compared with the baseline (fails on a >10% median slowdown)",
+                   (python, *benchmark_args(storage, compare=True)), 20)]
+    steps += thr[2:]
+    steps.append(Step("history", f"speed history of {csv_path.name}: newest commit vs previous, figures",
+                      (python, "benchmarks/throughput.py", "--check-history", str(csv_path)), 8, final=True))
+    return steps
+
+
+def copy_study(study_dir: Path, dest: Path) -> str:
+    """The study's report tables (not its runs or checkpoints) into dest; a note saying what was copied."""
+    report = study_dir / "report"
+    files = sorted([*report.glob("*.md"), *report.glob("*.csv")]) if report.is_dir() else []
+    if (study_dir / "study.json").is_file():
+        files.append(study_dir / "study.json")
+    if not files:
+        return f"no report in {study_dir}"
+    dest.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        shutil.copy2(f, dest / f.name)
+    return f"{len(files)} report files copied to {dest.name}/ (runs stay in {study_dir})"
+
+
+def stop_group(p: subprocess.Popen) -> None:
+    """End the process group a step started (its children too, e.g. throughput.py's measuring processes)."""
+    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(p.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            p.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def run_step(step: Step, log: Path, timeout_s: float, env: dict[str, str]) -> Outcome:
+    """Run one step's command into its log, stopped (with its whole process group) after timeout_s."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    with log.open("w") as f:
+        f.write(f"$ {shlex.join(step.argv)}\n")
+        f.flush()
+        p = subprocess.Popen(step.argv, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True)
+        try:
+            rc = p.wait(timeout=timeout_s)
+            status = "ok" if rc == 0 else f"failed (exit {rc})"
+        except subprocess.TimeoutExpired:
+            status = f"stopped at its {timeout_s:.0f} s budget"
+        except KeyboardInterrupt:
+            stop_group(p)
+            raise
+        stop_group(p)  # also whatever it left behind
+    outcome = Outcome(step, status, time.monotonic() - start)
+    if status != "ok":  # the log's last line, usually the error, into the summary
+        last = [line for line in log.read_text(errors="replace").splitlines() if line.strip()][-1:]
+        outcome.note = last[0].strip().replace("|", "/")[:200] if last and not last[0].startswith("$ ") else ""
+    if step.after is not None:
+        outcome.note = "; ".join(filter(None, [outcome.note, step.after()]))
+    return outcome
+
+
+def run_all(steps: list[Step], logs: Path, budget_s: float, env: dict[str, str],
+            on_progress: Callable[[list[Outcome]], None] = lambda done: None) -> list[Outcome]:
+    """Run the steps in order within budget_s: each under min(its budget, what is left); the final steps' budgets held back."""
+    deadline = time.monotonic() + budget_s
+    reserve = sum(s.budget_s for s in steps if s.final)
+    done: list[Outcome] = []
+    for step in steps:
+        left = deadline - time.monotonic() - (0 if step.final else reserve)
+        timeout = step.budget_s if step.final else min(step.budget_s, left)
+        if timeout < min(MIN_START_S, step.budget_s):
+            done.append(Outcome(step, f"not started (out of time: {max(left, 0):.0f} s left of {budget_s:.0f} s)"))
+        else:
+            done.append(run_step(step, logs / f"{step.name}.log", timeout, env))
+        if step.final:
+            reserve -= step.budget_s
+        on_progress(done)
+    return done
+
+
+def throughput_rows(csv_path: Path, skip: int) -> list[dict[str, str]]:
+    if not csv_path.is_file():
+        return []
+    with csv_path.open(newline="") as f:
+        return list(csv.DictReader(f))[skip:]
+
+
+def summary(outcomes: list[Outcome], steps: list[Step], header: list[str], rows: list[dict[str, str]], logs: Path,
+            history_log: Path) -> str:
+    """The markdown summary: environment, one line per step (done or not yet), the throughput rows of this run, the history check."""
+    lines = [*header, "", "| step | what | status | seconds | budget s | log |", "|---|---|---|---:|---:|---|"]
+    by_name = {o.step.name: o for o in outcomes}
+    for s in steps:
+        o = by_name.get(s.name)
+        status = (o.status + (f"; {o.note}" if o.note else "")) if o else "pending"
+        seconds = f"{o.seconds:.0f}" if o and o.seconds else ""
+        log = f"[log]({logs.name}/{s.name}.log)" if (logs / f"{s.name}.log").exists() else ""
+        lines.append(f"| {s.name} | {s.what} | {status} | {seconds} | {s.budget_s} | {log} |")
+    if rows:
+        lines += ["", f"## Throughput: rows appended by this run ({len(rows)})", "",
+                  "| variant | setting | ms / gen iter (min-max) | images / s | peak MB | vs textbook | ensemble S | ms / member iter | ensemble speed-up |",
+                  "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            shape = "mlp" if r["arch"] == "mlp" else f"dcgan{r['resolution']}"
+            setting = f"{shape} w{r['width']} b{r['batch']} {r['dtype']}{' compile' if r['compile'] == 'True' else ''}"
+            lines.append(f"| {r['variant']} | {setting} | {r['ms_per_gen_iter']} ({r['ms_per_gen_iter_min']}-{r['ms_per_gen_iter_max']}) | "
+                         f"{r['images_per_s']} | {r['peak_mem_mb']} | {r['ratio_vs_textbook']} | {r['ensemble']} | "
+                         f"{r['ensemble_ms_per_member_iter']} | {r['ensemble_speedup']} |")
+    if history_log.is_file():
+        text = history_log.read_text().splitlines()
+        verdict = [t for t in text if t.startswith(("SLOWER", "no configuration", "throughput.py: error"))]
+        lines += ["", "## Speed history", "", *(f"    {t}" for t in verdict or text[-3:])]
+    return "\n".join(lines) + "\n"
+
+
+def slug(name: str) -> str:
+    """'NVIDIA H200' -> 'nvidia-h200': a file name for a GPU."""
+    return "-".join("".join(ch if ch.isalnum() or ch == "." else " " for ch in name.lower()).split()) or "gpu"
+
+
+def environment_lines(tag: str, commit: str) -> list[str]:
+    import torch
+
+    props = torch.cuda.get_device_properties(0)
+    try:
+        smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version,clocks.max.sm", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        smi = ""
+    return [f"# GPU evidence: {props.name} ({tag})", "",
+            f"- commit {commit}, {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}; command `{shlex.join(sys.argv)}`",
+            f"- {props.total_memory / 2**30:.0f} GiB, {props.multi_processor_count} SMs; torch {torch.__version__}, CUDA {torch.version.cuda}, "
+            f"cuDNN {torch.backends.cudnn.version()}; driver, max SM clock: {smi or 'nvidia-smi not available'}; {os.cpu_count()} CPUs"]
+
+
+def preflight() -> list[str]:
+    """What the steps need that this machine lacks: missing modules, Fashion-MNIST for the study."""
+    from wgan_core.data import data_root
+
+    notes = []
+    missing = [m for m in MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        notes.append(f"missing python modules: {', '.join(missing)} (the steps importing them will fail)")
+    root = data_root("fashion-mnist")
+    if not (root.is_dir() and any(root.rglob("train-images-idx3-ubyte*"))):
+        notes.append(f"Fashion-MNIST not found in {root}: the study step will fail (set WGAN_DATA_DIR)")
+    return notes
+
+
+def validate(steps: list[Step]) -> list[str]:
+    """Each throughput cell's configs as throughput.py would build and check them: the errors, or []."""
+    import throughput
+    from textbook_loop import check_implemented
+
+    from wgan_core.ensemble import refusal
+
+    errors = []
+    for s in (s for s in steps if s.cell is not None):
+        c = s.cell
+        try:
+            settings = throughput.BenchSettings(arch=c.arch, resolution=c.resolution, width=c.width, batch=c.batch, device="cuda",
+                                                amp=c.amp, compile=c.compile, ensemble=c.ensemble, warmup=c.warmup, iters=c.iters,
+                                                vs_textbook=c.vs_textbook)
+            for v in c.variants:
+                config = throughput._config(v, settings)
+                if c.vs_textbook:
+                    check_implemented(config.loss, config.constraint)
+                if c.ensemble and refusal(config):
+                    raise ValueError(f"{v}: --ensemble: {refusal(config)}")
+        except ValueError as e:
+            errors.append(f"{s.name}: {e}")
+    return errors
+
+
+def print_plan(steps: list[Step], budget_s: float, gpu: str) -> None:
+    total = sum(s.estimate_s for s in steps)
+    print(f"plan for {gpu}: {len(steps)} steps, estimated {total:.0f} s of the {budget_s:.0f} s budget "
+          f"(estimates are guesses until a GPU run's summary gives step times)")
+    print(f"  {'step':<25} {'est s':>6} {'budget s':>8}  what")
+    for s in steps:
+        print(f"  {s.name:<25} {s.estimate_s:>6.0f} {s.budget_s:>8}  {s.what}")
+    print("commands:")
+    for s in steps:
+        print(f"  {s.name}: {shlex.join(s.argv)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="The GPU evidence in one command (see the module docstring).")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (steps, cells, estimated seconds) and exit; no GPU needed")
+    p.add_argument("--budget", type=float, default=TOTAL_BUDGET_S, help="seconds for the whole run (default %(default)s)")
+    p.add_argument("--steps", default="", help="comma-separated step names to run (default: all)")
+    p.add_argument("--out", default=str(ROOT / "results" / "throughput"), help="folder for the CSV, figures, summary and logs")
+    p.add_argument("--tag", default="", help="file name for this GPU (default: from its name, e.g. nvidia-h200)")
+    p.add_argument("--commit", default="", help="commit to record where git cannot tell (a copy of the tree without .git)")
+    p.add_argument("--archive", default="", help="also pack what this run wrote into this .tar.gz")
+    args = p.parse_args(argv)
+
+    import torch
+
+    cuda = torch.cuda.is_available() and torch.cuda.device_count() > 0
+    if not cuda and not args.dry_run:
+        print(f"gpu.py: no CUDA device (torch {torch.__version__}, CUDA build {torch.version.cuda}): nothing to measure; "
+              "--dry-run prints the plan", file=sys.stderr)
+        return 2
+    from wgan_core import VARIANTS
+    from wgan_core.env import git_commit
+
+    gpu = torch.cuda.get_device_name(0) if cuda else "a CUDA device (none here: dry run)"
+    tag = args.tag or (slug(gpu) if cuda else "gpu")
+    out = Path(args.out).resolve()
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    study_dir = Path.home() / "wgan-runs" / f"gpu-{tag}-{stamp}"
+    storage = Path(tempfile.gettempdir()) / f"wgan-gpu-benchmarks-{tag}-{stamp}"
+    steps = plan(sys.executable, out, tag, tuple(VARIANTS), study_dir, storage)
+    wanted = [n.strip() for n in args.steps.split(",") if n.strip()]
+    unknown = [n for n in wanted if n not in {s.name for s in steps}]
+    if unknown:
+        print(f"gpu.py: error: --steps: unknown {', '.join(unknown)}; allowed: {', '.join(s.name for s in steps)}", file=sys.stderr)
+        return 2
+    steps = [s for s in steps if not wanted or s.name in wanted]
+    errors = validate(steps)
+    if args.dry_run:
+        print_plan(steps, args.budget, gpu)
+        for line in preflight() + errors:
+            print(line)
+        return 2 if errors else 0
+    if errors:
+        print(f"gpu.py: error: {'; '.join(errors)}", file=sys.stderr)
+        return 2
+
+    commit = git_commit(short=True) or args.commit or "unknown"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+           "PYTHONUNBUFFERED": "1", "WGAN_GIT_COMMIT": commit}
+    csv_path, logs, md = out / f"{tag}.csv", out / tag, out / f"{tag}.md"
+    header = environment_lines(tag, commit) + [f"- {n}" for n in preflight()]
+    before = len(throughput_rows(csv_path, 0))
+
+    def write_summary(done: list[Outcome]) -> None:
+        md.write_text(summary(done, steps, header, throughput_rows(csv_path, before), logs, logs / "history.log"))
+
+    logs.mkdir(parents=True, exist_ok=True)
+    print(f"gpu.py: {len(steps)} steps on {gpu}, budget {args.budget:.0f} s; summary in {md}", flush=True)
+    outcomes = run_all(steps, logs, args.budget, env,
+                       on_progress=lambda done: (write_summary(done), print(f"  {done[-1].step.name}: {done[-1].status} "
+                                                                              f"({done[-1].seconds:.0f} s)", flush=True)))
+    if args.archive:
+        with tarfile.open(args.archive, "w:gz") as tar:
+            for path in sorted(out.glob(f"*{tag}*")):
+                tar.add(path, arcname=path.name)
+        print(f"gpu.py: packed into {args.archive}")
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,342 @@
+"""The speed history (a throughput CSV: its rows, its figures) and its check: is a configuration's newest commit slower?
+
+    python benchmarks/throughput.py --check-history results/throughput/cpu.csv
+
+A throughput CSV (benchmarks/throughput.py, one row per measured variant) is split into
+series: one per configuration (variant, architecture, resolution, width, batch, n_critic,
+dtype, channels_last, compile, torch threads) on one machine (device and device name).
+Rows of two machines are never compared. Within a series the commits are put in order
+by git history where git knows every one of them (a `+dirty` working tree right after
+its commit), otherwise in the order their rows were appended to the CSV; never
+alphabetically. The newest commit's figure is set beside the previous commit's, and a
+series whose newest commit takes more than THRESHOLD (10%) longer per generator
+iteration is flagged. Rows measured with --ensemble S also form a second series per S,
+ms per member iteration of the seed ensemble.
+
+The statistic: a row's ms_per_gen_iter (the median over its timed steps), and for a
+commit with several rows, the median of those. Not the minimum: in
+results/throughput/cpu.csv the rows repeated at one commit (same configuration and
+machine; 13 such groups at the time of writing) differ by a median of 3.6% (largest
+11.6%) in ms_per_gen_iter, but by 6.2% (largest 14.5%) in ms_per_gen_iter_min: on
+these shared 2-core machines a lucky fastest step recurs less reliably than the middle
+of 10-60 steps. `--check-history` prints these spreads from the file each time it runs.
+The largest spread is near the 10% line, so a flagged series is worth one more row at
+the newest commit: with three rows, the median ignores one slow run.
+
+How this relates to `nox -s benchmark`: that session compares pytest-benchmark's saved
+runs of Trainer.step() on this machine only, against its own last run, and is never
+committed; this history compares commits across every machine in the committed CSV.
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+THRESHOLD = 0.10  # flag a newest commit more than 10% slower than the previous one
+MACHINE = ("device", "device_name")
+CONFIG = ("variant", "arch", "resolution", "width", "batch", "n_critic", "dtype", "channels_last", "compile", "threads")
+STEP, MEMBER = "ms_per_gen_iter", "ensemble_ms_per_member_iter"  # the two timed quantities a row can carry
+
+
+@dataclass(frozen=True)
+class Series:
+    """One configuration on one machine: the commits oldest first, and per commit the metric of each of its rows."""
+
+    machine: str
+    config: str
+    metric: str  # STEP or MEMBER
+    commits: tuple[str, ...]
+    rows: tuple[tuple[float, ...], ...]  # rows[i]: the metric of each row of commits[i], in append order
+
+    def figure(self, i: int) -> float:
+        """The figure of commits[i]: the median over its rows (each row's value is itself a median over timed steps)."""
+        return statistics.median(self.rows[i])
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A series' newest commit beside the previous one; change and slower are None/False with a single commit."""
+
+    series: Series
+    change: float | None  # newest / previous - 1
+    slower: bool
+
+    @property
+    def newest(self) -> str:
+        return self.series.commits[-1]
+
+    @property
+    def previous(self) -> str | None:
+        return self.series.commits[-2] if len(self.series.commits) > 1 else None
+
+
+def _norm(value: str) -> str:
+    """A CSV cell as a key part: '28.0' and '28' alike (pandas writes integer columns with gaps as floats)."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return str(int(number)) if number.is_integer() else value
+
+
+def config_label(row: dict[str, str], metric: str = STEP) -> str:
+    """A short, unique name of a row's configuration, e.g. 'wgan-gp dcgan28 w64 b64 nc5 fp32 2t'."""
+    r = {k: _norm(row.get(k, "")) for k in (*CONFIG, "ensemble")}
+    shape = r["arch"] + ("" if r["arch"] == "mlp" else r["resolution"])
+    extra = (" channels_last" if r["channels_last"] == "True" else "") + (" compile" if r["compile"] == "True" else "")
+    label = f"{r['variant']} {shape} w{r['width']} b{r['batch']} nc{r['n_critic']} {r['dtype']}{extra} {r['threads']}t"
+    return label + (f" ensemble S={r['ensemble']} per member" if metric == MEMBER else "")
+
+
+def _git_positions(commits: set[str], repo: Path) -> dict[str, int]:
+    """Position in git history (0 = oldest) of each commit git knows, by its name as given; {} without git."""
+    try:
+        query = "".join(f"{c}^{{commit}}\n" for c in sorted(commits))
+        found = subprocess.run(["git", "-C", str(repo), "cat-file", "--batch-check"], input=query, capture_output=True,
+                               text=True, timeout=30)
+        order = subprocess.run(["git", "-C", str(repo), "rev-list", "--topo-order", "--reverse", "--all"], capture_output=True,
+                               text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    if found.returncode or order.returncode:
+        return {}
+    index = {sha: i for i, sha in enumerate(order.stdout.split())}
+    positions = {}
+    for name, line in zip(sorted(commits), found.stdout.splitlines()):
+        sha = line.split()[0]
+        if line.endswith(" missing") or line.endswith(" ambiguous") or sha not in index:
+            continue
+        positions[name] = index[sha]
+    return positions
+
+
+def commit_order(appended: list[str], positions: dict[str, int]) -> list[str]:
+    """Commits (given in the order their rows were first appended) oldest first.
+
+    By git history (`positions`) where it knows every one of them, a `+dirty` working tree
+    right after its commit; otherwise the order of appending, which is also kept as the
+    tie-break.
+    """
+    base = [c.split("+")[0] for c in appended]
+    if not all(b in positions for b in base):
+        return list(appended)
+    return sorted(appended, key=lambda c: (positions[c.split("+")[0]], "+" in c, appended.index(c)))
+
+
+def load(path: Path, repo: Path | None = ROOT) -> list[Series]:
+    """The series of a throughput CSV, machines apart and each in commit order (see the module docstring)."""
+    with Path(path).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    groups: dict[tuple[str, str, str], dict[str, list[float]]] = {}  # (machine, config, metric) -> commit -> values
+    for row in rows:
+        machine = " ".join(row.get(k, "") for k in MACHINE).strip()
+        commit = row.get("git_commit", "") or "unknown"
+        for metric in (STEP, MEMBER):
+            value = row.get(metric, "")
+            if value in ("", "nan"):
+                continue
+            key = (machine, config_label(row, metric), metric)
+            groups.setdefault(key, {}).setdefault(commit, []).append(float(value))
+    commits = {c.split("+")[0] for by_commit in groups.values() for c in by_commit}
+    positions = _git_positions(commits, repo) if repo is not None else {}
+    series = []
+    for (machine, config, metric), by_commit in groups.items():
+        order = commit_order(list(by_commit), positions)
+        series.append(Series(machine, config, metric, tuple(order), tuple(tuple(by_commit[c]) for c in order)))
+    return series
+
+
+def compare(series: list[Series], threshold: float = THRESHOLD) -> list[Comparison]:
+    """Each series' newest commit against the previous one; slower when the figure grew by more than `threshold`."""
+    out = []
+    for s in series:
+        if len(s.commits) < 2:
+            out.append(Comparison(s, None, False))
+            continue
+        change = s.figure(-1) / s.figure(-2) - 1
+        out.append(Comparison(s, change, change > threshold))
+    return out
+
+
+def repeat_spread(path: Path) -> dict[str, list[float]]:
+    """Run-to-run spread (largest / smallest - 1) of rows repeated at one commit, for the median and the min column.
+
+    Groups: same machine, configuration and commit (the single-run step only: rows that
+    differ only in --ensemble S repeat the same measurement, which is taken before the
+    ensemble). Returns {'median': [...], 'min': [...]}, one value per group of >= 2 rows.
+    """
+    with Path(path).open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    groups: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        key = (" ".join(row.get(k, "") for k in MACHINE), config_label(row), row.get("git_commit", ""))
+        groups.setdefault(key, []).append(row)
+    spread: dict[str, list[float]] = {"median": [], "min": []}
+    for group in groups.values():
+        if len(group) < 2:
+            continue
+        for name, column in (("median", STEP), ("min", "ms_per_gen_iter_min")):
+            values = [float(r[column]) for r in group if r.get(column, "") not in ("", "nan")]
+            if len(values) >= 2:
+                spread[name].append(max(values) / min(values) - 1)
+    return spread
+
+
+def report(path: Path, threshold: float = THRESHOLD, repo: Path | None = ROOT) -> tuple[list[str], list[Comparison]]:
+    """The lines --check-history prints, and the comparisons (the flagged ones have .slower)."""
+    comparisons = compare(load(path, repo), threshold)
+    lines = [
+        f"speed history of {path}: per configuration and machine, the newest commit beside the previous one",
+        f"figure: ms per iteration, the median of a row's timed steps, then the median over the commit's rows; "
+        f"flagged when the newest is more than {100 * threshold:g}% slower",
+    ]
+    spread = repeat_spread(path)
+    if spread["median"]:
+        def summary(v: list[float]) -> str:
+            return f"median {100 * statistics.median(v):.1f}%, largest {100 * max(v):.1f}%"
+
+        lines.append(f"run-to-run spread of rows repeated at one commit ({len(spread['median'])} groups): "
+                     f"median column {summary(spread['median'])}; min column {summary(spread['min'])}")
+    width = max((len(c.series.config) for c in comparisons), default=0)
+    for machine in dict.fromkeys(c.series.machine for c in comparisons):
+        lines.append(f"\n{machine}")
+        for c in (c for c in comparisons if c.series.machine == machine):
+            s = c.series
+            newest = f"{c.newest:>14} {s.figure(-1):9.2f} ms ({_rows(len(s.rows[-1]))})"
+            if c.previous is None:
+                lines.append(f"  {s.config:<{width}}  {newest}  (no earlier commit)")
+                continue
+            previous = f"{c.previous:>14} {s.figure(-2):9.2f} ms ({_rows(len(s.rows[-2]))})"
+            lines.append(f"  {s.config:<{width}}  {newest}  vs {previous}  {100 * c.change:+6.1f}%{'  SLOWER' if c.slower else ''}")
+    slower = [c for c in comparisons if c.slower]
+    if slower:
+        lines.append(f"\n{len(slower)} configuration(s) more than {100 * threshold:g}% slower at their newest commit:")
+        lines += [f"SLOWER {c.series.machine} | {c.series.config}: {c.previous} -> {c.newest} {100 * c.change:+.1f}%" for c in slower]
+    else:
+        lines.append(f"\nno configuration is more than {100 * threshold:g}% slower at its newest commit")
+    return lines, comparisons
+
+
+def _rows(n: int) -> str:
+    return f"{n} row" + ("s" if n != 1 else "")
+
+
+def check(path: Path, threshold: float = THRESHOLD, repo: Path | None = ROOT) -> int:
+    """Print the report; 1 when a configuration's newest commit is more than `threshold` slower, else 0."""
+    lines, comparisons = report(path, threshold, repo)
+    print("\n".join(lines), flush=True)
+    return 1 if any(c.slower for c in comparisons) else 0
+
+
+def plot_history(path: Path, threshold: float = THRESHOLD, repo: Path | None = ROOT, columns: int = 5) -> tuple[Path, list[str]]:
+    """history_<name>.png: one panel per configuration, a block of panels per machine, commits in order.
+
+    Each row is a grey dot; the line joins the commits' figures; a panel whose newest commit
+    is flagged is drawn red. Returns the figure's path and the panels' titles (machine | config).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    comparisons = compare(load(path, repo), threshold)
+    machines = list(dict.fromkeys(c.series.machine for c in comparisons))
+    per_machine = {m: [c for c in comparisons if c.series.machine == m] for m in machines}
+    grid_rows = {m: -(-len(cs) // columns) for m, cs in per_machine.items()}
+    fig = plt.figure(figsize=(2.7 * columns, 2.3 * sum(grid_rows.values()) + 0.5 * len(machines)), layout="constrained")
+    blocks = fig.subfigures(len(machines), 1, height_ratios=list(grid_rows.values()), squeeze=False)[:, 0]
+    titles = []
+    for block, machine in zip(blocks, machines):
+        block.suptitle(machine, fontsize=9, fontweight="bold")
+        axes = block.subplots(grid_rows[machine], columns, squeeze=False).ravel()
+        for ax, c in zip(axes, per_machine[machine]):
+            s = c.series
+            colour = "C3" if c.slower else "C0"
+            for i, values in enumerate(s.rows):
+                ax.plot([i] * len(values), values, ".", color="0.6", markersize=4)
+            ax.plot(range(len(s.commits)), [s.figure(i) for i in range(len(s.commits))], "o-", color=colour, markersize=3)
+            change = "" if c.change is None else f" {100 * c.change:+.0f}%" + (" SLOWER" if c.slower else "")
+            variant, _, rest = s.config.partition(" ")
+            ax.set_title(f"{variant}{change}\n{rest}", fontsize=6, color=colour)
+            ax.set_xticks(range(len(s.commits)), s.commits, rotation=40, fontsize=5, ha="right")
+            ax.tick_params(axis="y", labelsize=5)
+            ax.set_ylabel("ms / member iter" if s.metric == MEMBER else "ms / gen iter", fontsize=5)
+            ax.set_xlim(-0.5, max(len(s.commits) - 0.5, 0.5))
+            ax.set_ylim(0, 1.15 * max(max(values) for values in s.rows))  # from zero: a 10% step looks like one
+            titles.append(f"{machine} | {s.config}{change}")
+        for ax in axes[len(per_machine[machine]):]:
+            ax.set_axis_off()
+    out = Path(path).with_name(f"history_{Path(path).stem}.png")
+    fig.savefig(out, dpi=80)
+    plt.close(fig)
+    return out, titles
+
+
+def append_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """Append throughput rows to the CSV at path (created with `columns` if missing), atomically."""
+    import pandas as pd
+
+    from wgan_core.io import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = pd.DataFrame(rows, columns=columns)
+    if path.exists():
+        new = pd.concat([pd.read_csv(path), new], ignore_index=True)
+    atomic_write_text(path, new.to_csv(index=False))
+
+
+def plot(path: Path) -> list[Path]:
+    """The figures of a throughput CSV: throughput_<name>.png (the latest run per variant) and history_<name>.png (plot_history)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    df = pd.read_csv(path)
+    df["setting"] = [
+        f"{a}{'' if a == 'mlp' else r} w{w} b{b} {t}{' channels_last' if cl else ''}{' compile' if co else ''}"
+        for a, r, w, b, t, cl, co in zip(df.arch, df.resolution, df.width, df.batch, df["dtype"], df.channels_last, df["compile"])
+    ]
+    out = []
+    last = df.groupby(["setting", "variant"], sort=False).tail(1)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    settings = list(dict.fromkeys(last.setting))
+    variants = list(dict.fromkeys(last.variant))
+    wbar = 0.8 / max(len(settings), 1)
+    for i, s in enumerate(settings):
+        sub = last[last.setting == s].set_index("variant").reindex(variants)
+        ax.bar([j + i * wbar for j in range(len(variants))], sub.images_per_s, width=wbar, label=s)
+    ax.set_xticks([j + wbar * (len(settings) - 1) / 2 for j in range(len(variants))], variants)
+    ax.set_ylabel("real images / s (critic)")
+    ax.set_yscale("log")  # MLP and DCGAN settings differ by an order of magnitude
+    ax.set_title(f"throughput on {df.device_name.iloc[-1]}", fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    out.append(path.with_name(f"throughput_{path.stem}.png"))
+    fig.savefig(out[-1], dpi=110)
+    plt.close(fig)
+
+    out.append(plot_history(path)[0])
+    return out
+
+
+def check_history(path: Path, threshold: float, plot_figures: bool = True) -> int:
+    """throughput.py --check-history: print the report and redraw the CSV's figures.
+
+    Returns 0 when no configuration's newest commit is slower by more than threshold, 1 when
+    one is, 2 (with one line on stderr) when the file is missing.
+    """
+    if not path.is_file():
+        print(f"throughput.py: error: --check-history: no such file {path}", file=sys.stderr)
+        return 2
+    code = check(path, threshold)
+    if plot_figures:
+        plot(path)
+    return code
