@@ -5,6 +5,8 @@ import torch
 from torch import nn
 from torch.testing import assert_close
 
+from wgan_core.config import RunConfig
+from wgan_core.models import build_models
 from wgan_core.penalties import CONSTRAINTS, clip_weights_, gradient_penalty, input_grad_norms, penalty
 
 
@@ -112,19 +114,41 @@ def test_r1_and_r2_look_at_their_own_batch():
     assert_close(penalty("r1r2", Half(), real, fake), torch.tensor(7.0))
 
 
-def test_dragan_perturbs_around_the_real_data():
-    # f = ||x||^2 / 2: grad at x~ is x~ = x + 0.5 s u; with x = 0 rows and s from the batch we can compute it.
-    class Half(nn.Module):
-        def forward(self, x):
-            return 0.5 * x.pow(2).sum(1)
+def test_dragan_takes_its_penalty_between_the_data_and_its_perturbation():
+    # Kodali et al.'s code: x_p = x + 0.5 s u (s: the batch's std, u ~ U[0, 1) per element), x_hat = x + alpha (x_p - x),
+    # alpha ~ U[0, 1) per sample. With the quadratic critic f = c ||x||^2 / 2, grad f(x_hat) = c x_hat, so by hand:
+    c = 3.0
 
-    real = torch.tensor([[0.0, 0.0], [2.0, 0.0]])
-    s = real.std()  # unbiased, over all 4 elements
-    gen = torch.Generator().manual_seed(3)
-    u = torch.rand(real.shape, generator=torch.Generator().manual_seed(3))
-    x_tilde = real + 0.5 * s * u
-    want = ((x_tilde.norm(dim=1) - 1) ** 2).mean()
-    assert_close(penalty("dragan", Half(), real, torch.zeros_like(real), gen), want, atol=1e-6, rtol=1e-6)
+    class Quadratic(nn.Module):
+        def forward(self, x):
+            return 0.5 * c * x.pow(2).sum(1)
+
+    g = torch.Generator().manual_seed(5)
+    real = torch.randn(4000, 2, generator=g)
+    s = real.std()  # unbiased, over all 8,000 elements
+    draws = torch.Generator().manual_seed(3)
+    u = torch.rand(real.shape, generator=draws)  # drawn first
+    alpha = torch.rand(len(real), generator=draws)  # then one weight per sample
+    x_p = real + 0.5 * s * u
+    x_hat = real + alpha[:, None] * (x_p - real)
+    want = ((c * x_hat.norm(dim=1) - 1) ** 2).mean()
+    got = penalty("dragan", Quadratic(), real, torch.zeros_like(real), torch.Generator().manual_seed(3))
+    assert_close(got, want, atol=1e-5, rtol=1e-5)
+    endpoint = ((c * x_p.norm(dim=1) - 1) ** 2).mean()  # the far end only: what the suite computed before
+    assert not torch.isclose(got, endpoint, rtol=0.05)
+
+
+def test_hinge_sn_critics_have_no_normalisation_layer_besides_spectral_norm():
+    # SNGAN's critic (chainer-gan-lib SNDCGANDiscriminator): spectral normalisation of every layer and nothing else
+    norms = (nn.GroupNorm, nn.LayerNorm, nn.BatchNorm1d, nn.BatchNorm2d, nn.InstanceNorm2d)
+    for dataset in ("8gaussians", "fashion-mnist"):
+        config = RunConfig.preset("hinge-sn", dataset, width=8)
+        _, critic = build_models(config, 1, 28)
+        assert not [m for m in critic.modules() if isinstance(m, norms)], dataset
+        layers = [m for m in critic.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        assert layers and all(torch.nn.utils.parametrize.is_parametrized(m, "weight") for m in layers), dataset
+    assert RunConfig.preset("hinge-sn", "fashion-mnist").critic_norm == "none"
+    assert RunConfig.preset("wgan-gp", "fashion-mnist").critic_norm == "layer"  # the others keep theirs
 
 
 def test_penalty_of_a_constraint_without_one_is_zero():
@@ -157,3 +181,27 @@ def test_every_penalty_gradient_matches_finite_differences(name):
                 down = value()
                 p[idx] += h
             assert_close((up - down) / (2 * h), gp[idx], atol=1e-6, rtol=1e-4)
+
+
+def test_toy_mlps_initialise_as_the_wgan_gp_toy_code():
+    # tflib/ops/linear.py: hidden layers 'he' = U(+-sqrt(3) sqrt(2 / fan_in)); the output layer glorot =
+    # U(+-sqrt(3) sqrt(2 / (fan_in + fan_out))); biases zero (igul222/improved_wgan_training gan_toy.py)
+    import math
+
+    config = RunConfig.preset("wgan-gp", "8gaussians", width=256)
+    assert config.init == "he-glorot"
+    for net in build_models(config):
+        linears = [m for m in net.modules() if isinstance(m, nn.Linear)]
+        for i, m in enumerate(linears):
+            fan_out, fan_in = m.weight.shape
+            bound = math.sqrt(6 / fan_in) if i < len(linears) - 1 else math.sqrt(6 / (fan_in + fan_out))
+            w = m.weight.detach()
+            assert w.abs().max() <= bound and w.abs().max() > 0.95 * bound, (i, bound)  # fills its interval
+            if w.numel() >= 1000:  # uniform: std = bound / sqrt(3)
+                assert abs(w.std().item() - bound / math.sqrt(3)) < 0.05 * bound / math.sqrt(3), i
+            assert (m.bias == 0).all()
+    a, b = build_models(config), build_models(config)  # from the seed alone
+    assert all(torch.equal(p, q) for p, q in zip(a[0].parameters(), b[0].parameters()))
+    torch_default = build_models(config.replace(init="torch"))[1]
+    assert not torch.equal(torch_default.net[0].bias, torch.zeros_like(torch_default.net[0].bias))  # PyTorch's default has biases
+    assert RunConfig.preset("wgan-gp", "fashion-mnist").init == "dcgan"

@@ -1,4 +1,4 @@
-"""Command line: `python -m wgan_core {train,variants,metrics,classifier,status,report} ...`.
+"""Command line: `python -m wgan_core {train,variants,metrics,classifier,status,report,quote} ...`.
 
 User mistakes (ConfigError, bad arguments) print one line to stderr and exit 2, with no traceback.
 """
@@ -159,6 +159,28 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     st = sub.add_parser("status", help="per run of a study: finished / running / stopped / failed / queued, last metrics, ETA")
     st.add_argument("dir", metavar="DIR", help="study directory (benchmarks/ablation.py --out)")
     st.set_defaults(func=_cmd_status)
+
+    def _cmd_quote(args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from .report.quote import check_file, quote_file, quoted_files
+
+        root = Path(args.root)
+        files = [Path(f) for f in args.files] or quoted_files(root)
+        if args.check:
+            stale = [f"{f}: {spec}" for f in files for spec in check_file(f, root)]
+            for line in stale:
+                print(f"differs from its CSV: {line}")
+            return 1 if stale else 0
+        for f in files:
+            print(f"{f}: {'rewritten' if quote_file(f, root) else 'unchanged'}")
+        return 0
+
+    q = sub.add_parser("quote", help="rewrite the tables that Markdown files quote from report CSVs (<!-- quote: CSV | columns -->)")
+    q.add_argument("files", nargs="*", help="Markdown files (default: README.md and results/*/README.md that quote)")
+    q.add_argument("--root", default=".", help="the directory the quoted CSV paths are relative to (default: .)")
+    q.add_argument("--check", action="store_true", help="change nothing; exit 1 naming every quote that differs from its CSV")
+    q.set_defaults(func=_cmd_quote)
 
     r = sub.add_parser("report", help="write DIR/report/ (tables, paired tests, plots, index.html) from a study's runs")
     r.add_argument("dir", metavar="DIR", help="study directory (benchmarks/ablation.py --out)")

@@ -58,7 +58,9 @@ class StudySpec:
         if not isinstance(self.selection_seeds, int) or isinstance(self.selection_seeds, bool) or self.selection_seeds < 1:
             raise ConfigError(f"selection-seeds: must be a positive integer, got {self.selection_seeds!r}")
         if self.seeds > SELECTION_SEED0:
-            raise ConfigError(f"seeds: a search reports on seeds 0..N-1 and selects on seeds from {SELECTION_SEED0}: N must be <= {SELECTION_SEED0}, got {self.seeds}")
+            raise ConfigError(
+                f"seeds: a search reports on seeds 0..N-1 and selects on seeds from {SELECTION_SEED0}: N must be <= {SELECTION_SEED0}, got {self.seeds}"
+            )
 
         if not isinstance(self.settings, int) or isinstance(self.settings, bool) or self.settings < 0:
             raise ConfigError(f"settings: must be a positive integer, got {self.settings!r}")

@@ -257,11 +257,11 @@ PRESETS: dict[str, Preset] = {
     "depth": Preset(preset_depth, 3, ""),
     "zoo": Preset(preset_zoo, 3, "wgan-gp"),
     "search-toy": Preset(
-        _search_doc(SEARCH_TOY, "tuning-fair search on 8gaussians and 25gaussians: K random settings per objective (W1), then the best and the defaults on N fresh seeds"),
+        _search_doc(SEARCH_TOY, "tuning-fair search, 8gaussians and 25gaussians: K settings per objective (W1), the best and the defaults on N fresh seeds"),
         10, "wgan-gp", SEARCH_TOY,
     ),
     "search-fashion": Preset(
-        _search_doc(SEARCH_FASHION, "tuning-fair search on Fashion-MNIST (sized for a GPU): K settings per objective (FID), then the best and the defaults on N fresh seeds"),
+        _search_doc(SEARCH_FASHION, "tuning-fair search, Fashion-MNIST (for a GPU): K settings per objective (FID), the best and defaults on N fresh seeds"),
         10, "wgan-gp", SEARCH_FASHION,
     ),
 }
