@@ -70,8 +70,11 @@ def _interpolates(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 
 
 def _dragan_points(real: torch.Tensor) -> torch.Tensor:
-    """DRAGAN's x~ = x + 0.5 * std(x) * u, std over all elements of the real batch, u ~ U[0, 1] elementwise."""
-    return real + 0.5 * real.std() * torch.rand_like(real)
+    """DRAGAN's x_hat = x + alpha (x_p - x), x_p = x + 0.5 * std(x) * u (kodalinaveen3/DRAGAN): std over all elements of
+    the real batch, u ~ U[0, 1] elementwise, then alpha ~ U[0, 1] per sample."""
+    x_p = real + 0.5 * real.std() * torch.rand_like(real)
+    alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
+    return real + alpha * (x_p - real)
 
 
 # constraint name -> (penalty(D, real, fake) -> unweighted scalar, or None; clip the critic's weights after each update).
@@ -90,7 +93,7 @@ TEXTBOOK_CONSTRAINTS = {
     "r1": (lambda D, real, fake: _grad(D, real).pow(2).sum(1).mean(), False),
     "r2": (lambda D, real, fake: _grad(D, fake).pow(2).sum(1).mean(), False),
     "r1r2": (lambda D, real, fake: _grad(D, real).pow(2).sum(1).mean() + _grad(D, fake).pow(2).sum(1).mean(), False),
-    # DRAGAN, E[(||grad D(x~)|| - 1)^2] at perturbed real points (Kodali et al. 2017)
+    # DRAGAN, E[(||grad D(x_hat)|| - 1)^2] between the real points and their perturbations (Kodali et al. 2017)
     "dragan": (lambda D, real, fake: ((_grad(D, _dragan_points(real)).norm(2, dim=1) - 1) ** 2).mean(), False),
 }
 

@@ -12,6 +12,7 @@ import wgan_core
 from wgan_core import ConfigError, RunConfig, Trainer
 from wgan_core.losses import LOSSES
 from wgan_core.penalties import CONSTRAINTS
+from wgan_core.study.presets import FASHION_BUDGET
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -105,10 +106,12 @@ def test_plugin_file_runs_in_fresh_worker_processes(tmp_path, registries):
 
 def test_plugins_field_is_part_of_the_identity_but_old_run_ids_are_unchanged():
     base = RunConfig.preset("wgan-gp", "8gaussians")
-    # the reference run's id, committed in results/core/final.json before the field existed
-    committed = json.loads((Path(__file__).resolve().parents[1] / "results" / "core" / "final.json").read_text())["run_id"]
-    assert RunConfig.preset("wgan-gp", "8gaussians", steps=2000).run_id() == committed
+    # a run's id committed in results/fashion/study.json before plugins, spectral_norm, penalty_every and init existed
+    # (DCGANs were always initialised as DCGAN, so init="dcgan" keeps their ids)
+    committed = json.loads((Path(__file__).resolve().parents[1] / "results" / "fashion" / "study.json").read_text())["runs"][0]
+    assert RunConfig.preset("gan", "fashion-mnist", seed=0, **FASHION_BUDGET).run_id() == committed
     assert base.replace(plugins="os").run_id() != base.run_id()
+    assert base.replace(init="torch").run_id() != base.run_id()  # the toy MLP's init changed its computation: a new id
 
 
 def test_arch_follows_the_data_set():

@@ -55,7 +55,7 @@ def test_toy_preset_is_matched_five_variants_two_datasets_three_seeds():
     assert {j.seed for j in jobs} == {0, 1, 2}
     # matched: architecture, budget and evaluation are the same for every variant
     assert len({(j.width, j.batch_size, j.steps, j.eval_every, j.eval_samples, j.z_dim) for j in jobs}) == 1
-    assert all(j.eval_samples == 1000 for j in jobs)  # cheaper exact W1; each run computes its modes on 2,500 samples at the end
+    assert all(j.eval_samples == 2000 and j.steps == 3000 for j in jobs)  # W1 on 2,000 vs 2,000; modes on 2,500 at the end
     # seed-major order: the first five runs are one matched set
     assert [j.variant for j in jobs[:5]] == list(FIVE) and {j.seed for j in jobs[:10]} == {0}
 
@@ -139,21 +139,21 @@ def test_job_result_survives_pickling():
         JobResult("abc", "finished")
 
 
-# steps * (1 + n_critic * weight) + 200 * (steps // eval_every + 2), at the toy budget (steps 1000, eval_every 250):
+# steps * (1 + n_critic * weight) + 200 * (steps // eval_every + 2), at the toy budget (steps 3000, eval_every 1000):
 # a critic step weighs 2.2 with a gradient penalty, 1.2 with clipping, else 1.
 TOY_COSTS = {
-    "gan": 1000 * (1 + 1 * 1.0) + 200 * 6,  # 3200
-    "nsgan": 1000 * (1 + 1 * 1.0) + 200 * 6,  # 3200
-    "wgan-clip": 1000 * (1 + 5 * 1.2) + 200 * 6,  # 8200
-    "wgan-gp": 1000 * (1 + 5 * 2.2) + 200 * 6,  # 13200
-    "wgan-lp": 1000 * (1 + 5 * 2.2) + 200 * 6,  # 13200
+    "gan": 3000 * (1 + 1 * 1.0) + 200 * 5,  # 7000
+    "nsgan": 3000 * (1 + 1 * 1.0) + 200 * 5,  # 7000
+    "wgan-clip": 3000 * (1 + 5 * 1.2) + 200 * 5,  # 22000
+    "wgan-gp": 3000 * (1 + 5 * 2.2) + 200 * 5,  # 37000
+    "wgan-lp": 3000 * (1 + 5 * 2.2) + 200 * 5,  # 37000
 }
 
 
 def test_job_cost_matches_the_hand_computed_numbers():
     jobs = StudySpec("toy", 1, datasets=("8gaussians",)).jobs()
     assert {j.variant: job_cost(j) for j in jobs} == pytest.approx(TOY_COSTS)
-    assert TOY_COSTS["wgan-gp"] == pytest.approx(13200) and TOY_COSTS["wgan-clip"] == pytest.approx(8200)
+    assert TOY_COSTS["wgan-gp"] == pytest.approx(37000) and TOY_COSTS["wgan-clip"] == pytest.approx(22000)
     depth = {j.label: job_cost(j) for j in StudySpec("depth", 1).jobs()}  # critic-only, 500 steps: gp weighs 3, clip 1
     assert depth == pytest.approx({"clip c=0.1": 500.0, "clip c=0.01": 500.0, "clip c=0.001": 500.0, "gp λ=0.1": 1500.0})
 
