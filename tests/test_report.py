@@ -359,3 +359,31 @@ def test_report_cli_bad_input(tmp_path, capsys):
     assert err.count("\n") == 1 and "holds no runs" in err
     assert cli_main(["report", str(tmp_path / "missing")]) == 2
     assert not (tmp_path / "report").exists()
+
+
+def test_search_report_keeps_a_diverged_stage2_seed_at_its_untrained_score(tmp_path):
+    # stage 1: settings 0 and 1 of nsgan and wgan-gp on selection seed 1000; stage 2: both settings on fresh seeds 0..5
+    stage1, stage2 = {}, {}
+    for v in ("nsgan", "wgan-gp"):
+        for i in (0, 1):
+            c = RunConfig.preset(v, "8gaussians", seed=1000, steps=100, eval_every=50, lr_d=1e-4 * (i + 1))
+            stage1[_fake_run(tmp_path, c, 0.3 - 0.1 * i)] = {"dataset": "8gaussians", "variant": v, "setting": i, "seed": 1000, "values": {}}
+            for seed in range(6):
+                diverged = (v, i, seed) == ("nsgan", 1, 3)
+                w1 = (0.5 if v == "nsgan" else 0.2) + 0.01 * seed
+                rid = _fake_run(tmp_path, c.replace(seed=seed), w1, "diverged" if diverged else "ok")
+                stage2[rid] = {"dataset": "8gaussians", "variant": v, "setting": i, "seed": seed, "roles": ["tuned" if i == 1 else "defaults"]}
+    info = {"preset": "search-toy", "seeds": 6, "baseline": "wgan-gp", "metric": "w1", "command": "test", "runs": list(stage1),
+            "stage1": stage1, "stage2": {"metric": "w1", "selected": {}, "runs": stage2}}  # fmt: skip
+    (tmp_path / "study.json").write_text(json.dumps(info))
+    write_report(tmp_path)
+    st = pd.read_csv(tmp_path / "report" / "stats.csv")
+    row = st[(st["metric"] == "w1") & (st["cell"] == "nsgan (tuned)")].iloc[0]
+    assert row["n_pairs"] == 6 and row["baseline"] == "wgan-gp (tuned)"  # the diverged seed 3 is a pair, not a gap
+    # its score is the untrained W1 (1.0 at step 0 in _fake_run), so the mean difference includes 1.0 - 0.23 for seed 3
+    want = np.mean([(0.5 + 0.01 * s if s != 3 else 1.0) - (0.2 + 0.01 * s) for s in range(6)])
+    assert row["mean_diff"] == pytest.approx(want)
+    ranking = pd.read_csv(tmp_path / "report" / "ranking.csv").set_index("objective")
+    assert ranking.loc["nsgan", "tuned_failure_rate"] == pytest.approx(1 / 6) and ranking.loc["wgan-gp", "tuned_failure_rate"] == 0
+    stage1_csv = pd.read_csv(tmp_path / "report" / "stage1.csv")
+    assert set(stage1_csv["seed"]) == {1000} and not set(stage1_csv["run_id"]) & set(stage2)  # selection and report seeds disjoint
