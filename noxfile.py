@@ -71,9 +71,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def ablation(session: nox.Session) -> None:
-    """Run the ablation study (default: the toy preset on a CPU); arguments after -- go to benchmarks/ablation.py."""
+    """Run a study (default: the toy preset on a CPU); arguments after -- go to `python -m wgan_core study`."""
     python = shared_python(session)
-    session.run(python, "benchmarks/ablation.py", *session.posargs, external=True)
+    session.run(python, "-m", "wgan_core", "study", *session.posargs, external=True)
 
 
 def _machine_tag() -> str:

@@ -46,13 +46,7 @@ def _tiny_classifier_cache(tmp_path_factory):
 
 
 def ablation_main(argv, capsys):
-    """benchmarks/ablation.py's main(argv) in this process: (exit code, captured output)."""
-    import sys
+    """`python -m wgan_core study ARGV` in this process: (exit code, captured output)."""
+    from wgan_core.cli import main
 
-    script_dir = str(Path(__file__).resolve().parent.parent / "benchmarks")
-    sys.path.insert(0, script_dir)
-    try:
-        import ablation
-    finally:
-        sys.path.remove(script_dir)
-    return ablation.main(argv), capsys.readouterr()
+    return main(["study", *argv]), capsys.readouterr()

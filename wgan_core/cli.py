@@ -1,4 +1,6 @@
-"""Command line: `python -m wgan_core {train,variants,metrics,classifier,status,report,quote} ...`.
+"""Command line: `python -m wgan_core {study,train,variants,metrics,classifier,status,report,quote} ...`.
+
+`study` is wgan_core.study.command (its own options: `python -m wgan_core study --help`).
 
 User mistakes (ConfigError, bad arguments) print one line to stderr and exit 2, with no traceback.
 """
@@ -12,12 +14,7 @@ from collections.abc import Sequence
 
 from .checkpoints import EXIT_INTERRUPTED, Interrupted
 from .config import VARIANTS, ConfigError, RunConfig, describe_variants, parse_set
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints the usage too)
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
+from .errors import Parser
 
 
 def _cmd_variants(args: argparse.Namespace) -> int:
@@ -46,6 +43,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m wgan_core", description="Matched training and evaluation of GAN objectives.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    sub.add_parser("study", help="run a matched study or search and write its report (see `python -m wgan_core study --help`)", add_help=False)
 
     v = sub.add_parser("variants", help="list the variants and their defaults")
     v.set_defaults(func=_cmd_variants)
@@ -157,7 +156,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
         return 0
 
     st = sub.add_parser("status", help="per run of a study: finished / running / stopped / failed / queued, last metrics, ETA")
-    st.add_argument("dir", metavar="DIR", help="study directory (benchmarks/ablation.py --out)")
+    st.add_argument("dir", metavar="DIR", help="study directory (python -m wgan_core study --out)")
     st.set_defaults(func=_cmd_status)
 
     def _cmd_quote(args: argparse.Namespace) -> int:
@@ -183,13 +182,18 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=_cmd_quote)
 
     r = sub.add_parser("report", help="write DIR/report/ (tables, paired tests, plots, index.html) from a study's runs")
-    r.add_argument("dir", metavar="DIR", help="study directory (benchmarks/ablation.py --out)")
+    r.add_argument("dir", metavar="DIR", help="study directory (python -m wgan_core study --out)")
     r.add_argument("--baseline", help="cell the paired tests compare against (default: the study's, else wgan-gp)")
     r.set_defaults(func=_cmd_report)
 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["study"]:  # its own parser: every option of a study
+        from .study.command import main as study_main
+
+        return study_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -18,6 +18,11 @@ Modules, in import order (each imports only those above it):
     claims      DIR/.claims: one process per run, heartbeats, stale claims
     executors   JobResult, `work` (one job), Executor and the local/process/submitit executors
     loop        run_study, the progress line and ETA (job_cost)
+    space       the search space (Lucic et al.'s ranges) and setting i of an objective
+    search      the search's two stages: selection seeds, selection, fresh stage-2 seeds
+    units       which runs of a study train together as seed ensembles
+    status      `python -m wgan_core status DIR`
+    command     `python -m wgan_core study`: arguments, run_study or the search, then the report
 """
 
 from .claims import CLAIMS, HEARTBEAT_S, STALE_AFTER_S, Claim, claim_is_live, try_claim
