@@ -38,15 +38,40 @@ def _requirements() -> list[str]:
     return deps + extras.get("dev", []) + extras.get("slurm", []) + extras.get("tensorboard", [])
 
 
+# Modules the filled environment must have: checked (cheaply, without importing them) on every call.
+_MODULES = ("pip", "torch", "torchvision", "torch_fidelity", "scipy", "pandas", "pytest")
+_PROBE = f"import importlib.util as u, sys; sys.exit(0 if all(u.find_spec(m) for m in {_MODULES!r}) else 1)"
+
+
+def _healthy(python: Path) -> bool:
+    """The interpreter runs and finds pip and the packages (a creation stopped half-way leaves one without)."""
+    import subprocess
+
+    try:
+        return subprocess.run([str(python), "-c", _PROBE], capture_output=True, timeout=60).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def shared_python(session: nox.Session) -> str:
-    """The shared environment's python, created and filled on first use."""
+    """The shared environment's python, created and filled on first use; rebuilt if an earlier creation stopped half-way."""
+    import shutil
+
     python = VENV / "bin" / "python"
     wanted = hashlib.sha256("\n".join(TORCH_PINS + _requirements()).encode()).hexdigest()
     stamp = VENV / ".wgan-requirements"
+    stamped = stamp.exists() and stamp.read_text() == wanted
+    if VENV.exists() and (not python.exists() or (stamped and not _healthy(python))):
+        # An interpreter without pip (creation interrupted in its first seconds) or a stamp without the packages.
+        session.log(f"the shared environment {VENV} is incomplete (an interrupted creation?): rebuilding it")
+        shutil.rmtree(VENV)
+        stamped = False
     if not python.exists():
         session.log(f"creating the shared torch environment in {VENV} (once; about 5.5 GB)")
         session.run(sys.executable, "-m", "venv", str(VENV), external=True)
-    if not stamp.exists() or stamp.read_text() != wanted:
+    if not stamped:
+        stamp.unlink(missing_ok=True)  # written only once everything is in
+        session.run(str(python), "-m", "ensurepip", "--upgrade", "-q", external=True)  # a venv whose pip never got in
         session.run(str(python), "-m", "pip", "install", "-q", "--upgrade", "pip", external=True)
         session.run(str(python), "-m", "pip", "install", "-q", *TORCH_PINS, external=True)
         session.run(str(python), "-m", "pip", "install", "-q", *_requirements(), external=True)
