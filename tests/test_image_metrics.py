@@ -26,7 +26,7 @@ from wgan_core.metrics import classifier, image_metrics
 from wgan_core.metrics.classifier import ClassifierFeatures, ClassifierSettings, get_classifier, train_classifier
 from wgan_core.metrics.image import ImageSet, as_uint8, fidelity, final_fakes, load_samples, resolve_extractor
 
-from .conftest import needs_fashion, tiny_image
+from .conftest import HAVE_FASHION, needs_fashion, tiny_image
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ClassifierSettings(width=8, features=32, epochs=1, limit=2000, batch_size=128)
@@ -438,3 +438,89 @@ def test_final_fakes_come_from_a_fixed_seeded_stream(tiny):
     assert a.dtype == torch.uint8 and a.shape == (30, 1, 28, 28) and torch.equal(a, b)
     other = Trainer(tiny_image(final_eval_samples=30, seed=1))
     assert not torch.equal(a, final_fakes(other.config, other.sample))
+
+
+# ---------------------------------------------------------------------------------------------
+# A generator trained elsewhere: TorchScript, torch.export, one of our runs
+# ---------------------------------------------------------------------------------------------
+class _TinyGenerator(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = torch.nn.Sequential(torch.nn.Linear(8, 28 * 28), torch.nn.Tanh())
+
+    def forward(self, z):
+        return self.net(z).reshape(-1, 1, 28, 28)  # (N, 1, 28, 28) in [-1, 1]
+
+
+def test_generator_files_give_the_module_s_own_samples(tmp_path):
+    from wgan_core.metrics.generator_file import generate, load_generator
+
+    g = _TinyGenerator().eval()
+    torch.jit.save(torch.jit.script(g), tmp_path / "g.pt")
+    torch.export.save(torch.export.export(g, (torch.randn(4, 8),), dynamic_shapes=({0: torch.export.Dim("n", min=1)},)), tmp_path / "g.pt2")
+    z = torch.randn(7, 8, generator=torch.Generator().manual_seed(3))  # what generate draws for seed 3, in one batch
+    with torch.no_grad():
+        want = g(z)
+    for name in ("g.pt", "g.pt2"):
+        got = generate(load_generator(tmp_path / name), 8, 7, seed=3)
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+        # batches of 2 draw the same latents in order (a matmul over fewer rows may round differently in the last bit)
+        torch.testing.assert_close(generate(load_generator(tmp_path / name), 8, 7, seed=3, batch=2), got, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        (None, ["--generator", "missing.pt", "--z-dim", "8"], "generator: .* does not exist"),
+        ("junk", ["--generator", "junk.pt", "--z-dim", "8"], "generator: cannot load .* as a TorchScript file"),
+        ("junk", ["--generator", "junk.pt2", "--z-dim", "8"], "generator: cannot load .* as a torch.export program"),
+        ("script", ["--generator", "g.pt"], "z-dim: --generator needs --z-dim"),
+        ("script", ["--generator", "g.pt", "--z-dim", "5"], "generator: calling it on latents of shape"),
+        (None, ["--run", "nowhere"], "run: .* is not a finished run directory"),
+    ],
+    ids=["missing", "junk-script", "junk-export", "no-z-dim", "wrong-z-dim", "no-run"],
+)
+def test_cli_metrics_generator_bad_input_is_one_line_exit_2(tmp_path, capsys, monkeypatch, make, args, message):
+    monkeypatch.chdir(tmp_path)
+    if make == "junk":
+        for name in ("junk.pt", "junk.pt2"):
+            (tmp_path / name).write_bytes(b"not a model")
+    elif make == "script":
+        torch.jit.save(torch.jit.script(_TinyGenerator()), tmp_path / "g.pt")
+    if not HAVE_FASHION:
+        pytest.skip("the metrics command reads the data set first")
+    rc = main(["metrics", "--dataset", "fashion-mnist", "--num-samples", "10", *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("error:"), err
+    assert __import__("re").search(message, err), err
+
+
+@needs_fashion
+def test_cli_metrics_of_a_generator_file_equal_those_of_its_samples(tiny, tmp_path, capsys):
+    from wgan_core.metrics.generator_file import generate, load_generator
+
+    torch.jit.save(torch.jit.script(_TinyGenerator()), tmp_path / "g.pt")
+    common = ["--n-real", "1000", "--kid-subset-size", "100", "--no-prc"]
+    rc = main(["metrics", "--dataset", "fashion-mnist", "--generator", str(tmp_path / "g.pt"), "--z-dim", "8", "--num-samples", "200", *common])
+    out = json.loads(capsys.readouterr().out)
+    fake = generate(load_generator(tmp_path / "g.pt"), 8, 200)
+    torch.save(fake, tmp_path / "fake.pt")
+    assert main(["metrics", "--dataset", "fashion-mnist", "--samples", str(tmp_path / "fake.pt"), *common]) == 0
+    assert rc == 0 and out == json.loads(capsys.readouterr().out) and out["n"] == 200
+
+
+@needs_fashion
+def test_cli_metrics_of_one_of_our_runs(tiny, tmp_path, capsys):
+    from wgan_core.io import json_safe
+    from wgan_core.metrics.generator_file import generate, load_run_generator
+
+    train(tiny_image(final_eval_samples=100), tmp_path / "run", progress=False)
+    g, z_dim = load_run_generator(tmp_path / "run")
+    assert z_dim == 16 and not g.training  # eval mode: batch-norm running statistics, as the run's own samples
+    rc = main(["metrics", "--dataset", "fashion-mnist", "--run", str(tmp_path / "run"), "--num-samples", "64", "--n-real", "500",
+               "--kid-subset-size", "50", "--no-prc"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["n"] == 64
+    want = image_metrics(generate(g, z_dim, 64), "fashion-mnist", n_real=500, kid_subset_size=50, prc=False)
+    assert out == json.loads(json.dumps(json_safe(want)))  # as printed: NaN (precision/recall skipped) becomes null

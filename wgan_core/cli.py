@@ -76,7 +76,18 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
         from .metrics.image import image_metrics, load_samples, reference_split
 
         channels = load_split(args.dataset, reference_split(args.dataset), args.data_dir, args.download)[0].shape[1]
-        fake = load_samples(args.samples, channels)
+        if args.samples:
+            fake = load_samples(args.samples, channels)
+        else:
+            from .metrics.generator_file import generate, load_generator, load_run_generator
+
+            if args.run:
+                generator, z_dim = load_run_generator(args.run)
+            else:
+                if args.z_dim is None:
+                    raise ConfigError("z-dim: --generator needs --z-dim, the generator's latent size")
+                generator, z_dim = load_generator(args.generator), args.z_dim
+            fake = generate(generator, z_dim, args.num_samples, seed=args.seed)
         m = image_metrics(
             fake, args.dataset, extractor=args.extractor, split=args.split or reference_split(args.dataset), n=args.n, n_real=args.n_real,
             prc=not args.no_prc, kid_subset_size=args.kid_subset_size, data_dir=args.data_dir, download=args.download,
@@ -116,7 +127,13 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
 
     m = sub.add_parser("metrics", help="FID, KID, precision/recall and class_kl of generated images against a data set split")
     _data_args(m)
-    m.add_argument("--samples", required=True, help="an .npy or .pt file of images (uint8, or float in [-1, 1]) or a folder of images")
+    src = m.add_mutually_exclusive_group(required=True)
+    src.add_argument("--samples", help="an .npy or .pt file of images (uint8, or float in [-1, 1]) or a folder of images")
+    src.add_argument("--generator", help="a generator trained elsewhere: TorchScript (.pt, as torch-fidelity takes) or torch.export (.pt2)")
+    src.add_argument("--run", help="a finished run directory of this suite (its config.json and model.pt)")
+    m.add_argument("--z-dim", type=int, help="--generator: its latent size (z ~ N(0, I), shape (N, z_dim))")
+    m.add_argument("--num-samples", type=int, default=10000, help="--generator / --run: how many samples to draw (default 10,000)")
+    m.add_argument("--seed", type=int, default=0, help="--generator / --run: seed of the latents (default 0)")
     m.add_argument("--extractor", default="classifier", choices=["classifier", "inception"], help="feature network (default: classifier, offline)")
     m.add_argument("--inception-weights", help="torch-fidelity inception-v3-compat weights file (or set WGAN_INCEPTION_WEIGHTS)")
     m.add_argument("--split", choices=["train", "test"], help="real split to compare with (default: test)")
