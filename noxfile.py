@@ -87,6 +87,13 @@ def tests(session: nox.Session) -> None:
     session.run(python, "-m", "pytest", "-q", *session.posargs, external=True)
 
 
+@nox.session(default=False)
+def slow(session: nox.Session) -> None:
+    """The slow tests (real processes killed with kill -9, subprocess end-to-end checks): pytest -m slow; CI runs them."""
+    python = shared_python(session)
+    session.run(python, "-m", "pytest", "-q", "-m", "slow", *session.posargs, external=True)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """Lint with ruff."""

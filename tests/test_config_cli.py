@@ -133,6 +133,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, c
     assert not out.exists()
 
 
+@pytest.mark.slow  # a real process killed or run end to end: `nox -s slow` (CI runs it)
 @pytest.mark.parametrize("args", [["--set", "lr_d"], ["--variant", "wgan"], ["--bogus-flag"]])
 def test_cli_subprocess_exit_code_and_no_traceback(tmp_path, args):
     r = _cli(tmp_path, "train", "--out", str(tmp_path / "run"), *args)

@@ -396,6 +396,7 @@ def _restart_and_check(out: Path, before: dict, stage2_before: dict | None) -> s
     return rerun
 
 
+@pytest.mark.slow  # a real process killed or run end to end: `nox -s slow` (CI runs it)
 def test_kill_9_in_stage_1_then_restart_finishes_both_stages(tmp_path):
     out = tmp_path / "search"
 
@@ -412,6 +413,7 @@ def test_kill_9_in_stage_1_then_restart_finishes_both_stages(tmp_path):
     assert f"stage 1: 6/6 runs finished ({6 - len(before)} run now)" in rerun.stdout
 
 
+@pytest.mark.slow  # a real process killed or run end to end: `nox -s slow` (CI runs it)
 def test_kill_9_in_stage_2_then_restart_keeps_its_record(tmp_path):
     out = tmp_path / "search"
 

@@ -286,6 +286,7 @@ def _script(*args: str) -> list[str]:
     return [sys.executable, str(SCRIPT), *args]
 
 
+@pytest.mark.slow  # a real process killed or run end to end: `nox -s slow` (CI runs it)
 @pytest.mark.parametrize(
     "how",
     [("--ensemble", "off"), ("--executor", "local")],
@@ -371,6 +372,7 @@ def test_cli_refuses_another_study_and_overwrites_nothing(tmp_path, capsys):
     assert (out / "study.json").read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["study.json"]
 
 
+@pytest.mark.slow  # a real process killed or run end to end: `nox -s slow` (CI runs it)
 def test_cli_subprocess_bad_input_has_no_traceback(tmp_path):
     r = subprocess.run(_script("--preset", "nope", "--out", str(tmp_path / "x")), capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
