@@ -108,8 +108,9 @@ def test_sigterm_to_a_pool_worker_stops_the_study_with_that_run_resumable(tmp_pa
         time.sleep(0.2)
     assert claims, "no run started"
     rid, pid = claims[0].name, json.loads(claims[0].read_text())["pid"]
-    while not (out / rid / "metrics.csv").exists():
+    while not (out / rid / "metrics.csv").exists() and time.time() < deadline:
         time.sleep(0.2)
+    assert (out / rid / "metrics.csv").exists(), "the run wrote no metrics.csv within the deadline"
     time.sleep(1.0)
     os.kill(pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=120)

@@ -71,9 +71,10 @@ def test_one_step_per_variant_changes_both_networks(variant):
 @pytest.mark.parametrize("loss", list(LOSSES))
 def test_every_cell_of_the_cross_trains(loss, constraint):
     t = Trainer(tiny_toy("nsgan", loss=loss, constraint=constraint, n_critic=2))
+    before = [p.detach().clone() for p in t.critic.parameters()]
     t.step()
     assert t.diverged_at() is None
-    assert t.config.label in VARIANTS or t.config.label == f"{loss}+{constraint}"
+    assert any(not torch.equal(a, b) for a, b in zip(before, t.critic.parameters()))  # the critic step moved the critic
 
 
 def test_clip_keeps_critic_in_box_after_a_step():
