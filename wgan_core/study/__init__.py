@@ -13,22 +13,23 @@ Layout of a study directory:
     DIR/report/             written by wgan_core.report at the end
 
 Modules, in import order (each imports only those above it):
-    presets     the presets and their budgets (PRESETS, TOY_BUDGET, ...)
+    space       the search space (Lucic et al.'s ranges) and setting i of an objective
+    presets     the presets and their budgets (PRESETS, TOY_BUDGET, ...), the search's selection seeds
     identity    StudySpec, --set overrides, study.json (prepare_dir, read_study)
     claims      DIR/.claims: one process per run, heartbeats, stale claims
-    executors   JobResult, `work` (one job), Executor and the local/process/submitit executors
-    loop        run_study, the progress line and ETA (job_cost)
-    space       the search space (Lucic et al.'s ranges) and setting i of an objective
-    search      the search's two stages: selection seeds, selection, fresh stage-2 seeds
     units       which runs of a study train together as seed ensembles
+    executors   JobResult, `work` (one job), Executor and the local/process/submitit executors
+    loop        run_plain (a study's jobs), the progress line and ETA (job_cost)
+    search      the search's two stages: selection seeds, selection, fresh stage-2 seeds
+    run         run_study: a plain study or a search, the one entry point
     status      `python -m wgan_core status DIR`
-    command     `python -m wgan_core study`: arguments, run_study or the search, then the report
+    command     `python -m wgan_core study`: arguments, run_study, then the report
 """
 
 from .claims import CLAIMS, HEARTBEAT_S, STALE_AFTER_S, Claim, claim_is_live, try_claim
 from .executors import STATES, Executor, JobResult, StudyError, StudyInterrupted, available_cores, run_job, work
 from .identity import STUDY_FILE, StudySpec, describe_job, job_from_dict, override, prepare_dir, read_study
-from .loop import critic_step_weight, finished_runs, job_cost, run_study
+from .loop import critic_step_weight, finished_runs, job_cost
 from .presets import (
     CLIP_VALUES,
     FACTORIAL_CONSTRAINTS,
@@ -46,6 +47,7 @@ from .presets import (
     describe_presets,
     inception_weights_present,
 )
+from .run import run_study
 
 __all__ = [
     "CLAIMS",

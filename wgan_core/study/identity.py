@@ -19,7 +19,9 @@ from typing import Any
 from ..config import ConfigError, RunConfig
 from ..depth import DepthConfig
 from ..env import git_commit
+from ..metrics.registry import METRICS
 from .presets import PRESETS, SELECTION_SEED0, Job, search_stage1
+from .space import PARAM_NAMES
 
 STUDY_FILE = "study.json"
 
@@ -52,9 +54,6 @@ class StudySpec:
                 searches = ", ".join(n for n, p in PRESETS.items() if p.search)
                 raise ConfigError(f"settings/metric/params/selection-seeds: only for the search presets ({searches}), not {self.preset!r}")
             return
-        from ..metrics.registry import METRICS
-        from .space import PARAM_NAMES
-
         if not isinstance(self.selection_seeds, int) or isinstance(self.selection_seeds, bool) or self.selection_seeds < 1:
             raise ConfigError(f"selection-seeds: must be a positive integer, got {self.selection_seeds!r}")
         if self.seeds > SELECTION_SEED0:

@@ -112,7 +112,7 @@ def _fmt_s(s: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else (f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s")
 
 
-def run_study(
+def run_plain(
     spec: StudySpec,
     root: str | Path,
     executor: Executor | None = None,
@@ -122,18 +122,13 @@ def run_study(
     command: str = "",
     poll_s: float = 10.0,
 ) -> dict[str, Any]:
-    """Run every job of the study that has not finished. Returns {'total', 'ran', 'skipped', 'failed', 'seconds'}.
+    """Run every job of a study (not a search) that has not finished. Returns {'total', 'ran', 'skipped', 'failed', 'seconds'}.
 
     Runs held by another live invocation are waited for (and taken over if that
-    invocation dies). Raises StudyError at the end if some runs failed. A search
-    preset runs its two stages (wgan_core.study.search.run_search).
+    invocation dies). Raises StudyError at the end if some runs failed.
     """
     executor = executor or Executor("local")
     root = Path(root).expanduser()
-    if spec.search is not None:
-        from .search import run_search
-
-        return run_search(spec, root, executor, progress=progress, log=log, command=command, poll_s=poll_s)
     jobs = spec.jobs()  # ConfigError for a bad preset, variant, data set or override: before anything is written
     check_device(spec, executor)
     prepare_dir(root, spec, jobs, command)
@@ -230,4 +225,4 @@ def finished_runs(root: Path) -> list[str]:
     return sorted(p.parent.name for p in Path(root).glob("*/final.json"))
 
 
-__all__ = ["Progress", "check_device", "critic_step_weight", "finished_runs", "job_cost", "raise_failures", "run_jobs", "run_study"]
+__all__ = ["Progress", "check_device", "critic_step_weight", "finished_runs", "job_cost", "raise_failures", "run_jobs", "run_plain"]

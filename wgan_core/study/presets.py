@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 from ..config import ConfigError, RunConfig
 from ..depth import DepthConfig
+from .space import PARAM_NAMES, setting
 
 Job = RunConfig | DepthConfig
 
@@ -220,8 +221,6 @@ def search_stage1(plan: SearchPlan, settings: int, device: str, params: tuple[st
 
     params: the hyperparameters to vary (default: all of study.space.SPACE).
     """
-    from .space import PARAM_NAMES, setting
-
     out: list[tuple[Job, int]] = []
     for i in range(settings):
         for seed in selection_seeds(r):
