@@ -85,14 +85,21 @@ class MemberStreams:
         return torch.cat([torch.rand((n, *shape[1:]), device=device, generator=g) for g in self.generators])
 
 
-def uniform(shape: tuple[int, ...], device: torch.device, generator: torch.Generator | MemberStreams | None) -> Tensor:
+# What a penalty receives as its `generator` argument: the run's torch.Generator in a single run, the members' MemberStreams
+# in a seed ensemble (None: the global generator, in tests). A penalty must draw only through `uniform` (each member from
+# its own stream) and take batch statistics only through `batch_std` (each member's own batch): torch.rand(generator=...)
+# does not accept MemberStreams, and a plain x.std() would mix the members of a stacked batch.
+Randomness = torch.Generator | MemberStreams | None
+
+
+def uniform(shape: tuple[int, ...], device: torch.device, generator: Randomness) -> Tensor:
     """U[0, 1) of `shape` (batch first) from the run's stream, or from each ensemble member's own stream."""
     if isinstance(generator, MemberStreams):
         return generator.rand(tuple(shape), device)
     return torch.rand(shape, device=device, generator=generator)
 
 
-def batch_std(x: Tensor, generator: torch.Generator | MemberStreams | None) -> Tensor:
+def batch_std(x: Tensor, generator: Randomness) -> Tensor:
     """The unbiased std of a batch over all its elements; for an ensemble, of each member's own batch (broadcastable to x)."""
     if isinstance(generator, MemberStreams):
         s = len(generator.generators)
@@ -108,7 +115,7 @@ def gradient_penalty(
     *,
     one_sided: bool = False,
     eps: Tensor | None = None,
-    generator: torch.Generator | None = None,
+    generator: Randomness = None,
 ) -> Tensor:
     """Un-weighted gradient penalty at random interpolates (the caller applies lambda).
 
@@ -144,33 +151,33 @@ def clip_weights_(critic: nn.Module, c: float) -> None:
 # the trainer multiplies by config.penalty_weight), and its after_critic_step(critic, config)
 # runs after every critic update (weight clipping).
 # ---------------------------------------------------------------------------------------------
-def two_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def two_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2], x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample (Gulrajani et al. 2017, eq. 3)."""
     return _gap_sq(_norms_at_interpolates(critic, real, fake, generator), one_sided=False)
 
 
-def one_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def one_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """WGAN-LP: E[max(0, ||grad D(x_hat)|| - 1)^2] at the same interpolates (Petzka et al. 2018, eq. 8)."""
     return _gap_sq(_norms_at_interpolates(critic, real, fake, generator), one_sided=True)
 
 
-def gp0_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def gp0_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """GP-0 (Thanh-Tung et al. 2019): E[||grad D(x_hat)||^2] at the WGAN-GP interpolates, pushing the gradient towards 0, not 1."""
     eps = uniform((real.shape[0],), real.device, generator)
     return input_grad_sq_norms(critic, interpolate(real, fake.detach(), eps), create_graph=True)
 
 
-def r1_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def r1_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """R1 (Mescheder et al. 2018, eq. 9 without gamma/2): E[||grad_x D(x)||^2] at the real batch. real: (N, ...)."""
     return input_grad_sq_norms(critic, real, create_graph=True)
 
 
-def r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """R2 (Mescheder et al. 2018): E[||grad_x D(x)||^2] at the fake batch. fake: (N, ...), detached from the generator."""
     return input_grad_sq_norms(critic, fake.detach(), create_graph=True)
 
 
-def r1r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+def r1r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> tuple[Tensor, Tensor]:
     """R1 + R2 (R3GAN, Huang et al. 2024): the sum of the two zero-centred penalties. R3GAN's gamma/2 is the penalty_weight.
 
     Returns the two parts' per-sample terms ((N,), (N,)): the penalty is mean(R1 terms) + mean(R2 terms).
@@ -178,7 +185,7 @@ def r1r2_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.G
     return r1_terms(critic, real, fake), r2_terms(critic, real, fake)
 
 
-def dragan_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def dragan_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """DRAGAN (Kodali et al. 2017): E[(||grad D(x_hat)|| - 1)^2] at x_hat = x + alpha (x_p - x), x_p = x + 0.5 s u.
 
     As the reference code does it (kodalinaveen3/DRAGAN, DRAGAN.ipynb; also compare_gan's DRAGAN.py): s is the
@@ -207,7 +214,7 @@ def mean_of_terms(terms: Tensor | tuple[Tensor, ...], members: int = 0) -> Tenso
 
 
 def _mean_of(terms: Callable[..., Tensor | tuple[Tensor, ...]]) -> PenaltyFn:
-    def penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    def penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
         return mean_of_terms(terms(critic, real, fake, generator))
 
     penalty.__doc__ = terms.__doc__
@@ -226,7 +233,7 @@ def clip_after_step(critic: nn.Module, config) -> None:
     clip_weights_(critic, config.clip_value)
 
 
-PenaltyFn = Callable[[nn.Module, Tensor, Tensor, "torch.Generator | None"], Tensor]
+PenaltyFn = Callable[[nn.Module, Tensor, Tensor, Randomness], Tensor]
 
 
 @dataclass(frozen=True)
@@ -260,9 +267,12 @@ def register_constraint(
     True when there is a penalty) says whether the penalty needs a gradient of a gradient.
     Or give terms(critic, real, fake, generator) -> (N,) per-sample terms instead of penalty (the
     penalty is then their mean; or a tuple of such parts, the sum of their means): such a
-    constraint also trains in seed ensembles, provided its randomness comes from
-    `uniform(shape, device, generator)` (each member's own stream; `generator` is then a
-    MemberStreams, which torch.rand does not accept).
+    constraint also trains in seed ensembles. The ensemble contract (`Randomness`): `generator`
+    is a torch.Generator in a single run and a MemberStreams in an ensemble, whose stacked batch
+    holds each member's B rows in turn; draw random numbers only with
+    `uniform(shape, device, generator)` and take a batch statistic only with
+    `batch_std(x, generator)`, so that each member draws from its own stream and sees only its
+    own batch (torch.rand(generator=...) fails on a MemberStreams; x.std() would mix members).
     Registering a name again replaces it; give runs that use a plug-in its module in RunConfig.plugins.
     """
     if terms is not None:
@@ -303,7 +313,7 @@ def get_constraint(name: str) -> Constraint:
         raise ConfigError(f"constraint: unknown {name!r}; allowed: {allowed} (or register one: wgan_core.register_constraint)") from None
 
 
-def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """The unweighted value of the named registered penalty (0 for a constraint without one). real, fake: (N, ...)."""
     entry = get_constraint(name)
     if entry.penalty is None:
@@ -312,6 +322,6 @@ def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator:
 
 
 __all__ = [
-    "CONSTRAINTS", "Constraint", "MemberStreams", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty", "input_grad_norms",
+    "CONSTRAINTS", "Constraint", "MemberStreams", "Randomness", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty", "input_grad_norms",
     "input_grad_sq_norms", "interpolate", "mean_of_terms", "penalty", "penalty_from_norms", "register_constraint", "uniform",
 ]  # fmt: skip
