@@ -387,3 +387,15 @@ def test_search_report_keeps_a_diverged_stage2_seed_at_its_untrained_score(tmp_p
     assert ranking.loc["nsgan", "tuned_failure_rate"] == pytest.approx(1 / 6) and ranking.loc["wgan-gp", "tuned_failure_rate"] == 0
     stage1_csv = pd.read_csv(tmp_path / "report" / "stage1.csv")
     assert set(stage1_csv["seed"]) == {1000} and not set(stage1_csv["run_id"]) & set(stage2)  # selection and report seeds disjoint
+
+
+def test_an_ensemble_members_seconds_are_its_share_of_the_ensembles_wall_time(tmp_path):
+    config = RunConfig.preset("wgan-gp", "8gaussians", seed=0, steps=100, eval_every=50)
+    rid = _fake_run(tmp_path, config, 0.1)
+    final = json.loads((tmp_path / rid / "final.json").read_text())
+    final.update(ensemble={"size": 4, "seeds": [0, 1, 2, 3]}, cpu_share=0.97)  # as a member of 4 writes it
+    (tmp_path / rid / "final.json").write_text(json.dumps(final))
+    alone = _fake_run(tmp_path, config.replace(seed=1), 0.1)
+    runs = load_study(tmp_path)[0].set_index("run_id")
+    assert runs.loc[rid, "run_seconds"] == pytest.approx(101.0 / 4) and runs.loc[rid, "cpu_share"] == 0.97
+    assert runs.loc[alone, "run_seconds"] == 101.0 and runs.loc[alone, "ensemble_size"] == 1

@@ -79,8 +79,12 @@ def _run_row(d: Path, cfg: dict[str, Any], final: dict[str, Any] | None, curves:
     if final is not None:
         row["status"] = final.get("status", "ok")
         row["steps_done"] = final.get("steps")
-        for k in ("wall_time_s", "train_time_s", "gen_iters_per_s"):
+        for k in ("wall_time_s", "train_time_s", "gen_iters_per_s", "cpu_share"):
             row[k] = final.get(k)
+        # A seed ensemble's member records the whole ensemble's wall time: its share is wall / members.
+        row["ensemble_size"] = int((final.get("ensemble") or {}).get("size", 1))
+        wall = final.get("wall_time_s")
+        row["run_seconds"] = wall / row["ensemble_size"] if isinstance(wall, (int, float)) else math.nan
         row.update({k: v for k, v in final.get("metrics", {}).items() if k not in row})
     else:
         row["status"] = "incomplete"

@@ -66,7 +66,7 @@ def stage1_frame(runs: pd.DataFrame, curves: pd.DataFrame, info: dict[str, Any])
         rows.append({
             "dataset": row["dataset"], "objective": row["variant"], "setting": row["setting"], "seed": row.get("seed", 0), "run_id": rid,
             "status": status, "final": final, "failed": bad, "score": untrained if bad else final, **values,
-            "wall_time_s": float(r["wall_time_s"]) if r is not None and pd.notna(r.get("wall_time_s")) else math.nan,
+            "wall_time_s": float(r["run_seconds"]) if r is not None and pd.notna(r.get("run_seconds")) else math.nan,
             "cpu_share": float(r["cpu_share"]) if r is not None and "cpu_share" in r and pd.notna(r["cpu_share"]) else math.nan,
         })  # fmt: skip
     order = {rid: i for i, rid in enumerate(info.get("runs", []))}  # study order (study.json's stage1 dict may be key-sorted)
@@ -163,7 +163,7 @@ def cost_table(stage1: pd.DataFrame, view: pd.DataFrame, budget: pd.DataFrame, m
     for (dataset, obj), g in stage1.groupby(["dataset", "objective"], sort=False):
         v = view[(view["dataset"] == dataset) & (view["label"] == obj)].drop_duplicates("run_id")
         s1 = float(g["wall_time_s"].sum())
-        s2 = float(v.loc[~v["run_id"].isin(g["run_id"]), "wall_time_s"].sum())
+        s2 = float(v.loc[~v["run_id"].isin(g["run_id"]), "run_seconds"].sum())  # an ensemble member's share of its wall time
         shares = pd.concat([g["cpu_share"], v["cpu_share"]]) if "cpu_share" in v else g["cpu_share"]
         share = float(pd.to_numeric(shares, errors="coerce").median())
         base = view[(view["dataset"] == dataset) & (view["cell"] == f"{baseline} (defaults)")][metric]
@@ -302,7 +302,8 @@ def search_sections(runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame
         t["cpu_share"] = [num(v, ".2f") for v in t["cpu_share"]]
         t["shared"] = ["—" if v is None else ("shared" if v else "idle") for v in t["shared"]]
         note = (
-            f"Run seconds (wall time of each run, one core each); target: the median {metric} of {baseline} at its defaults in stage 2; "
+            "Run seconds (wall time of each run, one core each; a seed ensemble's wall time divided among its members); "
+            f"target: the median {metric} of {baseline} at its defaults in stage 2; "
             "settings_to_target: the smallest budget whose expected best reaches it; seconds_to_target: that many mean stage-1 settings. "
             f"cpu_share: the runs' median CPU seconds per wall second; 'shared' rows (below {SHARED_BELOW}) waited for a core while other "
             "work ran, so their seconds overstate an idle machine's."

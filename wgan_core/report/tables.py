@@ -60,7 +60,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
         ok = g[~fails]
         for col in [c for c in g.columns if c.startswith(("steps_to_", "time_to_"))]:
             row[f"{col}_mean"] = ok[col].mean()
-        for col in ("wall_time_s", "gen_iters_per_s"):
+        for col in ("wall_time_s", "run_seconds", "gen_iters_per_s"):
             if col in g:
                 row[f"{col}_mean"] = pd.to_numeric(g[col], errors="coerce").mean()
         rows.append(row)
@@ -114,7 +114,9 @@ def display_tables(summary: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Da
         for col in [c for c in g.columns if c.startswith("steps_to_") and c.endswith("_mean")]:
             metric = col[len("steps_to_") : -len("_10pct_mean")]
             t[f"steps to {display_name(metric)} ±10%"] = [num(v) for v in g[col]]
-        if "wall_time_s_mean" in g:
+        if "run_seconds_mean" in g:
+            t["seconds per run"] = [num(v) for v in g["run_seconds_mean"]]  # an ensemble member: its share of the ensemble's wall time
+        elif "wall_time_s_mean" in g:
             t["wall time (s)"] = [num(v) for v in g["wall_time_s_mean"]]
         if "gen_iters_per_s_mean" in g:
             t["gen it/s"] = [num(v) for v in g["gen_iters_per_s_mean"]]
