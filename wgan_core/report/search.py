@@ -157,7 +157,8 @@ def cost_table(stage1: pd.DataFrame, view: pd.DataFrame, budget: pd.DataFrame, m
     """Run seconds per objective over the whole search, and the budget each needs to reach the baseline's median at its defaults.
 
     cpu_share: the median over the objective's runs of CPU seconds per wall second (one torch thread each); `shared`
-    marks rows whose runs waited for a core (median below SHARED_BELOW): their seconds are not an idle machine's.
+    marks rows whose runs waited for a core (median below SHARED_BELOW): their seconds are not an idle machine's;
+    runs_shared counts the runs below it. It cannot see contention for caches or memory bandwidth.
     """
     rows = []
     for (dataset, obj), g in stage1.groupby(["dataset", "objective"], sort=False):
@@ -165,7 +166,8 @@ def cost_table(stage1: pd.DataFrame, view: pd.DataFrame, budget: pd.DataFrame, m
         s1 = float(g["wall_time_s"].sum())
         s2 = float(v.loc[~v["run_id"].isin(g["run_id"]), "run_seconds"].sum())  # an ensemble member's share of its wall time
         shares = pd.concat([g["cpu_share"], v["cpu_share"]]) if "cpu_share" in v else g["cpu_share"]
-        share = float(pd.to_numeric(shares, errors="coerce").median())
+        shares = pd.to_numeric(shares, errors="coerce")
+        share = float(shares.median())
         base = view[(view["dataset"] == dataset) & (view["cell"] == f"{baseline} (defaults)")][metric]
         target = float(base.median()) if len(base) else math.nan
         curve = budget[(budget["dataset"] == dataset) & (budget["cell"] == obj)].sort_values("budget")["expected_best"].to_numpy(float)
@@ -174,7 +176,8 @@ def cost_table(stage1: pd.DataFrame, view: pd.DataFrame, budget: pd.DataFrame, m
         rows.append({
             "dataset": dataset, "objective": obj, "stage1_s": s1, "stage2_s": s2, "total_s": s1 + s2, "target": target,
             "settings_to_target": m, "seconds_to_target": m * per_setting if m else math.nan, "cpu_share": share,
-            "shared": bool(share < SHARED_BELOW) if math.isfinite(share) else None,
+            "shared": bool(share < SHARED_BELOW) if math.isfinite(share) else None, "runs_shared": int((shares < SHARED_BELOW).sum()),
+            "runs": int(shares.notna().sum()),
         })  # fmt: skip
     return pd.DataFrame(rows)
 
@@ -306,7 +309,7 @@ def search_sections(runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame
             f"target: the median {metric} of {baseline} at its defaults in stage 2; "
             "settings_to_target: the smallest budget whose expected best reaches it; seconds_to_target: that many mean stage-1 settings. "
             f"cpu_share: the runs' median CPU seconds per wall second; 'shared' rows (below {SHARED_BELOW}) waited for a core while other "
-            "work ran, so their seconds overstate an idle machine's."
+            "work ran, so their seconds overstate an idle machine's; runs_shared: how many of the row's runs fell below it (of runs)."
         )
         sections.append(("Cost", t, note))
     plots = []
