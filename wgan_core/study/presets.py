@@ -30,7 +30,8 @@ FIVE = ("gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp")
 #  * 3,000 generator iterations (the reference code runs 100,000): an early-training comparison at a matched
 #    budget, not converged runs;
 #  * eval_samples 2,000: the exact W1 on 2,000 vs 2,000 samples. For one fixed trained model its spread over
-#    evaluation draws is about half that of W1 on 1,000 vs 1,000 (results/search-toy/README.md has the measurement);
+#    evaluation draws is about half that of W1 on 1,000 vs 1,000 on 25gaussians, and no smaller on 8gaussians
+#    (results/search-toy/README.md has the measurement, benchmarks/selection_noise.py the command);
 #    it costs 0.6 s (a spread-out generator) to 4 s (a collapsed one) per evaluation, so evaluations come
 #    every 1,000 iterations. The mode counts with the published definition (2,500 samples; VEEGAN, PacGAN) are
 #    computed by each run from its final generator when it finishes, the "(2,500)" columns.
