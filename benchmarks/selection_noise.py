@@ -28,7 +28,7 @@ from wgan_core.config import RunConfig  # noqa: E402
 from wgan_core.data import sample_toy  # noqa: E402
 from wgan_core.metrics.toy import w1_exact  # noqa: E402
 from wgan_core.models import build_models  # noqa: E402
-from wgan_core.outcome import scored  # noqa: E402
+from wgan_core.study.search import score  # noqa: E402
 
 
 def w1_spread(run_dir: Path, sizes: list[int], draws: int) -> list[dict]:
@@ -50,15 +50,8 @@ def w1_spread(run_dir: Path, sizes: list[int], draws: int) -> list[dict]:
 
 
 def stage1_gaps(root: Path, info: dict) -> pd.DataFrame:
-    """Per data set and objective: the best and second-best mean setting score of stage 1, and their gap."""
-    rows = []
-    for rid, row in info["stage1"].items():
-        d = root / rid
-        final = json.loads((d / "final.json").read_text())
-        curve = pd.read_csv(d / "metrics.csv")
-        untrained = float(curve.loc[curve["step"] == 0, "w1"].iloc[0])
-        rows.append({**{k: row[k] for k in ("dataset", "variant", "setting")},
-                     "score": scored(final["status"], final.get("metrics", {}).get("w1"), untrained)})  # fmt: skip
+    """Per data set and objective: the best and second-best mean setting score of stage 1 (as selection scores them), and their gap."""
+    rows = [{**{k: row[k] for k in ("dataset", "variant", "setting")}, "score": score(root, rid, "w1")} for rid, row in info["stage1"].items()]
     df = pd.DataFrame(rows).groupby(["dataset", "variant", "setting"], as_index=False)["score"].mean()
     out = []
     for (ds, v), g in df.groupby(["dataset", "variant"], sort=False):

@@ -77,6 +77,11 @@ def threshold() -> tuple[str, ...]:
     return tuple(m.name for m in METRICS.values() if m.threshold)
 
 
+def lower_is_better(name: str) -> bool:
+    """The direction the failure rule and selection judge a metric by: lower is better unless registered otherwise."""
+    return METRICS[name].lower_is_better is not False if name in METRICS else True
+
+
 def fmt(name: str, value: object) -> str:
     """One value as the registry formats it ('.3g' for unregistered metrics)."""
     if not isinstance(value, float):
@@ -85,4 +90,4 @@ def fmt(name: str, value: object) -> str:
     return format(value, spec)
 
 
-__all__ = ["METRICS", "Metric", "fmt", "plotted", "register_metric", "shown", "tested", "threshold"]
+__all__ = ["METRICS", "Metric", "fmt", "lower_is_better", "plotted", "register_metric", "shown", "tested", "threshold"]

@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError
-from ..metrics.registry import METRICS, threshold
+from ..metrics.registry import METRICS, lower_is_better, threshold
 from ..outcome import failed
 from ..runfiles import PANEL_FILE, PUBLISHED_KEY, missing
 
@@ -164,7 +164,7 @@ def apply_failure_rule(runs: pd.DataFrame, curves: pd.DataFrame, metric: str | N
         return out
     step0 = curves[curves["step"] == 0].drop_duplicates("run_id").set_index("run_id") if "step" in curves else pd.DataFrame()
     untrained = out["run_id"].map(step0[metric]) if metric in step0 else pd.Series(float("nan"), index=out.index)
-    lower = METRICS[metric].lower_is_better is not False if metric in METRICS else True
+    lower = lower_is_better(metric)
     out["failed"] = [failed(s, f, u, lower) for s, f, u in zip(out["status"], pd.to_numeric(out.get(metric), errors="coerce"), untrained)]
     bad = out["failed"].to_numpy(bool)
     if bad.any():

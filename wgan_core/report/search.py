@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..metrics.registry import METRICS  # noqa: E402
+from ..metrics.registry import METRICS, lower_is_better  # noqa: E402
 from ..outcome import failed  # noqa: E402
 from .budget import budget_band, budget_curve, budget_to_reach  # noqa: E402
 from .plots import _save, cell_colors  # noqa: E402
@@ -51,7 +51,7 @@ def is_search(info: dict[str, Any]) -> bool:
 def stage1_frame(runs: pd.DataFrame, curves: pd.DataFrame, info: dict[str, Any]) -> pd.DataFrame:
     """One row per stage-1 run: data set, objective, setting, seed, hyperparameter values, status, final, failed, score, seconds."""
     metric = info.get("metric", "w1")
-    lower = METRICS[metric].lower_is_better is not False if metric in METRICS else True
+    lower = lower_is_better(metric)
     by_id = runs.set_index("run_id")
     step0 = curves[curves["step"] == 0].drop_duplicates("run_id").set_index("run_id")[metric] if metric in curves else pd.Series(dtype=float)
     rows = []

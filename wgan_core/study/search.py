@@ -22,7 +22,6 @@ run the same command again.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Callable
@@ -30,12 +29,13 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, RunConfig
-from ..io import write_json
-from ..metrics.registry import METRICS
+from ..io import read_rows, write_json
+from ..metrics.registry import lower_is_better
 from ..outcome import scored
 from .executors import Executor
 from .identity import STUDY_FILE, StudySpec, prepare_dir, read_study
 from .loop import check_device, job_cost, raise_failures, run_jobs
+from .presets import SELECTION_SEED0
 
 # The config fields a setting can change (study.space.SPACE; 'lr' sets lr_g and lr_d), as recorded per stage-1 run.
 HYPERPARAMETERS = ("lr_g", "lr_d", "beta1", "beta2", "n_critic", "penalty_weight", "clip_value", "optimizer")
@@ -53,13 +53,10 @@ def stage1_table(spec: StudySpec) -> dict[str, dict[str, Any]]:
 def _step0(run_dir: Path, metric: str) -> float:
     """The run's untrained value of the metric: its step-0 row of metrics.csv (NaN if absent)."""
     try:
-        with open(run_dir / "metrics.csv", newline="") as f:
-            for row in csv.DictReader(f):
-                if int(float(row["step"])) == 0 and row.get(metric) not in (None, ""):
-                    return float(row[metric])
+        row = next((r for r in read_rows(run_dir / "metrics.csv") if int(float(r["step"])) == 0), {})
+        return float(row[metric]) if row.get(metric) not in (None, "") else math.nan
     except (OSError, ValueError, KeyError):
-        pass
-    return math.nan
+        return math.nan
 
 
 def score(root: Path, run_id: str, metric: str) -> float:
@@ -70,8 +67,7 @@ def score(root: Path, run_id: str, metric: str) -> float:
         return math.inf  # unfinished: cannot win
     value = final.get("metrics", {}).get(metric)
     value = float(value) if isinstance(value, (int, float)) else math.nan
-    lower = METRICS[metric].lower_is_better is not False if metric in METRICS else True
-    out = scored(str(final.get("status")), value, _step0(root / run_id, metric), lower)
+    out = scored(str(final.get("status")), value, _step0(root / run_id, metric), lower_is_better(metric))
     return out if math.isfinite(out) else math.inf
 
 
@@ -120,7 +116,7 @@ def plan_summary(spec: StudySpec) -> str:
     cost = len(stage1) * per_run + worst * per_stage2
     return (
         f"stage 1: {len(stage1)} runs ({spec.settings} settings x {objectives} objective-data set pairs x {spec.selection_seeds} "
-        f"selection seed(s) from 1000)\n"
+        f"selection seed(s) from {SELECTION_SEED0})\n"
         f"stage 2: {least} to {worst} more runs (the best and the default setting of each objective on fresh seeds 0..{spec.seeds - 1}; "
         "fewer where the best is the default)\n"
         f"estimated cost: about {cost / 3600:.1f} CPU core-hours at most ({cost / 3600 / 2:.1f} h with process:2 on 2 free cores), "
