@@ -282,7 +282,7 @@ def append_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
     """Append throughput rows to the CSV at path (created with `columns` if missing), atomically."""
     import pandas as pd
 
-    from wgan_core.io import atomic_write_text
+    from wgan_core.fileio import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
     new = pd.DataFrame(rows, columns=columns)

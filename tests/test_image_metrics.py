@@ -21,7 +21,7 @@ from wgan_core import train
 from wgan_core.cli import main
 from wgan_core.config import ConfigError
 from wgan_core.data import load_images
-from wgan_core.io import read_rows
+from wgan_core.fileio import read_rows
 from wgan_core.metrics import classifier, image_metrics
 from wgan_core.metrics.classifier import ClassifierFeatures, ClassifierSettings, get_classifier, train_classifier
 from wgan_core.metrics.image import ImageSet, as_uint8, fidelity, final_fakes, load_samples, resolve_extractor
@@ -510,7 +510,7 @@ def test_cli_metrics_of_a_generator_file_equal_those_of_its_samples(tiny, tmp_pa
 
 @needs_fashion
 def test_cli_metrics_of_one_of_our_runs(tiny, tmp_path, capsys):
-    from wgan_core.io import json_safe
+    from wgan_core.fileio import json_safe
     from wgan_core.metrics.generator_file import generate, load_run_generator
 
     train(tiny_image(final_eval_samples=100), tmp_path / "run", progress=False)

@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from .config import RunConfig
-from .io import atomic_write_bytes, write_json, write_rows
+from .fileio import atomic_write_bytes, write_json, write_rows
 from .metrics.toy import TOY_SAMPLES, mode_stats
 from .runfiles import PANEL_FILE, WEIGHTS_FILE, has_modes, missing
 from .runtime import eval_batch, subseed

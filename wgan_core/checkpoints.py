@@ -25,7 +25,7 @@ from types import FrameType
 from typing import Any
 
 from .errors import ConfigError
-from .io import atomic_write_bytes
+from .fileio import atomic_write_bytes
 
 PREVIOUS = "checkpoint.prev.pt"
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)

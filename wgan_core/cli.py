@@ -93,13 +93,13 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
             prc=not args.no_prc, kid_subset_size=args.kid_subset_size, data_dir=args.data_dir, download=args.download,
             inception_weights=args.inception_weights, device=args.device,
         )  # fmt: skip
-        from .io import json_safe
+        from .fileio import json_safe
 
         print(json.dumps(json_safe(m)))
         return 0
 
     def _cmd_classifier_train(args: argparse.Namespace) -> int:
-        from .io import write_json
+        from .fileio import write_json
         from .metrics.classifier import DEFAULT_SETTINGS, get_classifier
 
         settings = DEFAULT_SETTINGS

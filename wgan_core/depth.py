@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from .config import TOY_DATASETS, ConfigError, JsonConfig
 from .data import sample_toy
-from .io import write_json, write_rows
+from .fileio import write_json, write_rows
 from .penalties import get_constraint
 from .runtime import check_out_dir, make_optimizer, progress_bar, resolve_device, subseed
 

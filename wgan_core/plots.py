@@ -14,7 +14,7 @@ import torch  # noqa: E402
 
 from .config import RunConfig  # noqa: E402
 from .figures import draw_toy_panel  # noqa: E402
-from .io import atomic_savefig  # noqa: E402
+from .fileio import atomic_savefig  # noqa: E402
 from .runtime import eval_batch  # noqa: E402
 
 GRID_IMAGES = 64  # an 8 x 8 grid

@@ -19,7 +19,7 @@ import torch
 from . import checkpoints
 from .artifacts import write_artifacts
 from .config import ConfigError, RunConfig
-from .io import atomic_torch_save, read_rows, write_json, write_rows
+from .fileio import atomic_torch_save, read_rows, write_json, write_rows
 from .runtime import check_out_dir
 from .tblog import TensorBoardLog
 

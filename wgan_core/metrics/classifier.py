@@ -42,7 +42,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_featur
 from ..config import ConfigError, dataset_kind
 from ..data import load_images, to_unit_range
 from ..env import environment
-from ..io import atomic_torch_save, write_json
+from ..fileio import atomic_torch_save, write_json
 
 ARCH_VERSION = 1  # bump when ClassifierNet changes: old cache entries are then never loaded
 FEATURE_LAYER = "feature"  # the penultimate layer: FID, KID and precision/recall

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..figures import PANEL_FILE, draw_toy_panel, read_panel  # noqa: E402
-from ..io import atomic_savefig  # noqa: E402
+from ..fileio import atomic_savefig  # noqa: E402
 from ..metrics.registry import METRICS, plotted, tested  # noqa: E402
 from ..runfiles import WEIGHTS_FILE  # noqa: E402
 from .stats import interval, interval_label  # noqa: E402

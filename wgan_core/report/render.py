@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..figures import PANEL_FILE
-from ..io import atomic_write_text
+from ..fileio import atomic_write_text
 from ..outcome import RULE
 from .load import PUBLISHED_KEY, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
 from .plots import all_plots

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_write_text
+from ..fileio import atomic_write_text
 from ..metrics.registry import METRICS
 from .stats import interval, interval_label
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, RunConfig
-from ..io import read_rows, write_json
+from ..fileio import read_rows, write_json
 from ..metrics.registry import lower_is_better
 from ..outcome import scored
 from .executors import Executor

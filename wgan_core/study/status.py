@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from ..io import read_rows
+from ..fileio import read_rows
 from ..metrics import registry
 from .claims import CLAIMS, claim_is_live
 from .identity import StudySpec, describe_job, job_from_dict, read_study

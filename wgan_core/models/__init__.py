@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .config import ConfigError, RunConfig
+from ..config import ConfigError, RunConfig
 
 
 class MLPGenerator(nn.Module):
@@ -160,7 +160,7 @@ def build_models(config: RunConfig, channels: int = 1, resolution: int = 28) -> 
             # After the weights are initialised, so a spectrally normalised critic starts from the same
             # weights as the plain one; the power iteration's start vectors come from a stream of the
             # run's own seed, so matched runs still share everything but their objective.
-            from .runtime import subseed
+            from ..runtime import subseed
 
             torch.manual_seed(subseed(config.seed, "spectral-norm"))
             for m in d.modules():

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .config import ConfigError, dataset_kind
+from ..config import ConfigError, dataset_kind
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 
