@@ -320,7 +320,7 @@ def validate(steps: list[Step]) -> list[str]:
     import throughput
     from textbook_loop import check_implemented
 
-    from wgan_core.ensemble import refusal
+    from wgan_core.training.ensemble import refusal
 
     errors = []
     for s in (s for s in steps if s.cell is not None):

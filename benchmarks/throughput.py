@@ -11,7 +11,7 @@ CUDA events for the per-phase breakdown. With --vs-textbook the textbook loop
 is timed interleaved with the trainer, one iteration each in turn, and
 ratio_vs_textbook is the median of the per-pair ratios; a variant whose loss or constraint
 the textbook loop does not implement is refused before anything is measured. With
---ensemble S, S seeds trained as one seed ensemble (wgan_core.ensemble) are timed
+--ensemble S, S seeds trained as one seed ensemble (wgan_core.training.ensemble) are timed
 interleaved with the same S seeds trained as separate runs in the same process, one
 generator iteration of each in turn: ensemble_ms_per_member_iter, separate_ms_per_run_iter
 and ensemble_speedup (the median of the per-pair ratios). Rows are appended to --out (one
@@ -215,7 +215,7 @@ def time_ensemble(variant: str, s: BenchSettings, images, timed) -> dict[str, fl
     member iteration, ms per separate run iteration, and the median of the per-pair ratios.
     """
     from wgan_core import Trainer
-    from wgan_core.ensemble import Ensemble
+    from wgan_core.training.ensemble import Ensemble
 
     configs = [_config(variant, s).replace(seed=seed) for seed in range(s.ensemble)]
     separate = [Trainer(c, images=images) for c in configs]
@@ -404,7 +404,7 @@ def main(argv=None) -> int:
             if settings.vs_textbook:
                 check_implemented(config.loss, config.constraint)
             if settings.ensemble:
-                from wgan_core.ensemble import refusal
+                from wgan_core.training.ensemble import refusal
 
                 why = refusal(config)
                 if why is not None:

@@ -17,7 +17,7 @@ import pytest
 from wgan_core import ConfigError, RunConfig
 from wgan_core.report.budget import budget_band, budget_curve, budget_to_reach, expected_best
 from wgan_core.study import PRESETS, StudySpec, job_cost
-from wgan_core.study.presets import FIVE, SEARCH_TOY, TOY_DATASETS
+from wgan_core.study.presets import FIVE, MIXTURES, SEARCH_TOY
 from wgan_core.study.search import score, select, stage1_table, stage2_jobs
 from wgan_core.study.space import PARAM_NAMES, SPACE, setting
 
@@ -486,7 +486,7 @@ def test_cli_dry_run_prints_both_stages_and_the_cost(tmp_path, capsys):
     out = tmp_path / "out"
     rc, cap = _main(["--preset", "search-toy", "--device", "cpu", "--dry-run", "--out", str(out)], capsys)
     assert rc == 0 and not out.exists()
-    k, pairs, seeds = SEARCH_TOY.settings, len(FIVE) * len(TOY_DATASETS), PRESETS["search-toy"].seeds
+    k, pairs, seeds = SEARCH_TOY.settings, len(FIVE) * len(MIXTURES), PRESETS["search-toy"].seeds
     assert (k, pairs, seeds) == (16, 10, 10)
     n1 = k * pairs
     assert f"stage 1: {n1} runs ({k} settings x {pairs} objective-data set pairs x 1 selection seed(s) from 1000)" in cap.out

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from .checkpoints import EXIT_INTERRUPTED, Interrupted
 from .config import VARIANTS, ConfigError, RunConfig, describe_variants, parse_set
+from .data.registry import DATASETS
 from .errors import Parser
 
 
@@ -23,7 +24,7 @@ def _cmd_variants(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .training import train
+    from .training.loop import train
 
     overrides = parse_set(args.set or [])
     for key in ("steps", "seed", "device"):
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train (or resume) one run into --out")
     t.add_argument("--variant", default="wgan-gp", help=f"one of: {', '.join(VARIANTS)}")
-    t.add_argument("--dataset", default="8gaussians", help="8gaussians | 25gaussians | swissroll | fashion-mnist | mnist | cifar10 | folder:PATH")
+    t.add_argument("--dataset", default="8gaussians", help="a registered data set: " + " | ".join((*DATASETS, "folder:PATH")))
     t.add_argument("--steps", type=int, help="generator iterations")
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="auto | cpu | cuda | cuda:N")

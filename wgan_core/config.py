@@ -10,23 +10,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from .data.registry import dataset_kind, get_dataset
 from .errors import ConfigError
 from .losses import get_loss
+from .models.init import INITS
+from .models.registry import get_architecture
 from .penalties import get_constraint
 from .plugins import load_plugins
-
-TOY_DATASETS = ("8gaussians", "25gaussians", "swissroll")
-IMAGE_DATASETS = ("fashion-mnist", "mnist", "cifar10")  # plus "folder:PATH"
-
-
-def dataset_kind(name: str) -> str:
-    """'toy' or 'image'; raises ConfigError for an unknown data set."""
-    if name in TOY_DATASETS:
-        return "toy"
-    if name in IMAGE_DATASETS or (name.startswith("folder:") and len(name) > len("folder:")):
-        return "image"
-    allowed = ", ".join((*TOY_DATASETS, *IMAGE_DATASETS, "folder:PATH"))
-    raise ConfigError(f"dataset: unknown {name!r}; allowed: {allowed}")
 
 
 class Variant(NamedTuple):
@@ -106,20 +96,9 @@ VARIANTS: dict[str, Variant] = {
     ),
 }
 
-# Each architecture's initialisation, as its reference code does it (wgan_core.models.INITS has the formulas):
-#  * mlp: the WGAN-GP toy code (igul222/improved_wgan_training gan_toy.py with tflib/ops/linear.py): hidden
-#    layers He-uniform U(+-sqrt(6 / fan_in)), the output layer Glorot-uniform U(+-sqrt(6 / (fan_in + fan_out))), biases 0;
-#  * dcgan: DCGAN (Radford et al. 2016, sec. 4): weights N(0, 0.02), norm scales N(1, 0.02), biases 0.
-ARCH_INIT = {"mlp": "he-glorot", "dcgan": "dcgan"}
-INIT_NAMES = ("he-glorot", "dcgan", "torch")
-
-# Architecture and bookkeeping defaults by data kind.
-_KIND_DEFAULTS: dict[str, dict[str, Any]] = {
-    # WGAN-GP toy code: 3 hidden ReLU layers of 512, 2-D noise, batch 256.
-    "toy": dict(arch="mlp", width=512, z_dim=2, batch_size=256, eval_every=250, eval_samples=2500),
-    # WGAN-GP MNIST model: 128-D noise, DIM 64, batch 64 (DCGAN's batch size is 128; WGAN-GP's is 64).
-    "image": dict(arch="dcgan", width=64, z_dim=128, batch_size=64, eval_every=500, eval_samples=2000),
-}
+# Each architecture's initialisation is its registry entry's (wgan_core.models.registry: `init`; the formulas in
+# wgan_core.models.init): the toy MLPs as the WGAN-GP toy code (He-uniform hidden layers, a Glorot-uniform output
+# layer, zero biases), the DCGANs as DCGAN (N(0, 0.02) weights, N(1, 0.02) norm scales).
 
 
 C = TypeVar("C", bound="JsonConfig")
@@ -239,7 +218,7 @@ class RunConfig(JsonConfig):
     variant: str = "wgan-gp"  # preset the defaults came from (see VARIANTS); a label once overridden
     loss: str = "wasserstein"  # a registered loss: minimax | nonsaturating | wasserstein | ... (wgan_core.losses)
     constraint: str = "gp"  # a registered constraint: none | clip | gp | lp | ... (wgan_core.penalties)
-    dataset: str = "8gaussians"  # 8gaussians | 25gaussians | swissroll | fashion-mnist | mnist | cifar10 | folder:PATH
+    dataset: str = "8gaussians"  # a registered data set: 8gaussians | 25gaussians | swissroll | fashion-mnist | ... | folder:PATH
     steps: int = 2000  # generator iterations
     seed: int = 0  # same seed => same initial weights, data order and noise for every variant
     batch_size: int = 256  # samples per critic step and per generator step
@@ -251,7 +230,7 @@ class RunConfig(JsonConfig):
     beta2: float = 0.9  # Adam beta2 (ignored by RMSprop)
     penalty_weight: float = 0.1  # lambda: weight of the constraint's penalty (gp, lp, r1, r2, r1r2, gp0, dragan)
     clip_value: float = 0.01  # c of weight clipping (clip)
-    arch: str = "auto"  # mlp (toy) | dcgan (images); auto = the one the data set needs (stored resolved)
+    arch: str = "auto"  # a registered architecture: mlp (toy) | dcgan (images) | ...; auto = the data set's (stored resolved)
     width: int = 512  # MLP hidden width, or DCGAN base channel count
     z_dim: int = 2  # latent dimension
     resolution: int = 0  # image side in pixels: 28, 32 or 64; 0 = the data set's own
@@ -282,10 +261,12 @@ class RunConfig(JsonConfig):
     _not_identity = ("tensorboard",)  # watching a run does not change it: same run id, resumable with it on or off
 
     def __post_init__(self) -> None:
+        if isinstance(self.plugins, str):
+            load_plugins(self.plugins)  # before the names are resolved: plug-ins may register the data set or architecture
         if self.arch == "auto" and isinstance(self.dataset, str):
-            object.__setattr__(self, "arch", "mlp" if dataset_kind(self.dataset) == "toy" else "dcgan")
-        if self.init == "auto" and self.arch in ARCH_INIT:
-            object.__setattr__(self, "init", ARCH_INIT[self.arch])
+            object.__setattr__(self, "arch", get_dataset(self.dataset).arch)
+        if self.init == "auto" and isinstance(self.arch, str) and self.arch != "auto":
+            object.__setattr__(self, "init", get_architecture(self.arch).init)
         _validate(self)
 
     # ---- construction -------------------------------------------------------------------
@@ -294,11 +275,13 @@ class RunConfig(JsonConfig):
         """The named variant's sourced defaults for this kind of data, then `overrides`."""
         if variant not in VARIANTS:
             raise ConfigError(f"variant: unknown {variant!r}; allowed: {', '.join(VARIANTS)}")
-        kind = dataset_kind(dataset)
+        data = get_dataset(dataset)
         spec = VARIANTS[variant]
         values: dict[str, Any] = dict(variant=variant, loss=spec.loss, constraint=spec.constraint, dataset=dataset)
-        values.update(_KIND_DEFAULTS[kind])
-        values.update(spec.toy if kind == "toy" else spec.image)
+        # the data set's arch (or the one asked for) and its defaults, the data set's run defaults, then the variant's
+        arch = get_architecture(overrides.get("arch", data.arch) if overrides.get("arch", "auto") != "auto" else data.arch)
+        values.update(arch=data.arch, **arch.defaults, **data.run_defaults())
+        values.update(spec.toy if data.kind == "toy" else spec.image)
         cls._check_names(overrides, "; see `python -m wgan_core variants`")
         values.update(overrides)
         return cls(**values)
@@ -347,13 +330,13 @@ def _validate(c: RunConfig) -> None:
         need(0.0 <= v < 1.0, f"{name}: must lie in [0, 1), got {v}")
     need(c.penalty_weight >= 0, f"penalty_weight: lambda must be >= 0, got {c.penalty_weight}")
     need(c.clip_value > 0, f"clip_value: c must be > 0, got {c.clip_value}")
-    need(c.arch in ("mlp", "dcgan"), f"arch: unknown {c.arch!r}; allowed: mlp, dcgan")
-    need(kind == "toy" or c.arch == "dcgan", f"arch: image data set {c.dataset!r} needs arch=dcgan")
-    need(kind == "image" or c.arch == "mlp", f"arch: toy data set {c.dataset!r} needs arch=mlp")
+    arch = get_architecture(c.arch)  # ConfigError naming the registered architectures
+    need(arch.data_kind == kind, f"arch: {c.arch} takes {arch.data_kind} data and {c.dataset!r} is {kind} data; use arch={get_dataset(c.dataset).arch}")
     need(c.width > 0, f"width: must be a positive integer, got {c.width}")
     need(c.z_dim > 0, f"z_dim: must be a positive integer, got {c.z_dim}")
-    need(c.resolution in (0, 28, 32, 64), f"resolution: must be 0 (the data set's own), 28, 32 or 64, got {c.resolution}")
-    need(c.init in INIT_NAMES, f"init: unknown {c.init!r}; allowed: auto, {', '.join(INIT_NAMES)}")
+    sizes = "".join(f", {r}" for r in arch.resolutions)
+    need(c.resolution == 0 or c.resolution in arch.resolutions, f"resolution: must be 0 (the data set's own){sizes} for arch {c.arch}, got {c.resolution}")
+    need(c.init in INITS, f"init: unknown {c.init!r}; allowed: auto, {', '.join(INITS)}")
     need(c.critic_norm in ("layer", "none", "batch"), f"critic_norm: unknown {c.critic_norm!r}; allowed: layer, none, batch")
     need(
         not (c.critic_norm == "batch" and constraint.penalty is not None),
@@ -384,7 +367,9 @@ def describe_variants() -> str:
         lines.append(f"  images: {_fmt(v.image)}")
         lines.append(f"  toy:    {_fmt(v.toy)}")
         lines.append(f"  source: {v.source}")
-    lines.append("architecture defaults: " + "; ".join(f"{k}: {_fmt(d)}" for k, d in _KIND_DEFAULTS.items()))
+    from .models.registry import ARCHITECTURES
+
+    lines.append("architecture defaults: " + "; ".join(f"{k}: {_fmt(a.defaults)}" for k, a in ARCHITECTURES.items()))
     lines.append("any field can be overridden with --set key=value, e.g. --variant nsgan --set constraint=gp")
     return "\n".join(lines)
 

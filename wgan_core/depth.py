@@ -31,13 +31,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .config import TOY_DATASETS, ConfigError, JsonConfig
+from .config import ConfigError, JsonConfig
 from .data import sample_toy
+from .data.registry import names as dataset_names
 from .fileio import write_json, write_rows
 from .penalties import get_constraint
 from .runtime import check_out_dir, make_optimizer, progress_bar, resolve_device, subseed
 
-CONSTRAINTS = ("clip", "gp")  # the two constraints of the paper's figure (registered in wgan_core.penalties)
+DEPTH_CONSTRAINTS = ("clip", "gp")  # the two constraints of the paper's figure (registered in wgan_core.penalties)
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,9 @@ class DepthConfig(JsonConfig):
 
         self._check_types()  # types first (JSON and --set values), so the checks below compare like with like
         need(self.experiment == "depth", f"experiment: must be 'depth', got {self.experiment!r}")
-        need(self.constraint in CONSTRAINTS, f"constraint: unknown {self.constraint!r}; allowed: {', '.join(CONSTRAINTS)}")
-        need(self.dataset in TOY_DATASETS, f"dataset: the depth experiment needs a toy data set ({', '.join(TOY_DATASETS)}), got {self.dataset!r}")
+        need(self.constraint in DEPTH_CONSTRAINTS, f"constraint: unknown {self.constraint!r}; allowed: {', '.join(DEPTH_CONSTRAINTS)}")
+        toy = dataset_names("toy")
+        need(self.dataset in toy, f"dataset: the depth experiment needs a toy data set ({', '.join(toy)}), got {self.dataset!r}")
         need(self.optimizer in ("", "adam", "rmsprop"), f"optimizer: unknown {self.optimizer!r}; allowed: adam, rmsprop")
         for name in ("depth", "width", "steps", "batch_size", "record_every", "eval_samples"):
             need(isinstance(getattr(self, name), int) and getattr(self, name) > 0, f"{name}: must be a positive integer, got {getattr(self, name)!r}")

@@ -71,7 +71,7 @@ def penalty_from_norms(norms: Tensor, *, one_sided: bool = False) -> Tensor:
 
 
 class MemberStreams:
-    """The random streams of S ensemble members trained as one (wgan_core.ensemble).
+    """The random streams of S ensemble members trained as one (wgan_core.training.ensemble).
 
     A stacked batch holds each member's B samples consecutively (S*B rows); member s's
     rows draw from member s's own generator, exactly as its single run would.

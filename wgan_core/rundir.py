@@ -1,6 +1,6 @@
 """One run's directory while it trains: config.json, metrics.csv, checkpoints, final.json.
 
-`RunFiles` is what `training.train` and a seed ensemble (wgan_core.ensemble, one per member)
+`RunFiles` is what `training.train` and a seed ensemble (wgan_core.training.ensemble, one per member)
 drive, so a run writes the same files however it was trained; `finished_final` is the check
 that a directory holds this config's run and whether it has finished.
 """
@@ -44,7 +44,7 @@ class RunFiles:
     Opening it resumes the trainer from the latest readable checkpoint (a damaged one falls
     back to the previous, with a warning; none readable: a one-line ConfigError) and drops
     metrics rows written after that checkpoint. `train` drives one; a seed ensemble
-    (wgan_core.ensemble) drives one per member, so both write the same files.
+    (wgan_core.training.ensemble) drives one per member, so both write the same files.
     """
 
     def __init__(self, trainer: Trainer, out: Path, log=print) -> None:

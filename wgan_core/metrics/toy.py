@@ -22,7 +22,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 from torch import Tensor
 
-from ..data import sample_toy, toy_centres, toy_std
+from ..data import get_dataset, sample_toy, toy_centres, toy_std
 
 TOY_SAMPLES = 2500  # generated samples for mode counts (VEEGAN/PacGAN use 2,500)
 W1_SAMPLES = 2000  # samples per side for the exact W1
@@ -75,7 +75,7 @@ def toy_metrics(samples: Tensor, real: Tensor, dataset: str, w1_floor: float | N
     Mode metrics on all samples (2,500 in training); W1 on the first len(real) of them.
     """
     out: dict[str, float] = {}
-    if dataset != "swissroll":
+    if get_dataset(dataset).centres is not None:  # a Gaussian mixture: mode statistics are defined
         out.update(mode_stats(samples, dataset))
     m = len(real)
     if len(samples) < m:

@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..metrics.registry import METRICS, lower_is_better, threshold
 from ..outcome import failed
-from ..runfiles import PANEL_FILE, PUBLISHED_KEY, missing
+from ..runfiles import PANEL_FILE, PUBLISHED_KEY, data_kind, missing
 
 THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
 # Config fields that never make a cell: they identify the run, the data set, or the label itself.
@@ -36,7 +36,9 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _kind(cfg: dict[str, Any]) -> str:
-    return "depth" if cfg.get("experiment") == "depth" else ("toy" if cfg.get("arch") == "mlp" else "image")
+    if cfg.get("experiment") == "depth":
+        return "depth"
+    return data_kind(cfg)
 
 
 def _label_key(cfg: dict[str, Any]) -> tuple:

@@ -7,7 +7,7 @@ per worker = cores // N), `submitit[:N]` (Slurm through submitit, or its local e
 where there is no Slurm; N = jobs in flight) and `submitit-local[:N]` (submitit's local
 executor, always). Every executor runs the same `work_unit`, so results land in the same layout.
 
-A unit is one job, or the seeds of one cell trained as a seed ensemble (wgan_core.ensemble):
+A unit is one job, or the seeds of one cell trained as a seed ensemble (wgan_core.training.ensemble):
 `--ensemble auto|off|S` decides how `plan_units` (study/units.py) groups a study's jobs (`Executor.ensemble`).
 """
 
@@ -89,7 +89,7 @@ def run_job(job: Job, run_dir: Path, log: Callable[[str], None] = print) -> dict
         from ..depth import train_depth
 
         return train_depth(job, run_dir, progress=False, log=log)
-    from ..training import train
+    from ..training.loop import train
 
     return train(job, run_dir, progress=False, log=log)
 
@@ -98,7 +98,7 @@ def run_unit(jobs: list[Job], run_dirs: list[Path], log: Callable[[str], None] =
     """Train one job, or several seeds of one cell as a seed ensemble; returns each one's final.json."""
     if len(jobs) == 1:
         return [run_job(jobs[0], run_dirs[0], log)]
-    from ..ensemble import train_ensemble
+    from ..training.loop import train_ensemble
 
     return train_ensemble(jobs, run_dirs, progress=False, log=log)  # type: ignore[arg-type]
 

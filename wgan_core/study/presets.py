@@ -18,7 +18,7 @@ from .space import PARAM_NAMES, setting
 
 Job = RunConfig | DepthConfig
 
-TOY_DATASETS = ("8gaussians", "25gaussians")
+MIXTURES = ("8gaussians", "25gaussians")  # the toy studies' data: the WGAN-GP toy code's two Gaussian mixtures
 # The five objectives the suite was built around. Presets name them explicitly, so that variants
 # registered later (hinge-sn, r3gan, ...) do not change these presets' runs or their run ids.
 FIVE = ("gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp")
@@ -47,7 +47,7 @@ def preset_toy(seeds: int, device: str) -> list[Job]:
     return [
         RunConfig.preset(v, ds, seed=s, device=device, **TOY_BUDGET)
         for s in _seeds(seeds)
-        for ds in TOY_DATASETS
+        for ds in MIXTURES
         for v in FIVE
     ]
 
@@ -110,7 +110,7 @@ def preset_lambda(seeds: int, device: str) -> list[Job]:
     return [
         RunConfig.preset(v, ds, seed=s, device=device, penalty_weight=lam, **TOY_BUDGET)
         for s in _seeds(seeds)
-        for ds in TOY_DATASETS
+        for ds in MIXTURES
         for v in ("wgan-gp", "wgan-lp")
         for lam in LAMBDAS
     ]
@@ -124,7 +124,7 @@ def preset_ncritic(seeds: int, device: str) -> list[Job]:
     return [
         RunConfig.preset(v, ds, seed=s, device=device, n_critic=k, **TOY_BUDGET)
         for s in _seeds(seeds)
-        for ds in TOY_DATASETS
+        for ds in MIXTURES
         for v in FIVE
         for k in N_CRITICS
     ]
@@ -144,7 +144,7 @@ def preset_factorial(seeds: int, device: str) -> list[Job]:
     return [
         RunConfig.preset("wgan-gp", ds, seed=s, device=device, loss=loss, constraint=con, **TOY_BUDGET)
         for s in _seeds(seeds)
-        for ds in TOY_DATASETS
+        for ds in MIXTURES
         for loss in FACTORIAL_LOSSES
         for con in FACTORIAL_CONSTRAINTS
     ]
@@ -163,9 +163,9 @@ ZOO_FASHION_BUDGET = dict(steps=2000, width=32, eval_every=500, checkpoint_every
 def preset_zoo(seeds: int, device: str) -> list[Job]:
     """8gaussians, 25gaussians and Fashion-MNIST x the five and hinge-sn, lsgan, nsgan-r1, dragan, r3gan x seeds (toy budget; 2,000 iterations on images)."""
     return [
-        RunConfig.preset(v, ds, seed=s, device=device, **(TOY_BUDGET if ds in TOY_DATASETS else ZOO_FASHION_BUDGET))
+        RunConfig.preset(v, ds, seed=s, device=device, **(TOY_BUDGET if ds in MIXTURES else ZOO_FASHION_BUDGET))
         for s in _seeds(seeds)
-        for ds in (*TOY_DATASETS, "fashion-mnist")
+        for ds in (*MIXTURES, "fashion-mnist")
         for v in ZOO
     ]
 
@@ -200,7 +200,7 @@ class SearchPlan(NamedTuple):
 # survive a Holm correction over 4 comparisons (4 x 0.002 = 0.008) at 0.05.
 # Cost calibration: core-seconds per job_cost unit, from the toy preset's 30 runs at the earlier 1,000-iteration
 # budget (246,000 units, 379 s on 2 cores): an estimate for --dry-run only.
-SEARCH_TOY = SearchPlan(TOY_DATASETS, FIVE, TOY_BUDGET, "w1", 16, 379 * 2 / 246_000)
+SEARCH_TOY = SearchPlan(MIXTURES, FIVE, TOY_BUDGET, "w1", 16, 379 * 2 / 246_000)
 # Sized for a GPU, not run here: Fashion-MNIST with the papers' width 64 and 10,000 iterations,
 # 30 settings, then 10 seeds. Calibration from the CPU fashion study (15 runs, 339,000 units, ~1 h 48 min
 # on 2 cores, width 32): a CPU figure, so the estimate is an upper bound for a GPU, which we have not measured.
@@ -309,7 +309,7 @@ __all__ = [
     "PAPER_BUDGET",
     "PRESETS",
     "TOY_BUDGET",
-    "TOY_DATASETS",
+    "MIXTURES",
     "Job",
     "Preset",
     "default_preset",

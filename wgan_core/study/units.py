@@ -1,4 +1,4 @@
-"""Units: which jobs of a study train together as seed ensembles (wgan_core.ensemble), and why.
+"""Units: which jobs of a study train together as seed ensembles (wgan_core.training.ensemble), and why.
 
 Owns `--ensemble auto|off|S` (`parse_ensemble`), auto's rule with the measurements behind it
 (`ensemble_pays`, ENSEMBLE_CPU_MAX_WIDTH) and `plan_units`, which the executors call before
@@ -41,7 +41,7 @@ def parse_ensemble(value: str) -> str:
 
 def ensemble_pays(job: Job) -> bool:
     """auto's rule: a stackable run on CUDA, or a toy MLP of width <= ENSEMBLE_CPU_MAX_WIDTH on the CPU (never a DCGAN there)."""
-    from ..ensemble import refusal
+    from ..training.ensemble import refusal
 
     if isinstance(job, DepthConfig) or refusal(job) is not None:
         return False
@@ -50,7 +50,9 @@ def ensemble_pays(job: Job) -> bool:
         from .presets import cuda_available
 
         device = "cuda" if cuda_available() else "cpu"
-    return device.startswith("cuda") or (job.arch == "mlp" and job.width <= ENSEMBLE_CPU_MAX_WIDTH)
+    from ..models.registry import get_architecture
+
+    return device.startswith("cuda") or (get_architecture(job.arch).cpu_ensembles_pay and job.width <= ENSEMBLE_CPU_MAX_WIDTH)
 
 
 def plan_units(jobs: list[Job], ensemble: str = "off", workers: int = 1) -> list[list[Job]]:
@@ -63,7 +65,7 @@ def plan_units(jobs: list[Job], ensemble: str = "off", workers: int = 1) -> list
     """
     if ensemble == "off":
         return [[j] for j in jobs]
-    from ..ensemble import refusal, seed_key
+    from ..training.ensemble import refusal, seed_key
 
     size = int(ensemble) if ensemble != "auto" else max(1, min(ENSEMBLE_AUTO_MAX, -(-len(jobs) // max(1, workers))))
     units: list[list[Job]] = []

@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import ConfigError
-from .models import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
+from ..errors import ConfigError
+from ..models import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
 
 
 class _Stacked(nn.Module):

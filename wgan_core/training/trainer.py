@@ -1,5 +1,4 @@
-"""The matched training loop: `Trainer.step()` is one generator iteration; `train()` runs, evaluates,
-checkpoints and resumes a run in a directory.
+"""One run's trainer: `Trainer.step()` is one generator iteration (wgan_core.training.loop runs it).
 
 Matched runs: for a seed, the initial weights (models.build_models), the real
 batches (data streams), the latent noise of critic and generator steps, the
@@ -19,30 +18,83 @@ from __future__ import annotations
 
 import contextlib
 import math
-import time
-from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from . import checkpoints
-from .checkpoints import StopSignals
-from .config import RunConfig
-from .data import make_stream
-from .losses import get_loss
-from .metrics.toy import toy_metrics, w1_floor
-from .models import build_models
-from .penalties import get_constraint, input_grad_norms, interpolate
-from .plugins import load_plugins
-from .rundir import RunFiles, finished_final
-from .runtime import eval_batch, make_optimizer, progress_bar, resolve_device, subseed
+from ..config import RunConfig
+from ..data.streams import make_stream
+from ..losses import get_loss
+from ..metrics.toy import toy_metrics, w1_floor
+from ..models import build_models
+from ..penalties import get_constraint, input_grad_norms, interpolate
+from ..plugins import load_plugins
+from ..runtime import eval_batch, make_optimizer, resolve_device, subseed
 
 STAT_NAMES = ("critic_loss", "generator_loss", "wasserstein", "penalty")
 
 
-class Trainer:
-    """One run's models, optimisers and random streams. `.step()` = n_critic critic updates + 1 generator update."""
+class Stepper:
+    """What one run (`Trainer`) and a seed ensemble (`training.ensemble.Ensemble`) share: the iteration itself.
+
+    `step()` = n_critic critic updates, then one generator update, written once for both. A
+    subclass supplies `critic_inputs()` (the iteration's real batches and latents, critic step i's
+    rows at [i*n, (i+1)*n)), `fakes`, `critic_step` and `generator_step`; losses and statistics are
+    scalars for one run and (S,) for an ensemble of S members. The loop talks to a stepper only
+    through `step`, `diverged_at`-style member reads after `write_back`, and `read_stats`.
+    """
+
+    config: RunConfig
+    device: torch.device
+    step_count: int
+    _sums: Tensor  # (4,) or (S, 4): running sums of STAT_NAMES since the last evaluation
+    _n_summed: int
+    _bad_step: Tensor  # () or (S,): the first step with a non-finite statistic, -1 if none
+    _last_penalty: Tensor  # () or (S,)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.config.amp == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def critic_inputs(self) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def fakes(self, z: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def critic_step(self, real: Tensor, fake: Tensor, with_penalty: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        raise NotImplementedError
+
+    def generator_step(self, real: Tensor | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """One generator iteration: n_critic critic updates, then one generator update."""
+        k, every = self.config.n_critic, self.config.penalty_every
+        real, z = self.critic_inputs()  # (k*n, ...), (k*n, z_dim): n rows per critic step (B, or S*B)
+        n = real.shape[0] // k
+        for i in range(k):
+            part = slice(i * n, (i + 1) * n)
+            fake = self.fakes(z[part]).to(real.dtype)  # (n, ...)
+            lazy = (self.step_count * k + i) % every == 0  # the critic step's index over the run: no extra state to checkpoint
+            loss_d, w_est, pen = self.critic_step(real[part], fake, with_penalty=lazy)
+            if lazy:
+                self._last_penalty = pen  # the last penalty computed: a lazy run computes none on most steps
+        loss_g = self.generator_step(real[part])
+        self.step_count += 1
+        # Statistics stay on the device (no host sync in the step); read at evaluation time.
+        stats = torch.stack([loss_d, loss_g, w_est, self._last_penalty], -1).float()  # (4,) or (S, 4)
+        self._sums += stats
+        self._n_summed += 1
+        bad = ~torch.isfinite(stats).all(-1)  # () or (S,)
+        self._bad_step = torch.where(bad & (self._bad_step < 0), self.step_count, self._bad_step)
+
+
+
+class Trainer(Stepper):
+    """One run's models, optimisers and random streams; the S = 1 case of a stepper (its own only member)."""
 
     def __init__(self, config: RunConfig, images: Tensor | None = None, data_from: Trainer | None = None) -> None:
         """images: optional uint8 (N, C, H, W) training set to use instead of loading config.dataset (benchmarks).
@@ -57,7 +109,7 @@ class Trainer:
         info = self.stream.info
         self.channels, self.resolution = info.channels, info.resolution
         g, d = build_models(c, self.channels, self.resolution)
-        fmt = torch.channels_last if (c.channels_last and c.arch == "dcgan") else torch.preserve_format
+        fmt = torch.channels_last if (c.channels_last and c.kind == "image") else torch.preserve_format
         self.generator = g.to(dev, memory_format=fmt)
         self.critic = d.to(dev, memory_format=fmt)
         self.opt_g = make_optimizer(c.optimizer, self.generator.parameters(), c.lr_g, (c.beta1, c.beta2))
@@ -78,7 +130,7 @@ class Trainer:
         # saves nothing (DCGAN 28x28, width 64: a wgan-gp critic step took 96 ms joint and 92 ms
         # separate, interleaved medians of 20), so the CPU keeps separate forwards. Batch norm
         # couples samples, so a batch-norm critic always sees real and fake separately.
-        self._joint_forward = dev.type == "cuda" and (c.critic_norm != "batch" or c.arch == "mlp")
+        self._joint_forward = dev.type == "cuda" and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules())
         self.step_count = 0
         self._sums = torch.zeros(len(STAT_NAMES), device=dev)  # running sums since the last evaluation
         self._n_summed = 0
@@ -89,11 +141,6 @@ class Trainer:
         self.last_samples: Tensor | None = None  # the last evaluation's samples (CPU)
 
     # ------------------------------------------------------------------------------------------
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.config.amp == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def _noise(self, gen: torch.Generator, k: int) -> Tensor:
         """k consecutive latent batches (k*B, z_dim), drawn one batch at a time so streams stay matched across n_critic."""
         b, z = self.config.batch_size, self.config.z_dim
@@ -169,25 +216,15 @@ class Trainer:
             self.critic.requires_grad_(True)
         return loss.detach()
 
-    def step(self) -> None:
-        """One generator iteration: n_critic critic updates, then one generator update."""
-        b, k, every = self.config.batch_size, self.config.n_critic, self.config.penalty_every
-        real, z = self.critic_inputs()
-        for i in range(k):
-            part = slice(i * b, (i + 1) * b)
-            fake = self.fakes(z[part]).to(real.dtype)  # (B, ...)
-            lazy = (self.step_count * k + i) % every == 0  # the critic step's index over the run: no extra state to checkpoint
-            loss_d, w_est, pen = self.critic_step(real[part], fake, with_penalty=lazy)
-            if lazy:
-                self._last_penalty = pen  # the last penalty computed: a lazy run computes none on most steps
-        loss_g = self.generator_step(real[part])
-        self.step_count += 1
-        # Statistics stay on the device (no host sync in the step); read at evaluation time.
-        stats = torch.stack([loss_d, loss_g, w_est, self._last_penalty]).float()
-        self._sums += stats
-        self._n_summed += 1
-        bad = ~torch.isfinite(stats).all()
-        self._bad_step = torch.where(bad & (self._bad_step < 0), self.step_count, self._bad_step)
+    @property
+    def members(self) -> list[Trainer]:
+        return [self]
+
+    def write_back(self) -> None:
+        """Nothing to write back: a single run's modules are its own (an ensemble writes its stacked state into its members)."""
+
+    def read_stats(self) -> None:
+        """Nothing to read: a single run's statistics are its own."""
 
     # ------------------------------------------------------------------------------------------
     def diverged_at(self) -> int | None:
@@ -268,7 +305,7 @@ class Trainer:
             if torch.isfinite(fake).all():
                 row.update(toy_metrics(fake, ev["real"], self.config.dataset, ev["w1_floor"]))
         elif self.config.extractor != "none":
-            from .metrics.image import training_metrics  # imports torch-fidelity: only for image runs
+            from ..metrics.image import training_metrics  # imports torch-fidelity: only for image runs
 
             row.update(training_metrics(self.config, fake, self.device))
         return row
@@ -311,64 +348,3 @@ class Trainer:
         self._last_penalty = s["last_penalty"].to(self.device) if "last_penalty" in s else self._zero  # older checkpoints lack it
 
 
-# ----------------------------------------------------------------------------------------------
-def due(config: RunConfig, step: int) -> tuple[bool, bool]:
-    """(evaluate, checkpoint) after generator iteration `step`: every eval_every and at the end; every checkpoint_every before it."""
-    return step % config.eval_every == 0 or step == config.steps, step % config.checkpoint_every == 0 and step < config.steps
-
-
-def sync_for(device: torch.device):
-    """What makes the host wait for the device: only at evaluations and checkpoints."""
-    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-
-def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = None, log=print) -> dict[str, Any]:
-    """Run (or resume, or skip if finished) one run in out_dir; returns the contents of final.json.
-
-    Writes config.json before the first step, metrics.csv at every evaluation,
-    checkpoint.pt every checkpoint_every steps, and samples.png, model.pt and
-    final.json at the end. A non-finite loss ends the run with status "diverged".
-    A stop signal (SIGTERM, SIGINT, SIGUSR1, SIGUSR2) ends the current step, saves a
-    checkpoint and raises checkpoints.Interrupted: the same call then resumes bit-identically.
-    """
-    out = Path(out_dir)
-    done = finished_final(config, out)
-    if done is not None:
-        return done
-    trainer = Trainer(config)  # loads and checks the data before anything is written
-    run = RunFiles(trainer, out, log)
-    c = config
-    sync = sync_for(trainer.device)
-    run.start()
-    bar = progress_bar(c.steps, trainer.step_count, progress, unit="it")
-    diverged = None
-    seg = time.perf_counter()  # start of the current stretch of training steps
-    # SIGTERM/SIGINT/SIGUSR1/SIGUSR2 (preemption, scancel, a time limit): finish the step, save, stop.
-    with StopSignals() as stop:
-        while trainer.step_count < c.steps:
-            trainer.step()
-            bar.update(1)
-            s = trainer.step_count
-            at_eval, at_ckpt = due(c, s)
-            stopping = stop.signum is not None
-            if not (at_eval or at_ckpt or stopping):
-                continue
-            # Only here does the host wait for the device: the steps in between queue up freely on a GPU.
-            sync()
-            run.train_time += time.perf_counter() - seg
-            diverged = trainer.diverged_at()
-            if diverged is not None:
-                break
-            if at_eval:
-                row = run.add_row()
-                bar.set_postfix({k: f"{row[k]:.3g}" for k in ("critic_loss", "generator_loss", "w1") if k in row})
-            if stopping:
-                bar.close()
-                run.stop(stop.signum)
-                stop.forward()  # inside a submitit job on Slurm: its handler requeues the job (and exits)
-                raise checkpoints.Interrupted(stop.signum, s, run.ckpt_path)
-            if at_ckpt:
-                run.save_checkpoint()
-            seg = time.perf_counter()
-    bar.close()
-    return run.finish(diverged)
