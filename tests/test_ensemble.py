@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from wgan_core import Trainer, train
-from wgan_core import checkpoints as ck
+from wgan_core import Trainer, signals, train
 from wgan_core.config import VARIANTS, ConfigError
 from wgan_core.depth import DepthConfig
 from wgan_core.models import MLPCritic, MLPGenerator
@@ -231,7 +230,7 @@ def test_a_stop_signal_saves_every_member_at_that_step(tmp_path, monkeypatch):
             os.kill(os.getpid(), signal.SIGTERM)
 
     monkeypatch.setattr(Ensemble, "step", signal_at_5)
-    with pytest.raises(ck.Interrupted) as info:
+    with pytest.raises(signals.Interrupted) as info:
         train_ensemble(configs, dirs, progress=False, log=lambda m: None)
     monkeypatch.undo()
     assert info.value.step == 5

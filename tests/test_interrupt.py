@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from wgan_core import Trainer, train
-from wgan_core import checkpoints as ck
+from wgan_core import Trainer, signals, train
 from wgan_core.config import ConfigError
+from wgan_core.rundir import checkpoints as ck
 
 from .conftest import tiny_toy
 
@@ -52,7 +52,7 @@ def test_a_stop_signal_saves_at_that_step_and_the_resume_is_bit_identical(tmp_pa
     train(config, tmp_path / "straight", progress=False)
     before = signal.getsignal(signum)
     _signal_at(monkeypatch, 5, signum)  # between checkpoints (4, 8) and evaluations (3, 6)
-    with pytest.raises(ck.Interrupted) as info:
+    with pytest.raises(signals.Interrupted) as info:
         train(config, tmp_path / "stopped", progress=False)
     assert signal.getsignal(signum) is before  # the handlers are restored
     assert info.value.step == 5 and info.value.signum == signum
@@ -78,7 +78,7 @@ def test_a_previous_python_handler_is_called_after_the_checkpoint(tmp_path, monk
     old = signal.signal(signal.SIGUSR2, requeue)
     try:
         _signal_at(monkeypatch, 2, signal.SIGUSR2)
-        with pytest.raises(ck.Interrupted):
+        with pytest.raises(signals.Interrupted):
             train(tiny_toy("wgan-clip", steps=6, checkpoint_every=4, eval_every=3), tmp_path, progress=False)
         assert seen == [(signal.SIGUSR2, 2)]
         assert signal.getsignal(signal.SIGUSR2) is requeue
@@ -100,7 +100,7 @@ def test_sigterm_from_outside_exits_75_with_one_line(tmp_path):
     time.sleep(1.0)  # some training steps
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == ck.EXIT_INTERRUPTED, err
+    assert proc.returncode == signals.EXIT_INTERRUPTED, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("interrupted: stopped by SIGTERM at step "), err
     step = int(lines[0].split("at step ")[1].split(";")[0])

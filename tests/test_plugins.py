@@ -122,5 +122,5 @@ def test_plugins_field_is_part_of_the_identity_but_old_run_ids_are_unchanged():
 def test_arch_follows_the_data_set():
     assert RunConfig(variant="wgan-gp", dataset="fashion-mnist").arch == "dcgan"
     assert RunConfig(dataset="25gaussians").arch == "mlp"
-    with pytest.raises(ConfigError, match="needs arch=dcgan"):
+    with pytest.raises(ConfigError, match="mlp takes toy data and .fashion-mnist. is image data; use arch=dcgan"):
         RunConfig(dataset="fashion-mnist", arch="mlp")

@@ -12,10 +12,10 @@ import json
 import sys
 from collections.abc import Sequence
 
-from .checkpoints import EXIT_INTERRUPTED, Interrupted
 from .config import VARIANTS, ConfigError, RunConfig, describe_variants, parse_set
 from .data.registry import DATASETS
 from .errors import Parser
+from .signals import EXIT_INTERRUPTED, Interrupted
 
 
 def _cmd_variants(args: argparse.Namespace) -> int:
@@ -160,8 +160,8 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     """`status` and `report` subcommands (a study's directory)."""
 
     def _cmd_report(args: argparse.Namespace) -> int:
-        from .artifacts import complete_study
         from .report import write_report
+        from .rundir.artifacts import complete_study
 
         complete_study(args.dir)  # runs written before the run-side report files existed: computed once from model.pt
         print(write_report(args.dir, baseline=args.baseline))

@@ -26,8 +26,10 @@ class Architecture:
 
     build(config, channels, resolution) -> (generator, critic), freshly constructed (the caller seeds
       and initialises them): generator z (N, z_dim) -> x (N, ...), critic x (N, ...) -> scores (N,).
-    stack(members) -> one module applying S members' weights to member-major stacked batches
-      (wgan_core.training.stacked), or None: its runs never train in seed ensembles.
+    stack(members) -> one module applying S members' weights to member-major stacked batches, or None:
+      its runs never train in seed ensembles. The stacked forms live beside the ensemble that trains
+      them: wgan_core.training.stacked sets `stack` of the architectures it can stack when imported
+      (the ensemble imports it), so models never import training.
     """
 
     name: str
@@ -64,12 +66,6 @@ def get_architecture(name: str) -> Architecture:
         raise ConfigError(f"arch: unknown {name!r}; allowed: {', '.join(ARCHITECTURES)} (or register one: wgan_core.register_architecture)") from None
 
 
-def _stacked(members: list[nn.Module]) -> nn.Module:
-    from ..training.stacked import stack_modules  # the stacked forms live beside the ensemble that trains them
-
-    return stack_modules(members)
-
-
 def _mlp(config: Any, channels: int, resolution: int) -> tuple[nn.Module, nn.Module]:
     return MLPGenerator(config.z_dim, config.width), MLPCritic(2, config.width)
 
@@ -81,12 +77,12 @@ def _dcgan(config: Any, channels: int, resolution: int) -> tuple[nn.Module, nn.M
 register_architecture(Architecture(
     "mlp", "toy", _mlp, "he-glorot",
     "the WGAN-GP toy MLPs (igul222/improved_wgan_training gan_toy.py): 3 hidden ReLU layers; init tflib/ops/linear.py",
-    dict(width=512, z_dim=2), _stacked, cpu_ensembles_pay=True,
+    dict(width=512, z_dim=2), cpu_ensembles_pay=True,
 ))  # fmt: skip
 register_architecture(Architecture(
     "dcgan", "image", _dcgan, "dcgan",
     "DCGAN (Radford et al. 2016); at 28x28 the WGAN-GP MNIST model's 7 -> 14 -> 28 plan; init N(0, 0.02)",
-    dict(width=64, z_dim=128), _stacked, resolutions=(28, 32, 64),
+    dict(width=64, z_dim=128), resolutions=(28, 32, 64),
 ))  # fmt: skip
 
 __all__ = ["ARCHITECTURES", "Architecture", "get_architecture", "register_architecture"]

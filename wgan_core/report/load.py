@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..metrics.registry import METRICS, lower_is_better, threshold
 from ..outcome import failed
-from ..runfiles import PANEL_FILE, PUBLISHED_KEY, data_kind, missing
+from ..rundir.names import PANEL_FILE, PUBLISHED_KEY, data_kind, missing
 
 THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
 # Config fields that never make a cell: they identify the run, the data set, or the label itself.
@@ -195,7 +195,7 @@ def lacking_results(root: str | Path, runs: pd.DataFrame) -> dict[str, list[str]
 
     'panel.npz': the toy sample panel; 'modes_2500': the 2,500-sample mode metrics in
     final.json (8gaussians and 25gaussians only). Runs made before the run side stored
-    them; `wgan_core.artifacts.complete_study` fills them in from model.pt.
+    them; `wgan_core.rundir.artifacts.complete_study` fills them in from model.pt.
     """
     root = Path(root).expanduser()
     out: dict[str, list[str]] = {PANEL_FILE: [], PUBLISHED_KEY: []}

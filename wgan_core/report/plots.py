@@ -3,7 +3,7 @@
 Owns the figures: convergence curves (mean and an interval over seeds, labelled; the generator's
 saturation among them), final values per run, the critic's gradient norm at interpolates
 and the histogram of its final weights, toy samples over critic contours (from each
-run's panel.npz, drawn by wgan_core.figures as the run's own samples.png is), image
+run's panel.npz, drawn by wgan_core.rundir.panel as the run's own samples.png is), image
 sample grids (each run's samples.png) and the depth experiment's per-layer gradient norms.
 Files only: matplotlib's Agg backend, no torch.
 """
@@ -21,10 +21,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ..figures import PANEL_FILE, draw_toy_panel, read_panel  # noqa: E402
 from ..fileio import atomic_savefig  # noqa: E402
 from ..metrics.registry import METRICS, plotted, tested  # noqa: E402
-from ..runfiles import WEIGHTS_FILE  # noqa: E402
+from ..rundir.names import WEIGHTS_FILE  # noqa: E402
+from ..rundir.panel import PANEL_FILE, draw_toy_panel, read_panel  # noqa: E402
 from .stats import interval, interval_label  # noqa: E402
 from .tables import metric_num, write_csv  # noqa: E402
 

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..figures import PANEL_FILE
 from ..fileio import atomic_write_text
 from ..outcome import RULE
+from ..rundir.panel import PANEL_FILE
 from .load import PUBLISHED_KEY, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
 from .plots import all_plots
 from .search import ROLES, is_search, search_sections, stage2_view

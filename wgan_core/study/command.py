@@ -22,9 +22,9 @@ import signal
 import sys
 from pathlib import Path
 
-from ..checkpoints import EXIT_INTERRUPTED
 from ..config import ConfigError
 from ..errors import Parser
+from ..signals import EXIT_INTERRUPTED
 from . import (
     PRESETS,
     Executor,
@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {failure}", file=sys.stderr)
             return EXIT_INTERRUPTED  # asked to stop: no report now
         if not args.no_report:
-            from ..artifacts import complete_study
             from ..report import write_report
+            from ..rundir.artifacts import complete_study
 
             complete_study(out)  # runs written before the run-side report files existed: computed once from model.pt
             print(f"report: {write_report(out, baseline=args.baseline)}")

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..checkpoints import EXIT_INTERRUPTED, Interrupted
 from ..config import ConfigError
 from ..depth import DepthConfig
+from ..signals import EXIT_INTERRUPTED, Interrupted
 from .claims import Claim, try_claim
 from .identity import describe_job
 from .presets import Job
@@ -305,7 +305,7 @@ class SlurmWork:
     """`work` as a submitit Checkpointable: on preemption or a time limit (SIGUSR2) the job is requeued.
 
     The run has saved its checkpoint before submitit's handler calls `checkpoint` (see
-    wgan_core.checkpoints.StopSignals.forward), so the requeued call of the same `work`
+    wgan_core.signals.StopSignals.forward), so the requeued call of the same `work`
     resumes from it. A plain class with the two methods submitit looks for, so that this
     module imports without submitit.
     """

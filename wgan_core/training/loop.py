@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
-from .. import checkpoints
-from ..checkpoints import StopSignals
 from ..config import ConfigError, RunConfig
-from ..rundir import RunFiles, finished_final
+from ..rundir import checkpoints
+from ..rundir.writer import RunFiles, finished_final
 from ..runtime import progress_bar
+from ..signals import Interrupted, StopSignals
 from .ensemble import Ensemble, check_members
 from .trainer import Stepper, Trainer
 
@@ -47,7 +47,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     checkpoint.pt every checkpoint_every steps, and samples.png, model.pt and
     final.json at the end. A non-finite loss ends the run with status "diverged".
     A stop signal (SIGTERM, SIGINT, SIGUSR1, SIGUSR2) ends the current step, saves a
-    checkpoint and raises checkpoints.Interrupted: the same call then resumes bit-identically.
+    checkpoint and raises signals.Interrupted: the same call then resumes bit-identically.
     """
     out = Path(out_dir)
     done = finished_final(config, out)
@@ -64,7 +64,7 @@ def train_ensemble(configs: list[RunConfig], out_dirs: list[str | Path], *, prog
     steps train as separate ensembles, one per step, one after the other (a member alone at
     its step trains as an ordinary run). A member whose loss turns non-finite
     finishes as diverged (as its single run would) and the others go on without it. A stop
-    signal saves every member's checkpoint and raises checkpoints.Interrupted.
+    signal saves every member's checkpoint and raises signals.Interrupted.
     """
     if len(configs) != len(out_dirs):
         raise ConfigError(f"ensemble: {len(configs)} configs but {len(out_dirs)} directories")
@@ -138,7 +138,7 @@ def run_steppers(runs: list[RunFiles], progress: bool | None, log) -> list[dict[
                 for i in active:
                     runs[i].stop(stop.signum)
                 stop.forward()  # inside a submitit job on Slurm: its handler requeues the job (and exits)
-                raise checkpoints.Interrupted(stop.signum, s, runs[active[0]].ckpt_path)
+                raise Interrupted(stop.signum, s, runs[active[0]].ckpt_path)
             if at_ckpt:
                 for i in active:
                     runs[i].save_checkpoint()

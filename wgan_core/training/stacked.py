@@ -10,6 +10,7 @@ replayed per member. Member s's rows only ever meet member s's weights.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import torch
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from ..models import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
+from ..models.registry import get_architecture, register_architecture
 
 
 class _Stacked(nn.Module):
@@ -299,5 +301,9 @@ def unstack_into(stacked: nn.Module, opt: torch.optim.Optimizer, members: list[n
                 if state:
                     mo.state[p] = {k: (v[s].clone() if _per_param(v, big) else _copy(v)) for k, v in state.items()}
 
+
+# The architectures whose members stack into the modules above (their registry entries' `stack`).
+for _name in ("mlp", "dcgan"):
+    register_architecture(dataclasses.replace(get_architecture(_name), stack=stack_modules))
 
 __all__ = ["StackedDCGANCritic", "StackedDCGANGenerator", "StackedMLP", "stack_modules", "stack_optimizer_state", "unstack_into"]

@@ -1,6 +1,6 @@
 """Drawing from stored numbers only (matplotlib and numpy, no torch): shared by a run's samples.png and the report.
 
-A toy run stores its panel data in panel.npz (see wgan_core.artifacts): generated and
+A toy run stores its panel data in panel.npz (see wgan_core.rundir.artifacts): generated and
 real samples and the critic's values on a grid. Both the run's samples.png and the
 report's sample figure draw that file with `draw_toy_panel`, so they show the same thing.
 """
@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only: no display on servers and CI
 import numpy as np  # noqa: E402
 
-from .runfiles import PANEL_FILE  # noqa: E402  (re-exported: the panel file these functions read)
+from .names import PANEL_FILE  # noqa: E402  (re-exported: the panel file these functions read)
 
 
 def read_panel(path: Path) -> dict[str, np.ndarray]:

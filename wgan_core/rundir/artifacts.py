@@ -3,7 +3,7 @@
 `write_artifacts` (called by train() at the end of a run) writes, beside final.json:
   * toy runs: panel.npz -- 1,000 generated and 1,000 real samples of the run's fixed
     evaluation batch and the critic's values on a 128 x 128 grid over [-2, 2]^2
-    (wgan_core.figures reads and draws it) -- and, on the Gaussian mixtures, the mode
+    (wgan_core.rundir.panel reads and draws it) -- and, on the Gaussian mixtures, the mode
     statistics with the published definition (VEEGAN, PacGAN: 2,500 samples), returned as
     '<name>_2500' metrics for final.json;
   * every run: samples.png (drawn from panel.npz for toy runs, an 8 x 8 grid for images), and
@@ -29,11 +29,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .config import RunConfig
-from .fileio import atomic_write_bytes, write_json, write_rows
-from .metrics.toy import TOY_SAMPLES, mode_stats
-from .runfiles import PANEL_FILE, WEIGHTS_FILE, has_modes, missing
-from .runtime import eval_batch, subseed
+from ..config import RunConfig
+from ..fileio import atomic_write_bytes, write_json, write_rows
+from ..metrics.toy import TOY_SAMPLES, mode_stats
+from ..runtime import eval_batch, subseed
+from .names import PANEL_FILE, WEIGHTS_FILE, has_modes, missing
 
 PANEL_SAMPLES = 1000  # samples of each kind drawn in a toy panel
 PANEL_GRID = 128  # critic evaluations per axis
@@ -109,7 +109,7 @@ def write_artifacts(
     out: Path, config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device, last: dict[str, Any], step: int
 ) -> dict[str, Any]:
     """Write a finished run's report files into `out`; returns the metrics to add to final.json's 'metrics'."""
-    from .plots import save_samples
+    from .samples import save_samples
 
     out = Path(out)
     extra: dict[str, Any] = {}
@@ -131,7 +131,7 @@ def write_artifacts(
 
 def complete_run(run_dir: Path) -> bool:
     """Compute what a finished run lacks from its model.pt, with write_artifacts; False if there is nothing to do or no model.pt."""
-    from .models import build_models
+    from ..models import build_models
 
     run_dir = Path(run_dir)
     if not missing(run_dir) or not (run_dir / "model.pt").exists():

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 GROUPS = {  # metrics.csv column -> TensorBoard section
     "critic_loss": "loss",

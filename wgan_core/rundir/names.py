@@ -1,6 +1,6 @@
 """The files a finished run holds for its report, and which of them an older run lacks. Torch-free.
 
-Shared by the run side (wgan_core.artifacts writes the files) and the report (which
+Shared by the run side (wgan_core.rundir.artifacts writes the files) and the report (which
 names the runs that lack them), so the rule lives in one place.
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .data.registry import get_dataset
-from .errors import ConfigError
-from .plugins import load_plugins
+from ..data.registry import get_dataset
+from ..errors import ConfigError
+from ..plugins import load_plugins
 
 PANEL_FILE = "panel.npz"  # toy runs: fake (n, 2), real (n, 2), grid (g,), critic values (g, g)
 WEIGHTS_FILE = "critic_weights.csv"  # every run: histogram of the final critic weights (bin_left, bin_right, count)

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ..config import ConfigError, RunConfig
+from ..fileio import atomic_torch_save, read_rows, write_json, write_rows
+from ..runtime import check_out_dir
 from . import checkpoints
 from .artifacts import write_artifacts
-from .config import ConfigError, RunConfig
-from .fileio import atomic_torch_save, read_rows, write_json, write_rows
-from .runtime import check_out_dir
 from .tblog import TensorBoardLog
 
 if TYPE_CHECKING:
-    from .training import Trainer
+    from ..training import Trainer
 
 
 def finished_final(config: RunConfig, out: Path) -> dict[str, Any] | None:

@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from .config import RunConfig  # noqa: E402
-from .figures import draw_toy_panel  # noqa: E402
-from .fileio import atomic_savefig  # noqa: E402
-from .runtime import eval_batch  # noqa: E402
+from ..config import RunConfig  # noqa: E402
+from ..fileio import atomic_savefig  # noqa: E402
+from ..runtime import eval_batch  # noqa: E402
+from .panel import draw_toy_panel  # noqa: E402
 
 GRID_IMAGES = 64  # an 8 x 8 grid
 
@@ -29,7 +29,7 @@ def image_grid(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
 
 
 def save_samples(config: RunConfig, sample: Callable[[torch.Tensor], torch.Tensor], panel: dict[str, np.ndarray] | None, path: Path, step: int) -> None:
-    """samples.png: a toy run's panel (wgan_core.artifacts.toy_panel), or G's 8 x 8 grid on the first evaluation latents."""
+    """samples.png: a toy run's panel (wgan_core.rundir.artifacts.toy_panel), or G's 8 x 8 grid on the first evaluation latents."""
     title = f"{config.label} on {config.dataset}, step {step}"
     if panel is not None:
         fig, ax = plt.subplots(figsize=(5, 5))
