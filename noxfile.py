@@ -71,7 +71,7 @@ def shared_python(session: nox.Session) -> str:
         session.run(sys.executable, "-m", "venv", str(VENV), external=True)
     if not stamped:
         stamp.unlink(missing_ok=True)  # written only once everything is in
-        session.run(str(python), "-m", "ensurepip", "--upgrade", "-q", external=True)  # a venv whose pip never got in
+        session.run(str(python), "-m", "ensurepip", "--upgrade", external=True)  # a venv whose pip never got in
         session.run(str(python), "-m", "pip", "install", "-q", "--upgrade", "pip", external=True)
         session.run(str(python), "-m", "pip", "install", "-q", *TORCH_PINS, external=True)
         session.run(str(python), "-m", "pip", "install", "-q", *_requirements(), external=True)

@@ -4,11 +4,14 @@
 stats.csv, every plot with its CSV, index.html). The report reads files only and imports
 no torch, so it runs anywhere the results are copied to.
 
-    load.py     a study directory -> DataFrames (runs, curves, depth gradient norms); cells
-    stats.py    bootstrap CI, Holm, rank-biserial r, paired Wilcoxon tests
+    load.py     a study directory -> DataFrames (runs, curves, depth gradient norms); cells; the failure rule
+    stats.py    intervals (range or BCa bootstrap), Holm, rank-biserial r, paired Wilcoxon tests
     tables.py   summary.csv, display tables, factorial tables, Markdown
+    budget.py   the search's expected-best-score-by-budget curves
+    search.py   the search's report: stage-1 tables, selection, stage-2 tests
     plots.py    every figure and the CSV behind it
     render.py   write_report, summary.md, index.html
+    quote.py    `python -m wgan_core quote`: README tables filled from report CSVs
 
 Metric metadata (direction, display name, format, which are tested and plotted) comes from
 wgan_core.metrics.registry.

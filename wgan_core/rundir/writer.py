@@ -135,7 +135,7 @@ class RunFiles:
         if self.ensemble is not None:
             final["ensemble"] = self.ensemble
         if diverged is None and c.kind == "image" and c.extractor != "none":
-            from .metrics.image import final_metrics
+            from ..metrics.image import final_metrics
 
             final["metrics"].update(final_metrics(c, trainer.sample, trainer.device))  # the full-size FID/KID, once
         if diverged is None:
