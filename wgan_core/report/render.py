@@ -31,6 +31,7 @@ from ..outcome import RULE
 from ..rundir.panel import PANEL_FILE
 from .load import PUBLISHED_KEY, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
 from .plots import all_plots
+from .published import mode_tables
 from .search import ROLES, is_search, search_sections, stage2_view
 from .stats import BCA, BOOT_RESAMPLES, RANGE_MAX_N, paired_tests
 from .tables import display_tables, factorial_tables, markdown, stats_display, summarize, write_csv
@@ -63,11 +64,15 @@ def write_report(root: str | Path, baseline: str | None = None) -> Path:
         stats = paired_tests(scored, baseline)
     summary = summarize(scored)
     write_csv(summary, out / "summary.csv")
+    published = mode_tables(summary, scored)  # data sets with published mode counts: ours beside theirs
+    for heading, t, _ in published:
+        write_csv(t, out / f"modes_{heading.split(':')[0]}.csv")
     write_csv(stats, out / "stats.csv")
     plots = search_plots + all_plots(root, scored, curves, depth, out)
 
     unfinished = int((~runs["status"].isin(["ok", "diverged"])).sum())
     doc = _Doc(info, runs, display_tables(summary), stats, factorial_tables(scored), baseline, lacking_note(root, runs), sections, metric, unfinished)
+    doc.after = published
     atomic_write_text(out / "summary.md", doc.markdown())
     index = out / "index.html"
     atomic_write_text(index, doc.html(plots))
@@ -130,6 +135,7 @@ class _Doc:
         self.baseline, self.lacking = baseline, lacking
         self.sections = list(sections)  # (heading, table, note): a search's sections, before the summary
         self.notes = _notes(runs, baseline, not stats.empty, metric, unfinished)
+        self.after: list[tuple[str, pd.DataFrame, str]] = []  # (heading, table, note) after the summary: mode counts beside published ones
 
     def markdown(self) -> str:
         info = self.info
@@ -146,6 +152,8 @@ class _Doc:
             parts += [f"## {ds}", "", markdown(t), ""] + ([markdown(extra), ""] if len(extra.columns) > 1 else [])
         for name, t in self.fact.items():
             parts += [f"### {name} (loss × constraint)", "", markdown(t), ""]
+        for heading, t, note in self.after:
+            parts += [f"## {heading}", "", markdown(t), "", note, ""]
         if not self.stats.empty:
             table, note = stats_display(self.stats)
             parts += ["## Paired tests", ""] + ([f"All rows: {note}.", ""] if note else []) + [markdown(table.fillna("")), ""]
@@ -177,6 +185,8 @@ class _Doc:
                 parts.append(extra.to_html(index=False, escape=True, border=0))
         for name, t in self.fact.items():
             parts += [f"<h3>{esc(name)} (loss × constraint)</h3>", t.to_html(index=False, escape=True, border=0)]
+        for heading, t, note in self.after:
+            parts += [f"<h2>{esc(heading)}</h2>", t.to_html(index=False, escape=True, border=0), f"<p class='meta'>{esc(note)}</p>"]
         if not self.stats.empty:
             table, note = stats_display(self.stats)
             parts += [f"<h2>Paired tests against {esc(self.baseline)}</h2>"] + ([f"<p>All rows: {esc(note)}.</p>"] if note else [])
