@@ -247,6 +247,7 @@ class RunConfig(JsonConfig):
     download: bool = False  # let torchvision download the data set (needs internet)
     data_limit: int = 0  # train on the first N training images only (0 = all); for quick runs and tests
     extractor: str = "classifier"  # image metrics' feature network: classifier (offline) | inception | none (no FID/KID)
+    mode_samples: int = 26000  # image data with modes (stacked-mnist): samples scored for modes / reverse_kl at the end (VEEGAN's 26,000)
     final_eval_samples: int = 10000  # images: fakes for the final FID/KID (against the 10,000-image test split)
     plugins: str = ""  # comma-separated modules or .py files that register losses/constraints; imported first, also by workers
     spectral_norm: bool = False  # spectral normalisation of every critic layer (Miyato et al. 2018), composable with any objective
@@ -254,7 +255,7 @@ class RunConfig(JsonConfig):
     tensorboard: bool = False  # also write TensorBoard event files (OUT/tensorboard) at every evaluation; metrics.csv stays the record
 
     # Fields added after runs existed: out of the run id while at their default, so old run directories keep their names.
-    _hash_omit_defaults = ("plugins", "spectral_norm", "penalty_every")
+    _hash_omit_defaults = ("plugins", "spectral_norm", "penalty_every", "mode_samples")
     # ... and fields whose listed values compute what runs made before the field existed computed (DCGANs were
     # always initialised as DCGAN; the toy MLPs used PyTorch's default, so their run ids change with the reference init).
     _hash_omit_values = {"init": ("dcgan",)}
@@ -355,6 +356,7 @@ def _validate(c: RunConfig) -> None:
         "extractor: a folder: data set has no labels to train the classifier extractor on; "
         "use --set extractor=inception (with WGAN_INCEPTION_WEIGHTS) or --set extractor=none",
     )
+    need(c.mode_samples >= 10, f"mode_samples: must be at least 10, got {c.mode_samples}")
     need(c.final_eval_samples >= 10, f"final_eval_samples: must be at least 10, got {c.final_eval_samples}")
     need(c.amp in ("none", "bf16"), f"amp: unknown {c.amp!r}; allowed: none, bf16")
 

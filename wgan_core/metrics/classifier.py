@@ -176,20 +176,42 @@ def get_classifier(
     settings = settings or DEFAULT_SETTINGS
     _, labels, data_hash = load_split(dataset, "train", data_dir, download)
     _need_labels(dataset, labels)
+    return cached_classifier(
+        dataset, data_hash, settings, lambda: train_classifier(dataset, settings, data_dir, download),
+        train=train, force=force, log=log, hint=f"train one with `python -m wgan_core classifier train --dataset {dataset}`",
+    )  # fmt: skip
+
+
+def cached_classifier(
+    dataset: str,
+    data_hash: str,
+    settings: ClassifierSettings,
+    fit: Callable[[], tuple[dict[str, Tensor], dict[str, Any]]],
+    *,
+    train: bool = True,
+    force: bool = False,
+    log: Callable[[str], None] | None = None,
+    hint: str = "",
+) -> ClassifierInfo:
+    """The classifier named `dataset` whose training data hash to `data_hash`: from the cache, else `fit()` once.
+
+    fit() -> (state_dict, meta with test_accuracy and train_time_s), as `train_classifier` or
+    `fit_classifier` return; key, name and data_hash are added to the meta before it is cached.
+    """
     key = classifier_key(dataset, data_hash, settings)
     name = f"classifier-{_slug(dataset)}-{key[:8]}"
     path = cache_dir() / "classifiers" / f"{_slug(dataset)}-{key}.pt"
     log = log or (lambda m: print(m, file=sys.stderr))
     meta = None if force else _cached_meta(path, log)
     if meta is None and not train:
-        raise ConfigError(f"extractor: no cached classifier for {dataset!r}; train one with `python -m wgan_core classifier train --dataset {dataset}`")
+        raise ConfigError(f"extractor: no cached classifier for {dataset!r}" + (f"; {hint}" if hint else ""))
     if meta is None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with _lock(path.with_suffix(".lock")):  # the runs of a study start together: one trains, the others wait
             meta = None if force else _cached_meta(path, log)
             if meta is None:
                 log(f"training the {dataset} feature classifier once ({settings.epochs} epochs; cached in {path.parent})")
-                state, meta = train_classifier(dataset, settings, data_dir, download)
+                state, meta = fit()
                 meta.update(key=key, name=name, data_hash=data_hash)
                 atomic_torch_save({"state_dict": state, "meta": meta}, path)  # temporary file, then os.replace
                 write_json(path.with_suffix(".json"), meta)
@@ -234,10 +256,17 @@ def _registered(info: ClassifierInfo) -> ClassifierInfo:
 # Training
 # ---------------------------------------------------------------------------------------------
 def train_classifier(dataset: str, settings: ClassifierSettings, data_dir: str = "", download: bool = False) -> tuple[dict[str, Tensor], dict[str, Any]]:
-    """Train on the training split (Adam, one-cycle schedule); (state_dict, meta with the test accuracy and time)."""
-    s = settings
+    """Train on a registered data set's training split, test on its test split: `fit_classifier` on load_split's tensors."""
     x, y, _ = load_split(dataset, "train", data_dir, download)
-    y = _need_labels(dataset, y)
+    xt, yt, test_hash = load_split(dataset, "test", data_dir, download)
+    return fit_classifier(dataset, x, _need_labels(dataset, y), xt, _need_labels(dataset, yt), settings, test_hash)
+
+
+def fit_classifier(
+    dataset: str, x: Tensor, y: Tensor, xt: Tensor, yt: Tensor, settings: ClassifierSettings, test_hash: str = ""
+) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """Train on x uint8 (N, C, R, R), y (N,) (Adam, one-cycle schedule); (state_dict, meta with the accuracy on xt, yt and time)."""
+    s = settings
     if s.limit:
         x, y = x[: s.limit], y[: s.limit]
     classes = int(y.max()) + 1
@@ -263,8 +292,7 @@ def train_classifier(dataset: str, settings: ClassifierSettings, data_dir: str =
                 sched.step()
     train_time, train_cpu = time.perf_counter() - t0, time.process_time() - cpu0  # wall and CPU seconds (the machine may be shared)
     net.eval()
-    xt, yt, test_hash = load_split(dataset, "test", data_dir, download)
-    acc = accuracy(net, xt, _need_labels(dataset, yt))
+    acc = accuracy(net, xt, yt)
     meta = dict(
         dataset=dataset, settings=s.to_dict(), arch_version=ARCH_VERSION, channels=channels, classes=classes, resolution=resolution,
         train_images=len(x), test_images=len(xt), test_accuracy=acc, train_time_s=train_time, train_cpu_s=train_cpu,

@@ -40,7 +40,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from ..config import ConfigError, RunConfig
-from ..data import image_files, read_image
+from ..data import get_dataset, image_files, read_image
 from ..runtime import subseed
 from . import inception
 from .classifier import ClassifierSettings, _slug, cache_dir, get_classifier, load_net, load_split, predict
@@ -119,6 +119,8 @@ def resolve_extractor(
     classifier: ClassifierSettings | None = None,
 ) -> Extractor:
     """The feature network `kind` for `dataset`: trains the classifier on first use; ConfigError when Inception has no weights."""
+    if kind == "classifier" and get_dataset(dataset).features is not None:
+        return get_dataset(dataset).features(data_dir)  # the data set's own features (Stacked MNIST: the digit classifier per channel)
     if kind == "classifier":
         info = get_classifier(dataset, data_dir, download, classifier)
         return Extractor("classifier", info.name, info.path, info.meta["key"], False, 500)
@@ -252,7 +254,7 @@ def image_metrics(
     if not prc:
         res.update(precision=math.nan, recall=math.nan)
     res["class_kl"] = math.nan
-    if class_kl and labels is not None:
+    if class_kl and labels is not None and get_dataset(dataset).features is None:  # labels of a set with its own features are modes
         net = load_net(resolve_extractor("classifier", dataset, data_dir=data_dir, download=download, classifier=classifier).weights)
         res["class_kl"] = class_divergence(predict(net, fake), labels, net.classes)
     res.update(extractor=ext.name, n=len(fake), n_real=len(real), split=split)
@@ -325,6 +327,27 @@ def final_metrics(config: RunConfig, sample: Callable[[Tensor], Tensor], device:
     """FID, KID, precision, recall and class_kl of config.final_eval_samples fakes (10,000 by default) against the test split."""
     m = _run_metrics(config, final_fakes(config, sample), config.final_eval_samples, device, prc=True, class_kl=True)
     return {**{k: m[k] for k in (*METRIC_KEYS, "extractor")}, "n_fake": m["n"], "n_real": m["n_real"], "kid_subset_size": m["kid_subset_size"]}
+
+
+def final_mode_metrics(config: RunConfig, sample: Callable[[Tensor], Tensor]) -> dict[str, Any]:
+    """Image data with modes: modes, reverse_kl (and kl_floor) of config.mode_samples fakes, and of as many real images.
+
+    The fakes come from the final-evaluation latents' stream (seeded by config.seed alone), the real side
+    from the data set's `reference` (its held-out images): `modes_real` / `reverse_kl_real` are what a
+    perfect generator scores with this classifier and this many samples.
+    """
+    entry = get_dataset(config.dataset)
+    assert entry.mode_metrics is not None
+    fake = final_fakes(config.replace(final_eval_samples=config.mode_samples), sample)
+    out: dict[str, Any] = {"modes": math.nan, "reverse_kl": math.nan}
+    if fake is not None:
+        m = entry.mode_metrics(fake, config.data_dir)
+        out = {"modes": m["modes"], "reverse_kl": m["reverse_kl"], "kl_floor": m.get("kl_floor", math.nan), "mode_samples": len(fake)}
+        out["mode_classifier_accuracy"] = m.get("classifier_accuracy", math.nan)
+    if entry.reference is not None:
+        r = entry.mode_metrics(entry.reference(config.data_dir, config.mode_samples), config.data_dir)
+        out.update(modes_real=r["modes"], reverse_kl_real=r["reverse_kl"])
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -33,10 +33,14 @@ def register_metric(metric: Metric) -> Metric:
 
 for _m in (
     # toy data (metrics/toy.py): VEEGAN/PacGAN mode statistics and the exact W1
-    Metric("modes", False, "modes", ".3g", plotted=True, shown=True),
+    Metric("modes", False, "modes", ".4g", tested=True, plotted=True, shown=True),
     Metric("modes_strict", False, "modes (strict)"),
     Metric("high_quality", False, "high-quality share", ".3f", plotted=True, shown=True),
-    Metric("reverse_kl", True, "reverse KL"),
+    Metric("reverse_kl", True, "reverse KL", tested=True),
+    Metric("modes_real", None, "modes of as many real samples (reference)", ".4g"),
+    Metric("reverse_kl_real", None, "reverse KL of as many real samples (reference)"),
+    Metric("kl_floor", None, "reverse KL sampling floor (K - 1) / 2N"),
+    Metric("mode_classifier_accuracy", None, "mode classifier's held-out accuracy", ".4f"),
     Metric("modes_2500", False, "modes (2,500 samples)", tested=True),
     Metric("modes_strict_2500", False, "modes strict (2,500)"),
     Metric("high_quality_2500", False, "high-quality share (2,500)", ".3f", tested=True),

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from .pacgan import pacgan_init
+
 
 def _dcgan_init(m: nn.Module) -> None:
     """DCGAN initialisation (Radford et al. 2016): N(0, 0.02) weights, norm scales N(1, 0.02)."""
@@ -36,4 +38,5 @@ def he_glorot_init(net: nn.Module) -> None:
 
 
 # config.init -> what it does to a freshly built (generator or critic) module; "torch" keeps PyTorch's default.
-INITS = {"he-glorot": he_glorot_init, "dcgan": lambda net: net.apply(_dcgan_init), "torch": lambda net: None}
+# pacgan: PacGAN's 2-D code (config.py weights_init_std): every weight N(0, 0.02), biases 0, batch-norm scales 1.
+INITS = {"he-glorot": he_glorot_init, "dcgan": lambda net: net.apply(_dcgan_init), "torch": lambda net: None, "pacgan": pacgan_init}

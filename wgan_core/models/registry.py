@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from .dcgan import DCGANCritic, DCGANGenerator
 from .init import INITS
 from .mlp import MLPCritic, MLPGenerator
+from .pacgan import MaxoutCritic, PacGANGenerator
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,17 @@ register_architecture(Architecture(
     "dcgan", "image", _dcgan, "dcgan",
     "DCGAN (Radford et al. 2016); at 28x28 the WGAN-GP MNIST model's 7 -> 14 -> 28 plan; init N(0, 0.02)",
     dict(width=64, z_dim=128), resolutions=(28, 32, 64),
+))  # fmt: skip
+
+def _pacgan(config: Any, channels: int, resolution: int) -> tuple[nn.Module, nn.Module]:
+    return PacGANGenerator(config.z_dim, config.width), MaxoutCritic(2)  # the critic's 3 x 200 x 5 is fixed, as the authors'
+
+
+register_architecture(Architecture(
+    "pacgan", "toy", _pacgan, "pacgan",
+    "PacGAN's 2-D nets (fjxmlzn/PacGAN pacgan_task.py): G 4 x 400 Linear + BN + ReLU; D 3 maxout layers of 200 x 5 pieces "
+    "(width sets G only); no stacked form (the generator's batch norm)",
+    dict(width=400, z_dim=2),
 ))  # fmt: skip
 
 __all__ = ["ARCHITECTURES", "Architecture", "get_architecture", "register_architecture"]

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..config import ConfigError, RunConfig
+from ..data.registry import get_dataset
 from ..fileio import atomic_torch_save, read_rows, write_json, write_rows
 from ..runtime import check_out_dir
 from . import checkpoints
@@ -138,6 +139,10 @@ class RunFiles:
             from ..metrics.image import final_metrics
 
             final["metrics"].update(final_metrics(c, trainer.sample, trainer.device))  # the full-size FID/KID, once
+        if diverged is None and c.kind == "image" and get_dataset(c.dataset).mode_metrics is not None:
+            from ..metrics.image import final_mode_metrics
+
+            final["metrics"].update(final_mode_metrics(c, trainer.sample))  # modes on mode_samples fakes, and the real-data reference
         if diverged is None:
             # Everything the report shows is computed here, once: it then reads files only (no model, no torch).
             final["metrics"].update(write_artifacts(out, c, trainer.generator, trainer.critic, trainer.device, final["metrics"], trainer.step_count))

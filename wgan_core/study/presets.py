@@ -170,6 +170,42 @@ def preset_zoo(seeds: int, device: str) -> list[Job]:
     ]
 
 
+# Stacked MNIST (1000 modes) on 2 CPU cores: DCGAN width 16, 1,000 generator iterations of batch 64 (half an
+# epoch of the 128k stacks; VEEGAN's setting trains 50 epochs), 8 seeds so that a paired test can reach
+# p = 2/256 before Holm. Early training, said in every report; stacked-paper is the papers' setting.
+STACKED_BUDGET = dict(steps=1000, width=16, eval_every=500, checkpoint_every=500, eval_samples=2000, extractor="classifier")
+# VEEGAN's setting (PacGAN Table 2): DCGAN, batch 64, z 100, 50 epochs of 128,000 stacks = 100,000 iterations;
+# width 64 (DCGAN's); every objective at its own sourced image defaults otherwise (gan/nsgan: Adam 2e-4, beta1 0.5, theirs).
+STACKED_PAPER_BUDGET = dict(steps=100_000, width=64, z_dim=100, batch_size=64, eval_every=5000, checkpoint_every=2000, eval_samples=2000)
+
+
+def preset_stacked(seeds: int, device: str) -> list[Job]:
+    """Stacked MNIST (1000 modes), the five x seeds, CPU-sized DCGAN (width 16, 1,000 iterations): mode counts, FID on digit features."""
+    return [RunConfig.preset(v, "stacked-mnist", seed=s, device=device, **STACKED_BUDGET) for s in _seeds(seeds) for v in FIVE]
+
+
+def preset_stacked_paper(seeds: int, device: str) -> list[Job]:
+    """Stacked MNIST at VEEGAN's setting (DCGAN width 64, z 100, batch 64, 100k iterations = 50 epochs), the five x seeds: for a GPU."""
+    return [RunConfig.preset(v, "stacked-mnist", seed=s, device=device, **STACKED_PAPER_BUDGET) for s in _seeds(seeds) for v in FIVE]
+
+
+# PacGAN's 2-D setting (Lin et al. 2018, Table 1; fjxmlzn/PacGAN config.py): batch 100, 400 epochs of a 100,000-point
+# set = 400,000 iterations of one D and one G update, Adam 1e-4 beta1 0.8 (beta2: Blocks' default 0.999), 2,500 samples
+# scored. Their "GAN" is the non-saturating loss: nsgan and gan take that optimiser; the other objectives their toy defaults.
+PACGAN_BUDGET = dict(steps=400_000, eval_every=20_000, checkpoint_every=10_000, eval_samples=2500)
+PACGAN_ADAM = dict(optimizer="adam", lr_g=1e-4, lr_d=1e-4, beta1=0.8, beta2=0.999, n_critic=1)
+
+
+def preset_pacgan_2d(seeds: int, device: str) -> list[Job]:
+    """PacGAN's 2D-grid and 2D-ring at their setting (maxout critic, BN generator, 400k iterations), the five x seeds."""
+    return [
+        RunConfig.preset(v, ds, seed=s, device=device, **PACGAN_BUDGET, **(PACGAN_ADAM if v in ("gan", "nsgan") else {}))
+        for s in _seeds(seeds)
+        for ds in ("2d-grid", "2d-ring")
+        for v in FIVE
+    ]
+
+
 CLIP_VALUES = (0.1, 0.01, 0.001)
 
 
@@ -257,6 +293,9 @@ PRESETS: dict[str, Preset] = {
     "factorial": Preset(preset_factorial, 3, "wgan-gp"),
     "depth": Preset(preset_depth, 3, ""),
     "zoo": Preset(preset_zoo, 3, "wgan-gp"),
+    "stacked": Preset(preset_stacked, 8, "wgan-gp"),
+    "stacked-paper": Preset(preset_stacked_paper, 10, "wgan-gp"),
+    "pacgan-2d": Preset(preset_pacgan_2d, 10, "wgan-gp"),
     "search-toy": Preset(
         _search_doc(SEARCH_TOY, "tuning-fair search, 8gaussians and 25gaussians: K settings per objective (W1), the best and the defaults on N fresh seeds"),
         10, "wgan-gp", SEARCH_TOY,

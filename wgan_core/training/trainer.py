@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import RunConfig
+from ..data.registry import get_dataset
 from ..data.streams import make_stream
 from ..losses import get_loss
 from ..metrics.toy import toy_metrics, w1_floor
@@ -308,6 +309,9 @@ class Trainer(Stepper):
             from ..metrics.image import training_metrics  # imports torch-fidelity: only for image runs
 
             row.update(training_metrics(self.config, fake, self.device))
+        modes = get_dataset(self.config.dataset).mode_metrics if self.config.kind == "image" else None
+        if modes is not None and torch.isfinite(fake).all():  # image data with modes: counted on this evaluation's fakes
+            row.update({k: v for k, v in modes(fake, self.config.data_dir).items() if k in ("modes", "reverse_kl")})
         return row
 
     # ------------------------------------------------------------------------------------------
