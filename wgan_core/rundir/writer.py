@@ -139,7 +139,7 @@ class RunFiles:
             from ..metrics.image import final_metrics
 
             final["metrics"].update(final_metrics(c, trainer.sample, trainer.device))  # the full-size FID/KID, once
-        if diverged is None and c.kind == "image" and get_dataset(c.dataset).mode_metrics is not None:
+        if diverged is None and c.kind == "image" and get_dataset(c.dataset).has_modes:
             from ..metrics.image import final_mode_metrics
 
             final["metrics"].update(final_mode_metrics(c, trainer.sample))  # modes on mode_samples fakes, and the real-data reference

@@ -24,7 +24,6 @@ import torch
 from torch import Tensor, nn
 
 from ..config import RunConfig
-from ..data.registry import get_dataset
 from ..data.streams import make_stream
 from ..losses import get_loss
 from ..metrics.toy import toy_metrics, w1_floor
@@ -305,13 +304,14 @@ class Trainer(Stepper):
         if self.config.kind == "toy":
             if torch.isfinite(fake).all():
                 row.update(toy_metrics(fake, ev["real"], self.config.dataset, ev["w1_floor"]))
-        elif self.config.extractor != "none":
-            from ..metrics.image import training_metrics  # imports torch-fidelity: only for image runs
+        else:
+            from ..metrics.image import image_mode_metrics, training_metrics  # imports torch-fidelity: only for image runs
 
-            row.update(training_metrics(self.config, fake, self.device))
-        modes = get_dataset(self.config.dataset).mode_metrics if self.config.kind == "image" else None
-        if modes is not None and torch.isfinite(fake).all():  # image data with modes: counted on this evaluation's fakes
-            row.update({k: v for k, v in modes(fake, self.config.data_dir).items() if k in ("modes", "reverse_kl")})
+            if self.config.extractor != "none":
+                row.update(training_metrics(self.config, fake, self.device))
+            if torch.isfinite(fake).all():  # image data with modes (stacked-mnist): counted on this evaluation's fakes
+                m = image_mode_metrics(self.config.dataset, fake, self.config.data_dir)
+                row.update({k: m[k] for k in ("modes", "reverse_kl") if k in m})
         return row
 
     # ------------------------------------------------------------------------------------------
