@@ -26,7 +26,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch_fidelity import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from ..data.stacked_mnist import DIGIT_SIDE, STACKED_CHANNELS, STACKED_MODES, load_digits, modes_of
@@ -34,6 +33,7 @@ from ..errors import ConfigError
 from .classifier import (
     FEATURE_LAYER,
     LOGITS_LAYER,
+    ClassifierFeatures,
     ClassifierInfo,
     ClassifierNet,
     ClassifierSettings,
@@ -165,7 +165,7 @@ def stacked_mode_metrics(
 # ---------------------------------------------------------------------------------------------
 # torch-fidelity feature extractor
 # ---------------------------------------------------------------------------------------------
-class StackedClassifierFeatures(FeatureExtractorBase):
+class StackedClassifierFeatures(ClassifierFeatures):
     """torch-fidelity extractor over the digit classifier, per channel: 'feature' (B, 3F), 'logits' (B, 1000).
 
     Input uint8 stacks (B, 3, H, W) (resized to 28x28 when H, W differ). Each channel goes through
@@ -178,24 +178,9 @@ class StackedClassifierFeatures(FeatureExtractorBase):
     """
 
     def __init__(self, name: str, features_list: list[str], feature_extractor_weights_path: str | None = None, **kwargs: Any) -> None:
-        super().__init__(name, features_list)
-        if feature_extractor_weights_path is None:
-            raise ConfigError(f"extractor: {name} needs its weights file (feature_extractor_weights_path)")
-        self.net = load_net(feature_extractor_weights_path)
+        super().__init__(name, features_list, feature_extractor_weights_path)  # the digit classifier's layers and checks
         if self.net.channels != 1:
             raise ConfigError(f"extractor: {name} needs a 1-channel digit classifier, got one for {self.net.channels} channels")
-
-    @staticmethod
-    def get_provided_features_list() -> tuple[str, ...]:
-        return FEATURE_LAYER, LOGITS_LAYER
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric: str) -> str:
-        return {"isc": LOGITS_LAYER, "fid": FEATURE_LAYER, "kid": FEATURE_LAYER, "prc": FEATURE_LAYER}[metric]
-
-    @staticmethod
-    def can_be_compiled() -> bool:
-        return False
 
     @staticmethod
     def get_dummy_input_for_compile() -> Tensor:
