@@ -269,7 +269,7 @@ def summary(outcomes: list[Outcome], steps: list[Step], header: list[str], rows:
                   "| variant | setting | ms / gen iter (min-max) | images / s | peak MB | vs textbook | ensemble S | ms / member iter | ensemble speed-up |",
                   "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in rows:
-            shape = "mlp" if r["arch"] == "mlp" else f"dcgan{r['resolution']}"
+            shape = r["arch"] + ("" if r["resolution"] in ("", "0") else r["resolution"])
             setting = f"{shape} w{r['width']} b{r['batch']} {r['dtype']}{' compile' if r['compile'] == 'True' else ''}"
             lines.append(f"| {r['variant']} | {setting} | {r['ms_per_gen_iter']} ({r['ms_per_gen_iter_min']}-{r['ms_per_gen_iter_max']}) | "
                          f"{r['images_per_s']} | {r['peak_mem_mb']} | {r['ratio_vs_textbook']} | {r['ensemble']} | "

@@ -88,7 +88,7 @@ def _norm(value: str) -> str:
 def config_label(row: dict[str, str], metric: str = STEP) -> str:
     """A short, unique name of a row's configuration, e.g. 'wgan-gp dcgan28 w64 b64 nc5 fp32 2t'."""
     r = {k: _norm(row.get(k, "")) for k in (*CONFIG, "ensemble")}
-    shape = r["arch"] + ("" if r["arch"] == "mlp" else r["resolution"])
+    shape = r["arch"] + ("" if r["resolution"] in ("", "0") else r["resolution"])  # toy architectures: resolution 0
     extra = (" channels_last" if r["channels_last"] == "True" else "") + (" compile" if r["compile"] == "True" else "")
     label = f"{r['variant']} {shape} w{r['width']} b{r['batch']} nc{r['n_critic']} {r['dtype']}{extra} {r['threads']}t"
     return label + (f" ensemble S={r['ensemble']} per member" if metric == MEMBER else "")

@@ -78,8 +78,8 @@ def _timer(device) -> Callable[[Callable[[], Any]], float]:
 class BenchSettings:
     """What is measured and how: the command line, typed; pickled to each variant's measuring process."""
 
-    arch: str = "dcgan"  # mlp (8gaussians toy data) | dcgan (random images)
-    resolution: int = 28  # DCGAN image side: 28 (Fashion-MNIST's shape, 1 channel) | 32 | 64 (CIFAR-10's shape, 3 channels)
+    arch: str = "dcgan"  # a registered architecture: mlp, pacgan (toy data) | dcgan (random images); _dataset() picks the data
+    resolution: int = 28  # image side: 28 (Fashion-MNIST's shape, 1 channel) | 32 | 64 (CIFAR-10's shape, 3 channels)
     width: int = 64  # MLP hidden width, or DCGAN base channel count
     batch: int = 64  # samples per critic step and per generator step
     device: str = "auto"  # auto | cpu | cuda
@@ -102,12 +102,26 @@ class BenchSettings:
             raise ValueError("--ensemble: a seed ensemble has at least 2 members (0 = no ensemble measurement)")
 
 
+def _dataset(s: BenchSettings) -> str:
+    """The data set a measurement's config names: the first registered one whose default architecture is --arch
+    (mlp: 8gaussians, dcgan: fashion-mnist, pacgan: 2d-grid), else the first of its data kind; images at a side
+    other than 28 take CIFAR-10's shape (3 channels). Image content is random (measure()), so nothing is read."""
+    from wgan_core.data import DATASETS
+    from wgan_core.models import get_architecture
+
+    kind = get_architecture(s.arch).data_kind
+    if kind == "image" and s.resolution != 28:
+        return "cifar10"
+    return next((n for n, d in DATASETS.items() if d.arch == s.arch), next(n for n, d in DATASETS.items() if d.kind == kind))
+
+
 def _config(variant: str, s: BenchSettings):
     from wgan_core import RunConfig
 
-    dataset = "8gaussians" if s.arch == "mlp" else ("fashion-mnist" if s.resolution == 28 else "cifar10")
-    over = dict(width=s.width, batch_size=s.batch, device=s.device, amp=s.amp, channels_last=s.channels_last, compile=s.compile)
-    if s.arch == "dcgan" and s.resolution != 28:
+    dataset = _dataset(s)
+    over = dict(arch=s.arch, width=s.width, batch_size=s.batch, device=s.device, amp=s.amp, channels_last=s.channels_last,
+                compile=s.compile)
+    if dataset == "cifar10":
         over["resolution"] = s.resolution
     return RunConfig.preset(variant, dataset, **over)
 
@@ -185,7 +199,7 @@ def measure(variant: str, s: BenchSettings) -> dict:
     med = statistics.median(step_ms)
     host = environment()  # torch, threads, cpu (and the load average, which has no column)
     return {
-        "variant": variant, "arch": config.arch, "resolution": s.resolution if config.arch == "dcgan" else 0,
+        "variant": variant, "arch": config.arch, "resolution": s.resolution if config.kind == "image" else 0,
         "width": config.width, "batch": b, "n_critic": config.n_critic, "device": dev.type,
         "dtype": "bf16" if config.amp == "bf16" else "fp32", "channels_last": config.channels_last, "compile": config.compile,
         "ms_per_gen_iter": round(med, 2), "ms_per_gen_iter_min": round(min(step_ms), 2), "ms_per_gen_iter_max": round(max(step_ms), 2),
@@ -256,7 +270,7 @@ OP_GROUPS = {
 
 def profile_name(config, device: str) -> str:
     """profile_<device>_<arch><resolution>_w<width>_b<batch>_<dtype>[_channels_last][_compile]_<variant>.txt"""
-    res = "" if config.arch == "mlp" else str(config.resolution or 28)
+    res = "" if config.kind == "toy" else str(config.resolution or 28)
     extra = ("_channels_last" if config.channels_last else "") + ("_compile" if config.compile else "")
     dtype = "bf16" if config.amp == "bf16" else "fp32"
     return f"profile_{device}_{config.arch}{res}_w{config.width}_b{config.batch_size}_{dtype}{extra}_{config.label}.txt"
@@ -350,11 +364,12 @@ def run_isolated(variant: str, settings: BenchSettings) -> dict:
 # ---------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
     from wgan_core import VARIANTS
+    from wgan_core.models import ARCHITECTURES
 
     d = BenchSettings()  # the defaults
     p = argparse.ArgumentParser(description="Time Trainer.step() per variant.")
     p.add_argument("--variants", default=",".join(VARIANTS))
-    p.add_argument("--arch", choices=["mlp", "dcgan"], default=d.arch)
+    p.add_argument("--arch", choices=list(ARCHITECTURES), default=d.arch, help="a registered architecture (its data kind picks the data)")
     p.add_argument("--resolution", type=int, choices=[28, 32, 64], default=d.resolution)
     p.add_argument("--width", type=int, default=d.width)
     p.add_argument("--batch", type=int, default=d.batch)

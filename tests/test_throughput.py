@@ -66,6 +66,20 @@ def test_benchmark_rejects_bad_settings_on_one_line(tmp_path, capsys):
     assert not (tmp_path / "x.csv").exists()
 
 
+def test_the_architecture_comes_from_its_registry_and_picks_the_data_set_it_is_the_default_of(tmp_path):
+    def dataset(**kw):
+        return throughput._dataset(throughput.BenchSettings(**kw))
+
+    assert dataset(arch="mlp") == "8gaussians" and dataset(arch="pacgan") == "2d-grid"
+    assert dataset(arch="dcgan", resolution=28) == "fashion-mnist" and dataset(arch="dcgan", resolution=64) == "cifar10"
+    # an architecture the old two-way switch did not know is measured, as a toy architecture (resolution 0)
+    out = tmp_path / "cpu.csv"
+    assert throughput.main(["--variants", "nsgan", "--arch", "pacgan", "--width", "16", "--batch", "16", "--warmup", "0",
+                            "--iters", "1", "--device", "cpu", "--out", str(out), "--no-plot"]) == 0
+    (row,) = csv.DictReader(out.open())
+    assert (row["arch"], row["resolution"], row["width"], row["batch"]) == ("pacgan", "0", "16", "16")
+
+
 def test_vs_textbook_refuses_a_variant_the_textbook_does_not_implement_before_measuring(tmp_path, capsys, monkeypatch):
     monkeypatch.delitem(TEXTBOOK_LOSSES, "minimax")  # as if gan's loss had no textbook version
     measured = []
