@@ -6,7 +6,11 @@ MNIST-like data, FID, KID and precision/recall are computed on the penultimate
 layer of a classifier trained on the data set itself, and its predicted classes
 give a class histogram of the fakes (a mode-dropping signal). Figures from this
 network are comparable with each other only, never with Inception FIDs: every
-result is labelled with the network's name, which includes its cache key.
+result is labelled with the network's name, which includes its cache key and a
+digest of its trained weights. The digest matters: the same seeded training gives
+other weights on another CPU (other kernels, other rounding), so two machines
+that each train their own copy report FIDs on different networks under the same
+cache key; the name tells them apart and the report says when a study mixes them.
 
 The classifier is deterministic for a seed (its own seeded streams; the global
 RNG is left as it was). Its weights are cached under
@@ -138,6 +142,16 @@ def _slug(dataset: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in base)
 
 
+def weights_digest(state: dict[str, Tensor]) -> str:
+    """sha256 (hex) over a state dict's names, dtypes, shapes and bytes, in name order: the identity of trained weights."""
+    h = hashlib.sha256()
+    for k in sorted(state):
+        t = state[k].detach().cpu().contiguous()
+        h.update(f"{k}:{t.dtype}:{tuple(t.shape)};".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def classifier_key(dataset: str, data_hash: str, settings: ClassifierSettings) -> str:
     """16 hex digits naming a classifier: the training data's content hash, the settings, the architecture version."""
     canon = json.dumps({"data": data_hash, "settings": settings.to_dict(), "arch": ARCH_VERSION}, sort_keys=True)
@@ -199,7 +213,6 @@ def cached_classifier(
     `fit_classifier` return; key, name and data_hash are added to the meta before it is cached.
     """
     key = classifier_key(dataset, data_hash, settings)
-    name = f"classifier-{_slug(dataset)}-{key[:8]}"
     path = cache_dir() / "classifiers" / f"{_slug(dataset)}-{key}.pt"
     log = log or (lambda m: print(m, file=sys.stderr))
     meta = None if force else _cached_meta(path, log)
@@ -212,11 +225,19 @@ def cached_classifier(
             if meta is None:
                 log(f"training the {dataset} feature classifier once ({settings.epochs} epochs; cached in {path.parent})")
                 state, meta = fit()
-                meta.update(key=key, name=name, data_hash=data_hash)
+                digest = weights_digest(state)
+                meta.update(key=key, name=_name(dataset, key, digest), data_hash=data_hash, weights=digest)
                 atomic_torch_save({"state_dict": state, "meta": meta}, path)  # temporary file, then os.replace
                 write_json(path.with_suffix(".json"), meta)
-                log(f"classifier {name}: test accuracy {meta['test_accuracy']:.4f}, trained in {meta['train_time_s']:.0f} s")
-    return _registered(ClassifierInfo(path, name, meta))
+                log(f"classifier {meta['name']}: test accuracy {meta['test_accuracy']:.4f}, trained in {meta['train_time_s']:.0f} s")
+    if "weights" not in meta:  # cached before names carried the weights' digest: read it off the file
+        meta = {**meta, "weights": weights_digest(torch.load(path, map_location="cpu", weights_only=True)["state_dict"])}
+    return _registered(ClassifierInfo(path, _name(dataset, key, meta["weights"]), meta))
+
+
+def _name(dataset: str, key: str, digest: str) -> str:
+    """classifier-<data set>-<8 of the cache key>-w<8 of the weights' digest>: the recipe and the weights it gave."""
+    return f"classifier-{_slug(dataset)}-{key[:8]}-w{digest[:8]}"
 
 
 def _cached_meta(path: Path, log: Callable[[str], None]) -> dict[str, Any] | None:

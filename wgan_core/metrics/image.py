@@ -86,7 +86,7 @@ def resolve_extractor(
         return FEATURES[dataset](data_dir)  # the data set's own features (Stacked MNIST: the digit classifier per channel)
     if kind == "classifier":
         info = get_classifier(dataset, data_dir, download, classifier)
-        return Extractor("classifier", info.name, info.path, info.meta["key"], False, 500)
+        return Extractor("classifier", info.name, info.path, info.meta["weights"], False, 500)
     if kind == "inception":
         path = inception.resolve_weights(inception_weights, download)
         return Extractor("inception", inception.NAME, path, inception.weights_tag(path), True, 32)

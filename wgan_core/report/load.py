@@ -88,6 +88,8 @@ def _run_row(d: Path, cfg: dict[str, Any], final: dict[str, Any] | None, curves:
         wall = final.get("wall_time_s")
         row["run_seconds"] = wall / row["ensemble_size"] if isinstance(wall, (int, float)) else math.nan
         row.update({k: v for k, v in final.get("metrics", {}).items() if k not in row})
+        if "extractor" in final.get("metrics", {}):  # the config's `extractor` is the kind; this is the network that scored
+            row["feature_network"] = final["metrics"]["extractor"]
     else:
         row["status"] = "incomplete"
         row["steps_done"] = int(curves["step"].max()) if "step" in curves else 0

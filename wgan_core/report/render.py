@@ -90,6 +90,26 @@ def lacking_note(root: Path, runs: pd.DataFrame) -> str:
     return f"{len(ids)} finished toy run(s) lack {what} (older runs): `python -m wgan_core report {root}` fills them in from model.pt. Runs: {shown}."
 
 
+def feature_network_notes(runs: pd.DataFrame) -> list[str]:
+    """Per image data set, the feature network its final FID/KID came from; a warning where its runs used more than one."""
+    if "feature_network" not in runs:
+        return []
+    notes = []
+    for dataset, nets in runs.dropna(subset=["feature_network"]).groupby("dataset", sort=False)["feature_network"]:
+        counts = nets.value_counts()
+        names = sorted(counts.index, key=lambda n: (-counts[n], n))  # the most used first
+        if len(names) == 1:
+            notes.append(f"Feature network of {dataset}: `{names[0]}` (its name ends in a digest of its weights).")
+        else:
+            notes.append(
+                f"WARNING: the runs of {dataset} were scored with {len(names)} different feature networks ("
+                + ", ".join(f"`{n}`: {int(counts[n])} run(s)" for n in names)
+                + "): the same recipe trained to other weights (another machine or cache folder), so their FID, KID, precision "
+                "and recall do not compare across networks; score them with one network (one shared cache folder)."
+            )
+    return notes
+
+
 def _notes(runs: pd.DataFrame, baseline: str, tested: bool, metric: str | None, unfinished: int) -> list[str]:
     notes = [
         f"Failures: {RULE.format(metric=metric or 'metric')}. `failed (diverged)` counts them per cell; the metric columns "
@@ -106,6 +126,7 @@ def _notes(runs: pd.DataFrame, baseline: str, tested: bool, metric: str | None, 
             "tied differences, else the normal approximation: column `Wilcoxon`), Holm-corrected within one data set and one metric "
             "(the family: stats.csv `holm_family`); r = matched-pairs rank-biserial (positive: the cell's values are larger)."
         )
+    notes += feature_network_notes(runs)
     if "modes" in runs:
         notes.append(
             "Mode metrics '(2,500)' as in VEEGAN/PacGAN: 2,500 samples of the final generator; a sample is high quality within 3σ "
@@ -203,4 +224,4 @@ class _Doc:
         return "\n".join(parts)
 
 
-__all__ = ["lacking_note", "write_report"]
+__all__ = ["feature_network_notes", "lacking_note", "write_report"]
