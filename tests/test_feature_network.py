@@ -81,7 +81,7 @@ def test_the_report_names_the_network_and_warns_when_a_study_mixes_two(tmp_path)
         _image_run(tmp_path / "one", seed, "net-wa")
     runs = load_study(tmp_path / "one")[0]
     assert list(runs["feature_network"]) == ["net-wa", "net-wa"] and runs["extractor"].eq("classifier").all()
-    assert feature_network_notes(runs) == ["Feature network of fashion-mnist: `net-wa` (its name ends in a digest of its weights)."]
+    assert feature_network_notes(runs) == ["Feature network of fashion-mnist: `net-wa`, for every run's final FID/KID."]
     for seed, net in ((0, "net-wa"), (1, "net-wb"), (2, "net-wa")):
         _image_run(tmp_path / "mixed", seed, net)
     (note,) = feature_network_notes(load_study(tmp_path / "mixed")[0])

@@ -99,7 +99,7 @@ def feature_network_notes(runs: pd.DataFrame) -> list[str]:
         counts = nets.value_counts()
         names = sorted(counts.index, key=lambda n: (-counts[n], n))  # the most used first
         if len(names) == 1:
-            notes.append(f"Feature network of {dataset}: `{names[0]}` (its name ends in a digest of its weights).")
+            notes.append(f"Feature network of {dataset}: `{names[0]}`, for every run's final FID/KID.")
         else:
             notes.append(
                 f"WARNING: the runs of {dataset} were scored with {len(names)} different feature networks ("
