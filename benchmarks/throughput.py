@@ -103,9 +103,7 @@ class BenchSettings:
 
 
 def _dataset(s: BenchSettings) -> str:
-    """The data set a measurement's config names: the first registered one whose default architecture is --arch
-    (mlp: 8gaussians, dcgan: fashion-mnist, pacgan: 2d-grid), else the first of its data kind; images at a side
-    other than 28 take CIFAR-10's shape (3 channels). Image content is random (measure()), so nothing is read."""
+    """The first data set --arch is the default of (else of its kind); images not 28 wide: CIFAR-10's shape. Content is random."""
     from wgan_core.data import DATASETS
     from wgan_core.models import get_architecture
 
@@ -119,11 +117,8 @@ def _config(variant: str, s: BenchSettings):
     from wgan_core import RunConfig
 
     dataset = _dataset(s)
-    over = dict(arch=s.arch, width=s.width, batch_size=s.batch, device=s.device, amp=s.amp, channels_last=s.channels_last,
-                compile=s.compile)
-    if dataset == "cifar10":
-        over["resolution"] = s.resolution
-    return RunConfig.preset(variant, dataset, **over)
+    over = dict(width=s.width, batch_size=s.batch, device=s.device, amp=s.amp, channels_last=s.channels_last, compile=s.compile)
+    return RunConfig.preset(variant, dataset, arch=s.arch, **over, **({"resolution": s.resolution} if dataset == "cifar10" else {}))
 
 
 def measure(variant: str, s: BenchSettings) -> dict:
