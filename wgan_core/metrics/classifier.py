@@ -210,7 +210,7 @@ def cached_classifier(
     """The classifier named `dataset` whose training data hash to `data_hash`: from the cache, else `fit()` once.
 
     fit() -> (state_dict, meta with test_accuracy and train_time_s), as `train_classifier` or
-    `fit_classifier` return; key, name and data_hash are added to the meta before it is cached.
+    `fit_classifier` return; key, name, data_hash and weights (their digest) are added to the meta before it is cached.
     """
     key = classifier_key(dataset, data_hash, settings)
     path = cache_dir() / "classifiers" / f"{_slug(dataset)}-{key}.pt"
