@@ -15,8 +15,9 @@ the textbook loop does not implement is refused before anything is measured. Wit
 interleaved with the same S seeds trained as separate runs in the same process, one
 generator iteration of each in turn: ensemble_ms_per_member_iter, separate_ms_per_run_iter
 and ensemble_speedup (the median of the per-pair ratios). Rows are appended to --out (one
-CSV per device) with the environment, and plots are redrawn next to it. --check-history CSV
-measures nothing: is each configuration's newest commit slower? (benchmarks/history.py)
+CSV per device) with the environment, and plots are redrawn next to it. --check-history CSV:
+what the committed history says (benchmarks/history.py); --compare A B: is commit B slower
+than A, decided by an interleaved comparison (benchmarks/compare.py).
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ COLUMNS = [
 ]
 
 
-# ---------------------------------------------------------------------------------------------
 def _timer(device) -> Callable[[Callable[[], Any]], float]:
     """Milliseconds one call of fn takes: perf_counter on the CPU, CUDA events (with a sync) on a GPU."""
     import torch
@@ -358,6 +358,11 @@ def run_isolated(variant: str, settings: BenchSettings) -> dict:
 
 # ---------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--compare" in argv or "--bisect" in argv:  # an interleaved A/B of two commits: benchmarks/compare.py
+        from compare import main as compare_main
+
+        return compare_main(argv)
     from wgan_core import VARIANTS
     from wgan_core.models import ARCHITECTURES
 
@@ -376,24 +381,19 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=d.warmup)
     p.add_argument("--iters", type=int, default=d.iters, help="timed generator iterations")
     p.add_argument("--vs-textbook", action="store_true", help="also time benchmarks/textbook_loop.py on the same modules")
-    p.add_argument("--ensemble", type=int, default=d.ensemble, metavar="S",
-                   help="also time S seeds as one seed ensemble against S separate runs, interleaved (ensemble_speedup)")
-    p.add_argument("--profile", type=int, default=d.profile, metavar="N",
-                   help="also run torch.profiler over N generator iterations; the operator table goes next to --out")
+    p.add_argument("--ensemble", type=int, default=d.ensemble, metavar="S", help="also time S seeds as one ensemble vs separately")
+    p.add_argument("--profile", type=int, default=d.profile, metavar="N", help="torch.profiler over N iterations, table next to --out")
     p.add_argument("--out", help="CSV to append to (default results/throughput/<device>.csv)")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--keep-going", action="store_true", help="report a variant that fails and measure the rest (then exit 1)")
-    p.add_argument("--check-history", metavar="CSV", help="measure nothing: newest commit vs the previous one per configuration "
-                   "and machine in CSV (exit 1 if slower by more than --slower-than); redraw CSV's figures")
-    p.add_argument("--slower-than", type=float, default=0.10, metavar="FRACTION", help="--check-history's threshold (0.10 = 10%%)")
+    p.add_argument("--check-history", metavar="CSV", help="measure nothing: per configuration, is the newest commit slower?")
+    p.add_argument("--slower-than", type=float, default=0.10, metavar="FRACTION", help="--check-history's row threshold")
     args = p.parse_args(argv)
     if args.check_history:
         return check_history(Path(args.check_history), args.slower_than, plot_figures=not args.no_plot)
 
     def error(message: str) -> int:
-        print(f"throughput.py: error: {message}", file=sys.stderr)
-        return 2
-
+        return print(f"throughput.py: error: {message}", file=sys.stderr) or 2
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:

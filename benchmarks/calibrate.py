@@ -1,0 +1,118 @@
+"""How often does `--compare` cry wolf, and how often does it catch a real slowdown? Measured, on this machine.
+
+    python benchmarks/calibrate.py --out ~/wgan-calibration --aa 10 --power 0.05:5,0.10:5
+    python benchmarks/calibrate.py --out ~/wgan-calibration --summary results/throughput/calibration.md
+
+False alarms: A/A comparisons, the same commit against itself (--aa N comparisons), each
+deciding every configuration (the five objectives x toy MLP widths 32 and 128, batch 256, one
+pinned thread): the share of configurations called `slower` is the false-alarm rate. Power:
+the same commit against itself with --inject-slowdown F on B (a known F of extra work per
+step, benchmarks/probe.py): the share called `slower` at each F. Every comparison uses the
+defaults of --compare (10 rounds, 20 timed steps after 5 warm-up, threshold 3%, 95%), so the
+rates are those of the command as users run it.
+
+Resumable: comparisons already in OUT/compare.csv count; only the missing ones run. The
+summary reads OUT's CSVs only: rates with Clopper-Pearson 95% intervals (scipy), and beside
+them the rule the history check used before, one row per commit against a 10% threshold,
+applied to each single round of the same A/A data (a round's B median over its A median).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from compare import Probe, configurations, run_compare  # noqa: E402
+
+VARIANTS = ["gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp"]
+WIDTHS = [32, 128]
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def comparisons_done(out: Path) -> dict[float, int]:
+    """Comparisons recorded per injected fraction (a comparison: one date, one row per configuration)."""
+    done: dict[float, set[str]] = defaultdict(set)
+    for r in _rows(out / "compare.csv"):
+        done[float(r["inject"])].add(r["date"])
+    return {k: len(v) for k, v in done.items()}
+
+
+def summary(out: Path) -> str:
+    """The calibration table (Markdown) from OUT/compare.csv and OUT/compare_blocks.csv."""
+    from scipy.stats import binomtest
+
+    records = _rows(out / "compare.csv")
+    by_inject: dict[float, list[dict[str, str]]] = defaultdict(list)
+    for r in records:
+        by_inject[float(r["inject"])].append(r)
+    lines = ["| injected slowdown | comparisons | configuration decisions | called slower | rate [95% Clopper-Pearson] "
+             "| no change | undecided | faster | median ratio B/A |", "|---|---|---|---|---|---|---|---|---|"]
+    for inject in sorted(by_inject):
+        rs = by_inject[inject]
+        n = len(rs)
+        count = {v: sum(r["verdict"] == v for r in rs) for v in ("slower", "no change", "undecided", "faster")}
+        ci = binomtest(count["slower"], n).proportion_ci(0.95, method="exact")
+        ratio = statistics.median(float(r["ratio"]) for r in rs)
+        lines.append(f"| {100 * inject:g}% | {len({r['date'] for r in rs})} | {n} | {count['slower']} | "
+                     f"{count['slower'] / n:.3f} [{ci.low:.3f}, {ci.high:.3f}] | {count['no change']} | {count['undecided']} | "
+                     f"{count['faster']} | {ratio:.3f} |")
+    # The old rule on the same A/A data: one row per commit (one process each), flagged above +10%.
+    pairs: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
+    for b in _rows(out / "compare_blocks.csv"):
+        key = (b["date"], b["variant"] + b["width"], b["round"])
+        pairs[key][b["side"]] = float(b["median_ms"])
+    aa_dates = {r["date"] for r in by_inject.get(0.0, [])}
+    ratios = [p["B"] / p["A"] for (date, _, _), p in pairs.items() if date in aa_dates and {"A", "B"} <= set(p)]
+    if ratios:
+        flagged = sum(r > 1.10 for r in ratios)
+        ci = binomtest(flagged, len(ratios)).proportion_ci(0.95, method="exact")
+        spread = sorted(ratios)
+        lines += ["", f"The old rule on the same A/A data (one process per commit, flagged when more than 10% slower): "
+                  f"{flagged} of {len(ratios)} single-round ratios flagged, rate {flagged / len(ratios):.3f} "
+                  f"[{ci.low:.3f}, {ci.high:.3f}]; single-round ratios B/A from {spread[0]:.3f} to {spread[-1]:.3f} "
+                  f"(5th-95th percentile {spread[len(spread) // 20]:.3f}-{spread[-1 - len(spread) // 20]:.3f})."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True, help="folder of the calibration's compare.csv and compare_blocks.csv")
+    p.add_argument("--commit", default="HEAD", help="the commit compared with itself")
+    p.add_argument("--aa", type=int, default=10, help="A/A comparisons")
+    p.add_argument("--power", default="0.05:5,0.10:5", help="F:N,... N comparisons with F injected into B")
+    p.add_argument("--summary", help="write the Markdown table here (and run nothing)")
+    a = p.parse_args(argv)
+    out = Path(a.out)
+    if a.summary:
+        Path(a.summary).write_text(summary(out))
+        print(summary(out))
+        return 0
+    plan = [(0.0, a.aa)] + [(float(f), int(n)) for f, n in (x.split(":") for x in a.power.split(",") if x)]
+    probe = Probe()  # the defaults of --compare: cpu, 1 thread, 5 warm-up, 20 timed steps
+    configs = configurations(VARIANTS, "mlp", WIDTHS, 256, 28, "none")
+    for inject, wanted in plan:
+        while comparisons_done(out).get(inject, 0) < wanted:
+            k = comparisons_done(out).get(inject, 0) + 1
+            print(f"inject {inject:g}: comparison {k} of {wanted}", flush=True)
+            found = run_compare(a.commit, a.commit, configs, probe, rounds=10, threshold=0.03, inject=inject, out=out,
+                                progress=lambda m: None)
+            print("  " + ", ".join(f"{c['variant']} w{c['width']}: {d.verdict} {d.ratio:.3f}" for c, d in found), flush=True)
+    print(summary(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

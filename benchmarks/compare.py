@@ -1,0 +1,345 @@
+"""Is commit B slower than commit A? An interleaved comparison, decided per configuration (benchmarks/abtest.py).
+
+    python benchmarks/throughput.py --compare A B --variants wgan-gp --arch mlp --width 32,128 --threads 1
+    python benchmarks/throughput.py --compare HEAD .          # the working tree against its commit
+    python benchmarks/throughput.py --bisect GOOD BAD wgan-gp --arch mlp --width 128
+    nox -s benchmark -- --compare A B ...                     # the same
+
+A and B are commits (checked out once into git worktrees under ~/.cache/wgan-suite/worktrees)
+or source trees (a folder holding wgan_core/, e.g. `.`; what a machine without .git compares).
+Each is timed by the same harness, benchmarks/probe.py of this checkout, in fresh processes:
+R rounds, A then B in even rounds and B then A in odd ones, every process pinned to the same
+CPUs with the same torch threads, measuring every configuration (warm-up steps, then timed
+steps, one median per process). Before anything is timed, each side builds and steps every
+configuration once; one that cannot is a one-line error (exit 2), nothing recorded.
+
+Written under --out (default results/throughput/): compare.csv, one row per configuration and
+comparison (verdict, ratio B/A with its interval, p, the settings), and compare_blocks.csv, the
+median of every process (the data the verdict came from). --check-history reads compare.csv:
+a history flag is settled by the comparison of its two commits. Exit 1 when a configuration is
+`slower`, 2 on bad input, else 0. --bisect finds the first commit on GOOD..BAD slower than GOOD.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from abtest import Decision, decide, order, signed_rank_null  # noqa: E402
+from history import CONFIG, config_label  # noqa: E402
+
+WORKTREES = Path(os.environ.get("WGAN_WORKTREES", Path.home() / ".cache" / "wgan-suite" / "worktrees"))
+RECORD = ["date", "device", "device_name", *CONFIG, "base", "head", "verdict", "ratio", "ci_low", "ci_high", "coverage",
+          "p_value", "threshold", "rounds", "steps", "warmup", "inject", "base_ms", "head_ms", "harness"]
+BLOCK = ["date", "device_name", *CONFIG, "base", "head", "round", "side", "commit", "median_ms", "min_ms", "max_ms", "steps"]
+
+
+class CompareError(Exception):
+    """Bad input or a side that cannot run a configuration: one line, exit 2, nothing recorded."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """A or B: the name it is recorded under (a short commit, `+dirty` for a changed tree) and the tree that is timed."""
+
+    name: str
+    tree: Path
+
+
+def _git(*args: str, cwd: Path = ROOT) -> str:
+    out = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True)
+    if out.returncode:
+        raise CompareError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"git {' '.join(args)} failed")
+    return out.stdout.strip()
+
+
+def resolve(ref: str, repo: Path = ROOT) -> Side:
+    """A commit (checked out into a cached worktree) or a folder holding wgan_core/ (timed as it is)."""
+    folder = Path(ref)
+    if folder.is_dir():
+        if not (folder / "wgan_core" / "__init__.py").is_file():
+            raise CompareError(f"--compare: {ref} is a folder without wgan_core/; give a commit or a source tree")
+        try:
+            name = _git("rev-parse", "--short=7", "HEAD", cwd=folder)
+            dirty = subprocess.run(["git", "-C", str(folder), "diff", "--quiet", "HEAD", "--", "wgan_core"]).returncode == 1
+            name += "+dirty" if dirty else ""
+        except (CompareError, OSError):
+            name = folder.resolve().name
+        return Side(name, folder.resolve())
+    try:
+        sha = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repo)
+    except CompareError:
+        raise CompareError(f"--compare: unknown commit {ref!r} (not in {repo}'s git history, and no such folder)") from None
+    tree = WORKTREES / sha[:12]
+    if not (tree / "wgan_core" / "__init__.py").is_file():
+        tree.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
+        _git("worktree", "add", "--detach", "--force", str(tree), sha, cwd=repo)
+        if not (tree / "wgan_core" / "__init__.py").is_file():
+            raise CompareError(f"--compare: commit {ref} has no wgan_core/ to time")
+    return Side(sha[:7], tree)
+
+
+def configurations(variants: list[str], arch: str, widths: list[int], batch: int, resolution: int, amp: str) -> list[dict]:
+    """The probe's configurations (variants x widths) with the row fields their history label needs."""
+    from wgan_core import RunConfig
+
+    out = []
+    for variant, width in itertools.product(variants, widths):
+        res = resolution if arch == "dcgan" else 0
+        dataset = "8gaussians" if arch == "mlp" else "fashion-mnist"
+        n_critic = RunConfig.preset(variant, dataset).n_critic
+        out.append(dict(variant=variant, arch=arch, width=width, batch=batch, resolution=res, amp=amp, n_critic=n_critic))
+    return out
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How each process measures: device, torch threads, pinned CPUs, warm-up and timed steps."""
+
+    device: str = "cpu"
+    threads: int = 1
+    warmup: int = 5
+    steps: int = 20
+
+    @property
+    def cpus(self) -> str:
+        """The last `threads` CPUs this process may use (the first is left to the parent and the system), '' for all."""
+        mine = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        return ",".join(map(str, mine[-self.threads:])) if 0 < self.threads < len(mine) else ""
+
+    def run(self, side: Side, configs: list[dict], inject: float = 0.0, check: bool = False) -> list[list[float]]:
+        """One process of `side` over every configuration: the timed steps' milliseconds per configuration."""
+        args = [sys.executable, str(ROOT / "benchmarks" / "probe.py"), "--source", str(side.tree), "--device", self.device,
+                "--configs", json.dumps(configs), "--warmup", str(self.warmup), "--steps", str(self.steps),
+                "--threads", str(self.threads), "--cpus", self.cpus, "--inject", str(inject)] + (["--check"] if check else [])
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing may shadow the side's wgan_core
+        out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=side.tree)
+        lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+        if out.returncode or len(lines) != len(configs) and not any("error" in r for r in lines):
+            tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
+            raise CompareError(f"{side.name}: the measuring process failed (exit {out.returncode}): {tail}")
+        for c, r in zip(configs, lines):
+            if "error" in r:
+                raise CompareError(f"{side.name} cannot run {label(c, self)}: {r['error']}")
+        return [r["ms"] for r in lines]
+
+
+def label(c: dict, probe: Probe) -> str:
+    return config_label(row_fields(c, probe))
+
+
+def row_fields(c: dict, probe: Probe) -> dict:
+    """The CONFIG columns of a configuration, as a throughput row names them."""
+    dtype = "bf16" if c.get("amp") == "bf16" else "fp32"
+    return dict(variant=c["variant"], arch=c["arch"], resolution=c["resolution"], width=c["width"], batch=c["batch"],
+                n_critic=c["n_critic"], dtype=dtype, channels_last=False, compile=False, threads=probe.threads)
+
+
+def machine(device: str) -> dict[str, str]:
+    from wgan_core.env import cpu_model
+
+    if device == "cuda":
+        import torch
+
+        return {"device": "cuda", "device_name": torch.cuda.get_device_name()}
+    return {"device": "cpu", "device_name": cpu_model()}
+
+
+def interleave(a: Side, b: Side, configs: list[dict], probe: Probe, rounds: int, inject: float = 0.0,
+               progress=print) -> dict[str, list[list[float]]]:
+    """Run the schedule; {'A': medians, 'B': medians}, medians[c][r] = configuration c's median in round r (and blocks)."""
+    for side in (a, b):  # every side must run every configuration before anything is timed
+        probe.run(side, configs, check=True)
+    medians: dict[str, list[list[float]]] = {"A": [[0.0] * rounds for _ in configs], "B": [[0.0] * rounds for _ in configs]}
+    blocks = []
+    for r, which in order(rounds):
+        side = a if which == "A" else b
+        ms = probe.run(side, configs, inject=inject if which == "B" else 0.0)
+        for i, steps in enumerate(ms):
+            medians[which][i][r] = statistics.median(steps)
+            blocks.append(dict(round=r, side=which, commit=side.name, config=i, median_ms=round(statistics.median(steps), 4),
+                               min_ms=round(min(steps), 4), max_ms=round(max(steps), 4), steps=len(steps)))
+        progress(f"round {r + 1}/{rounds} {which} ({side.name}): " + ", ".join(f"{statistics.median(s):.2f}" for s in ms) + " ms")
+    medians["blocks"] = blocks  # type: ignore[assignment]
+    return medians
+
+
+def append_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """Append rows (every value as text) to a CSV with these columns; refuse a file whose header differs."""
+    from wgan_core.fileio import atomic_write_text
+
+    text = ""
+    if path.exists():
+        text = path.read_text()
+        header = next(csv.reader([text.splitlines()[0]])) if text.strip() else []
+        if header != columns:
+            raise CompareError(f"{path}: its columns {header[:3]}... are not {columns[:3]}...: move it aside")
+    lines = [] if text.strip() else [",".join(columns)]
+    with_rows = _csv_lines(rows, columns)
+    atomic_write_text(path, (text if text.strip() else "") + "\n".join(lines + with_rows) + "\n")
+
+
+def _csv_lines(rows: list[dict], columns: list[str]) -> list[str]:
+    import io
+
+    buf = io.StringIO()
+    csv.DictWriter(buf, fieldnames=columns, lineterminator="\n").writerows({k: r.get(k, "") for k in columns} for r in rows)
+    return buf.getvalue().splitlines()
+
+
+def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, rounds: int, threshold: float,
+                confidence: float = 0.95, inject: float = 0.0, out: Path | None = None,
+                progress=print) -> list[tuple[dict, Decision]]:
+    """Resolve, interleave, decide, record (when out is given); returns (configuration, decision) pairs."""
+    a, b = resolve(a_ref), resolve(b_ref)
+    data = interleave(a, b, configs, probe, rounds, inject, progress)
+    decisions = [(c, decide(data["A"][i], data["B"][i], threshold, confidence)) for i, c in enumerate(configs)]
+    if out is not None:
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        where = machine(probe.device)
+        harness = resolve_name(ROOT)
+        records = [dict(date=now, **where, **row_fields(c, probe), base=a.name, head=b.name, verdict=d.verdict,
+                        ratio=f"{d.ratio:.4f}", ci_low=f"{d.low:.4f}", ci_high=f"{d.high:.4f}", coverage=f"{d.coverage:.4f}",
+                        p_value=f"{d.p_value:.4g}", threshold=threshold, rounds=rounds, steps=probe.steps, warmup=probe.warmup,
+                        inject=inject, base_ms=f"{statistics.median(data['A'][i]):.4f}",
+                        head_ms=f"{statistics.median(data['B'][i]):.4f}", harness=harness)
+                   for i, (c, d) in enumerate(decisions)]
+        blocks = [dict(date=now, device_name=where["device_name"], **row_fields(configs[blk["config"]], probe), base=a.name,
+                       head=b.name, **{k: v for k, v in blk.items() if k != "config"}) for blk in data["blocks"]]  # type: ignore
+        out.mkdir(parents=True, exist_ok=True)
+        append_csv(out / "compare.csv", records, RECORD)
+        append_csv(out / "compare_blocks.csv", blocks, BLOCK)
+    return decisions
+
+
+def resolve_name(tree: Path) -> str:
+    try:
+        return resolve(str(tree)).name
+    except CompareError:
+        return "unknown"
+
+
+def bisect(good: str, bad: str, run, progress=print) -> str | None:
+    """The first commit on the first-parent path GOOD..BAD that `run(GOOD, commit)` calls slower; None if BAD is not.
+
+    Each step compares with GOOD itself (a slowdown built up over several commits is still found).
+    """
+    path = _git("rev-list", "--first-parent", "--reverse", f"{good}..{bad}").split()
+    if not path:
+        raise CompareError(f"--bisect: {bad} is not a descendant of {good}")
+    if not run(good, path[-1]):
+        return None
+    lo, hi = -1, len(path) - 1  # path[lo] (or GOOD) is not slower; path[hi] is
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        progress(f"bisect: {hi - lo - 1} commit(s) left; trying {path[mid][:7]}")
+        if run(good, path[mid]):
+            hi = mid
+        else:
+            lo = mid
+    return path[hi][:7]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """throughput.py --compare A B | --bisect GOOD BAD VARIANT, with the configuration flags."""
+    from wgan_core import VARIANTS
+    from wgan_core.models import ARCHITECTURES
+
+    p = argparse.ArgumentParser(prog="throughput.py --compare", description="Interleaved A/B speed comparison of two commits.")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--compare", nargs=2, metavar=("A", "B"), help="commits or source trees: is B slower than A?")
+    what.add_argument("--bisect", nargs=3, metavar=("GOOD", "BAD", "VARIANT"), help="the first commit slower than GOOD")
+    p.add_argument("--variants", default="wgan-gp", help="comma-separated variants (default wgan-gp)")
+    p.add_argument("--arch", choices=["mlp", "dcgan"], default="mlp")
+    p.add_argument("--width", default="128", help="one width or several, comma-separated")
+    p.add_argument("--batch", type=int, default=256)
+    p.add_argument("--resolution", type=int, choices=[28, 32, 64], default=28)
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--amp", choices=["none", "bf16"], default="none")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process (pinned to as many CPUs)")
+    p.add_argument("--rounds", type=int, default=10, help="rounds of one A and one B process (ABBA order)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per process and configuration")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--threshold", type=float, default=0.03, help="the smallest change called slower or faster (0.03 = 3%%)")
+    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--inject-slowdown", type=float, default=0.0, metavar="F",
+                   help="calibration only: B's steps get F of a step's time of extra busy work (0.10 = 10%% slower)")
+    p.add_argument("--out", default=str(ROOT / "results" / "throughput"), help="folder of compare.csv and compare_blocks.csv")
+    p.add_argument("--no-record", action="store_true", help="print the verdicts, write nothing")
+    a = p.parse_args(argv)
+
+    def error(message: str) -> int:
+        print(f"throughput.py: error: {message}", file=sys.stderr)
+        return 2
+
+    variants = [a.bisect[2]] if a.bisect else [v.strip() for v in a.variants.split(",") if v.strip()]
+    unknown = [v for v in variants if v not in VARIANTS]
+    checks = [
+        (not unknown, f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}"),
+        (a.rounds >= 2 and signed_rank_null(a.rounds)[0] <= (1 - a.confidence) / 2,
+         f"--rounds: too few for a bounded {100 * a.confidence:g}% interval (6 for 95%, 8 for 99%), got {a.rounds}"),
+        (a.steps >= 1 and a.warmup >= 1, "--steps and --warmup: at least 1"),
+        (0 < a.threshold < 1, f"--threshold: a fraction in (0, 1), got {a.threshold}"),
+        (0.5 <= a.confidence < 1, f"--confidence: in [0.5, 1), got {a.confidence}"),
+        (0 <= a.inject_slowdown < 10, f"--inject-slowdown: a fraction >= 0, got {a.inject_slowdown}"),
+        (a.threads >= 1 and a.batch >= 1, "--threads and --batch: at least 1"),
+        (a.arch in ARCHITECTURES, f"--arch: {a.arch} is not registered"),
+    ]
+    try:
+        widths = [int(w) for w in a.width.split(",") if w.strip()]
+    except ValueError:
+        return error(f"--width: integers, comma-separated, got {a.width!r}")
+    checks.append((widths and min(widths) >= 1, f"--width: positive integers, got {a.width!r}"))
+    for ok, message in checks:
+        if not ok:
+            return error(message)
+    if a.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            return error("--device cuda: no CUDA device here")
+    probe = Probe(a.device, a.threads, a.warmup, a.steps)
+    out = None if a.no_record else Path(a.out)
+    try:
+        configs = configurations(variants, a.arch, widths, a.batch, a.resolution, a.amp)
+        if a.bisect:
+            good, bad, _ = a.bisect
+
+            def slower(base: str, head: str) -> bool:
+                found = run_compare(base, head, configs, probe, a.rounds, a.threshold, a.confidence, out=out, progress=_quiet)
+                print(f"  {head[:7]} against {base[:7]}: {found[0][1].describe()}", flush=True)
+                return found[0][1].verdict == "slower"
+
+            first = bisect(good, bad, slower)
+            print(f"first commit slower than {good}: {first}" if first else f"{bad} is not slower than {good}: nothing to bisect")
+            return 0
+        decisions = run_compare(*a.compare, configs, probe, a.rounds, a.threshold, a.confidence, a.inject_slowdown, out)
+    except CompareError as e:
+        return error(str(e))
+    print(f"\nB = {a.compare[1]} against A = {a.compare[0]} (time B / time A; threshold {100 * a.threshold:g}%):")
+    for c, d in decisions:
+        print(f"  {label(c, probe):<36} {d.describe()}")
+    if out is not None:
+        print(f"recorded in {out / 'compare.csv'} (every process's median in {out / 'compare_blocks.csv'})")
+    return 1 if any(d.verdict == "slower" for _, d in decisions) else 0
+
+
+def _quiet(message: str) -> None:
+    print(f"    {message}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""One measuring process of an interleaved comparison (benchmarks/compare.py): time Trainer.step() of one source tree.
+
+    python benchmarks/probe.py --source TREE --configs JSON [--warmup W] [--steps M] [--threads T] [--cpus 1] [--inject F]
+
+The harness is this file, from the checkout that runs the comparison; the library it times is
+`TREE/wgan_core` (a git worktree of one commit, or any source tree), put first on sys.path. So
+both sides of a comparison are timed by the same code, and only the library differs.
+
+It uses nothing of the library but what every commit since the speed tracker began has:
+`RunConfig.preset(variant, dataset, **fields)`, `Trainer(config, images=...)` and
+`trainer.step()`. Image content does not matter for speed: random uint8 images of the right
+shape. Prints one JSON line per configuration, in order: {"ms": [one per timed step]}, or
+{"error": "..."} when that commit's code cannot build or step it (--check: one step only).
+
+--inject F (calibration and tests only: it measures the decision rule's power) adds a known
+amount of work to every timed step: a busy loop of F times the median of this process's own
+warm-up steps, inside the timed region, so the step is F slower on average (F = 0.10: 10%).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def build(source: Path, c: dict, device: str):
+    """A Trainer of the configuration c (variant, arch, width, batch, resolution, amp) from the library in source."""
+    import torch
+
+    from wgan_core import RunConfig, Trainer
+
+    arch = c["arch"]
+    dataset = {"mlp": "8gaussians", "dcgan": "fashion-mnist" if c.get("resolution", 28) == 28 else "cifar10"}.get(arch)
+    over = dict(width=c["width"], batch_size=c["batch"], device=device)
+    if dataset is None:  # another registered architecture: the data set it is the default of (registries only)
+        from wgan_core.data import DATASETS
+
+        dataset = next(n for n, d in DATASETS.items() if d.arch == arch)
+        over["arch"] = arch
+    if dataset == "cifar10":
+        over["resolution"] = c["resolution"]
+    if c.get("amp", "none") != "none":  # only fields a commit must have for this configuration
+        over["amp"] = c["amp"]
+    config = RunConfig.preset(c["variant"], dataset, **over)
+    images = None
+    if config.kind == "image":
+        channels = 1 if dataset == "fashion-mnist" else 3
+        side = config.resolution or 28
+        images = torch.randint(0, 256, (max(4096, 8 * config.batch_size * config.n_critic), channels, side, side),
+                               dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    return Trainer(config, images=images)
+
+
+def spin(seconds: float) -> None:
+    """Busy work for `seconds` (the injected slowdown): the CPU is kept busy, not asleep."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def timed_steps(trainer, warmup: int, steps: int, inject: float) -> list[float]:
+    """Milliseconds of each of `steps` timed steps after `warmup` untimed ones (synchronised on a GPU)."""
+    import statistics
+
+    import torch
+
+    cuda = trainer.device.type == "cuda"
+
+    def one(extra: float = 0.0) -> float:
+        if cuda:
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        trainer.step()
+        if cuda:
+            torch.cuda.synchronize()
+        if extra:
+            spin(extra)
+        return 1000 * (time.perf_counter() - t)
+
+    base = [one() for _ in range(warmup)]
+    extra = inject * statistics.median(base) / 1000 if inject and base else 0.0
+    return [one(extra) for _ in range(steps)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--source", required=True, help="a source tree holding wgan_core/")
+    p.add_argument("--configs", required=True, help="JSON list of {variant, arch, width, batch, resolution, amp}")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--warmup", type=int, default=5)
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--cpus", default="", help="comma-separated CPU ids to pin this process to ('' = not pinned)")
+    p.add_argument("--inject", type=float, default=0.0, help="calibration only: add this fraction of a step as busy work")
+    p.add_argument("--check", action="store_true", help="build each configuration and take one step; time nothing")
+    a = p.parse_args(argv)
+    source = Path(a.source).resolve()
+    sys.path.insert(0, str(source))
+    if a.cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {int(c) for c in a.cpus.split(",")})
+    import torch
+
+    torch.set_num_threads(a.threads)
+    torch.backends.cudnn.benchmark = True
+    import wgan_core
+
+    if Path(wgan_core.__file__).resolve().parent.parent != source:  # another wgan_core shadows the one to time
+        print(json.dumps({"error": f"imported wgan_core from {wgan_core.__file__}, not from {source}"}), flush=True)
+        return 2
+    for c in json.loads(a.configs):
+        try:
+            trainer = build(source, c, a.device)
+            ms = timed_steps(trainer, 0, 1, 0.0) if a.check else timed_steps(trainer, a.warmup, a.steps, a.inject)
+            print(json.dumps({"ms": [round(x, 4) for x in ms]}), flush=True)
+        except Exception as e:  # this commit cannot run this configuration: said by the parent in one line
+            print(json.dumps({"error": f"{type(e).__name__}: {e}".splitlines()[0]}), flush=True)
+        finally:
+            trainer = None
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
