@@ -1,4 +1,4 @@
-"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s ablation`, `nox -s benchmark`, `nox -s throughput`, `nox -s gpu`.
+"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s ablation`, `nox -s benchmark`, `nox -s throughput`, `nox -s gpu` (`nox -l`).
 
 All sessions that need torch share ONE virtual environment (a CUDA build of
 torch is about 5.5 GB), kept outside the work tree so it survives fresh
@@ -131,16 +131,21 @@ def _machine_tag() -> str:
 
 @nox.session(default=False)
 def benchmark(session: nox.Session) -> None:
-    """Speed regression check: pytest-benchmark of Trainer.step(); fails on a >10% median slowdown vs this machine's last run."""
+    """Speed: `-- --compare A B` decides whether B is slower (interleaved, exit 1 on a regression); bare: pytest-benchmark of Trainer.step()."""
     python = shared_python(session)
+    if session.posargs and session.posargs[0] in ("--compare", "--bisect", "--check-history"):
+        session.run(python, "benchmarks/throughput.py", *session.posargs, external=True)
+        return
     storage = Path(os.environ.get("WGAN_BENCH_STORAGE", Path.home() / ".cache" / "wgan-suite" / "benchmarks")) / _machine_tag()
     args = [
         "-m", "pytest", "benchmarks/test_step_speed.py", "-o", "addopts=", "-p", "no:cacheprovider", "-q",
         f"--benchmark-storage=file://{storage}", "--benchmark-autosave", "--benchmark-columns=min,median,max,stddev,rounds",
     ]
     if any(storage.rglob("*.json")):
-        args += ["--benchmark-compare", "--benchmark-compare-fail=median:10%"]
-        session.log(f"comparing with the last saved run in {storage}")
+        # Shown, not judged: two runs minutes apart differ by more than 10% on a shared machine
+        # (results/throughput/calibration.md); an interleaved --compare decides.
+        args += ["--benchmark-compare"]
+        session.log(f"comparing with the last saved run in {storage} (to decide: nox -s benchmark -- --compare BASE HEAD)")
     else:
         session.log(f"no earlier run saved in {storage}: this run becomes the baseline")
     session.run(python, *args, *session.posargs, external=True)

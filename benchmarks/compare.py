@@ -23,7 +23,6 @@ a history flag is settled by the comparison of its two commits. Exit 1 when a co
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime as dt
 import itertools
 import json
@@ -38,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from abtest import Decision, decide, order, signed_rank_null  # noqa: E402
-from history import CONFIG, config_label  # noqa: E402
+from history import CONFIG, append_rows, check_columns, config_label  # noqa: E402
 
 WORKTREES = Path(os.environ.get("WGAN_WORKTREES", Path.home() / ".cache" / "wgan-suite" / "worktrees"))
 RECORD = ["date", "device", "device_name", *CONFIG, "base", "head", "verdict", "ratio", "ci_low", "ci_high", "coverage",
@@ -177,34 +176,17 @@ def interleave(a: Side, b: Side, configs: list[dict], probe: Probe, rounds: int,
     return medians
 
 
-def append_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """Append rows (every value as text) to a CSV with these columns; refuse a file whose header differs."""
-    from wgan_core.fileio import atomic_write_text
-
-    text = ""
-    if path.exists():
-        text = path.read_text()
-        header = next(csv.reader([text.splitlines()[0]])) if text.strip() else []
-        if header != columns:
-            raise CompareError(f"{path}: its columns {header[:3]}... are not {columns[:3]}...: move it aside")
-    lines = [] if text.strip() else [",".join(columns)]
-    with_rows = _csv_lines(rows, columns)
-    atomic_write_text(path, (text if text.strip() else "") + "\n".join(lines + with_rows) + "\n")
-
-
-def _csv_lines(rows: list[dict], columns: list[str]) -> list[str]:
-    import io
-
-    buf = io.StringIO()
-    csv.DictWriter(buf, fieldnames=columns, lineterminator="\n").writerows({k: r.get(k, "") for k in columns} for r in rows)
-    return buf.getvalue().splitlines()
-
-
 def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, rounds: int, threshold: float,
                 confidence: float = 0.95, inject: float = 0.0, out: Path | None = None,
                 progress=print) -> list[tuple[dict, Decision]]:
     """Resolve, interleave, decide, record (when out is given); returns (configuration, decision) pairs."""
     a, b = resolve(a_ref), resolve(b_ref)
+    if out is not None:  # a record file of another shape is refused before anything is timed
+        try:
+            check_columns(out / "compare.csv", RECORD)
+            check_columns(out / "compare_blocks.csv", BLOCK)
+        except ValueError as e:
+            raise CompareError(str(e)) from None
     data = interleave(a, b, configs, probe, rounds, inject, progress)
     decisions = [(c, decide(data["A"][i], data["B"][i], threshold, confidence)) for i, c in enumerate(configs)]
     if out is not None:
@@ -219,9 +201,8 @@ def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, round
                    for i, (c, d) in enumerate(decisions)]
         blocks = [dict(date=now, device_name=where["device_name"], **row_fields(configs[blk["config"]], probe), base=a.name,
                        head=b.name, **{k: v for k, v in blk.items() if k != "config"}) for blk in data["blocks"]]  # type: ignore
-        out.mkdir(parents=True, exist_ok=True)
-        append_csv(out / "compare.csv", records, RECORD)
-        append_csv(out / "compare_blocks.csv", blocks, BLOCK)
+        append_rows(out / "compare.csv", records, RECORD)
+        append_rows(out / "compare_blocks.csv", blocks, BLOCK)
     return decisions
 
 
@@ -232,12 +213,12 @@ def resolve_name(tree: Path) -> str:
         return "unknown"
 
 
-def bisect(good: str, bad: str, run, progress=print) -> str | None:
+def bisect(good: str, bad: str, run, repo: Path = ROOT, progress=print) -> str | None:
     """The first commit on the first-parent path GOOD..BAD that `run(GOOD, commit)` calls slower; None if BAD is not.
 
     Each step compares with GOOD itself (a slowdown built up over several commits is still found).
     """
-    path = _git("rev-list", "--first-parent", "--reverse", f"{good}..{bad}").split()
+    path = _git("rev-list", "--first-parent", "--reverse", f"{good}..{bad}", cwd=repo).split()
     if not path:
         raise CompareError(f"--bisect: {bad} is not a descendant of {good}")
     if not run(good, path[-1]):
@@ -250,7 +231,7 @@ def bisect(good: str, bad: str, run, progress=print) -> str | None:
             hi = mid
         else:
             lo = mid
-    return path[hi][:7]
+    return path[hi]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -324,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                 return found[0][1].verdict == "slower"
 
             first = bisect(good, bad, slower)
-            print(f"first commit slower than {good}: {first}" if first else f"{bad} is not slower than {good}: nothing to bisect")
+            print(f"first commit slower than {good}: {first[:7]}" if first else f"{bad} is not slower than {good}: nothing to bisect")
             return 0
         decisions = run_compare(*a.compare, configs, probe, a.rounds, a.threshold, a.confidence, a.inject_slowdown, out)
     except CompareError as e:

@@ -34,7 +34,7 @@ import csv
 import statistics
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +53,7 @@ class Series:
     metric: str  # STEP or MEMBER
     commits: tuple[str, ...]
     rows: tuple[tuple[float, ...], ...]  # rows[i]: the metric of each row of commits[i], in append order
+    fields: dict[str, str] = field(default_factory=dict, compare=False)  # the configuration's columns (of its first row)
 
     def figure(self, i: int) -> float:
         """The figure of commits[i]: the median over its rows (each row's value is itself a median over timed steps)."""
@@ -61,11 +62,23 @@ class Series:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A series' newest commit beside the previous one; change and slower are None/False with a single commit."""
+    """A series' newest commit beside the previous one, and what an interleaved comparison of the two said, if one ran.
+
+    flagged: the rows say the newest is more than the threshold slower (one or a few rows per
+    commit, measured at different times: a hint, never a verdict). settled: the newest
+    compare.csv record of exactly these two commits, this configuration and this machine
+    (benchmarks/compare.py). slower, the only thing that turns the history red: settled says so.
+    """
 
     series: Series
-    change: float | None  # newest / previous - 1
-    slower: bool
+    change: float | None  # newest / previous - 1, from the rows
+    flagged: bool
+    settled: dict[str, str] | None = None
+    elsewhere: tuple[dict[str, str], ...] = ()  # records of the same two commits and configuration on other machines
+
+    @property
+    def slower(self) -> bool:
+        return self.settled is not None and self.settled["verdict"] == "slower"
 
     @property
     def newest(self) -> str:
@@ -129,11 +142,24 @@ def commit_order(appended: list[str], positions: dict[str, int]) -> list[str]:
     return sorted(appended, key=lambda c: (positions[c.split("+")[0]], "+" in c, appended.index(c)))
 
 
+REQUIRED = (*MACHINE, *CONFIG, STEP, "git_commit")
+
+
+def read_rows(path: Path, required: tuple[str, ...] = REQUIRED) -> list[dict[str, str]]:
+    """A CSV's rows, every cell as text (a commit such as 1234567 or 0e12345 stays what it is); ValueError names missing columns."""
+    with Path(path).open(newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+        return list(reader)
+
+
 def load(path: Path, repo: Path | None = ROOT) -> list[Series]:
     """The series of a throughput CSV, machines apart and each in commit order (see the module docstring)."""
-    with Path(path).open(newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_rows(path)
     groups: dict[tuple[str, str, str], dict[str, list[float]]] = {}  # (machine, config, metric) -> commit -> values
+    fields_of: dict[tuple[str, str, str], dict[str, str]] = {}
     for row in rows:
         machine = " ".join(row.get(k, "") for k in MACHINE).strip()
         commit = row.get("git_commit", "") or "unknown"
@@ -143,25 +169,53 @@ def load(path: Path, repo: Path | None = ROOT) -> list[Series]:
                 continue
             key = (machine, config_label(row, metric), metric)
             groups.setdefault(key, {}).setdefault(commit, []).append(float(value))
+            fields_of.setdefault(key, {k: _norm(row.get(k, "")) for k in (*MACHINE, *CONFIG)})
     commits = {c.split("+")[0] for by_commit in groups.values() for c in by_commit}
     positions = _git_positions(commits, repo) if repo is not None else {}
     series = []
-    for (machine, config, metric), by_commit in groups.items():
+    for key, by_commit in groups.items():
         order = commit_order(list(by_commit), positions)
-        series.append(Series(machine, config, metric, tuple(order), tuple(tuple(by_commit[c]) for c in order)))
+        series.append(Series(*key, tuple(order), tuple(tuple(by_commit[c]) for c in order), fields_of[key]))
     return series
 
 
-def compare(series: list[Series], threshold: float = THRESHOLD) -> list[Comparison]:
-    """Each series' newest commit against the previous one; slower when the figure grew by more than `threshold`."""
+def same_commit(a: str, b: str) -> bool:
+    """Two names of one commit: equal, or one an abbreviation (7+ characters) of the other; a +dirty tree only equals itself."""
+    if "+" in a or "+" in b:
+        return a == b
+    return a == b or (min(len(a), len(b)) >= 7 and (a.startswith(b) or b.startswith(a)))
+
+
+def load_records(path: Path) -> list[dict[str, str]]:
+    """The comparisons recorded beside a throughput CSV (compare.csv in its folder), oldest first; [] without one."""
+    records = Path(path).with_name("compare.csv")
+    return read_rows(records, ("device", "device_name", *CONFIG, "base", "head", "verdict")) if records.is_file() else []
+
+
+def compare(series: list[Series], threshold: float = THRESHOLD, records: list[dict[str, str]] = ()) -> list[Comparison]:
+    """Each series' newest commit against the previous one: flagged by its rows, settled by a recorded comparison."""
     out = []
     for s in series:
         if len(s.commits) < 2:
             out.append(Comparison(s, None, False))
             continue
         change = s.figure(-1) / s.figure(-2) - 1
-        out.append(Comparison(s, change, change > threshold))
+        pair = [r for r in records if s.metric == STEP and config_label(r) == s.config
+                and same_commit(r["base"], s.commits[-2]) and same_commit(r["head"], s.commits[-1])]
+        here = [r for r in pair if f"{r['device']} {r['device_name']}".strip() == s.machine]
+        there = tuple(r for r in pair if r not in here)
+        out.append(Comparison(s, change, change > threshold, here[-1] if here else None, there))
     return out
+
+
+def compare_command(c: Comparison) -> str:
+    """The --compare command that settles a flag: the two commits and the series' configuration."""
+    f = c.series.fields
+    cmd = f"python benchmarks/throughput.py --compare {c.previous} {c.newest} --variants {f['variant']} --arch {f['arch']} "
+    cmd += f"--width {f['width']} --batch {f['batch']} --threads {f['threads']}"
+    cmd += f" --resolution {f['resolution']}" if f["arch"] == "dcgan" else ""
+    cmd += " --amp bf16" if f["dtype"] == "bf16" else ""
+    return cmd + (" --device cuda" if f["device"] == "cuda" else "")
 
 
 def repeat_spread(path: Path) -> dict[str, list[float]]:
@@ -189,12 +243,12 @@ def repeat_spread(path: Path) -> dict[str, list[float]]:
 
 
 def report(path: Path, threshold: float = THRESHOLD, repo: Path | None = ROOT) -> tuple[list[str], list[Comparison]]:
-    """The lines --check-history prints, and the comparisons (the flagged ones have .slower)."""
-    comparisons = compare(load(path, repo), threshold)
+    """The lines --check-history prints, and the comparisons (the confirmed regressions have .slower)."""
+    comparisons = compare(load(path, repo), threshold, load_records(path))
     lines = [
         f"speed history of {path}: per configuration and machine, the newest commit beside the previous one",
-        f"figure: ms per iteration, the median of a row's timed steps, then the median over the commit's rows; "
-        f"flagged when the newest is more than {100 * threshold:g}% slower",
+        f"rows: ms per iteration, the median of a row's timed steps, then the median over the commit's rows; a change of more "
+        f"than {100 * threshold:g}% is a hint to compare; only an interleaved --compare of the two commits (compare.csv) decides",
     ]
     spread = repeat_spread(path)
     if spread["median"]:
@@ -213,14 +267,33 @@ def report(path: Path, threshold: float = THRESHOLD, repo: Path | None = ROOT) -
                 lines.append(f"  {s.config:<{width}}  {newest}  (no earlier commit)")
                 continue
             previous = f"{c.previous:>14} {s.figure(-2):9.2f} ms ({_rows(len(s.rows[-2]))})"
-            lines.append(f"  {s.config:<{width}}  {newest}  vs {previous}  {100 * c.change:+6.1f}%{'  SLOWER' if c.slower else ''}")
+            lines.append(f"  {s.config:<{width}}  {newest}  vs {previous}  {100 * c.change:+6.1f}%  {status(c)}".rstrip())
     slower = [c for c in comparisons if c.slower]
+    unsettled = [c for c in comparisons if c.flagged and c.settled is None]
+    for c in unsettled:
+        lines.append(f"\nnot enough evidence: {c.series.machine} | {c.series.config}: {c.previous} -> {c.newest} "
+                     f"{100 * c.change:+.1f}% in rows" + "".join(f"; on {r['device_name']}: {verdict(r)}" for r in c.elsewhere))
+        lines.append(f"  to decide, on this machine: {compare_command(c)}" + (
+            " (it times the single run's step; the ensemble's is not compared)" if c.series.metric == MEMBER else ""))
     if slower:
-        lines.append(f"\n{len(slower)} configuration(s) more than {100 * threshold:g}% slower at their newest commit:")
-        lines += [f"SLOWER {c.series.machine} | {c.series.config}: {c.previous} -> {c.newest} {100 * c.change:+.1f}%" for c in slower]
+        lines.append(f"\n{len(slower)} configuration(s) slower at their newest commit, confirmed by an interleaved comparison:")
+        lines += [f"SLOWER {c.series.machine} | {c.series.config}: {c.previous} -> {c.newest} {verdict(c.settled)}" for c in slower]
     else:
-        lines.append(f"\nno configuration is more than {100 * threshold:g}% slower at its newest commit")
+        lines.append("\nno configuration's newest commit is a confirmed regression")
     return lines, comparisons
+
+
+def verdict(record: dict[str, str]) -> str:
+    """A compare.csv record in words: 'slower: B/A 1.120 [1.080, 1.160] (10 rounds, p 0.002)'."""
+    return (f"{record['verdict']}: B/A {float(record['ratio']):.3f} [{float(record['ci_low']):.3f}, {float(record['ci_high']):.3f}] "
+            f"({record.get('rounds', '?')} rounds, p {record.get('p_value', '?')})")
+
+
+def status(c: Comparison) -> str:
+    """What the history says of one series: a confirmed verdict, a hint to compare, or nothing."""
+    if c.settled is not None:
+        return ("SLOWER " if c.slower else "") + f"(compare: {verdict(c.settled)})"
+    return "not enough evidence: run --compare" if c.flagged else ""
 
 
 def _rows(n: int) -> str:
@@ -228,7 +301,7 @@ def _rows(n: int) -> str:
 
 
 def check(path: Path, threshold: float = THRESHOLD, repo: Path | None = ROOT) -> int:
-    """Print the report; 1 when a configuration's newest commit is more than `threshold` slower, else 0."""
+    """Print the report; 1 when a configuration's newest commit is a regression a comparison confirmed, else 0."""
     lines, comparisons = report(path, threshold, repo)
     print("\n".join(lines), flush=True)
     return 1 if any(c.slower for c in comparisons) else 0
@@ -245,7 +318,7 @@ def plot_history(path: Path, threshold: float = THRESHOLD, repo: Path | None = R
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    comparisons = compare(load(path, repo), threshold)
+    comparisons = compare(load(path, repo), threshold, load_records(path))
     machines = list(dict.fromkeys(c.series.machine for c in comparisons))
     per_machine = {m: [c for c in comparisons if c.series.machine == m] for m in machines}
     grid_rows = {m: -(-len(cs) // columns) for m, cs in per_machine.items()}
@@ -257,11 +330,12 @@ def plot_history(path: Path, threshold: float = THRESHOLD, repo: Path | None = R
         axes = block.subplots(grid_rows[machine], columns, squeeze=False).ravel()
         for ax, c in zip(axes, per_machine[machine]):
             s = c.series
-            colour = "C3" if c.slower else "C0"
+            colour = "C3" if c.slower else ("C1" if c.flagged and c.settled is None else "C0")
             for i, values in enumerate(s.rows):
                 ax.plot([i] * len(values), values, ".", color="0.6", markersize=4)
             ax.plot(range(len(s.commits)), [s.figure(i) for i in range(len(s.commits))], "o-", color=colour, markersize=3)
-            change = "" if c.change is None else f" {100 * c.change:+.0f}%" + (" SLOWER" if c.slower else "")
+            change = "" if c.change is None else f" {100 * c.change:+.0f}%" + (
+                " SLOWER" if c.slower else " compare?" if c.flagged and c.settled is None else f" {c.settled['verdict']}" if c.settled else "")
             variant, _, rest = s.config.partition(" ")
             ax.set_title(f"{variant}{change}\n{rest}", fontsize=6, color=colour)
             ax.set_xticks(range(len(s.commits)), s.commits, rotation=40, fontsize=5, ha="right")
@@ -279,16 +353,33 @@ def plot_history(path: Path, threshold: float = THRESHOLD, repo: Path | None = R
 
 
 def append_rows(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """Append throughput rows to the CSV at path (created with `columns` if missing), atomically."""
-    import pandas as pd
+    """Append throughput rows to the CSV at path (created with `columns` if missing), atomically; every cell kept as text."""
+    import io
 
     from wgan_core.fileio import atomic_write_text
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    new = pd.DataFrame(rows, columns=columns)
-    if path.exists():
-        new = pd.concat([pd.read_csv(path), new], ignore_index=True)
-    atomic_write_text(path, new.to_csv(index=False))
+    existing = path.read_text() if path.exists() else ""
+    if existing.strip():
+        check_columns(path, columns)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    if not existing.strip():
+        writer.writeheader()
+    writer.writerows({k: r.get(k, "") for k in columns} for r in rows)
+    atomic_write_text(path, existing + ("" if not existing or existing.endswith("\n") else "\n") + buf.getvalue())
+
+
+def check_columns(path: Path, columns: list[str]) -> None:
+    """ValueError (one line) when an existing CSV's header is not `columns`: nothing is appended to a file of another shape."""
+    if not path.exists() or not path.read_text().strip():
+        return
+    with path.open(newline="") as f:
+        header = next(csv.reader(f))
+    missing, extra = [c for c in columns if c not in header], [c for c in header if c not in columns]
+    if missing or extra:
+        raise ValueError(f"{path}: its columns differ from this version's (missing: {', '.join(missing) or 'none'}; "
+                         f"unknown: {', '.join(extra) or 'none'}): append to a new file with --out")
 
 
 def plot(path: Path) -> list[Path]:
@@ -299,7 +390,7 @@ def plot(path: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    df = pd.read_csv(path)
+    df = pd.read_csv(path, dtype={k: str for k in ("git_commit", "variant", "arch", "device", "device_name", "dtype", "cpu", "note")})
     df["setting"] = [
         f"{a}{'' if a == 'mlp' else r} w{w} b{b} {t}{' channels_last' if cl else ''}{' compile' if co else ''}"
         for a, r, w, b, t, cl, co in zip(df.arch, df.resolution, df.width, df.batch, df["dtype"], df.channels_last, df["compile"])
@@ -330,11 +421,17 @@ def plot(path: Path) -> list[Path]:
 def check_history(path: Path, threshold: float, plot_figures: bool = True) -> int:
     """throughput.py --check-history: print the report and redraw the CSV's figures.
 
-    Returns 0 when no configuration's newest commit is slower by more than threshold, 1 when
-    one is, 2 (with one line on stderr) when the file is missing.
+    Returns 1 when a configuration's newest commit is a regression an interleaved comparison
+    confirmed, else 0; 2 (with one line on stderr) when the file is missing or lacks columns.
     """
     if not path.is_file():
         print(f"throughput.py: error: --check-history: no such file {path}", file=sys.stderr)
+        return 2
+    try:
+        load_records(path)
+        read_rows(path)
+    except ValueError as e:
+        print(f"throughput.py: error: --check-history: {e}", file=sys.stderr)
         return 2
     code = check(path, threshold)
     if plot_figures:

@@ -48,9 +48,9 @@ def test_dry_run_prints_every_step_and_the_matrix_within_the_budget(tmp_path, ca
     out = capsys.readouterr().out
     rows = {m[1]: (float(m[2]), int(m[3]), m[4]) for m in re.finditer(r"^  (\S+) +(\d+) +(\d+)  (.*)$", out, re.M)}
     names = [name for name, _ in gpu.matrix(tuple(VARIANTS))]
-    assert list(rows) == ["cuda-tests", *names[:2], "study", "benchmark-baseline", "benchmark-compare", *names[2:], "history"]
+    assert list(rows) == ["cuda-tests", "compare", *names[:2], "study", "benchmark-baseline", "benchmark-compare", *names[2:], "history"]
     total = sum(est for est, _, _ in rows.values())
-    assert total <= gpu.TOTAL_BUDGET_S and f"estimated {total:.0f} s of the 480 s budget" in out
+    assert total <= gpu.TOTAL_BUDGET_S and f"estimated {total:.0f} s of the 540 s budget" in out
     assert all(est <= budget for est, budget, _ in rows.values())
     # the matrix: every variant at DCGAN 28 in fp32 and bf16; the five at 32, 64 and the MLP; compile; ensembles of 4, 16, 64
     cells = {c.label: c for _, c in gpu.matrix(tuple(VARIANTS))}
@@ -129,7 +129,7 @@ def test_a_run_writes_its_summary_logs_and_archive(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Stand-in GPU 9000")
     monkeypatch.setattr(gpu, "environment_lines", lambda tag, commit: [f"# stand-in {tag} {commit}"])
 
-    def short_plan(python, out, tag, variants, study_dir, storage):
+    def short_plan(python, out, tag, variants, study_dir, storage, compare_base):
         csv_path = out / f"{tag}.csv"
         tiny = ("--variants", "gan", "--arch", "mlp", "--width", "8", "--batch", "8", "--warmup", "0", "--iters", "1",
                 "--device", "cpu", "--no-plot", "--out", str(csv_path))
@@ -145,7 +145,7 @@ def test_a_run_writes_its_summary_logs_and_archive(tmp_path, monkeypatch, capsys
     assert md.startswith("# stand-in stand-in-gpu-9000 ")
     assert "| throughput-tiny | a tiny MLP on the CPU | ok |" in md and "| broken | exits 3 | failed (exit 3); ValueError: a / b |" in md
     assert "## Throughput: rows appended by this run (1)" in md and "| gan | mlp w8 b8 fp32 |" in md
-    assert "no configuration is more than 10% slower" in md
+    assert "no configuration's newest commit is a confirmed regression" in md
     with tarfile.open(archive) as tar:
         names = tar.getnames()
     assert {"stand-in-gpu-9000.csv", "stand-in-gpu-9000.md", "stand-in-gpu-9000/history.log"} <= set(names)
