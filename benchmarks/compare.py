@@ -58,7 +58,10 @@ class Side:
 
 
 def _git(*args: str, cwd: Path = ROOT) -> str:
-    out = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True)
+    try:
+        out = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True)
+    except OSError:
+        raise CompareError("git is not available here: give source trees instead of commits") from None
     if out.returncode:
         raise CompareError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"git {' '.join(args)} failed")
     return out.stdout.strip()
@@ -74,8 +77,9 @@ def resolve(ref: str, repo: Path = ROOT) -> Side:
             name = _git("rev-parse", "--short=7", "HEAD", cwd=folder)
             dirty = subprocess.run(["git", "-C", str(folder), "diff", "--quiet", "HEAD", "--", "wgan_core"]).returncode == 1
             name += "+dirty" if dirty else ""
-        except (CompareError, OSError):
-            name = folder.resolve().name
+        except (CompareError, OSError):  # a copy without .git: this checkout as gpu.py names it, another by its folder
+            name = os.environ.get("WGAN_GIT_COMMIT", "") if folder.resolve() == ROOT else ""
+            name = name or folder.resolve().name
         return Side(name, folder.resolve())
     try:
         sha = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repo)
@@ -124,7 +128,9 @@ class Probe:
         args = [sys.executable, str(ROOT / "benchmarks" / "probe.py"), "--source", str(side.tree), "--device", self.device,
                 "--configs", json.dumps(configs), "--warmup", str(self.warmup), "--steps", str(self.steps),
                 "--threads", str(self.threads), "--cpus", self.cpus, "--inject", str(inject)] + (["--check"] if check else [])
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing may shadow the side's wgan_core
+        # Nothing may shadow the side's wgan_core: PYTHONPATH keeps only entries without one (e.g. carried wheels).
+        keep = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and not (Path(p) / "wgan_core").exists()]
+        env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **({"PYTHONPATH": os.pathsep.join(keep)} if keep else {})}
         out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=side.tree)
         lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
         if out.returncode or len(lines) != len(configs) and not any("error" in r for r in lines):
