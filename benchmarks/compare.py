@@ -74,6 +74,8 @@ def resolve(ref: str, repo: Path = ROOT) -> Side:
         if not (folder / "wgan_core" / "__init__.py").is_file():
             raise CompareError(f"--compare: {ref} is a folder without wgan_core/; give a commit or a source tree")
         try:
+            if Path(_git("rev-parse", "--show-toplevel", cwd=folder)).resolve() != folder.resolve():
+                raise CompareError("a folder inside another checkout: not that checkout's commit")
             name = _git("rev-parse", "--short=7", "HEAD", cwd=folder)
             dirty = subprocess.run(["git", "-C", str(folder), "diff", "--quiet", "HEAD", "--", "wgan_core"]).returncode == 1
             name += "+dirty" if dirty else ""

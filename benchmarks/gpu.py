@@ -56,6 +56,7 @@ TEXTBOOK_S = 1  # the textbook loop timed beside the trainer
 COMPILE_S = 45  # torch.compile's first compilations in a measuring process
 ENSEMBLE_MEMBER_S = 0.4  # per member of --ensemble S: two trainers built, its share of the separate runs' steps
 COMPARE_ROUNDS = 10  # the interleaved comparison's rounds, as --compare's default: 2 measuring processes each, 2 checks
+COMPARE_PROCESS_S = 12  # one of its processes on the H200 host (measured: 13 in 153 s), torch's start and cuDNN autotuning
 MIN_START_S = 10  # a step is not started with less time left than this (or than its budget, if smaller)
 MODULES = ("torch_fidelity", "pytest", "pytest_benchmark", "pandas", "matplotlib", "scipy", "tqdm")  # what the steps import
 
@@ -154,7 +155,7 @@ def benchmark_args(storage: Path, compare: bool) -> list[str]:
 
 
 def plan(python: str, out: Path, tag: str, variants: tuple[str, ...], study_dir: Path, storage: Path,
-         compare_base: str = "HEAD~1") -> list[Step]:
+         compare_base: str = "HEAD~1", compare_rounds: int = COMPARE_ROUNDS) -> list[Step]:
     """Every step of the run, in order."""
     csv_path, logs = out / f"{tag}.csv", out / tag
     steps = [Step("cuda-tests", "the tests that need CUDA (pytest -k cuda)",
@@ -162,9 +163,9 @@ def plan(python: str, out: Path, tag: str, variants: tuple[str, ...], study_dir:
     # The speed tracker's decision on CUDA: compare_base against this tree, interleaved (benchmarks/compare.py),
     # recorded in compare.csv beside the GPU's CSV, where the history step reads it.
     compare = ("benchmarks/throughput.py", "--compare", compare_base, str(ROOT), "--device", "cuda", "--arch", "dcgan",
-               "--variants", "gan,wgan-gp", "--width", "64", "--batch", "64", "--rounds", str(COMPARE_ROUNDS), "--out", str(out))
+               "--variants", "gan,wgan-gp", "--width", "64", "--batch", "64", "--rounds", str(compare_rounds), "--out", str(out))
     steps.append(Step("compare", f"is this tree slower than {compare_base} on CUDA? interleaved, DCGAN 28 w64 b64 gan and wgan-gp",
-                      (python, *compare), PARENT_S + (2 * COMPARE_ROUNDS + 2) * CHILD_S,
+                      (python, *compare), PARENT_S + (2 * compare_rounds + 2) * COMPARE_PROCESS_S,
                       after=lambda: verdicts(logs / "compare.log")))
     thr = [Step(name, f"throughput {cell.label}: {', '.join(cell.variants)}", (python, "benchmarks/throughput.py", *cell.args(csv_path)),
                 cell.estimate_s(), cell) for name, cell in matrix(variants)]
@@ -377,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--commit", default="", help="commit to record where git cannot tell (a copy of the tree without .git)")
     p.add_argument("--archive", default="", help="also pack what this run wrote into this .tar.gz")
     p.add_argument("--compare-base", default="HEAD~1", help="commit or source tree the compare step times this tree against")
+    p.add_argument("--compare-rounds", type=int, default=COMPARE_ROUNDS, help="the compare step's rounds (at least 6)")
     args = p.parse_args(argv)
 
     import torch
@@ -395,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     study_dir = Path.home() / "wgan-runs" / f"gpu-{tag}-{stamp}"
     storage = Path(tempfile.gettempdir()) / f"wgan-gpu-benchmarks-{tag}-{stamp}"
-    steps = plan(sys.executable, out, tag, tuple(VARIANTS), study_dir, storage, compare_base=args.compare_base)
+    steps = plan(sys.executable, out, tag, tuple(VARIANTS), study_dir, storage, compare_base=args.compare_base,
+                 compare_rounds=args.compare_rounds)
     wanted = [n.strip() for n in args.steps.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in {s.name for s in steps}]
     if unknown:
@@ -412,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gpu.py: error: {'; '.join(errors)}", file=sys.stderr)
         return 2
 
-    commit = git_commit(short=True) or args.commit or "unknown"
+    commit = args.commit or git_commit(short=True) or "unknown"  # a copied tree's .git may be another commit's
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
            "PYTHONUNBUFFERED": "1", "WGAN_GIT_COMMIT": commit}
     csv_path, logs, md = out / f"{tag}.csv", out / tag, out / f"{tag}.md"

@@ -129,7 +129,7 @@ def test_a_run_writes_its_summary_logs_and_archive(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Stand-in GPU 9000")
     monkeypatch.setattr(gpu, "environment_lines", lambda tag, commit: [f"# stand-in {tag} {commit}"])
 
-    def short_plan(python, out, tag, variants, study_dir, storage, compare_base):
+    def short_plan(python, out, tag, variants, study_dir, storage, compare_base, compare_rounds):
         csv_path = out / f"{tag}.csv"
         tiny = ("--variants", "gan", "--arch", "mlp", "--width", "8", "--batch", "8", "--warmup", "0", "--iters", "1",
                 "--device", "cpu", "--no-plot", "--out", str(csv_path))
