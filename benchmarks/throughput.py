@@ -218,7 +218,7 @@ def measure(variant: str, s: BenchSettings) -> dict:
         "ensemble_speedup": ens.get("speedup", ""),
         "timed_iters": len(step_ms), "note": "; ".join(note),
         "torch": host["torch"], "cpu": host["cpu"], "threads": host["threads"], **device_columns(dev, host["cpu"]),
-        "git_commit": git_commit(short=True) or os.environ.get("WGAN_GIT_COMMIT") or "unknown",
+        "git_commit": os.environ.get("WGAN_GIT_COMMIT") or git_commit(short=True) or "unknown",  # gpu.py names a copied tree
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
 
