@@ -1,12 +1,13 @@
 """The decision rule of an interleaved speed comparison: is B slower than A, faster, unchanged, or not yet decided?
 
-The data: R rounds; in each, one measuring process of commit A and one of commit B ran one
-after the other (A B, then B A, alternating), and each reported the median of its timed
-steps. The unit is the process, not the step: steps within one process share its memory
-layout, its core and its slow spell, so they are not independent draws, and a test over
-pooled steps declares tiny differences significant (results/throughput/calibration.md
-measures how often). Round i gives d_i = log(b_i / a_i); adjacent in time, a drift of the
-machine cancels in d_i, and alternating the order cancels going first.
+The data: R rounds; in each, a fresh measuring process of commit A and one of commit B, pinned
+to the same CPU, take turns of a few steps (A B, B A, A B, ...) until each has its timed
+steps, and a_i, b_i are the medians of each side's steps in round i. Taking turns within a
+round puts a slow spell of the machine on both sides alike (bursts last seconds here, longer
+than a turn and shorter than a process); fresh processes every round sample what differs
+between processes (memory layout, placement). The unit is the round, not the step: steps of
+one process are not independent draws, and a test over pooled steps would declare tiny
+differences significant. Round i gives d_i = log(b_i / a_i).
 
 Estimate: the Hodges-Lehmann estimate of the median of d (the median of the Walsh averages
 (d_i + d_j) / 2, i <= j), reported as the ratio exp(HL) = time B / time A. Interval: the
@@ -117,6 +118,6 @@ def wilcoxon_p(d: list[float]) -> float:
     return float(stats.wilcoxon(d).pvalue)
 
 
-def order(rounds: int) -> list[tuple[int, str]]:
-    """The interleaved schedule: (round, side) with A B in even rounds and B A in odd ones (A B B A A B ...)."""
-    return [(r, side) for r in range(rounds) for side in (("A", "B") if r % 2 == 0 else ("B", "A"))]
+def turn_orders(round_index: int, turns: int) -> list[tuple[str, str]]:
+    """Who goes first in each turn of a round: A B, B A, A B, ... starting with B A in odd rounds (each side first equally often)."""
+    return [("A", "B") if (round_index + t) % 2 == 0 else ("B", "A") for t in range(turns)]

@@ -5,11 +5,12 @@
 
 False alarms: A/A comparisons, the same commit against itself (--aa N comparisons), each
 deciding every configuration (the five objectives x toy MLP widths 32 and 128, batch 256, one
-pinned thread): the share of configurations called `slower` is the false-alarm rate. Power:
+pinned thread): the share of configurations called `slower` is the false-alarm rate (and
+`faster`, the same error the other way, is counted beside it). Power:
 the same commit against itself with --inject-slowdown F on B (a known F of extra work per
 step, benchmarks/probe.py): the share called `slower` at each F. Every comparison uses the
-defaults of --compare (10 rounds, 20 timed steps after 5 warm-up, threshold 3%, 95%), so the
-rates are those of the command as users run it.
+defaults of --compare (10 rounds, 20 timed steps per side in turns of 4 after 5 warm-up,
+threshold 3%, 95%), so the rates are those of the command as users run it.
 
 Resumable: comparisons already in OUT/compare.csv count; only the missing ones run. The
 summary reads OUT's CSVs only: rates with Clopper-Pearson 95% intervals (scipy), and beside
@@ -101,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print(summary(out))
         return 0
     plan = [(0.0, a.aa)] + [(float(f), int(n)) for f, n in (x.split(":") for x in a.power.split(",") if x)]
-    probe = Probe()  # the defaults of --compare: cpu, 1 thread, 5 warm-up, 20 timed steps
+    probe = Probe()  # the defaults of --compare: cpu, 1 thread, 5 warm-up, 20 timed steps in turns of 4
     configs = configurations(VARIANTS, "mlp", WIDTHS, 256, 28, "none")
     for inject, wanted in plan:
         while comparisons_done(out).get(inject, 0) < wanted:

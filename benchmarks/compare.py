@@ -7,11 +7,12 @@
 
 A and B are commits (checked out once into git worktrees under ~/.cache/wgan-suite/worktrees)
 or source trees (a folder holding wgan_core/, e.g. `.`; what a machine without .git compares).
-Each is timed by the same harness, benchmarks/probe.py of this checkout, in fresh processes:
-R rounds, A then B in even rounds and B then A in odd ones, every process pinned to the same
-CPUs with the same torch threads, measuring every configuration (warm-up steps, then timed
-steps, one median per process). Before anything is timed, each side builds and steps every
-configuration once; one that cannot is a one-line error (exit 2), nothing recorded.
+Each is timed by the same harness, benchmarks/probe.py of this checkout. R rounds; in each, a
+fresh process per side, both pinned to the same CPUs with the same torch threads, builds and
+warms up every configuration; then the two take turns of --chunk steps (A B, B A, ...) until
+each has --steps timed steps of a configuration, and each side's median is the round's figure
+(benchmarks/abtest.py decides from them). A side that cannot build or step a configuration
+stops the comparison in round 0 with a one-line error (exit 2), nothing recorded.
 
 Written under --out (default results/throughput/): compare.csv, one row per configuration and
 comparison (verdict, ratio B/A with its interval, p, the settings), and compare_blocks.csv, the
@@ -36,12 +37,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from abtest import Decision, decide, order, signed_rank_null  # noqa: E402
+from abtest import Decision, decide, signed_rank_null, turn_orders  # noqa: E402
 from history import CONFIG, append_rows, check_columns, config_label  # noqa: E402
 
 WORKTREES = Path(os.environ.get("WGAN_WORKTREES", Path.home() / ".cache" / "wgan-suite" / "worktrees"))
 RECORD = ["date", "device", "device_name", *CONFIG, "base", "head", "verdict", "ratio", "ci_low", "ci_high", "coverage",
-          "p_value", "threshold", "rounds", "steps", "warmup", "inject", "base_ms", "head_ms", "harness"]
+          "p_value", "threshold", "rounds", "steps", "chunk", "warmup", "inject", "base_ms", "head_ms", "harness"]
 BLOCK = ["date", "device_name", *CONFIG, "base", "head", "round", "side", "commit", "median_ms", "min_ms", "max_ms", "steps"]
 
 
@@ -70,6 +71,8 @@ def _git(*args: str, cwd: Path = ROOT) -> str:
 def resolve(ref: str, repo: Path = ROOT) -> Side:
     """A commit (checked out into a cached worktree) or a folder holding wgan_core/ (timed as it is)."""
     folder = Path(ref)
+    if folder.is_dir() and folder.resolve() == ROOT and os.environ.get("WGAN_GIT_COMMIT"):  # gpu.py's --commit: a copy's .git may lie
+        return Side(os.environ["WGAN_GIT_COMMIT"], ROOT)
     if folder.is_dir():
         if not (folder / "wgan_core" / "__init__.py").is_file():
             raise CompareError(f"--compare: {ref} is a folder without wgan_core/; give a commit or a source tree")
@@ -79,9 +82,8 @@ def resolve(ref: str, repo: Path = ROOT) -> Side:
             name = _git("rev-parse", "--short=7", "HEAD", cwd=folder)
             dirty = subprocess.run(["git", "-C", str(folder), "diff", "--quiet", "HEAD", "--", "wgan_core"]).returncode == 1
             name += "+dirty" if dirty else ""
-        except (CompareError, OSError):  # a copy without .git: this checkout as gpu.py names it, another by its folder
-            name = os.environ.get("WGAN_GIT_COMMIT", "") if folder.resolve() == ROOT else ""
-            name = name or folder.resolve().name
+        except (CompareError, OSError):  # not a checkout of its own: named by its folder
+            name = folder.resolve().name
         return Side(name, folder.resolve())
     try:
         sha = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repo)
@@ -112,12 +114,13 @@ def configurations(variants: list[str], arch: str, widths: list[int], batch: int
 
 @dataclass(frozen=True)
 class Probe:
-    """How each process measures: device, torch threads, pinned CPUs, warm-up and timed steps."""
+    """How the processes measure: device, torch threads (pinned to as many CPUs), warm-up, timed steps per side, turn length."""
 
     device: str = "cpu"
     threads: int = 1
     warmup: int = 5
-    steps: int = 20
+    steps: int = 20  # timed steps per side, configuration and round
+    chunk: int = 4  # steps one side takes in a turn before the other side's turn
 
     @property
     def cpus(self) -> str:
@@ -125,23 +128,53 @@ class Probe:
         mine = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
         return ",".join(map(str, mine[-self.threads:])) if 0 < self.threads < len(mine) else ""
 
-    def run(self, side: Side, configs: list[dict], inject: float = 0.0, check: bool = False) -> list[list[float]]:
-        """One process of `side` over every configuration: the timed steps' milliseconds per configuration."""
+    def start(self, side: Side, configs: list[dict], inject: float = 0.0) -> subprocess.Popen:
+        """A measuring process of `side` (benchmarks/probe.py) that builds every configuration and waits for requests."""
         args = [sys.executable, str(ROOT / "benchmarks" / "probe.py"), "--source", str(side.tree), "--device", self.device,
-                "--configs", json.dumps(configs), "--warmup", str(self.warmup), "--steps", str(self.steps),
-                "--threads", str(self.threads), "--cpus", self.cpus, "--inject", str(inject)] + (["--check"] if check else [])
+                "--configs", json.dumps(configs), "--warmup", str(self.warmup), "--threads", str(self.threads),
+                "--cpus", self.cpus, "--inject", str(inject)]
         # Nothing may shadow the side's wgan_core: PYTHONPATH keeps only entries without one (e.g. carried wheels).
         keep = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and not (Path(p) / "wgan_core").exists()]
         env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **({"PYTHONPATH": os.pathsep.join(keep)} if keep else {})}
-        out = subprocess.run(args, capture_output=True, text=True, env=env, cwd=side.tree)
-        lines = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-        if out.returncode or len(lines) != len(configs) and not any("error" in r for r in lines):
-            tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
-            raise CompareError(f"{side.name}: the measuring process failed (exit {out.returncode}): {tail}")
-        for c, r in zip(configs, lines):
-            if "error" in r:
-                raise CompareError(f"{side.name} cannot run {label(c, self)}: {r['error']}")
-        return [r["ms"] for r in lines]
+        return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+                                env=env, cwd=side.tree)
+
+
+class Measuring:
+    """One side's live process in a round: ready() once, then steps(i, k) as often as the schedule asks."""
+
+    def __init__(self, probe: Probe, side: Side, configs: list[dict], inject: float = 0.0):
+        self.probe, self.side, self.configs = probe, side, configs
+        self.proc = probe.start(side, configs, inject)
+
+    def _reply(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            tail = (self.proc.stderr.read().strip().splitlines() or ["no output"])[-1]
+            raise CompareError(f"{self.side.name}: the measuring process ended (exit {self.proc.returncode}): {tail}")
+        reply = json.loads(line)
+        if "error" in reply:
+            where = f" cannot run {label(self.configs[reply['config']], self.probe)}" if "config" in reply else ""
+            raise CompareError(f"{self.side.name}{where}: {reply['error']}")
+        return reply
+
+    def ready(self) -> None:
+        self._reply()
+
+    def steps(self, i: int, k: int) -> list[float]:
+        self.proc.stdin.write(json.dumps({"config": i, "steps": k}) + "\n")
+        self.proc.stdin.flush()
+        return self._reply()["ms"]
+
+    def close(self) -> None:
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            stream.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def label(c: dict, probe: Probe) -> str:
@@ -166,21 +199,37 @@ def machine(device: str) -> dict[str, str]:
 
 
 def interleave(a: Side, b: Side, configs: list[dict], probe: Probe, rounds: int, inject: float = 0.0,
-               progress=print) -> dict[str, list[list[float]]]:
-    """Run the schedule; {'A': medians, 'B': medians}, medians[c][r] = configuration c's median in round r (and blocks)."""
-    for side in (a, b):  # every side must run every configuration before anything is timed
-        probe.run(side, configs, check=True)
-    medians: dict[str, list[list[float]]] = {"A": [[0.0] * rounds for _ in configs], "B": [[0.0] * rounds for _ in configs]}
-    blocks = []
-    for r, which in order(rounds):
-        side = a if which == "A" else b
-        ms = probe.run(side, configs, inject=inject if which == "B" else 0.0)
-        for i, steps in enumerate(ms):
-            medians[which][i][r] = statistics.median(steps)
-            blocks.append(dict(round=r, side=which, commit=side.name, config=i, median_ms=round(statistics.median(steps), 4),
-                               min_ms=round(min(steps), 4), max_ms=round(max(steps), 4), steps=len(steps)))
-        progress(f"round {r + 1}/{rounds} {which} ({side.name}): " + ", ".join(f"{statistics.median(s):.2f}" for s in ms) + " ms")
-    medians["blocks"] = blocks  # type: ignore[assignment]
+               progress=print) -> dict[str, list]:
+    """Run the schedule: per round a fresh process per side, taking turns of `chunk` steps (abtest.turns).
+
+    Returns {'A': medians, 'B': medians, 'blocks': rows}, medians[c][r] = configuration c's median
+    over that side's timed steps in round r. Round 0's processes building every configuration is
+    the check that both sides can run them: a CompareError before any time is recorded.
+    """
+    medians: dict[str, list] = {"A": [[0.0] * rounds for _ in configs], "B": [[0.0] * rounds for _ in configs], "blocks": []}
+    turns = -(-probe.steps // probe.chunk)
+    for r in range(rounds):
+        live = {"A": Measuring(probe, a, configs), "B": Measuring(probe, b, configs, inject)}
+        try:
+            for m in live.values():
+                m.ready()
+            for i in range(len(configs)):
+                ms: dict[str, list[float]] = {"A": [], "B": []}
+                for t, order in enumerate(turn_orders(r, turns)):
+                    k = min(probe.chunk, probe.steps - t * probe.chunk)
+                    for which in order:
+                        ms[which] += live[which].steps(i, k)
+                for which, side in (("A", a), ("B", b)):
+                    med = statistics.median(ms[which])
+                    medians[which][i][r] = med
+                    medians["blocks"].append(dict(round=r, side=which, commit=side.name, config=i, median_ms=round(med, 4),
+                                                  min_ms=round(min(ms[which]), 4), max_ms=round(max(ms[which]), 4),
+                                                  steps=len(ms[which])))
+        finally:
+            for m in live.values():
+                m.close()
+        progress(f"round {r + 1}/{rounds}: A ({a.name}) " + ", ".join(f"{medians['A'][i][r]:.2f}" for i in range(len(configs)))
+                 + f" ms; B ({b.name}) " + ", ".join(f"{medians['B'][i][r]:.2f}" for i in range(len(configs))) + " ms")
     return medians
 
 
@@ -203,12 +252,12 @@ def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, round
         harness = resolve_name(ROOT)
         records = [dict(date=now, **where, **row_fields(c, probe), base=a.name, head=b.name, verdict=d.verdict,
                         ratio=f"{d.ratio:.4f}", ci_low=f"{d.low:.4f}", ci_high=f"{d.high:.4f}", coverage=f"{d.coverage:.4f}",
-                        p_value=f"{d.p_value:.4g}", threshold=threshold, rounds=rounds, steps=probe.steps, warmup=probe.warmup,
+                        p_value=f"{d.p_value:.4g}", threshold=threshold, rounds=rounds, steps=probe.steps, chunk=probe.chunk, warmup=probe.warmup,
                         inject=inject, base_ms=f"{statistics.median(data['A'][i]):.4f}",
                         head_ms=f"{statistics.median(data['B'][i]):.4f}", harness=harness)
                    for i, (c, d) in enumerate(decisions)]
         blocks = [dict(date=now, device_name=where["device_name"], **row_fields(configs[blk["config"]], probe), base=a.name,
-                       head=b.name, **{k: v for k, v in blk.items() if k != "config"}) for blk in data["blocks"]]  # type: ignore
+                       head=b.name, **{k: v for k, v in blk.items() if k != "config"}) for blk in data["blocks"]]
         append_rows(out / "compare.csv", records, RECORD)
         append_rows(out / "compare_blocks.csv", blocks, BLOCK)
     return decisions
@@ -260,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--amp", choices=["none", "bf16"], default="none")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (pinned to as many CPUs)")
     p.add_argument("--rounds", type=int, default=10, help="rounds of one A and one B process (ABBA order)")
-    p.add_argument("--steps", type=int, default=20, help="timed steps per process and configuration")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per side, configuration and round")
+    p.add_argument("--chunk", type=int, default=4, help="steps per turn before the other side's turn")
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--threshold", type=float, default=0.03, help="the smallest change called slower or faster (0.03 = 3%%)")
     p.add_argument("--confidence", type=float, default=0.95)
@@ -280,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         (not unknown, f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}"),
         (a.rounds >= 2 and signed_rank_null(a.rounds)[0] <= (1 - a.confidence) / 2,
          f"--rounds: too few for a bounded {100 * a.confidence:g}% interval (6 for 95%, 8 for 99%), got {a.rounds}"),
-        (a.steps >= 1 and a.warmup >= 1, "--steps and --warmup: at least 1"),
+        (a.steps >= 1 and a.warmup >= 1 and a.chunk >= 1, "--steps, --chunk and --warmup: at least 1"),
         (0 < a.threshold < 1, f"--threshold: a fraction in (0, 1), got {a.threshold}"),
         (0.5 <= a.confidence < 1, f"--confidence: in [0.5, 1), got {a.confidence}"),
         (0 <= a.inject_slowdown < 10, f"--inject-slowdown: a fraction >= 0, got {a.inject_slowdown}"),
@@ -300,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not torch.cuda.is_available():
             return error("--device cuda: no CUDA device here")
-    probe = Probe(a.device, a.threads, a.warmup, a.steps)
+    probe = Probe(a.device, a.threads, a.warmup, a.steps, a.chunk)
     out = None if a.no_record else Path(a.out)
     try:
         configs = configurations(variants, a.arch, widths, a.batch, a.resolution, a.amp)

@@ -1,6 +1,6 @@
 """One measuring process of an interleaved comparison (benchmarks/compare.py): time Trainer.step() of one source tree.
 
-    python benchmarks/probe.py --source TREE --configs JSON [--warmup W] [--steps M] [--threads T] [--cpus 1] [--inject F]
+    python benchmarks/probe.py --source TREE --configs JSON [--warmup W] [--threads T] [--cpus 1] [--inject F]
 
 The harness is this file, from the checkout that runs the comparison; the library it times is
 `TREE/wgan_core` (a git worktree of one commit, or any source tree), put first on sys.path. So
@@ -9,12 +9,14 @@ both sides of a comparison are timed by the same code, and only the library diff
 It uses nothing of the library but what every commit since the speed tracker began has:
 `RunConfig.preset(variant, dataset, **fields)`, `Trainer(config, images=...)` and
 `trainer.step()`. Image content does not matter for speed: random uint8 images of the right
-shape. Prints one JSON line per configuration, in order: {"ms": [one per timed step]}, or
-{"error": "..."} when that commit's code cannot build or step it (--check: one step only).
+shape. It builds and warms up every configuration, then times steps when the parent asks
+(serve(): the protocol), so the parent can alternate it with the other side's process a few
+steps at a time: a slow spell of the machine then falls on both sides alike.
 
 --inject F (calibration and tests only: it measures the decision rule's power) adds a known
 amount of work to every timed step: a busy loop of F times the median of this process's own
-warm-up steps, inside the timed region, so the step is F slower on average (F = 0.10: 10%).
+warm-up steps of that configuration, inside the timed region, so the step is F slower on
+average (F = 0.10: 10%).
 """
 
 from __future__ import annotations
@@ -62,8 +64,11 @@ def spin(seconds: float) -> None:
         pass
 
 
-def timed_steps(trainer, warmup: int, steps: int, inject: float) -> list[float]:
-    """Milliseconds of each of `steps` timed steps after `warmup` untimed ones (synchronised on a GPU)."""
+def timed_steps(trainer, warmup: int, steps: int, inject: float, extra: float | None = None) -> list[float]:
+    """Milliseconds of each of `steps` timed steps after `warmup` untimed ones (synchronised on a GPU).
+
+    The injected work: `extra` seconds after every timed step, or `inject` times the median of the warm-up steps.
+    """
     import statistics
 
     import torch
@@ -82,8 +87,40 @@ def timed_steps(trainer, warmup: int, steps: int, inject: float) -> list[float]:
         return 1000 * (time.perf_counter() - t)
 
     base = [one() for _ in range(warmup)]
-    extra = inject * statistics.median(base) / 1000 if inject and base else 0.0
+    if extra is None:
+        extra = inject * statistics.median(base) / 1000 if inject and base else 0.0
     return [one(extra) for _ in range(steps)]
+
+
+def serve(source: Path, configs: list[dict], device: str, warmup: int, inject: float, cpus: str) -> int:
+    """Build every configuration, then time steps on request: the parent alternates this process with the other side's.
+
+    Protocol (JSON lines): after building and warming up every configuration, one line
+    {"ready": true} or {"error": "..."}; then for each request {"config": i, "steps": k} on
+    stdin, {"ms": [k timings]}; end of stdin ends the process. Waiting on stdin takes no CPU, so
+    the two sides' processes, pinned to the same CPUs, take turns without disturbing each other.
+    """
+    import statistics
+
+    if cpus and hasattr(os, "sched_setaffinity"):  # imports ran on any CPU; building, warming up and timing on these
+        os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+    trainers, extras = [], []
+    for c in configs:
+        try:
+            trainer = build(source, c, device)
+            base = timed_steps(trainer, 0, max(warmup, 1), 0.0)
+        except Exception as e:  # this commit cannot run this configuration: said by the parent in one line
+            print(json.dumps({"error": f"{type(e).__name__}: {e}".splitlines()[0], "config": len(trainers)}), flush=True)
+            return 0
+        trainers.append(trainer)
+        extras.append(inject * statistics.median(base) / 1000)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        request = json.loads(line)
+        i = request["config"]
+        ms = timed_steps(trainers[i], 0, request["steps"], 0.0, extra=extras[i])
+        print(json.dumps({"ms": [round(x, 4) for x in ms]}), flush=True)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,16 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--configs", required=True, help="JSON list of {variant, arch, width, batch, resolution, amp}")
     p.add_argument("--device", default="cpu")
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--steps", type=int, default=20)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cpus", default="", help="comma-separated CPU ids to pin this process to ('' = not pinned)")
     p.add_argument("--inject", type=float, default=0.0, help="calibration only: add this fraction of a step as busy work")
-    p.add_argument("--check", action="store_true", help="build each configuration and take one step; time nothing")
     a = p.parse_args(argv)
     source = Path(a.source).resolve()
     sys.path.insert(0, str(source))
-    if a.cpus and hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {int(c) for c in a.cpus.split(",")})
     import torch
 
     torch.set_num_threads(a.threads)
@@ -111,16 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     if Path(wgan_core.__file__).resolve().parent.parent != source:  # another wgan_core shadows the one to time
         print(json.dumps({"error": f"imported wgan_core from {wgan_core.__file__}, not from {source}"}), flush=True)
         return 2
-    for c in json.loads(a.configs):
-        try:
-            trainer = build(source, c, a.device)
-            ms = timed_steps(trainer, 0, 1, 0.0) if a.check else timed_steps(trainer, a.warmup, a.steps, a.inject)
-            print(json.dumps({"ms": [round(x, 4) for x in ms]}), flush=True)
-        except Exception as e:  # this commit cannot run this configuration: said by the parent in one line
-            print(json.dumps({"error": f"{type(e).__name__}: {e}".splitlines()[0]}), flush=True)
-        finally:
-            trainer = None
-    return 0
+    return serve(source, json.loads(a.configs), a.device, a.warmup, a.inject, a.cpus)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ def test_noisy_rounds_are_undecided_and_only_a_whole_interval_beyond_the_thresho
 
 
 def test_the_schedule_alternates_which_side_goes_first():
-    assert abtest.order(4) == [(0, "A"), (0, "B"), (1, "B"), (1, "A"), (2, "A"), (2, "B"), (3, "B"), (3, "A")]
+    assert abtest.turn_orders(0, 3) == [("A", "B"), ("B", "A"), ("A", "B")]
+    assert abtest.turn_orders(1, 3) == [("B", "A"), ("A", "B"), ("B", "A")]  # over two rounds each side goes first 3 times
 
 
 def test_the_injected_slowdown_is_the_fraction_of_the_warm_up_median(monkeypatch):
@@ -161,6 +162,7 @@ def test_compare_end_to_end_catches_an_injected_slowdown_and_records_it(tmp_path
     (rec,) = list(csv.DictReader((out / "compare.csv").open()))
     assert rec["verdict"] == "slower" and float(rec["ci_low"]) > 1.03 and rec["inject"] == "1.0" and rec["rounds"] == "6"
     blocks = list(csv.DictReader((out / "compare_blocks.csv").open()))
-    assert [(b["round"], b["side"]) for b in blocks][:4] == [("0", "A"), ("0", "B"), ("1", "B"), ("1", "A")] and len(blocks) == 12
+    assert [(b["round"], b["side"]) for b in blocks][:4] == [("0", "A"), ("0", "B"), ("1", "A"), ("1", "B")] and len(blocks) == 12
+    assert {b["steps"] for b in blocks} == {"5"}
     assert "slower: B/A" in capsys.readouterr().out
     json.dumps(rec)
