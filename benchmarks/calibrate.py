@@ -60,16 +60,17 @@ def summary(out: Path) -> str:
     for r in records:
         by_inject[float(r["inject"])].append(r)
     lines = ["| injected slowdown | comparisons | configuration decisions | called slower | rate [95% Clopper-Pearson] "
-             "| no change | undecided | faster | median ratio B/A |", "|---|---|---|---|---|---|---|---|---|"]
+             "| no change | undecided | faster | median ratio B/A | median interval high/low |", "|---|---|---|---|---|---|---|---|---|---|"]
     for inject in sorted(by_inject):
         rs = by_inject[inject]
         n = len(rs)
         count = {v: sum(r["verdict"] == v for r in rs) for v in ("slower", "no change", "undecided", "faster")}
         ci = binomtest(count["slower"], n).proportion_ci(0.95, method="exact")
         ratio = statistics.median(float(r["ratio"]) for r in rs)
+        width = statistics.median(float(r["ci_high"]) / float(r["ci_low"]) for r in rs)
         lines.append(f"| {100 * inject:g}% | {len({r['date'] for r in rs})} | {n} | {count['slower']} | "
                      f"{count['slower'] / n:.3f} [{ci.low:.3f}, {ci.high:.3f}] | {count['no change']} | {count['undecided']} | "
-                     f"{count['faster']} | {ratio:.3f} |")
+                     f"{count['faster']} | {ratio:.3f} | {width:.3f} |")
     # The old rule on the same A/A data: one row per commit (one process each), flagged above +10%.
     pairs: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
     for b in _rows(out / "compare_blocks.csv"):

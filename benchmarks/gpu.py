@@ -50,13 +50,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 TOTAL_BUDGET_S = 540  # 9 minutes of one device session (a command may run 10), start-up of the machine not included
 FIVE = ("gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp")
 # Guesses for an H100/H200-class host (seconds), to be replaced by the step times of a GPU run's summary:
+# Seconds on the H200 host (results/throughput/nvidia-h200*.md: the step times of its runs):
 PARENT_S = 4  # a throughput.py process: imports, checking every cell's config before measuring
-CHILD_S = 4  # one measuring process: spawn, imports, CUDA context, cuDNN autotuning, warm-up, timed steps
+CHILD_S = 12  # one measuring process: spawn, imports, CUDA context, cuDNN autotuning, warm-up, timed steps (13 with the textbook)
 TEXTBOOK_S = 1  # the textbook loop timed beside the trainer
 COMPILE_S = 45  # torch.compile's first compilations in a measuring process
 ENSEMBLE_MEMBER_S = 0.4  # per member of --ensemble S: two trainers built, its share of the separate runs' steps
 COMPARE_ROUNDS = 10  # the interleaved comparison's rounds, as --compare's default: 2 measuring processes each, 2 checks
-COMPARE_PROCESS_S = 12  # one of its processes on the H200 host (measured: 13 in 153 s), torch's start and cuDNN autotuning
+COMPARE_ROUND_S = 12  # one round: two processes started side by side (one process took 12 s there), 2 x 20 steps
 MIN_START_S = 10  # a step is not started with less time left than this (or than its budget, if smaller)
 MODULES = ("torch_fidelity", "pytest", "pytest_benchmark", "pandas", "matplotlib", "scipy", "tqdm")  # what the steps import
 
@@ -98,22 +99,33 @@ class Cell:
         return PARENT_S + len(self.variants) * each
 
 
-def matrix(variants: tuple[str, ...]) -> list[tuple[str, Cell]]:
-    """The throughput matrix, by step name, most telling first. `variants`: every registered variant (the five and the zoo's)."""
-    return [
-        ("throughput-dcgan28-fp32", Cell(variants, vs_textbook=True)),
-        ("throughput-dcgan28-bf16", Cell(variants, amp="bf16")),
-        ("throughput-dcgan64-fp32", Cell(FIVE, resolution=64)),
-        ("throughput-dcgan64-bf16", Cell(FIVE, resolution=64, amp="bf16")),
-        ("throughput-dcgan32-fp32", Cell(FIVE, resolution=32)),
-        ("throughput-mlp-fp32", Cell(FIVE, arch="mlp", width=512, batch=256)),
+def matrix(variants: tuple[str, ...], extended: bool = False) -> list[tuple[str, Cell]]:
+    """The throughput matrix, by step name, most telling first; `extended` adds what one 9-minute lease cannot hold.
+
+    `variants`: every registered variant. The core: the five objectives at DCGAN 28 in fp32 (beside
+    the textbook loop) and bf16, seed ensembles of 4 and 16, the toy MLP. Extended: the zoo's
+    variants at DCGAN 28, DCGAN 64 and 32, an ensemble of 64, torch.compile.
+    """
+    zoo = tuple(v for v in variants if v not in FIVE)
+    core = [
+        ("throughput-dcgan28-fp32", Cell(FIVE, vs_textbook=True)),
+        ("throughput-dcgan28-bf16", Cell(FIVE, amp="bf16")),
         # S = 1 is the plain wgan-gp row of throughput-dcgan28-fp32; fewer timed pairs as the separate side grows
         ("throughput-ensemble-4", Cell(("wgan-gp",), ensemble=4)),
         ("throughput-ensemble-16", Cell(("wgan-gp",), ensemble=16, iters=8)),
+        ("throughput-mlp-fp32", Cell(FIVE, arch="mlp", width=512, batch=256)),
+    ]
+    more = [
+        ("throughput-zoo-dcgan28-fp32", Cell(zoo, vs_textbook=True)),
+        ("throughput-zoo-dcgan28-bf16", Cell(zoo, amp="bf16")),
+        ("throughput-dcgan64-fp32", Cell(FIVE, resolution=64)),
+        ("throughput-dcgan64-bf16", Cell(FIVE, resolution=64, amp="bf16")),
+        ("throughput-dcgan32-fp32", Cell(FIVE, resolution=32)),
         ("throughput-ensemble-64", Cell(("wgan-gp",), ensemble=64, warmup=2, iters=5)),
         # gan: no double backward, so generator and critic both compile (a penalty critic stays eager)
         ("throughput-compile", Cell(("gan",), amp="bf16", compile=True)),
     ]
+    return core + (more if extended else [])
 
 
 @dataclass(frozen=True)
@@ -155,20 +167,20 @@ def benchmark_args(storage: Path, compare: bool) -> list[str]:
 
 
 def plan(python: str, out: Path, tag: str, variants: tuple[str, ...], study_dir: Path, storage: Path,
-         compare_base: str = "HEAD~1", compare_rounds: int = COMPARE_ROUNDS) -> list[Step]:
+         compare_base: str = "HEAD~1", compare_rounds: int = COMPARE_ROUNDS, extended: bool = False) -> list[Step]:
     """Every step of the run, in order."""
     csv_path, logs = out / f"{tag}.csv", out / tag
     steps = [Step("cuda-tests", "the tests that need CUDA (pytest -k cuda)",
-                  (python, "-m", "pytest", "tests", "-o", "addopts=", "-p", "no:cacheprovider", "-q", "-rs", "-k", "cuda"), 30)]
+                  (python, "-m", "pytest", "tests", "-o", "addopts=", "-p", "no:cacheprovider", "-q", "-rs", "-k", "cuda"), 40)]
     # The speed tracker's decision on CUDA: compare_base against this tree, interleaved (benchmarks/compare.py),
     # recorded in compare.csv beside the GPU's CSV, where the history step reads it.
     compare = ("benchmarks/throughput.py", "--compare", compare_base, str(ROOT), "--device", "cuda", "--arch", "dcgan",
                "--variants", "gan,wgan-gp", "--width", "64", "--batch", "64", "--rounds", str(compare_rounds), "--out", str(out))
     steps.append(Step("compare", f"is this tree slower than {compare_base} on CUDA? interleaved, DCGAN 28 w64 b64 gan and wgan-gp",
-                      (python, *compare), PARENT_S + (2 * compare_rounds + 2) * COMPARE_PROCESS_S,
+                      (python, *compare), PARENT_S + compare_rounds * COMPARE_ROUND_S,
                       after=lambda: verdicts(logs / "compare.log")))
     thr = [Step(name, f"throughput {cell.label}: {', '.join(cell.variants)}", (python, "benchmarks/throughput.py", *cell.args(csv_path)),
-                cell.estimate_s(), cell) for name, cell in matrix(variants)]
+                cell.estimate_s(), cell) for name, cell in matrix(variants, extended)]
     study = ("benchmarks/ablation.py", "--preset", "fashion", "--variants", "wgan-gp", "--seeds", "2", "--device", "cuda",
              "--set", "steps=200", "--set", "eval_every=100", "--set", "checkpoint_every=100", "--out", str(study_dir), "--quiet")
     steps += thr[:2]
@@ -379,6 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--archive", default="", help="also pack what this run wrote into this .tar.gz")
     p.add_argument("--compare-base", default="HEAD~1", help="commit or source tree the compare step times this tree against")
     p.add_argument("--compare-rounds", type=int, default=COMPARE_ROUNDS, help="the compare step's rounds (at least 6)")
+    p.add_argument("--extended", action="store_true", help="also the zoo's variants, DCGAN 64 and 32, S = 64, compile (a longer lease)")
     args = p.parse_args(argv)
 
     import torch
@@ -398,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     study_dir = Path.home() / "wgan-runs" / f"gpu-{tag}-{stamp}"
     storage = Path(tempfile.gettempdir()) / f"wgan-gpu-benchmarks-{tag}-{stamp}"
     steps = plan(sys.executable, out, tag, tuple(VARIANTS), study_dir, storage, compare_base=args.compare_base,
-                 compare_rounds=args.compare_rounds)
+                 compare_rounds=args.compare_rounds, extended=args.extended)
     wanted = [n.strip() for n in args.steps.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in {s.name for s in steps}]
     if unknown:

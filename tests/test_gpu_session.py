@@ -52,22 +52,28 @@ def test_dry_run_prints_every_step_and_the_matrix_within_the_budget(tmp_path, ca
     total = sum(est for est, _, _ in rows.values())
     assert total <= gpu.TOTAL_BUDGET_S and f"estimated {total:.0f} s of the 540 s budget" in out
     assert all(est <= budget for est, budget, _ in rows.values())
-    # the matrix: every variant at DCGAN 28 in fp32 and bf16; the five at 32, 64 and the MLP; compile; ensembles of 4, 16, 64
-    cells = {c.label: c for _, c in gpu.matrix(tuple(VARIANTS))}
-    assert set(cells["dcgan28 w64 b64 fp32 vs textbook"].variants) == set(cells["dcgan28 w64 b64 bf16"].variants) == set(VARIANTS)
-    for label in ("dcgan32 w64 b64 fp32", "dcgan64 w64 b64 fp32", "dcgan64 w64 b64 bf16", "mlp w512 b256 fp32"):
-        assert cells[label].variants == gpu.FIVE
-    assert {c.ensemble for c in cells.values()} == {0, 4, 16, 64} and any(c.compile for c in cells.values())
+    # the core: the five at DCGAN 28 in fp32 (beside the textbook) and bf16, the MLP, ensembles of 4 and 16
+    core = dict(gpu.matrix(tuple(VARIANTS)))
+    assert core["throughput-dcgan28-fp32"].variants == core["throughput-dcgan28-bf16"].variants == gpu.FIVE
+    assert core["throughput-dcgan28-fp32"].vs_textbook and core["throughput-dcgan28-bf16"].amp == "bf16"
+    assert {c.ensemble for c in core.values()} == {0, 4, 16}
+    # extended adds every other variant at DCGAN 28, DCGAN 64 and 32, S = 64 and compile
+    full = dict(gpu.matrix(tuple(VARIANTS), extended=True))
+    assert set(full["throughput-zoo-dcgan28-fp32"].variants) | set(gpu.FIVE) == set(VARIANTS)
+    for name in ("throughput-dcgan32-fp32", "throughput-dcgan64-fp32", "throughput-dcgan64-bf16"):
+        assert full[name].variants == gpu.FIVE
+    assert {c.ensemble for c in full.values()} == {0, 4, 16, 64} and any(c.compile for c in full.values())
     for name, (_, _, what) in rows.items():  # each throughput step says which cells it measures
         if name.startswith("throughput-"):
-            cell = dict(gpu.matrix(tuple(VARIANTS)))[name]
-            assert what == f"throughput {cell.label}: {', '.join(cell.variants)}"
-    assert "--ensemble 64" in out and "--amp bf16" in out and "--compile" in out
+            assert what == f"throughput {core[name].label}: {', '.join(core[name].variants)}"
+    assert "--ensemble 16" in out and "--amp bf16" in out and "--compare 'HEAD~1'" in out
     assert not (tmp_path / "out").exists()  # a dry run writes nothing
+    assert gpu.main(["--dry-run", "--extended", "--out", str(tmp_path / "out")]) == 0
+    assert "--compile" in capsys.readouterr().out
 
 
 def test_dry_run_refuses_a_cell_throughput_would_refuse(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(gpu, "matrix", lambda variants: [("throughput-bad", gpu.Cell(("wgan-gp",), compile=True, ensemble=4))])
+    monkeypatch.setattr(gpu, "matrix", lambda variants, extended=False: [("throughput-bad", gpu.Cell(("wgan-gp",), compile=True, ensemble=4))])
     assert gpu.main(["--dry-run", "--out", str(tmp_path)]) == 2
     assert "throughput-bad: wgan-gp: --ensemble: compile: ensembles run eager" in capsys.readouterr().out
 
@@ -129,7 +135,7 @@ def test_a_run_writes_its_summary_logs_and_archive(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Stand-in GPU 9000")
     monkeypatch.setattr(gpu, "environment_lines", lambda tag, commit: [f"# stand-in {tag} {commit}"])
 
-    def short_plan(python, out, tag, variants, study_dir, storage, compare_base, compare_rounds):
+    def short_plan(python, out, tag, variants, study_dir, storage, compare_base, compare_rounds, extended):
         csv_path = out / f"{tag}.csv"
         tiny = ("--variants", "gan", "--arch", "mlp", "--width", "8", "--batch", "8", "--warmup", "0", "--iters", "1",
                 "--device", "cpu", "--no-plot", "--out", str(csv_path))
