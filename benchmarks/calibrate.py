@@ -1,7 +1,7 @@
 """How often does `--compare` cry wolf, and how often does it catch a real slowdown? Measured, on this machine.
 
     python benchmarks/calibrate.py --out ~/wgan-calibration --aa 10 --power 0.05:5,0.10:5
-    python benchmarks/calibrate.py --out ~/wgan-calibration --summary results/throughput/calibration.md
+    python benchmarks/calibrate.py --out results/throughput/calibration/turns --summary
 
 False alarms: A/A comparisons, the same commit against itself (--aa N comparisons), each
 deciding every configuration (the five objectives x toy MLP widths 32 and 128, batch 256, one
@@ -13,9 +13,9 @@ defaults of --compare (10 rounds, 20 timed steps per side in turns of 4 after 5 
 threshold 3%, 95%), so the rates are those of the command as users run it.
 
 Resumable: comparisons already in OUT/compare.csv count; only the missing ones run. The
-summary reads OUT's CSVs only: rates with Clopper-Pearson 95% intervals (scipy), and beside
-them the rule the history check used before, one row per commit against a 10% threshold,
-applied to each single round of the same A/A data (a round's B median over its A median).
+summary (OUT/summary.csv, OUT/old_rule.csv) reads OUT's CSVs only: rates with Clopper-Pearson
+95% intervals (scipy), and beside them the rule the history check used before, one row per
+commit against a 10% threshold, applied to each single round of the same A/A data.
 """
 
 from __future__ import annotations
@@ -51,42 +51,56 @@ def comparisons_done(out: Path) -> dict[float, int]:
     return {k: len(v) for k, v in done.items()}
 
 
-def summary(out: Path) -> str:
-    """The calibration table (Markdown) from OUT/compare.csv and OUT/compare_blocks.csv."""
+def summary(out: Path) -> tuple[list[dict], dict]:
+    """The calibration from OUT/compare.csv and OUT/compare_blocks.csv: one row per injected fraction, and the old rule.
+
+    Rates come with exact (Clopper-Pearson) 95% intervals. The old rule is applied to each
+    single round of the A/A comparisons: B's median over A's, flagged above 1.10.
+    """
     from scipy.stats import binomtest
 
-    records = _rows(out / "compare.csv")
     by_inject: dict[float, list[dict[str, str]]] = defaultdict(list)
-    for r in records:
+    for r in _rows(out / "compare.csv"):
         by_inject[float(r["inject"])].append(r)
-    lines = ["| injected slowdown | comparisons | configuration decisions | called slower | rate [95% Clopper-Pearson] "
-             "| no change | undecided | faster | median ratio B/A | median interval high/low |", "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for inject in sorted(by_inject):
         rs = by_inject[inject]
         n = len(rs)
         count = {v: sum(r["verdict"] == v for r in rs) for v in ("slower", "no change", "undecided", "faster")}
         ci = binomtest(count["slower"], n).proportion_ci(0.95, method="exact")
-        ratio = statistics.median(float(r["ratio"]) for r in rs)
-        width = statistics.median(float(r["ci_high"]) / float(r["ci_low"]) for r in rs)
-        lines.append(f"| {100 * inject:g}% | {len({r['date'] for r in rs})} | {n} | {count['slower']} | "
-                     f"{count['slower'] / n:.3f} [{ci.low:.3f}, {ci.high:.3f}] | {count['no change']} | {count['undecided']} | "
-                     f"{count['faster']} | {ratio:.3f} | {width:.3f} |")
-    # The old rule on the same A/A data: one row per commit (one process each), flagged above +10%.
+        rows.append(dict(injected_slowdown=inject, comparisons=len({r["date"] for r in rs}), decisions=n, slower=count["slower"],
+                         slower_share=round(count["slower"] / n, 4), slower_ci_low=round(ci.low, 4), slower_ci_high=round(ci.high, 4),
+                         no_change=count["no change"], undecided=count["undecided"], faster=count["faster"],
+                         median_ratio=round(statistics.median(float(r["ratio"]) for r in rs), 4),
+                         median_interval_high_over_low=round(statistics.median(float(r["ci_high"]) / float(r["ci_low"]) for r in rs), 4)))
     pairs: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
     for b in _rows(out / "compare_blocks.csv"):
-        key = (b["date"], b["variant"] + b["width"], b["round"])
-        pairs[key][b["side"]] = float(b["median_ms"])
+        pairs[(b["date"], b["variant"] + b["width"], b["round"])][b["side"]] = float(b["median_ms"])
     aa_dates = {r["date"] for r in by_inject.get(0.0, [])}
-    ratios = [p["B"] / p["A"] for (date, _, _), p in pairs.items() if date in aa_dates and {"A", "B"} <= set(p)]
+    ratios = sorted(p["B"] / p["A"] for (date, _, _), p in pairs.items() if date in aa_dates and {"A", "B"} <= set(p))
+    old = {}
     if ratios:
         flagged = sum(r > 1.10 for r in ratios)
         ci = binomtest(flagged, len(ratios)).proportion_ci(0.95, method="exact")
-        spread = sorted(ratios)
-        lines += ["", f"The old rule on the same A/A data (one process per commit, flagged when more than 10% slower): "
-                  f"{flagged} of {len(ratios)} single-round ratios flagged, rate {flagged / len(ratios):.3f} "
-                  f"[{ci.low:.3f}, {ci.high:.3f}]; single-round ratios B/A from {spread[0]:.3f} to {spread[-1]:.3f} "
-                  f"(5th-95th percentile {spread[len(spread) // 20]:.3f}-{spread[-1 - len(spread) // 20]:.3f})."]
-    return "\n".join(lines) + "\n"
+        old = dict(rule="one row per commit, flagged above +10%", single_round_ratios=len(ratios), flagged=flagged,
+                   flagged_share=round(flagged / len(ratios), 4), ci_low=round(ci.low, 4), ci_high=round(ci.high, 4),
+                   ratio_p5=round(ratios[len(ratios) // 20], 4), ratio_p95=round(ratios[-1 - len(ratios) // 20], 4),
+                   ratio_min=round(ratios[0], 4), ratio_max=round(ratios[-1], 4))
+    return rows, old
+
+
+def write_summary(out: Path) -> list[Path]:
+    """OUT/summary.csv (the rates) and OUT/old_rule.csv, which results/throughput/README.md quotes."""
+    rows, old = summary(out)
+    written = []
+    for name, table in (("summary.csv", rows), ("old_rule.csv", [old] if old else [])):
+        if table:
+            with (out / name).open("w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(table[0]), lineterminator="\n")
+                w.writeheader()
+                w.writerows(table)
+            written.append(out / name)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,12 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--commit", default="HEAD", help="the commit compared with itself")
     p.add_argument("--aa", type=int, default=10, help="A/A comparisons")
     p.add_argument("--power", default="0.05:5,0.10:5", help="F:N,... N comparisons with F injected into B")
-    p.add_argument("--summary", help="write the Markdown table here (and run nothing)")
+    p.add_argument("--summary", action="store_true", help="write OUT/summary.csv and OUT/old_rule.csv from OUT's files; run nothing")
     a = p.parse_args(argv)
     out = Path(a.out)
     if a.summary:
-        Path(a.summary).write_text(summary(out))
-        print(summary(out))
+        for path in write_summary(out):
+            print(path.read_text())
         return 0
     plan = [(0.0, a.aa)] + [(float(f), int(n)) for f, n in (x.split(":") for x in a.power.split(",") if x)]
     probe = Probe()  # the defaults of --compare: cpu, 1 thread, 5 warm-up, 20 timed steps in turns of 4
@@ -112,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             found = run_compare(a.commit, a.commit, configs, probe, rounds=10, threshold=0.03, inject=inject, out=out,
                                 progress=lambda m: None)
             print("  " + ", ".join(f"{c['variant']} w{c['width']}: {d.verdict} {d.ratio:.3f}" for c, d in found), flush=True)
-    print(summary(out))
+    write_summary(out)
     return 0
 
 

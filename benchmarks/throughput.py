@@ -335,7 +335,7 @@ def main(argv=None) -> int:
     p.add_argument("--profile", type=int, default=d.profile, metavar="N", help="torch.profiler over N iterations, table next to --out")
     p.add_argument("--out", help="CSV to append to (default results/throughput/<device>.csv)")
     p.add_argument("--no-plot", action="store_true")
-    p.add_argument("--keep-going", action="store_true", help="report a variant that fails and measure the rest (then exit 1)")
+    p.add_argument("--keep-going", action="store_true", help="report a failing variant, measure the rest, append each row at once")
     p.add_argument("--check-history", metavar="CSV", help="measure nothing: per configuration, is the newest commit slower?")
     p.add_argument("--slower-than", type=float, default=0.10, metavar="FRACTION", help="--check-history's row threshold")
     args = p.parse_args(argv)
@@ -381,6 +381,8 @@ def main(argv=None) -> int:
                 return 2
             continue
         rows.append(row)
+        if args.keep_going:  # each row as it comes: a run stopped at its time budget (gpu.py) keeps what it measured
+            append_rows(out or ROOT / "results" / "throughput" / f"{row['device']}.csv", [row], COLUMNS)
         extra = f", textbook {row['textbook_ms_per_gen_iter']} ms ({row['ratio_vs_textbook']}x)" if row["ratio_vs_textbook"] else ""
         if row["ensemble"]:
             extra += (f", ensemble of {row['ensemble']}: {row['ensemble_ms_per_member_iter']} ms per member iteration vs "
@@ -390,7 +392,8 @@ def main(argv=None) -> int:
     if not rows:  # --keep-going, and every variant failed
         return 2
     out = out or ROOT / "results" / "throughput" / f"{rows[0]['device']}.csv"
-    append_rows(out, rows, COLUMNS)
+    if not args.keep_going:  # all or nothing
+        append_rows(out, rows, COLUMNS)
     print(json.dumps({"appended": len(rows), "to": str(out)}))
     if not args.no_plot:
         plot(out)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from wgan_core import ConfigError
-from wgan_core.report.quote import check_file, quote_file, quoted_files, render
+from wgan_core.report.quote import check_file, quote_file, quoted_files, render, render_value
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +26,13 @@ def test_render_formats_numbers_and_filters_rows(tmp_path):
         render("missing.csv | a", tmp_path)
 
 
+@pytest.mark.parametrize("commit", ["67877e9", "1234567", "0e12345"])
+def test_commit_ids_are_quoted_as_written_and_filter_as_text(tmp_path, commit):
+    (tmp_path / "c.csv").write_text(f"base,head,ratio,small,big\n{commit},abc1234,1.0123456,1e-05,1e+16\nother,x,2,0,0\n")
+    assert render(f"c.csv | base, head, ratio, small, big | base={commit}", tmp_path) == (
+        f"| base | head | ratio | small | big |\n|---|---|---|---|---|\n| {commit} | abc1234 | 1.012 | 1e-05 | 10000000000000000 |\n")
+
+
 def test_a_quote_that_drifted_from_its_csv_is_caught_and_rewritten(tmp_path):
     _csv(tmp_path)
     md = tmp_path / "README.md"
@@ -42,3 +49,28 @@ def test_every_table_the_repository_quotes_equals_its_csv():
     files = quoted_files(ROOT)
     stale = {str(f.relative_to(ROOT)): check_file(f, ROOT) for f in files}
     assert not any(stale.values()), f"run `python -m wgan_core quote`: {stale}"
+
+
+def test_inline_values_one_cell_or_an_aggregate_and_stale_ones_caught(tmp_path):
+    _csv(tmp_path)
+    assert render_value("r.csv | w1 | objective=gan, dataset=A", tmp_path) == "0.1235"
+    assert render_value("r.csv | w1 | dataset=A | range", tmp_path) == "0.1235–1.5"
+    assert render_value("r.csv | n | dataset=A | range", tmp_path) == "10"  # min = max: one value
+    assert render_value("r.csv | n | | max", tmp_path) == "10" and render_value("r.csv | w1 | | median", tmp_path) == "0.8117"
+    assert render_value("r.csv | objective | objective=gan | count", tmp_path) == "2"
+    with pytest.raises(ConfigError, match="matches 2 rows, not one"):
+        render_value("r.csv | w1 | objective=gan", tmp_path)
+    with pytest.raises(ConfigError, match="expected"):
+        render_value("r.csv | w1 | | mean", tmp_path)
+    md = tmp_path / "README.md"
+    md.write_text("W1 was <!-- value: r.csv | w1 | objective=gan, dataset=A -->0.12<!-- /value --> at the end.\n")
+    assert quoted_files(tmp_path) == [md] and check_file(md, tmp_path) == ["r.csv | w1 | objective=gan, dataset=A"]
+    assert quote_file(md, tmp_path) and md.read_text() == (
+        "W1 was <!-- value: r.csv | w1 | objective=gan, dataset=A -->0.1235<!-- /value --> at the end.\n")
+    assert check_file(md, tmp_path) == []
+
+
+def test_the_repository_quotes_something():
+    """The agreement test above passes vacuously on a repository that quotes nothing: this one cannot."""
+    files = quoted_files(ROOT)
+    assert ROOT / "README.md" in files and ROOT / "results" / "throughput" / "README.md" in files

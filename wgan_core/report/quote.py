@@ -9,9 +9,12 @@ A quoted table in any Markdown file looks like
     <!-- /quote -->
 
 The marker names the CSV (relative to the repository root), the columns in order, and optional
-filters `column=value` / `column!=value` (comma-separated, all must hold). Numbers are printed
-with 4 significant digits, shares (columns ending in `_rate`) as percentages. `quote_file` rewrites
-the tables from their CSVs; `check_file` lists the quotes that differ from their CSVs, which the
+filters `column=value` / `column!=value` (comma-separated, all must hold). A number in a sentence
+is quoted inline the same way, `<!-- value: CSV | column | filters [| range] -->0.97<!-- /value -->`:
+one cell (exactly one row must match) or an aggregate over the matching rows (render_value).
+Numbers are printed with 4 significant digits, shares (columns ending in `_rate`) as percentages;
+every cell is read as text first, so a commit such as 67877e9 stays one. `quote_file` rewrites
+the quotes from their CSVs; `check_file` lists the quotes that differ from their CSVs, which the
 test suite asserts is empty for the README and every results/*/README.md. Torch-free.
 """
 
@@ -26,6 +29,23 @@ import pandas as pd
 from ..errors import ConfigError
 
 QUOTE = re.compile(r"(<!-- quote: (?P<spec>.*?) -->\n)(?P<body>.*?)(<!-- /quote -->)", re.S)
+VALUE = re.compile(r"(<!-- value: (?P<spec>[^\n]*?) -->)(?P<body>[^\n]*?)(<!-- /value -->)")
+
+
+def _value(text: str):
+    """A CSV cell read as written: '' is missing, a number is a float, anything else (a commit such as 67877e9) is text.
+
+    A digits-e-digits cell without sign or point is text: Python and pandas write every float
+    exponent with a sign (1e-05, 1e+16), while 67877e9 and 0e12345 are abbreviated commits.
+    """
+    if text == "":
+        return None
+    if text in ("True", "False") or re.fullmatch(r"\d+e\d+", text):
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def _cell(column: str, v) -> str:
@@ -42,34 +62,73 @@ def _cell(column: str, v) -> str:
     return str(v)
 
 
+def _rows(parts: list[str], root: Path) -> pd.DataFrame:
+    """The CSV parts[0] (every cell as text), filtered by parts[2] (`column=value` / `column!=value`, comma-separated)."""
+    path = root / parts[0]
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)  # every cell as text; _value reads numbers
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"quote: cannot read {path} ({e})") from None
+    for cond in [c.strip() for c in (parts[2].split(",") if len(parts) > 2 else []) if c.strip()]:
+        match = re.fullmatch(r"([^!=]+)(!?)=(.*)", cond)
+        if match is None or match.group(1).strip() not in df:
+            raise ConfigError(f"quote: filter {cond!r} of {parts[0]}: no such column; columns: {', '.join(df.columns)}")
+        keep = df[match.group(1).strip()] == match.group(3).strip()
+        df = df[~keep] if match.group(2) else df[keep]
+    return df
+
+
 def render(spec: str, root: Path) -> str:
     """The Markdown table a quote marker's spec asks for (ending in a newline)."""
     parts = [p.strip() for p in spec.split("|")]
     if len(parts) < 2:
         raise ConfigError(f"quote: expected 'CSV | columns [| filters]', got {spec!r}")
-    path = root / parts[0]
-    try:
-        df = pd.read_csv(path)
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"quote: cannot read {path} ({e})") from None
-    for cond in [c.strip() for c in (parts[2].split(",") if len(parts) > 2 else []) if c.strip()]:
-        col, neg, value = re.fullmatch(r"([^!=]+)(!?)=(.*)", cond).groups() if re.fullmatch(r"([^!=]+)(!?)=(.*)", cond) else (None, "", "")
-        if col is None or col.strip() not in df:
-            raise ConfigError(f"quote: filter {cond!r} of {parts[0]}: no such column; columns: {', '.join(df.columns)}")
-        keep = df[col.strip()].astype(str) == value.strip()
-        df = df[~keep] if neg else df[keep]
+    df = _rows(parts, root)
     cols = [c.strip() for c in parts[1].split(",")]
     missing = [c for c in cols if c not in df]
     if missing:
         raise ConfigError(f"quote: {parts[0]} has no column(s) {', '.join(missing)}; columns: {', '.join(df.columns)}")
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for _, row in df[cols].iterrows():
-        lines.append("| " + " | ".join(_cell(c, row[c]) for c in cols) + " |")
+        lines.append("| " + " | ".join(_cell(c, _value(row[c])) for c in cols) + " |")
     return "\n".join(lines) + "\n"
 
 
+AGGREGATES = ("range", "min", "max", "median", "count")
+
+
+def render_value(spec: str, root: Path) -> str:
+    """The text an inline value marker's spec asks for: one cell, or an aggregate of a column over the filtered rows.
+
+    Spec: `CSV | column | filters [| range|min|max|median|count]`. Without an aggregate exactly one
+    row must match. `range` prints min-max (one value when they are equal).
+    """
+    parts = [p.strip() for p in spec.split("|")]
+    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in AGGREGATES):
+        raise ConfigError(f"quote: expected 'CSV | column | filters [| {'|'.join(AGGREGATES)}]', got {spec!r}")
+    df, column = _rows(parts, root), parts[1]
+    if column not in df:
+        raise ConfigError(f"quote: {parts[0]} has no column {column}; columns: {', '.join(df.columns)}")
+    how = parts[3] if len(parts) == 4 else ""
+    if how == "count":
+        return str(len(df))
+    values = [_value(v) for v in df[column]]
+    if not how:
+        if len(values) != 1:
+            raise ConfigError(f"quote: {spec!r} matches {len(values)} rows, not one: add a filter or an aggregate")
+        return _cell(column, values[0])
+    numbers = sorted(v for v in values if isinstance(v, float) and math.isfinite(v))
+    if not numbers:
+        raise ConfigError(f"quote: {spec!r}: no numbers to aggregate")
+    low, high = _cell(column, numbers[0]), _cell(column, numbers[-1])
+    if how == "range":
+        return low if low == high else f"{low}–{high}"
+    return {"min": low, "max": high, "median": _cell(column, float(pd.Series(numbers).median()))}[how]
+
+
 def quote_text(text: str, root: Path) -> str:
-    return QUOTE.sub(lambda m: m.group(1) + render(m.group("spec"), root) + m.group(4), text)
+    text = QUOTE.sub(lambda m: m.group(1) + render(m.group("spec"), root) + m.group(4), text)
+    return VALUE.sub(lambda m: m.group(1) + render_value(m.group("spec"), root) + m.group(4), text)
 
 
 def quote_file(path: Path, root: Path) -> bool:
@@ -83,13 +142,15 @@ def quote_file(path: Path, root: Path) -> bool:
 
 def check_file(path: Path, root: Path) -> list[str]:
     """The specs of the file's quotes whose tables differ from what their CSVs give now (empty: all agree)."""
-    return [m.group("spec") for m in QUOTE.finditer(path.read_text()) if m.group("body") != render(m.group("spec"), root)]
+    text = path.read_text()
+    return ([m.group("spec") for m in QUOTE.finditer(text) if m.group("body") != render(m.group("spec"), root)]
+            + [m.group("spec") for m in VALUE.finditer(text) if m.group("body") != render_value(m.group("spec"), root)])
 
 
 def quoted_files(root: Path) -> list[Path]:
     """README.md and every results/*/README.md that holds a quote."""
     candidates = [root / "README.md", *sorted((root / "results").glob("*/README.md"))]
-    return [p for p in candidates if p.exists() and QUOTE.search(p.read_text())]
+    return [p for p in candidates if p.exists() and (QUOTE.search(p.read_text()) or VALUE.search(p.read_text()))]
 
 
-__all__ = ["check_file", "quote_file", "quote_text", "quoted_files", "render"]
+__all__ = ["check_file", "quote_file", "quote_text", "quoted_files", "render", "render_value"]
