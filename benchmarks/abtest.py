@@ -19,9 +19,11 @@ its centre; the achieved coverage (the exact one, at least the one asked) is rep
 p: scipy's Wilcoxon signed-rank test of d (exact without ties or zeros).
 
 Verdict, with the practical threshold t (the smallest change worth a word, 3% by default):
-`slower` when the whole interval lies above 1 + t, `faster` when below 1 / (1 + t),
-`no change` when the interval lies within them, else `undecided` (more rounds narrow it).
-Only `slower` makes a comparison exit 1.
+`slower` when the whole interval lies above 1 + t; `faster` when below 1 / (1 + t); `no change`
+when it lies between them; `not slower` when it lies below 1 + t but reaches below 1 / (1 + t)
+(a slowdown of t is ruled out, a speed-up is not established); `undecided` when it reaches above
+1 + t without lying above it (a slowdown of t is not ruled out: more rounds narrow it). Only
+`slower` makes a comparison exit 1.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-VERDICTS = ("slower", "faster", "no change", "undecided")
+VERDICTS = ("slower", "faster", "no change", "not slower", "undecided")
 
 
 def signed_rank_null(n: int) -> list[float]:
@@ -97,16 +99,20 @@ def decide(a: list[float], b: list[float], threshold: float = 0.03, confidence: 
         raise ValueError("times must be positive")
     d = [math.log(y / x) for x, y in zip(a, b)]
     estimate, low, high, coverage = hl_interval(d, confidence)
-    bound = math.log1p(threshold)
-    if low > bound:
-        verdict = "slower"
-    elif high < -bound:
-        verdict = "faster"
-    elif low > -bound and high < bound:
-        verdict = "no change"
-    else:
-        verdict = "undecided"
-    return Decision(verdict, math.exp(estimate), math.exp(low), math.exp(high), coverage, wilcoxon_p(d), len(d))
+    ratio, low_ratio, high_ratio = math.exp(estimate), math.exp(low), math.exp(high)
+    return Decision(verdict(low_ratio, high_ratio, threshold), ratio, low_ratio, high_ratio, coverage, wilcoxon_p(d), len(d))
+
+
+def verdict(low: float, high: float, threshold: float) -> str:
+    """The verdict of an interval [low, high] of the ratio B/A against the threshold t (see the module docstring)."""
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    if low > up:
+        return "slower"
+    if high < down:
+        return "faster"
+    if high < up:
+        return "no change" if low > down else "not slower"
+    return "undecided"
 
 
 def wilcoxon_p(d: list[float]) -> float:

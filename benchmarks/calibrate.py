@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from abtest import VERDICTS, verdict  # noqa: E402
 from compare import Probe, configurations, run_compare  # noqa: E402
 
 VARIANTS = ["gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp"]
@@ -66,11 +67,14 @@ def summary(out: Path) -> tuple[list[dict], dict]:
     for inject in sorted(by_inject):
         rs = by_inject[inject]
         n = len(rs)
-        count = {v: sum(r["verdict"] == v for r in rs) for v in ("slower", "no change", "undecided", "faster")}
+        # verdicts from each interval by today's rule (abtest.verdict), whatever the harness that ran wrote
+        said = [verdict(float(r["ci_low"]), float(r["ci_high"]), float(r["threshold"])) for r in rs]
+        count = {v: said.count(v) for v in VERDICTS}
         ci = binomtest(count["slower"], n).proportion_ci(0.95, method="exact")
         rows.append(dict(injected_slowdown=inject, comparisons=len({r["date"] for r in rs}), decisions=n, slower=count["slower"],
                          slower_share=round(count["slower"] / n, 4), slower_ci_low=round(ci.low, 4), slower_ci_high=round(ci.high, 4),
-                         no_change=count["no change"], undecided=count["undecided"], faster=count["faster"],
+                         no_change=count["no change"], not_slower=count["not slower"], undecided=count["undecided"],
+                         faster=count["faster"],
                          median_ratio=round(statistics.median(float(r["ratio"]) for r in rs), 4),
                          median_interval_high_over_low=round(statistics.median(float(r["ci_high"]) / float(r["ci_low"]) for r in rs), 4)))
     pairs: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)

@@ -78,7 +78,7 @@ class Comparison:
 
     @property
     def slower(self) -> bool:
-        return self.settled is not None and self.settled["verdict"] == "slower"
+        return self.settled is not None and rule(self.settled) == "slower"
 
     @property
     def newest(self) -> str:
@@ -283,9 +283,19 @@ def report(path: Path, threshold: float = THRESHOLD, repo: Path | None = ROOT) -
     return lines, comparisons
 
 
+def rule(record: dict[str, str]) -> str:
+    """A record's verdict by today's rule (abtest.verdict) from its interval and threshold, whatever its harness wrote."""
+    from abtest import verdict as by_interval
+
+    try:
+        return by_interval(float(record["ci_low"]), float(record["ci_high"]), float(record["threshold"]))
+    except (KeyError, ValueError):
+        return record["verdict"]
+
+
 def verdict(record: dict[str, str]) -> str:
     """A compare.csv record in words: 'slower: B/A 1.120 [1.080, 1.160] (10 rounds, p 0.002)'."""
-    return (f"{record['verdict']}: B/A {float(record['ratio']):.3f} [{float(record['ci_low']):.3f}, {float(record['ci_high']):.3f}] "
+    return (f"{rule(record)}: B/A {float(record['ratio']):.3f} [{float(record['ci_low']):.3f}, {float(record['ci_high']):.3f}] "
             f"({record.get('rounds', '?')} rounds, p {record.get('p_value', '?')})")
 
 
@@ -335,7 +345,7 @@ def plot_history(path: Path, threshold: float = THRESHOLD, repo: Path | None = R
                 ax.plot([i] * len(values), values, ".", color="0.6", markersize=4)
             ax.plot(range(len(s.commits)), [s.figure(i) for i in range(len(s.commits))], "o-", color=colour, markersize=3)
             change = "" if c.change is None else f" {100 * c.change:+.0f}%" + (
-                " SLOWER" if c.slower else " compare?" if c.flagged and c.settled is None else f" {c.settled['verdict']}" if c.settled else "")
+                " SLOWER" if c.slower else " compare?" if c.flagged and c.settled is None else f" {rule(c.settled)}" if c.settled else "")
             variant, _, rest = s.config.partition(" ")
             ax.set_title(f"{variant}{change}\n{rest}", fontsize=6, color=colour)
             ax.set_xticks(range(len(s.commits)), s.commits, rotation=40, fontsize=5, ha="right")

@@ -54,6 +54,14 @@ def test_verdicts_on_constant_ratios(factor, verdict):
     assert d.verdict == verdict and math.isclose(d.ratio, factor) and math.isclose(d.low, factor) and math.isclose(d.high, factor)
 
 
+@pytest.mark.parametrize("low, high, said", [
+    (1.031, 1.2, "slower"), (0.8, 0.97, "faster"), (0.975, 1.025, "no change"), (0.95, 1.0, "not slower"),
+    (0.99, 1.05, "undecided"), (0.9, 1.1, "undecided"), (1.0, 1.03, "undecided"), (0.97, 1.0, "not slower"),
+])
+def test_the_verdict_of_an_interval_against_a_3_percent_threshold(low, high, said):
+    assert abtest.verdict(low, high, 0.03) == said
+
+
 def test_noisy_rounds_are_undecided_and_only_a_whole_interval_beyond_the_threshold_is_slower():
     a = [100.0] * 10
     # ratios 0.95..1.15: the interval straddles 1.03, so neither slower nor no change

@@ -85,10 +85,10 @@ def test_rows_thirty_percent_slower_ask_for_a_compare_and_only_a_confirmed_regre
                                  "slower: B/A 1.280 [1.210, 1.330] (10 rounds, p 0.002)"]
     assert unsettled_lines(out) == []
     # the same flag settled as no change: green, the verdict printed beside the rows
-    records(tmp_path, [record("old-1", "new-2", "no change", 1.01)])
+    records(tmp_path, [record("old-1", "new-2", "no change", 1.01, low=0.995, high=1.025)])
     assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 0
     out = capsys.readouterr().out
-    assert "(compare: no change: B/A 1.010 [0.990, 1.030]" in out and not unsettled_lines(out) and not slower_lines(out)
+    assert "(compare: no change: B/A 1.010 [0.995, 1.025]" in out and not unsettled_lines(out) and not slower_lines(out)
 
 
 def test_a_compare_settles_only_its_own_commits_configuration_and_machine(tmp_path, capsys):
@@ -103,6 +103,9 @@ def test_a_compare_settles_only_its_own_commits_configuration_and_machine(tmp_pa
     assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 0
     (line,) = unsettled_lines(capsys.readouterr().out)
     assert line.endswith(f"; on {EPYC}: no change: B/A 1.000 [0.980, 1.020] (10 rounds, p 0.002)")
+    # the verdict is read from the interval by today's rule, not from the label an older harness wrote
+    records(tmp_path, [record("old-1", "new-2", "undecided", 1.3, low=1.2, high=1.4)])
+    assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 1
 
 
 def test_commit_names_match_by_abbreviation_and_a_dirty_tree_only_itself():
