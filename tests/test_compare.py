@@ -174,3 +174,35 @@ def test_compare_end_to_end_catches_an_injected_slowdown_and_records_it(tmp_path
     assert {b["steps"] for b in blocks} == {"5"}
     assert "slower: B/A" in capsys.readouterr().out
     json.dumps(rec)
+
+
+def test_calibration_summary_counts_verdicts_by_todays_rule_and_the_old_rule(tmp_path):
+    import csv
+
+    import calibrate
+
+    def rec(date, inject, low, high, verdict="undecided"):
+        r = dict.fromkeys(compare.RECORD, "")
+        r.update(date=date, inject=inject, ci_low=low, ci_high=high, ratio=(low + high) / 2, threshold=0.03, verdict=verdict)
+        return r
+
+    records = [rec("d1", 0.0, 0.98, 1.02), rec("d1", 0.0, 0.95, 1.01), rec("d2", 0.0, 1.01, 1.05),  # no change, not slower, undecided
+               rec("d3", 0.1, 1.06, 1.14), rec("d3", 0.1, 1.02, 1.12)]  # slower (recorded as undecided), undecided
+    for name, cols, rows in (("compare.csv", compare.RECORD, records), ("compare_blocks.csv", compare.BLOCK, [])):
+        with (tmp_path / name).open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=cols)
+            w.writeheader()
+            w.writerows(rows)
+    with (tmp_path / "compare_blocks.csv").open("a", newline="") as f:  # two A/A rounds: B/A 1.2 (flagged) and 1.05
+        w = csv.DictWriter(f, fieldnames=compare.BLOCK)
+        for rnd, (a, b) in enumerate(((10.0, 12.0), (10.0, 10.5))):
+            w.writerow({**dict.fromkeys(compare.BLOCK, ""), "date": "d1", "variant": "gan", "width": "8", "round": rnd, "side": "A",
+                        "median_ms": a})
+            w.writerow({**dict.fromkeys(compare.BLOCK, ""), "date": "d1", "variant": "gan", "width": "8", "round": rnd, "side": "B",
+                        "median_ms": b})
+    rows, old = calibrate.summary(tmp_path)
+    aa, power = rows
+    assert (aa["comparisons"], aa["decisions"], aa["slower"], aa["no_change"], aa["not_slower"], aa["undecided"]) == (2, 3, 0, 1, 1, 1)
+    assert (power["decisions"], power["slower"], power["undecided"], power["slower_share"]) == (2, 1, 1, 0.5)
+    assert aa["slower_ci_low"] == 0.0 and math.isclose(aa["slower_ci_high"], 1 - 0.025 ** (1 / 3), abs_tol=1e-4)  # Clopper-Pearson, 0 of 3
+    assert (old["single_round_ratios"], old["flagged"], old["flagged_share"]) == (2, 1, 0.5)
