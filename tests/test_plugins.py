@@ -124,3 +124,26 @@ def test_arch_follows_the_data_set():
     assert RunConfig(dataset="25gaussians").arch == "mlp"
     with pytest.raises(ConfigError, match="mlp takes toy data and .fashion-mnist. is image data; use arch=dcgan"):
         RunConfig(dataset="fashion-mnist", arch="mlp")
+
+
+def test_a_registered_variant_is_a_named_variant_everywhere(registries):
+    from wgan_core.config import VARIANTS
+
+    before = dict(VARIANTS)
+    try:
+        wgan_core.register_variant("hinge-gp", loss="hinge", constraint="gp", source="this project (a test)",
+                                   toy=dict(n_critic=2, penalty_weight=1.0, lr_d=3e-4))
+        config = RunConfig.preset("hinge-gp", "8gaussians", width=8, batch_size=8)
+        assert (config.variant, config.loss, config.constraint, config.label) == ("hinge-gp", "hinge", "gp", "hinge-gp")
+        assert (config.n_critic, config.penalty_weight, config.lr_d) == (2, 1.0, 3e-4)
+        Trainer(config).step()
+        with pytest.raises(ConfigError, match="loss: unknown 'nope'"):
+            wgan_core.register_variant("x", loss="nope", constraint="gp", source="s")
+        with pytest.raises(ConfigError, match="toy defaults of 'x': widht not settable"):
+            wgan_core.register_variant("x", loss="hinge", constraint="gp", source="s", toy=dict(widht=3))
+        with pytest.raises(ConfigError, match="image defaults of 'x': loss not settable"):
+            wgan_core.register_variant("x", loss="hinge", constraint="gp", source="s", image=dict(loss="minimax"))
+        with pytest.raises(ConfigError, match="source of 'x'"):
+            wgan_core.register_variant("x", loss="hinge", constraint="gp", source="")
+    finally:
+        VARIANTS.clear(), VARIANTS.update(before)

@@ -23,6 +23,7 @@ _EXPORTS = {
     "train": "training",
     "register_loss": "losses",
     "register_constraint": "penalties",
+    "register_variant": "config",
 }
 
 __all__ = list(_EXPORTS)

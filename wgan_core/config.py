@@ -304,6 +304,30 @@ class RunConfig(JsonConfig):
 FIELD_TYPES: dict[str, type] = RunConfig.field_types()
 
 
+def register_variant(name: str, *, loss: str, constraint: str, source: str, image: dict[str, Any] | None = None,
+                     toy: dict[str, Any] | None = None) -> Variant:
+    """Make a named variant (a loss, a constraint and their sourced defaults) available to presets, studies and the CLI.
+
+    `image` and `toy` are RunConfig fields set for image and for 2-D toy data (what the
+    variant's paper or code uses); the loss and constraint must be registered. Registering a
+    name again replaces it (a plug-in module may be imported twice). Returns the entry.
+    """
+    if not isinstance(name, str) or not name or "," in name:
+        raise ConfigError(f"register_variant: name must be a non-empty string without commas, got {name!r}")
+    get_loss(loss), get_constraint(constraint)  # one-line errors naming the registered ones
+    if not isinstance(source, str) or not source:
+        raise ConfigError(f"register_variant: source of {name!r}: say where its defaults come from (a paper, or 'this project')")
+    for kind, defaults in (("image", image or {}), ("toy", toy or {})):
+        unknown = sorted(set(defaults) - set(FIELD_TYPES) - {"variant", "loss", "constraint"})
+        if unknown or {"variant", "loss", "constraint"} & set(defaults):
+            bad = unknown or sorted({"variant", "loss", "constraint"} & set(defaults))
+            raise ConfigError(f"register_variant: {kind} defaults of {name!r}: {', '.join(bad)} not settable; "
+                              f"allowed: RunConfig fields but variant, loss, constraint")
+    entry = Variant(loss, constraint, dict(image or {}), dict(toy or {}), source)
+    VARIANTS[name] = entry
+    return entry
+
+
 def parse_set(items: list[str]) -> dict[str, Any]:
     """Parse ['key=value', ...] from --set into typed RunConfig overrides."""
     return RunConfig.parse_set(items)
