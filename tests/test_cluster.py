@@ -25,7 +25,7 @@ import pytest
 import torch
 
 from wgan_core.study import Executor
-from wgan_core.study.loop import run_jobs
+from wgan_core.study.jobs import run_jobs
 
 from .conftest import tiny_toy
 

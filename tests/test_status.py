@@ -12,7 +12,7 @@ import pytest
 from wgan_core import RunConfig, Trainer
 from wgan_core.cli import main as cli_main
 from wgan_core.study.claims import CLAIMS
-from wgan_core.study.loop import job_cost
+from wgan_core.study.jobs import job_cost
 from wgan_core.study.status import study_status
 
 from .conftest import ablation_main

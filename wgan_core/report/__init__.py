@@ -8,7 +8,7 @@ no torch, so it runs anywhere the results are copied to.
     stats.py    intervals (range or BCa bootstrap), Holm, rank-biserial r, paired Wilcoxon tests
     tables.py   summary.csv, display tables, factorial tables, Markdown
     budget.py   the search's expected-best-score-by-budget curves
-    search.py   the search's report: stage-1 tables, selection, stage-2 tests
+    search_tables.py  the search's report: stage-1 tables, selection, stage-2 tests
     plots.py    every figure and the CSV behind it
     render.py   write_report, summary.md, index.html
     quote.py    `python -m wgan_core quote`: README tables filled from report CSVs

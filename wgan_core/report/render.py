@@ -32,7 +32,7 @@ from ..rundir.panel import PANEL_FILE
 from .load import PUBLISHED_KEY, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
 from .plots import all_plots
 from .published import mode_tables
-from .search import ROLES, is_search, search_sections, stage2_view
+from .search_tables import ROLES, is_search, search_sections, stage2_view
 from .stats import BCA, BOOT_RESAMPLES, RANGE_MAX_N, paired_tests
 from .tables import display_tables, factorial_tables, markdown, stats_display, summarize, write_csv
 

@@ -19,7 +19,7 @@ Modules, in import order (each imports only those above it):
     claims      DIR/.claims: one process per run, heartbeats, stale claims
     units       which runs of a study train together as seed ensembles
     executors   JobResult, `work` (one job), Executor and the local/process/submitit executors
-    loop        run_plain (a study's jobs), the progress line and ETA (job_cost)
+    jobs        run_plain (a study's jobs), the progress line and ETA (job_cost)
     search      the search's two stages: selection seeds, selection, fresh stage-2 seeds
     run         run_study: a plain study or a search, the one entry point
     status      `python -m wgan_core status DIR`
@@ -29,7 +29,7 @@ Modules, in import order (each imports only those above it):
 from .claims import CLAIMS, HEARTBEAT_S, STALE_AFTER_S, Claim, claim_is_live, try_claim
 from .executors import STATES, Executor, JobResult, StudyError, StudyInterrupted, available_cores, run_job, work
 from .identity import STUDY_FILE, StudySpec, describe_job, job_from_dict, override, prepare_dir, read_study
-from .loop import critic_step_weight, finished_runs, job_cost
+from .jobs import critic_step_weight, finished_runs, job_cost
 from .presets import (
     CLIP_VALUES,
     FACTORIAL_CONSTRAINTS,

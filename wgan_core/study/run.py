@@ -1,4 +1,4 @@
-"""`run_study`, a study's one entry point: a plain study's jobs (loop.run_plain) or a search's two stages (search.run_search).
+"""`run_study`, a study's one entry point: a plain study's jobs (jobs.run_plain) or a search's two stages (search.run_search).
 
 Above both, so that neither imports the other back.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from .executors import Executor
 from .identity import StudySpec
-from .loop import run_plain
+from .jobs import run_plain
 from .search import run_search
 
 

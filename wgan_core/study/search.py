@@ -34,7 +34,7 @@ from ..metrics.registry import lower_is_better
 from ..outcome import scored
 from .executors import Executor
 from .identity import STUDY_FILE, StudySpec, prepare_dir, read_study
-from .loop import check_device, job_cost, raise_failures, run_jobs
+from .jobs import check_device, job_cost, raise_failures, run_jobs
 from .presets import SELECTION_SEED0
 
 # The config fields a setting can change (study.space.SPACE; 'lr' sets lr_g and lr_d), as recorded per stage-1 run.

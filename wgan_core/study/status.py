@@ -3,7 +3,7 @@
 Per run: finished (final.json: ok or diverged), running (a live claim), stopped (a
 checkpoint and no live claim: the next invocation resumes it), failed (error.log) or
 queued (nothing yet); the step reached and the last evaluation's shown metrics. Then the
-counts and an ETA: the remaining runs' relative cost (loop.job_cost) at the wall time per
+counts and an ETA: the remaining runs' relative cost (jobs.job_cost) at the wall time per
 unit of cost the finished runs took, divided among the runs now in flight.
 """
 
@@ -20,7 +20,7 @@ from ..fileio import read_rows
 from ..metrics import registry
 from .claims import CLAIMS, claim_is_live
 from .identity import StudySpec, describe_job, job_from_dict, read_study
-from .loop import _fmt_s, job_cost
+from .jobs import _fmt_s, job_cost
 from .presets import Job
 
 ORDER = ("running", "stopped", "failed", "queued", "finished")
@@ -35,7 +35,7 @@ class RunStatus:
     steps: int  # of the run's total; 0 where unknown
     metrics: dict[str, Any]
     detail: str = ""  # diverged, the error's last line, the holder of a claim
-    cost: float = 0.0  # loop.job_cost of the whole run
+    cost: float = 0.0  # jobs.job_cost of the whole run
     wall_s: float = 0.0  # a finished run's wall time
 
 

@@ -1,4 +1,4 @@
-"""The study loop: run every job of a study that has not finished, with one progress bar and an ETA.
+"""A study's jobs: run every job of a study that has not finished, with one progress bar and an ETA.
 
 Owns `run_study` (prepare DIR, skip finished runs, hand the rest to an executor, wait
 for runs another invocation holds, collect failures), the progress display with its
