@@ -125,7 +125,7 @@ def test_dragan_takes_its_penalty_between_the_data_and_its_perturbation():
 
     g = torch.Generator().manual_seed(5)
     real = torch.randn(4000, 2, generator=g)
-    s = real.std()  # unbiased, over all 8,000 elements
+    s = real.std(correction=0)  # over all 8,000 elements, ddof 0 as the reference's NumPy X.std()
     draws = torch.Generator().manual_seed(3)
     u = torch.rand(real.shape, generator=draws)  # drawn first
     alpha = torch.rand(len(real), generator=draws)  # then one weight per sample
@@ -205,3 +205,13 @@ def test_toy_mlps_initialise_as_the_wgan_gp_toy_code():
     torch_default = build_models(config.replace(init="torch"))[1]
     assert not torch.equal(torch_default.net[0].bias, torch.zeros_like(torch_default.net[0].bias))  # PyTorch's default has biases
     assert RunConfig.preset("wgan-gp", "fashion-mnist").init == "dcgan"
+
+
+def test_dragan_batch_std_is_numpys_ddof_0_per_member():
+    from wgan_core.penalties import MemberStreams, batch_std
+
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])  # mean 2.5, squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5, over 4 elements
+    assert_close(batch_std(x, None), torch.tensor(1.25).sqrt())  # not sqrt(5 / 3), the unbiased one
+    stacked = torch.tensor([[1.0], [3.0], [10.0], [14.0]])  # two members of two samples: stds 1 and 2 (ddof 0)
+    got = batch_std(stacked, MemberStreams([torch.Generator(), torch.Generator()]))
+    assert_close(got, torch.tensor([[1.0], [1.0], [2.0], [2.0]]))

@@ -65,9 +65,12 @@ VARIANTS: dict[str, Variant] = {
     # by 100, the factor between the WGAN-GP toy code's lambda (0.1) and its image lambda (10).
     "hinge-sn": Variant(
         "hinge", "none", {**_IMG_DCGAN, "spectral_norm": True, "critic_norm": "none"}, {**_TOY_ADAM, "n_critic": 1, "spectral_norm": True},
-        "SNGAN (Miyato et al. 2018): hinge loss, spectral normalisation of every critic layer and no other normalisation "
-        "(pfnet-research/chainer-gan-lib common/net.py SNDCGANDiscriminator); Adam 2e-4, betas (0.5, 0.999), n_dis 1 "
-        "(chainer-gan-lib example.sh, sndcgan; their Table 1 setting C); toy: the rule above (the toy MLP has no normalisation layers)",
+        "SNGAN (Miyato et al. 2018): the hinge loss with spectral normalisation of every critic layer and no other "
+        "normalisation (the critic: pfnet-research/chainer-gan-lib common/net.py SNDCGANDiscriminator); Adam 2e-4, "
+        "betas (0.5, 0.999), n_dis 1 (chainer-gan-lib example.sh, sndcgan; their Table 1 setting C). That example trains "
+        "the SN critic with the standard loss; the hinge + SN pairing is pfnet-research/sngan_projection's (updater "
+        "loss_type hinge), whose configs use ResNets with Adam 2e-4, betas (0, 0.9), n_dis 5 (configs/"
+        "sn_cifar10_unconditional.yml), not this DCGAN setting; toy: the rule above (the toy MLP has no normalisation layers)",
     ),
     "lsgan": Variant(
         "least-squares", "none", _IMG_DCGAN, {**_TOY_ADAM, "n_critic": 1},

@@ -100,12 +100,12 @@ def uniform(shape: tuple[int, ...], device: torch.device, generator: Randomness)
 
 
 def batch_std(x: Tensor, generator: Randomness) -> Tensor:
-    """The unbiased std of a batch over all its elements; for an ensemble, of each member's own batch (broadcastable to x)."""
+    """The std of a batch over all its elements, NumPy's (ddof 0, as DRAGAN's reference computes X.std()); per member for an ensemble."""
     if isinstance(generator, MemberStreams):
         s = len(generator.generators)
-        std = x.reshape(s, -1).std(dim=1)  # (S,)
+        std = x.reshape(s, -1).std(dim=1, correction=0)  # (S,)
         return std.repeat_interleave(x.shape[0] // s).reshape(-1, *([1] * (x.dim() - 1)))
-    return x.std()
+    return x.std(correction=0)
 
 
 def gradient_penalty(
@@ -189,7 +189,7 @@ def dragan_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: Rando
     """DRAGAN (Kodali et al. 2017): E[(||grad D(x_hat)|| - 1)^2] at x_hat = x + alpha (x_p - x), x_p = x + 0.5 s u.
 
     As the reference code does it (kodalinaveen3/DRAGAN, DRAGAN.ipynb; also compare_gan's DRAGAN.py): s is the
-    standard deviation of the real batch over all its elements (one scalar, unbiased), u ~ U[0, 1) elementwise
+    standard deviation of the real batch over all its elements (one scalar, ddof 0 as NumPy's X.std() there), u ~ U[0, 1) elementwise
     (N, ...), alpha ~ U[0, 1) per sample (N,): points on the segment from x towards its perturbation, so the
     penalty covers the neighbourhood of the data, not only the far end x_p. real: (N, ...). Draws u, then alpha.
     """
