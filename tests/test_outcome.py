@@ -31,3 +31,28 @@ def test_rule_higher_is_better_and_unknown_untrained():
     assert failed("ok", 3, 5, lower_is_better=False) and scored("ok", 3, 5, lower_is_better=False) == 5  # fewer modes than untrained
     assert not failed("ok", 7, 5, lower_is_better=False) and scored("ok", 7, 5, lower_is_better=False) == 7
     assert math.isnan(scored("diverged", 0.1, None))  # nothing to score it by
+
+
+def test_the_report_judges_each_metric_on_its_own_and_on_the_same_number_of_samples():
+    import pandas as pd
+
+    from wgan_core.report.load import apply_failure_rule
+
+    runs = pd.DataFrame({
+        "run_id": ["a", "b", "c"], "status": ["ok", "ok", "diverged"],
+        "fid": [50.0, 30.0, 20.0],  # final, on final_eval_samples
+        "modes": [11.0, 40.0, 9.0],
+    })
+    curves = pd.DataFrame({  # every evaluation, on eval_samples; step 0 is the untrained generator
+        "run_id": ["a", "a", "b", "b", "c", "c"], "step": [0, 500, 0, 500, 0, 500],
+        "fid": [40.0, 60.0, 44.0, 45.0, 41.0, 19.0], "modes": [1.0, 11.0, 2.0, 40.0, 1.0, 9.0],
+    })
+    out = apply_failure_rule(runs, curves, "fid").set_index("run_id")
+    # a: worse FID than untrained (60 > 40 at the same n), more modes than untrained (11 > 1): failed on FID only
+    assert (out.loc["a", "failed_fid"], out.loc["a", "failed_modes"], out.loc["a", "fid"], out.loc["a", "modes"]) == (True, False, 40.0, 11.0)
+    # b: its 10,000-sample final FID (30) beats the 2,000-sample start (44), but its last 2,000-sample one (45) does not
+    assert out.loc["b", "failed_fid"] and out.loc["b", "fid"] == 44.0 and not out.loc["b", "failed_modes"] and out.loc["b", "modes"] == 40.0
+    # c diverged: every metric at its untrained value
+    assert out.loc["c", "failed_fid"] and out.loc["c", "failed_modes"] and (out.loc["c", "fid"], out.loc["c", "modes"]) == (41.0, 1.0)
+    assert list(out["failed"]) == [True, True, True]  # the primary metric's
+    assert list(apply_failure_rule(runs, curves, "modes")["failed"]) == [False, False, True]

@@ -4,8 +4,10 @@ A run *fails* when it diverged (a non-finite loss ended it), did not finish, or 
 of the metric is not finite or worse than its own untrained generator's (the step-0 evaluation
 of the same run: some settings blow a generator's outputs up to W1 ~ 1e20). Where a score is
 needed, a failed run takes its untrained value ("learned nothing"), and it stays in every
-comparison with that value: it never vanishes, and one blow-up cannot swamp a mean. Pure
-Python, so the report uses it without torch.
+comparison with that value: it never vanishes, and one blow-up cannot swamp a mean. The report
+applies it to each metric on its own (wgan_core.report.load.apply_failure_rule): a run whose FID
+got worse can still have covered more modes, and is judged on each at the same number of samples
+at step 0 and at its last evaluation. Pure Python, so the report uses it without torch.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from __future__ import annotations
 import math
 
 RULE = (
-    "a run fails when it diverged, did not finish, or its final {metric} is not finite or worse than its own untrained "
-    "generator's (step 0); a failed run is scored as that untrained generator and stays in every comparison"
+    "a run fails on a metric when it diverged, did not finish, or that metric is not finite at the end or worse at its "
+    "last evaluation than its own untrained generator's (step 0, the same number of samples); where it fails, that metric "
+    "takes its untrained value and the run stays in every comparison; `failed` counts failures on {metric}"
 )
 
 

@@ -156,26 +156,39 @@ def primary_metric(runs: pd.DataFrame, info: dict[str, Any]) -> str | None:
 
 
 def apply_failure_rule(runs: pd.DataFrame, curves: pd.DataFrame, metric: str | None) -> pd.DataFrame:
-    """The finished runs (ok or diverged), with `failed` by the one rule (wgan_core.outcome) and failed runs' metrics scored.
+    """The finished runs (ok or diverged), each metric judged and scored by the one rule (wgan_core.outcome), per metric.
 
-    A failed run's value of every registered metric becomes its untrained generator's (its step-0 evaluation; for a
-    final-only '<m>_2500' mode metric, the step-0 value of <m>, on eval_samples samples): it stays in every mean and
-    paired test as "learned nothing". Unfinished runs are left out until they finish (the report counts them).
+    A run fails on metric m when it diverged, or m is not finite at the end, or m at its last
+    evaluation is worse than at step 0: both on eval_samples samples, so a 2,000-sample start
+    is never set against a 10,000-sample end (a final-only metric such as '<m>_2500' is judged
+    on its final value against the step-0 value of <m>). Where it fails, m becomes its untrained
+    value (step 0) and the run stays in every mean and paired test as "learned nothing" on m; its
+    other metrics are judged on their own. `failed_<m>` says which; `failed` is the primary
+    metric's, the count the summaries print. Unfinished runs are left out until they finish.
     """
     out = runs[runs["status"].isin(FINISHED)].copy()
     if metric is None or out.empty:
         out["failed"] = out["status"] != "ok"
         return out
-    step0 = curves[curves["step"] == 0].drop_duplicates("run_id").set_index("run_id") if "step" in curves else pd.DataFrame()
-    untrained = out["run_id"].map(step0[metric]) if metric in step0 else pd.Series(float("nan"), index=out.index)
-    lower = lower_is_better(metric)
-    out["failed"] = [failed(s, f, u, lower) for s, f, u in zip(out["status"], pd.to_numeric(out.get(metric), errors="coerce"), untrained)]
-    bad = out["failed"].to_numpy(bool)
-    if bad.any():
-        for m in [m for m in METRICS if m in out]:
-            source = m if m in step0 else m.removesuffix("_2500")
-            values = out.loc[bad, "run_id"].map(step0[source]) if source in step0 else float("nan")
-            out.loc[bad, m] = values
+    ordered = curves.sort_values("step", kind="stable") if "step" in curves else pd.DataFrame()
+    step0 = ordered[ordered["step"] == 0].drop_duplicates("run_id").set_index("run_id") if "step" in ordered else pd.DataFrame()
+    last = ordered.groupby("run_id").tail(1).set_index("run_id") if "step" in ordered else pd.DataFrame()
+    for m in [m for m in METRICS if m in out]:
+        source = m if m in step0 else m.removesuffix("_2500")
+        final = pd.to_numeric(out[m], errors="coerce")
+        if source not in step0:  # no untrained value to judge against: only a non-finite end fails
+            out[f"failed_{m}"] = [failed(s, f, None) for s, f in zip(out["status"], final)]
+            continue
+        untrained = out["run_id"].map(step0[source])
+        judged = out["run_id"].map(last[source]) if source == m and source in last else final
+        lower = lower_is_better(m)
+        bad = [failed(s, f, None) or failed(s, j, u, lower) for s, f, j, u in zip(out["status"], final, judged, untrained)]
+        if m != metric:  # a secondary metric a finished run did not store (an older run) is not measured, not failed
+            bad = [b and not (s == "ok" and pd.isna(f)) for b, s, f in zip(bad, out["status"], final)]
+        out[f"failed_{m}"] = bad
+        mask = pd.Series(bad, index=out.index, dtype=bool)
+        out.loc[mask, m] = untrained[mask]
+    out["failed"] = out[f"failed_{metric}"] if f"failed_{metric}" in out else out["status"] != "ok"
     return out
 
 
