@@ -56,7 +56,11 @@ def test_the_published_table_stands_beside_our_cells_and_the_reference():
     assert list(table["method"][:2]) == ["gan", "real data (reference)"]
     assert len(table) == 2 + len(PUBLISHED["stacked-mnist"]) and table["source"][2:].str.startswith("published: ").all()
     assert table.iloc[0]["modes (mean [95% BCa bootstrap CI])"] == "120 [90, 150]"
-    assert table.iloc[2]["modes (mean [95% BCa bootstrap CI])"] == "99"  # PacGAN Table 2, DCGAN
+    assert table.iloc[2]["modes (mean [95% BCa bootstrap CI])"] == "99"  # VEEGAN Table 2 (cited by PacGAN), DCGAN
+    pacgan = table[table["source"] == "published: Lin et al. 2018 (PacGAN) Table 2"].set_index("method")
+    assert pacgan.loc["DCGAN", "modes (mean [95% BCa bootstrap CI])"] == "78.9" and "6.46" in pacgan.loc["DCGAN", "setting"]
+    veegan = "published: Srivastava et al. 2017 (VEEGAN) Table 2, as Lin et al. 2018 (PacGAN) Table 2 cites it"
+    assert table[table["method"] == "VEEGAN"]["source"].item() == veegan
 
 
 def test_the_presets_follow_the_papers_settings():
