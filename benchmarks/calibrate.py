@@ -63,6 +63,17 @@ def summary(out: Path) -> tuple[list[dict], dict]:
     by_inject: dict[float, list[dict[str, str]]] = defaultdict(list)
     for r in _rows(out / "compare.csv"):
         by_inject[float(r["inject"])].append(r)
+    # What was injected, measured: each round's busy work per B step over A's median step, per comparison and configuration.
+    per_round: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
+    for b in _rows(out / "compare_blocks.csv"):
+        key = (b["date"], b["variant"] + " " + b["width"], b["round"])
+        per_round[key][b["side"]] = float(b["median_ms"])
+        if b["side"] == "B":
+            per_round[key]["inject_ms"] = float(b.get("inject_ms") or 0.0)
+    injected: dict[str, list[float]] = defaultdict(list)
+    for (date, _, _), v in per_round.items():
+        if "A" in v and "inject_ms" in v:
+            injected[date].append(v["inject_ms"] / v["A"])
     rows = []
     for inject in sorted(by_inject):
         rs = by_inject[inject]
@@ -71,7 +82,9 @@ def summary(out: Path) -> tuple[list[dict], dict]:
         said = [verdict(float(r["ci_low"]), float(r["ci_high"]), float(r["threshold"])) for r in rs]
         count = {v: said.count(v) for v in VERDICTS}
         ci = binomtest(count["slower"], n).proportion_ci(0.95, method="exact")
-        rows.append(dict(injected_slowdown=inject, comparisons=len({r["date"] for r in rs}), decisions=n, slower=count["slower"],
+        measured = [x for d in {r["date"] for r in rs} for x in injected.get(d, [])]
+        rows.append(dict(injected_slowdown=inject, injected_measured=round(statistics.median(measured), 4) if measured else "",
+                         comparisons=len({r["date"] for r in rs}), decisions=n, slower=count["slower"],
                          slower_share=round(count["slower"] / n, 4), slower_ci_low=round(ci.low, 4), slower_ci_high=round(ci.high, 4),
                          no_change=count["no change"], not_slower=count["not slower"], undecided=count["undecided"],
                          faster=count["faster"],

@@ -43,7 +43,8 @@ from history import CONFIG, append_rows, check_columns, config_label  # noqa: E4
 WORKTREES = Path(os.environ.get("WGAN_WORKTREES", Path.home() / ".cache" / "wgan-suite" / "worktrees"))
 RECORD = ["date", "device", "device_name", *CONFIG, "base", "head", "verdict", "ratio", "ci_low", "ci_high", "coverage",
           "p_value", "threshold", "rounds", "steps", "chunk", "warmup", "inject", "base_ms", "head_ms", "harness"]
-BLOCK = ["date", "device_name", *CONFIG, "base", "head", "round", "side", "commit", "median_ms", "min_ms", "max_ms", "steps"]
+BLOCK = ["date", "device_name", *CONFIG, "base", "head", "round", "side", "commit", "median_ms", "min_ms", "max_ms", "steps",
+         "inject_ms"]
 
 
 class CompareError(Exception):
@@ -146,6 +147,7 @@ class Measuring:
     def __init__(self, probe: Probe, side: Side, configs: list[dict], inject: float = 0.0):
         self.probe, self.side, self.configs = probe, side, configs
         self.proc = probe.start(side, configs, inject)
+        self.inject_ms = 0.0
 
     def _reply(self) -> dict:
         line = self.proc.stdout.readline()
@@ -165,7 +167,9 @@ class Measuring:
     def steps(self, i: int, k: int) -> list[float]:
         self.proc.stdin.write(json.dumps({"config": i, "steps": k}) + "\n")
         self.proc.stdin.flush()
-        return self._reply()["ms"]
+        reply = self._reply()
+        self.inject_ms = reply.get("inject_ms", 0.0)  # the busy work --inject-slowdown added to each step (calibration)
+        return reply["ms"]
 
     def close(self) -> None:
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
@@ -224,7 +228,7 @@ def interleave(a: Side, b: Side, configs: list[dict], probe: Probe, rounds: int,
                     medians[which][i][r] = med
                     medians["blocks"].append(dict(round=r, side=which, commit=side.name, config=i, median_ms=round(med, 4),
                                                   min_ms=round(min(ms[which]), 4), max_ms=round(max(ms[which]), 4),
-                                                  steps=len(ms[which])))
+                                                  steps=len(ms[which]), inject_ms=live[which].inject_ms))
         finally:
             for m in live.values():
                 m.close()
