@@ -8,7 +8,9 @@ deciding every configuration (the five objectives x toy MLP widths 32 and 128, b
 pinned thread): the share of configurations called `slower` is the false-alarm rate (and
 `faster`, the same error the other way, is counted beside it). Power:
 the same commit against itself with --inject-slowdown F on B (a known F of extra work per
-step, benchmarks/probe.py): the share called `slower` at each F. Every comparison uses the
+step, benchmarks/probe.py): the share called `slower` at each F, beside the slowdown actually
+injected (`injected_measured`: the busy work per step over A's median step, the median over
+rounds; the harness records it, so F is checked, not assumed). Every comparison uses the
 defaults of --compare (10 rounds, 20 timed steps per side in turns of 4 after 5 warm-up,
 threshold 3%, 95%), so the rates are those of the command as users run it.
 

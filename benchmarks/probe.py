@@ -15,7 +15,7 @@ steps at a time: a slow spell of the machine then falls on both sides alike.
 
 --inject F (calibration and tests only: it measures the decision rule's power) adds a known
 amount of work to every timed step: a busy loop of F times the median of this process's own
-steady steps of that configuration (5 timed after the warm-up), inside the timed region, so the
+steady steps of that configuration (5 timed in its first turn, while the other side waits), inside the timed region, so the
 step is about F slower; the milliseconds added are reported, so the fraction injected is known.
 """
 
@@ -104,22 +104,25 @@ def serve(source: Path, configs: list[dict], device: str, warmup: int, inject: f
 
     if cpus and hasattr(os, "sched_setaffinity"):  # imports ran on any CPU; building, warming up and timing on these
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
-    trainers, extras = [], []
+    trainers: list = []
+    extras: dict[int, float] = {}
     for c in configs:
         try:
             trainer = build(source, c, device)
-            # The injected work is a fraction of a steady step: timed after the warm-up (a fresh trainer's
-            # first steps are several times slower: allocation, optimiser state, autograd's first graph).
-            base = timed_steps(trainer, warmup, 5, 0.0)
+            timed_steps(trainer, warmup, 0, 0.0)
         except Exception as e:  # this commit cannot run this configuration: said by the parent in one line
             print(json.dumps({"error": f"{type(e).__name__}: {e}".splitlines()[0], "config": len(trainers)}), flush=True)
             return 0
         trainers.append(trainer)
-        extras.append(inject * statistics.median(base) / 1000)
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         request = json.loads(line)
         i = request["config"]
+        if i not in extras:
+            # The injected work is a fraction of a steady step, timed now, in this side's turn: while both sides
+            # build and warm up they share the CPU, and a fresh trainer's first steps are slower still. Both sides
+            # take these 5 steps (untimed for the comparison), so they stay alike.
+            extras[i] = inject * statistics.median(timed_steps(trainers[i], 0, 5, 0.0)) / 1000
         ms = timed_steps(trainers[i], 0, request["steps"], 0.0, extra=extras[i])
         print(json.dumps({"ms": [round(x, 4) for x in ms], "inject_ms": round(1000 * extras[i], 4)}), flush=True)
     return 0
