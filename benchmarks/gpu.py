@@ -1,22 +1,20 @@
 """The GPU evidence in one command: `nox -s gpu`, or `python benchmarks/gpu.py` with any python holding torch.
 
-    nox -s gpu                       # everything below, about 8 minutes on one H100/H200-class GPU
+    nox -s gpu                       # everything below, within 9 minutes on one H100/H200-class GPU
     nox -s gpu -- --dry-run          # the plan: every step, its throughput cells, estimated and budgeted seconds
-    python3 benchmarks/gpu.py --steps study,history   # rerun some steps only
+    python3 benchmarks/gpu.py --steps compare,history --compare-base DIR   # some steps; a carried tree as the base
 
-Steps, in order of what matters most if time runs short: the CUDA tests (pytest -k cuda: the
-tests marked `cuda` or named for it); the throughput matrix (benchmarks/throughput.py: the
-five objectives and the zoo's at DCGAN 28 in fp32 and --amp bf16, the five at DCGAN 64 in
-both and at DCGAN 32 and the toy MLP in fp32, seed ensembles of S = 4, 16, 64 beside S = 1,
---compile where the whole step compiles); the short study (the fashion preset's wgan-gp cell,
-2 seeds, 200 iterations: training, metrics and report on the GPU); the pytest-benchmark run of
-`nox -s benchmark` twice on the CUDA cases (a baseline, then a compare against it); and last
-the speed history check of the GPU's CSV (exit 1 when its newest commit is >10% slower).
+Steps, most telling first: the CUDA tests (pytest -k cuda); the interleaved comparison of this
+tree with --compare-base on CUDA (benchmarks/compare.py; recorded in compare.csv beside the
+GPU's CSV); the throughput matrix (matrix(): the five objectives at DCGAN 28 in fp32 beside the
+textbook loop and in bf16, seed ensembles of 4 and 16, the toy MLP; --extended adds the zoo's
+variants, DCGAN 64 and 32, S = 64 and --compile); a short study (the fashion preset's wgan-gp
+cell, 2 seeds x 200 iterations); `nox -s benchmark` twice on the CUDA cases; last the speed
+history of the GPU's CSV, which turns red only on a regression the comparison confirmed.
 
-Each step runs as its own process group under its own time budget; a step that overruns is
-stopped, children included, and recorded as stopped, and the next step runs. The whole run
-keeps to --budget seconds (default 480): a step that no longer fits is recorded as not
-started. The estimates are guesses until a GPU run's summary gives real step times.
+Each step runs as its own process group under its own budget; one that overruns is stopped,
+children included, and the next runs; the whole run keeps to --budget seconds (540), and a step
+that no longer fits is recorded as not started. The estimates are the H200's measured times.
 
 Written under --out (default results/throughput/), named by the GPU (e.g. nvidia-h200):
 <tag>.csv (throughput rows), throughput_<tag>.png and history_<tag>.png, <tag>.md (the
@@ -198,8 +196,8 @@ def plan(python: str, out: Path, tag: str, variants: tuple[str, ...], study_dir:
 
 def verdicts(log: Path) -> str:
     """The compare step's verdict lines, for the summary."""
-    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
-    return "; ".join(line.strip().split(" (")[0] for line in lines if ": B/A " in line)
+    return "; ".join(ln.strip().split(" (")[0] for ln in (log.read_text(errors="replace").splitlines() if log.is_file() else [])
+                     if ": B/A " in ln)
 
 
 def copy_study(study_dir: Path, dest: Path) -> str:
@@ -275,10 +273,7 @@ def run_all(steps: list[Step], logs: Path, budget_s: float, env: dict[str, str],
 
 
 def throughput_rows(csv_path: Path, skip: int) -> list[dict[str, str]]:
-    if not csv_path.is_file():
-        return []
-    with csv_path.open(newline="") as f:
-        return list(csv.DictReader(f))[skip:]
+    return list(csv.DictReader(csv_path.open(newline="")))[skip:] if csv_path.is_file() else []
 
 
 def summary(outcomes: list[Outcome], steps: list[Step], header: list[str], rows: list[dict[str, str]], logs: Path,
