@@ -70,9 +70,9 @@ def _interpolates(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
 
 
 def _dragan_points(real: torch.Tensor) -> torch.Tensor:
-    """DRAGAN's x_hat = x + alpha (x_p - x), x_p = x + 0.5 * std(x) * u (kodalinaveen3/DRAGAN): std over all elements of
+    """DRAGAN's x_hat = x + alpha (x_p - x), x_p = x + 0.5 * std(x) * u (kodalinaveen3/DRAGAN): std (ddof 0, NumPy's) over all elements of
     the real batch, u ~ U[0, 1] elementwise, then alpha ~ U[0, 1] per sample."""
-    x_p = real + 0.5 * real.std() * torch.rand_like(real)
+    x_p = real + 0.5 * real.std(correction=0) * torch.rand_like(real)
     alpha = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device)
     return real + alpha * (x_p - real)
 
