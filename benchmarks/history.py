@@ -8,24 +8,18 @@ dtype, channels_last, compile, torch threads) on one machine (device and device 
 Rows of two machines are never compared. Within a series the commits are put in order
 by git history where git knows every one of them (a `+dirty` working tree right after
 its commit), otherwise in the order their rows were appended to the CSV; never
-alphabetically. The newest commit's figure is set beside the previous commit's, and a
-series whose newest commit takes more than THRESHOLD (10%) longer per generator
-iteration is flagged. Rows measured with --ensemble S also form a second series per S,
-ms per member iteration of the seed ensemble.
+alphabetically. The newest commit's figure is set beside the previous commit's; a change of
+more than THRESHOLD (10%) flags the series, which is a hint, never a verdict: rows of two
+commits were measured at different times, and one row per commit flags about one same-commit
+pair in ten here (results/throughput/README.md). A flag prints the `--compare` command that
+settles it; a comparison recorded in compare.csv beside the CSV (benchmarks/compare.py) of
+exactly those two commits, that configuration and that machine settles it, and only a
+confirmed `slower` makes the check exit 1. Rows measured with --ensemble S also form a
+series per S (ms per member iteration), which --compare does not measure.
 
-The statistic: a row's ms_per_gen_iter (the median over its timed steps), and for a
-commit with several rows, the median of those. Not the minimum: in
-results/throughput/cpu.csv the rows repeated at one commit (same configuration and
-machine; 13 such groups at the time of writing) differ by a median of 3.6% (largest
-11.6%) in ms_per_gen_iter, but by 6.2% (largest 14.5%) in ms_per_gen_iter_min: on
-these shared 2-core machines a lucky fastest step recurs less reliably than the middle
-of 10-60 steps. `--check-history` prints these spreads from the file each time it runs.
-The largest spread is near the 10% line, so a flagged series is worth one more row at
-the newest commit: with three rows, the median ignores one slow run.
-
-How this relates to `nox -s benchmark`: that session compares pytest-benchmark's saved
-runs of Trainer.step() on this machine only, against its own last run, and is never
-committed; this history compares commits across every machine in the committed CSV.
+The figure: a row's ms_per_gen_iter (the median over its timed steps), and for a commit with
+several rows, the median of those; `--check-history` prints the spread of rows repeated at
+one commit from the file each time it runs.
 """
 
 from __future__ import annotations
