@@ -17,7 +17,7 @@ threshold 3%, 95%), so the rates are those of the command as users run it.
 Resumable: comparisons already in OUT/compare.csv count; only the missing ones run. The
 summary (OUT/summary.csv, OUT/old_rule.csv) reads OUT's CSVs only: rates with Clopper-Pearson
 95% intervals (scipy), and beside them the rule the history check used before, one row per
-commit against a 10% threshold, applied to each single round of the same A/A data.
+commit against a 10% threshold, applied to each single round of the A/A data of the first (process-level) design.
 """
 
 from __future__ import annotations
@@ -95,7 +95,8 @@ def summary(out: Path) -> tuple[list[dict], dict]:
     pairs: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
     for b in _rows(out / "compare_blocks.csv"):
         pairs[(b["date"], b["variant"] + b["width"], b["round"])][b["side"]] = float(b["median_ms"])
-    aa_dates = {r["date"] for r in by_inject.get(0.0, [])}
+    # The old rule read one process per commit, run at its own time: only the first design's rounds are that (no turns).
+    aa_dates = {r["date"] for r in by_inject.get(0.0, []) if not r.get("chunk")}
     ratios = sorted(p["B"] / p["A"] for (date, _, _), p in pairs.items() if date in aa_dates and {"A", "B"} <= set(p))
     old = {}
     if ratios:

@@ -29,8 +29,8 @@ import time
 from pathlib import Path
 
 
-def build(source: Path, c: dict, device: str):
-    """A Trainer of the configuration c (variant, arch, width, batch, resolution, amp) from the library in source."""
+def build(c: dict, device: str):
+    """A Trainer of the configuration c (variant, arch, width, batch, resolution, amp) from the wgan_core imported."""
     import torch
 
     from wgan_core import RunConfig, Trainer
@@ -64,13 +64,11 @@ def spin(seconds: float) -> None:
         pass
 
 
-def timed_steps(trainer, warmup: int, steps: int, inject: float, extra: float | None = None) -> list[float]:
+def timed_steps(trainer, warmup: int, steps: int, extra: float = 0.0) -> list[float]:
     """Milliseconds of each of `steps` timed steps after `warmup` untimed ones (synchronised on a GPU).
 
-    The injected work: `extra` seconds after every timed step, or `inject` times the median of the warm-up steps.
+    `extra`: seconds of busy work after each timed step, inside the timed region (--inject).
     """
-    import statistics
-
     import torch
 
     cuda = trainer.device.type == "cuda"
@@ -86,10 +84,16 @@ def timed_steps(trainer, warmup: int, steps: int, inject: float, extra: float | 
             spin(extra)
         return 1000 * (time.perf_counter() - t)
 
-    base = [one() for _ in range(warmup)]
-    if extra is None:
-        extra = inject * statistics.median(base) / 1000 if inject and base else 0.0
+    for _ in range(warmup):
+        one()
     return [one(extra) for _ in range(steps)]
+
+
+def injected_seconds(trainer, fraction: float, steps: int = 5) -> float:
+    """The busy work --inject F adds to each step: F times the median of `steps` steady steps timed now."""
+    import statistics
+
+    return fraction * statistics.median(timed_steps(trainer, 0, steps)) / 1000 if fraction else 0.0
 
 
 def serve(source: Path, configs: list[dict], device: str, warmup: int, inject: float, cpus: str) -> int:
@@ -100,16 +104,14 @@ def serve(source: Path, configs: list[dict], device: str, warmup: int, inject: f
     stdin, {"ms": [k timings]}; end of stdin ends the process. Waiting on stdin takes no CPU, so
     the two sides' processes, pinned to the same CPUs, take turns without disturbing each other.
     """
-    import statistics
-
     if cpus and hasattr(os, "sched_setaffinity"):  # imports ran on any CPU; building, warming up and timing on these
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
     trainers: list = []
     extras: dict[int, float] = {}
     for c in configs:
         try:
-            trainer = build(source, c, device)
-            timed_steps(trainer, warmup, 0, 0.0)
+            trainer = build(c, device)
+            timed_steps(trainer, warmup, 0)
         except Exception as e:  # this commit cannot run this configuration: said by the parent in one line
             print(json.dumps({"error": f"{type(e).__name__}: {e}".splitlines()[0], "config": len(trainers)}), flush=True)
             return 0
@@ -122,8 +124,8 @@ def serve(source: Path, configs: list[dict], device: str, warmup: int, inject: f
             # The injected work is a fraction of a steady step, timed now, in this side's turn: while both sides
             # build and warm up they share the CPU, and a fresh trainer's first steps are slower still. Both sides
             # take these 5 steps (untimed for the comparison), so they stay alike.
-            extras[i] = inject * statistics.median(timed_steps(trainers[i], 0, 5, 0.0)) / 1000
-        ms = timed_steps(trainers[i], 0, request["steps"], 0.0, extra=extras[i])
+            extras[i] = injected_seconds(trainers[i], inject)
+        ms = timed_steps(trainers[i], 0, request["steps"], extra=extras[i])
         print(json.dumps({"ms": [round(x, 4) for x in ms], "inject_ms": round(1000 * extras[i], 4)}), flush=True)
     return 0
 

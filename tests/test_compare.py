@@ -1,6 +1,5 @@
 """The speed tracker's interleaved comparison: the decision rule by hand, the schedule, bisection, bad input in one line."""
 
-import json
 import math
 import random
 import subprocess
@@ -79,7 +78,7 @@ def test_the_schedule_alternates_which_side_goes_first():
     assert abtest.turn_orders(1, 3) == [("B", "A"), ("A", "B"), ("B", "A")]  # over two rounds each side goes first 3 times
 
 
-def test_the_injected_slowdown_is_the_fraction_of_the_warm_up_median(monkeypatch):
+def test_the_injected_work_is_the_fraction_of_a_steady_steps_median_after_every_timed_step(monkeypatch):
     spun = []
     monkeypatch.setattr(probe, "spin", spun.append)
 
@@ -89,10 +88,14 @@ def test_the_injected_slowdown_is_the_fraction_of_the_warm_up_median(monkeypatch
         def step(self):
             pass
 
-    times = iter([0.0, 0.004, 0.010, 0.012, 0.020, 0.022] + [1.0 + i for i in range(10)])  # warm-up steps of 4, 2, 2 ms
+    # five steady steps of 4, 2, 2, 3, 2 ms: median 2 ms, so F = 0.25 adds 0.5 ms of busy work
+    times = iter([0.0, 0.004, 0.010, 0.012, 0.020, 0.022, 0.030, 0.033, 0.040, 0.042] + [1.0 + i for i in range(10)])
     monkeypatch.setattr(probe.time, "perf_counter", lambda: next(times))
-    probe.timed_steps(Fake(), warmup=3, steps=2, inject=0.25)
-    assert spun == [pytest.approx(0.25 * 0.002)] * 2  # a quarter of the warm-up median (2 ms), after every timed step
+    extra = probe.injected_seconds(Fake(), 0.25)
+    assert extra == pytest.approx(0.25 * 0.002) and spun == []  # the base steps carry no busy work
+    probe.timed_steps(Fake(), warmup=0, steps=2, extra=extra)
+    assert spun == [pytest.approx(0.0005)] * 2  # after every timed step
+    assert probe.injected_seconds(Fake(), 0.0) == 0.0  # nothing timed, nothing added without --inject
 
 
 def _repo(tmp_path: Path, n: int) -> tuple[Path, list[str]]:
@@ -173,7 +176,6 @@ def test_compare_end_to_end_catches_an_injected_slowdown_and_records_it(tmp_path
     assert [(b["round"], b["side"]) for b in blocks][:4] == [("0", "A"), ("0", "B"), ("1", "A"), ("1", "B")] and len(blocks) == 12
     assert {b["steps"] for b in blocks} == {"5"}
     assert "slower: B/A" in capsys.readouterr().out
-    json.dumps(rec)
 
 
 def test_calibration_summary_counts_verdicts_by_todays_rule_and_the_old_rule(tmp_path):
