@@ -17,7 +17,7 @@ from wgan_core.data.pacgan2d import (
     pacgan_std,
 )
 from wgan_core.errors import ConfigError
-from wgan_core.models.pacgan import Maxout, MaxoutCritic, PacGANGenerator, pacgan_init
+from wgan_core.models.pacgan import BN_MOMENTUM, Maxout, MaxoutCritic, PacGANGenerator, pacgan_init
 
 
 def n_params(net: nn.Module) -> int:
@@ -85,6 +85,37 @@ def test_generator_shapes_and_train_mode_normalises():
     var = h.var(0, unbiased=False)
     pre_var = g.net[0](z).var(0, unbiased=False)
     assert torch.allclose(var, pre_var / (pre_var + 1e-4), atol=1e-4)  # (x - mu) / sqrt(var + eps), scale 1
+
+
+def test_population_statistics_move_only_on_the_forward_that_trains():
+    """PacGAN moves them once per iteration: a no_grad training forward (the critic step's fakes) leaves them."""
+    torch.manual_seed(0)
+    g = PacGANGenerator()
+    pacgan_init(g)
+    bn = g.net[1]
+    z = torch.randn(64, 2)
+    with torch.no_grad():
+        out_no_grad = g(z)
+    assert torch.equal(bn.running_mean, torch.zeros(400)) and torch.equal(bn.running_var, torch.ones(400))
+    assert bn.num_batches_tracked.item() == 0
+    out = g(z)  # grad enabled: batch statistics again, and one update 0.95 * old + 0.05 * batch
+    torch.testing.assert_close(out_no_grad, out.detach())  # both forwards normalise with the batch's statistics
+    pre = g.net[0](z).detach()  # (64, 400)
+    torch.testing.assert_close(bn.running_mean, BN_MOMENTUM * pre.mean(0))
+    torch.testing.assert_close(bn.running_var, (1 - BN_MOMENTUM) * torch.ones(400) + BN_MOMENTUM * pre.var(0, unbiased=True))
+    assert bn.num_batches_tracked.item() == 1
+
+
+def test_one_population_update_per_generator_iteration():
+    from wgan_core.config import RunConfig
+    from wgan_core.training.trainer import Trainer
+
+    t = Trainer(RunConfig.preset("wgan-gp", "2d-grid", seed=0, steps=2, batch_size=16, device="cpu"))
+    assert t.config.n_critic == 5
+    t.step()
+    t.step()
+    counts = {m.num_batches_tracked.item() for m in t.generator.modules() if isinstance(m, nn.BatchNorm1d)}
+    assert counts == {2}  # 2 iterations of 5 critic steps and 1 generator step: 2 updates, not 12
 
 
 def test_init_statistics():

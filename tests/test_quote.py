@@ -60,14 +60,34 @@ def test_inline_values_one_cell_or_an_aggregate_and_stale_ones_caught(tmp_path):
     assert render_value("r.csv | objective | objective=gan | count", tmp_path) == "2"
     with pytest.raises(ConfigError, match="matches 2 rows, not one"):
         render_value("r.csv | w1 | objective=gan", tmp_path)
+    # mean (0.123456 + 1.5) / 2; sample sd |1.5 - 0.123456| / sqrt(2) = 0.97336 (n - 1 = 1), by hand
+    assert render_value("r.csv | w1 | | mean", tmp_path) == "0.8117" and render_value("r.csv | w1 | | sd", tmp_path) == "0.9734"
+    with pytest.raises(ConfigError, match="needs two numbers"):
+        render_value("r.csv | w1 | objective=wgan-gp | sd", tmp_path)
     with pytest.raises(ConfigError, match="expected"):
-        render_value("r.csv | w1 | | mean", tmp_path)
+        render_value("r.csv | w1 | | average", tmp_path)
     md = tmp_path / "README.md"
     md.write_text("W1 was <!-- value: r.csv | w1 | objective=gan, dataset=A -->0.12<!-- /value --> at the end.\n")
     assert quoted_files(tmp_path) == [md] and check_file(md, tmp_path) == ["r.csv | w1 | objective=gan, dataset=A"]
     assert quote_file(md, tmp_path) and md.read_text() == (
         "W1 was <!-- value: r.csv | w1 | objective=gan, dataset=A -->0.1235<!-- /value --> at the end.\n")
     assert check_file(md, tmp_path) == []
+
+
+def test_a_filter_value_with_commas_in_double_quotes(tmp_path):
+    (tmp_path / "c.csv").write_text('cell,seed,w1\n"gan, lr=0.1",0,1.0\n"gan, lr=0.1",1,3.0\n"gan, lr=0.2",0,7.0\n')
+    assert render_value('c.csv | w1 | cell="gan, lr=0.1" | mean', tmp_path) == "2"
+    assert render_value('c.csv | w1 | cell="gan, lr=0.1", seed!=0', tmp_path) == "3"
+    assert render_value('c.csv | w1 | cell!="gan, lr=0.1"', tmp_path) == "7"
+
+
+def test_a_json_file_is_one_row_of_its_fields(tmp_path):
+    (tmp_path / "final.json").write_text('{"cpu_share": 0.1234567, "commit": "67877e9", "metrics": {"w1": 0.5}, "seeds": [1, 2], "fid": null}')
+    assert render_value("final.json | cpu_share |", tmp_path) == "0.1235"
+    assert render_value("final.json | commit |", tmp_path) == "67877e9"  # text, not 6.8e13
+    assert render_value("final.json | metrics.w1 |", tmp_path) == "0.5" and render_value("final.json | fid |", tmp_path) == "—"
+    with pytest.raises(ConfigError, match="no column seeds"):  # a list is not one value
+        render_value("final.json | seeds |", tmp_path)
 
 
 def test_the_repository_quotes_something():

@@ -28,16 +28,35 @@ Differences from Blocks' defaults, all in the generator's batch norm (the critic
 Training uses batch statistics (their `with batch_normalization(gan)` graph); their 2,500 scored samples
 are drawn from the inference graph (pacgan/extensions.py GraphLogger applies `gan.decoder` outside that
 context), i.e. with the population statistics: call `.eval()` before scoring.
+The population statistics move once per training iteration there: one forward serves both losses and
+`algorithm.add_updates(bn_updates)` applies one update per step (pacgan_task.py `create_main_loop`). Our
+loop forwards G twice per iteration (under no_grad for the critic step, with grad for the generator
+step), so `PopulationBatchNorm` moves them only on the forward that trains G: once per iteration too.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 BN_EPS = 1e-4  # Blocks BatchNormalization's default epsilon (blocks/bricks/bn.py)
 BN_MOMENTUM = 0.05  # the authors' population-statistics update weight (pacgan_task.py, bn_updates)
 INIT_STD = 0.02  # config.py weights_init_std: IsotropicGaussian(0.02) for every weight matrix
+
+
+class PopulationBatchNorm(nn.BatchNorm1d):
+    """BatchNorm1d whose population statistics move only on forwards that can train (grad enabled).
+
+    In training mode every forward normalises with its batch's statistics; a forward under no_grad
+    (the critic step's fakes) leaves running_mean, running_var and num_batches_tracked as they were,
+    so they move once per generator iteration, as in PacGAN's code. x (N, F) -> (N, F).
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training and not torch.is_grad_enabled():
+            return F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)  # batch statistics, no update
+        return super().forward(x)
 
 
 class PacGANGenerator(nn.Module):
@@ -53,7 +72,7 @@ class PacGANGenerator(nn.Module):
         layers: list[nn.Module] = []
         d = z_dim
         for _ in range(depth):
-            layers += [nn.Linear(d, width, bias=False), nn.BatchNorm1d(width, eps=BN_EPS, momentum=BN_MOMENTUM), nn.ReLU()]
+            layers += [nn.Linear(d, width, bias=False), PopulationBatchNorm(width, eps=BN_EPS, momentum=BN_MOMENTUM), nn.ReLU()]
             d = width
         layers.append(nn.Linear(d, out_dim))
         self.net = nn.Sequential(*layers)
@@ -122,4 +141,4 @@ def pacgan_init(net: nn.Module) -> None:
                 m.reset_running_stats()
 
 
-__all__ = ["BN_EPS", "BN_MOMENTUM", "INIT_STD", "Maxout", "MaxoutCritic", "PacGANGenerator", "pacgan_init"]
+__all__ = ["BN_EPS", "BN_MOMENTUM", "INIT_STD", "Maxout", "MaxoutCritic", "PacGANGenerator", "PopulationBatchNorm", "pacgan_init"]

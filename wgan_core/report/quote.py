@@ -9,9 +9,11 @@ A quoted table in any Markdown file looks like
     <!-- /quote -->
 
 The marker names the CSV (relative to the repository root), the columns in order, and optional
-filters `column=value` / `column!=value` (comma-separated, all must hold). A number in a sentence
+filters `column=value` / `column!=value` (comma-separated, all must hold; a value holding commas,
+such as a cell label, in double quotes: `cell="gan, lr_d=0.0001"`). A number in a sentence
 is quoted inline the same way, `<!-- value: CSV | column | filters [| range] -->0.97<!-- /value -->`:
-one cell (exactly one row must match) or an aggregate over the matching rows (render_value).
+one cell (exactly one row must match) or an aggregate over the matching rows (render_value); a
+JSON file (a run's final.json) reads as one row of its fields.
 Numbers are printed with 4 significant digits, shares (columns ending in `_rate`) as percentages;
 every cell is read as text first, so a commit such as 67877e9 stays one. `quote_file` rewrites
 the quotes from their CSVs; `check_file` lists the quotes that differ from their CSVs, which the
@@ -20,6 +22,7 @@ test suite asserts is empty for the README and every results/*/README.md. Torch-
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -29,6 +32,7 @@ import pandas as pd
 from ..errors import ConfigError
 
 QUOTE = re.compile(r"(<!-- quote: (?P<spec>.*?) -->\n)(?P<body>.*?)(<!-- /quote -->)", re.S)
+FILTER = re.compile(r'(?:[^,"]|"[^"]*")+')  # one filter condition: commas inside "..." belong to the value
 VALUE = re.compile(r"(<!-- value: (?P<spec>[^\n]*?) -->)(?P<body>[^\n]*?)(<!-- /value -->)")
 
 
@@ -62,18 +66,41 @@ def _cell(column: str, v) -> str:
     return str(v)
 
 
+def _flatten(obj: dict, prefix: str = "") -> dict:
+    """{"a": {"b": 1}, "c": 2} -> {"a.b": 1, "c": 2}; lists are left out (a quote names one value)."""
+    out: dict = {}
+    for k, v in obj.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif not isinstance(v, list):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _json_text(v) -> str:
+    """A JSON scalar as a CSV cell would hold it: null -> '', numbers in Python's repr, text as is."""
+    return "" if v is None else str(v)
+
+
 def _rows(parts: list[str], root: Path) -> pd.DataFrame:
     """The CSV parts[0] (every cell as text), filtered by parts[2] (`column=value` / `column!=value`, comma-separated)."""
     path = root / parts[0]
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)  # every cell as text; _value reads numbers
+        if path.suffix == ".json":  # one row: the file's scalar fields, nested keys joined by dots
+            df = pd.DataFrame([{k: _json_text(v) for k, v in _flatten(json.loads(path.read_text())).items()}], dtype=str)
+        else:
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)  # every cell as text; _value reads numbers
     except (OSError, ValueError) as e:
         raise ConfigError(f"quote: cannot read {path} ({e})") from None
-    for cond in [c.strip() for c in (parts[2].split(",") if len(parts) > 2 else []) if c.strip()]:
+    # Conditions split at commas outside double quotes: a value with commas (a cell label) is written "in quotes".
+    for cond in [c.strip() for c in (FILTER.findall(parts[2]) if len(parts) > 2 else []) if c.strip()]:
         match = re.fullmatch(r"([^!=]+)(!?)=(.*)", cond)
         if match is None or match.group(1).strip() not in df:
             raise ConfigError(f"quote: filter {cond!r} of {parts[0]}: no such column; columns: {', '.join(df.columns)}")
-        keep = df[match.group(1).strip()] == match.group(3).strip()
+        value = match.group(3).strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        keep = df[match.group(1).strip()] == value
         df = df[~keep] if match.group(2) else df[keep]
     return df
 
@@ -94,14 +121,16 @@ def render(spec: str, root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-AGGREGATES = ("range", "min", "max", "median", "count")
+AGGREGATES = ("range", "min", "max", "median", "mean", "sd", "count")
 
 
 def render_value(spec: str, root: Path) -> str:
     """The text an inline value marker's spec asks for: one cell, or an aggregate of a column over the filtered rows.
 
-    Spec: `CSV | column | filters [| range|min|max|median|count]`. Without an aggregate exactly one
-    row must match. `range` prints min-max (one value when they are equal).
+    Spec: `CSV | column | filters [| range|min|max|median|mean|sd|count]`. Without an aggregate exactly
+    one row must match. `range` prints min-max (one value when they are equal); `sd` is the sample
+    standard deviation (n - 1 in the denominator) of the finite values. A `.json` file is one row of
+    its scalar fields, nested keys joined by dots (`final.json | metrics.w1 |`).
     """
     parts = [p.strip() for p in spec.split("|")]
     if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in AGGREGATES):
@@ -123,7 +152,12 @@ def render_value(spec: str, root: Path) -> str:
     low, high = _cell(column, numbers[0]), _cell(column, numbers[-1])
     if how == "range":
         return low if low == high else f"{low}–{high}"
-    return {"min": low, "max": high, "median": _cell(column, float(pd.Series(numbers).median()))}[how]
+    if how == "sd":
+        if len(numbers) < 2:
+            raise ConfigError(f"quote: {spec!r}: a standard deviation needs two numbers, got {len(numbers)}")
+        return _cell(column, float(pd.Series(numbers).std(ddof=1)))
+    series = pd.Series(numbers)
+    return {"min": low, "max": high, "median": _cell(column, float(series.median())), "mean": _cell(column, float(series.mean()))}[how]
 
 
 def quote_text(text: str, root: Path) -> str:
