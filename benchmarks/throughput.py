@@ -134,6 +134,7 @@ def measure(variant: str, s: BenchSettings) -> dict:
 
     from wgan_core import Trainer
     from wgan_core.env import environment, git_commit
+    from wgan_core.training.step import Stepper
 
     if s.threads:
         torch.set_num_threads(s.threads)
@@ -159,14 +160,15 @@ def measure(variant: str, s: BenchSettings) -> dict:
 
     # Per-phase breakdown on prepared inputs (extra updates: fine for a benchmark).
     b = config.batch_size
-    real, z = trainer.critic_inputs()
-    r, f = real[:b], trainer.fakes(z[:b]).to(real.dtype)
-    critic_ms = [timed(lambda: trainer.critic_step(r, f)) for _ in range(s.iters)]
-    gen_ms = [timed(lambda: trainer.generator_step(r)) for _ in range(s.iters)]  # r: as step() passes the last real batch
+    stepper = Stepper([trainer])  # the step's parts, as Trainer.step() calls them
+    real, z = stepper.critic_inputs()
+    r, f = real[:b], stepper.fakes(z[:b]).to(real.dtype)
+    critic_ms = [timed(lambda: stepper.critic_step(r, f)) for _ in range(s.iters)]
+    gen_ms = [timed(lambda: stepper.generator_step(r)) for _ in range(s.iters)]  # r: as step() passes the last real batch
     # The constraint's share of a critic step: the same step with the penalty and the after-step hook switched off.
-    has_constraint = trainer.constraint.penalty is not None or trainer.constraint.after_critic_step is not None
-    with constraint_off(trainer):
-        bare_ms = [timed(lambda: trainer.critic_step(r, f)) for _ in range(s.iters)]
+    has_constraint = stepper.constraint.penalty is not None or stepper.constraint.after_critic_step is not None
+    with constraint_off(stepper):
+        bare_ms = [timed(lambda: stepper.critic_step(r, f)) for _ in range(s.iters)]
 
     textbook = ratio = None
     if s.vs_textbook:
@@ -261,14 +263,14 @@ def time_ensemble(variant: str, s: BenchSettings, images, timed) -> dict[str, fl
 
 
 @contextlib.contextmanager
-def constraint_off(trainer) -> Iterator[None]:
-    """Within the block, the trainer's critic step runs without its constraint's penalty and after-step hook."""
-    constraint = trainer.constraint
-    trainer.constraint = dataclasses.replace(constraint, penalty=None, after_critic_step=None)
+def constraint_off(stepper) -> Iterator[None]:
+    """Within the block, the stepper's critic step runs without its constraint's penalty and after-step hook."""
+    constraint = stepper.constraint
+    stepper.constraint = dataclasses.replace(constraint, penalty=None, after_critic_step=None)
     try:
         yield
     finally:
-        trainer.constraint = constraint
+        stepper.constraint = constraint
 
 
 def device_columns(dev, cpu: str) -> dict:

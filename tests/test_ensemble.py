@@ -15,7 +15,7 @@ from wgan_core.models import MLPCritic, MLPGenerator
 from wgan_core.penalties import CONSTRAINTS
 from wgan_core.study import Executor, StudySpec, run_study
 from wgan_core.study.executors import ENSEMBLE_CPU_MAX_WIDTH, parse_ensemble, plan_units
-from wgan_core.training import Ensemble, check_members, refusal, train_ensemble
+from wgan_core.training import Ensemble, Stepper, check_members, refusal, train_ensemble
 from wgan_core.training.stacked import StackedMLP
 
 from .conftest import ablation_main, needs_fashion, tiny_image, tiny_toy
@@ -33,8 +33,8 @@ def _side_by_side(singles: list[Trainer], members: list[Trainer], steps: int) ->
     ens.write_back()
     for single, member in zip(singles, ens.members):
         _same_state(single, member)
-        torch.testing.assert_close(member._sums, single._sums)
-        assert int(member._bad_step) == int(single._bad_step)
+        torch.testing.assert_close(member.sums, single.sums)
+        assert int(member.bad_step) == int(single.bad_step)
     return singles, ens
 
 
@@ -252,7 +252,7 @@ def test_a_diverging_member_finishes_as_diverged_and_the_others_go_on(tmp_path, 
         with torch.no_grad():
             critic_param.fill_(float("nan"))
 
-    real_ens, real_single = Ensemble.step, Trainer.step
+    real_ens, real_single = Ensemble.step, Stepper.step  # the one step; a run alone steps as Stepper([trainer])
 
     def ens_step(self):
         real_ens(self)
@@ -268,7 +268,7 @@ def test_a_diverging_member_finishes_as_diverged_and_the_others_go_on(tmp_path, 
     finals = train_ensemble(configs, [tmp_path / "ens" / c.run_id() for c in configs], progress=False, log=lambda m: None)
     assert [f["status"] for f in finals] == ["ok", "diverged", "ok"]
     assert finals[1]["steps"] == 4
-    monkeypatch.setattr(Trainer, "step", single_step)
+    monkeypatch.setattr(Stepper, "step", single_step)
     for c in configs:
         train(c, tmp_path / "single" / c.run_id(), progress=False, log=lambda m: None)
         _same_run(tmp_path / "single" / c.run_id(), tmp_path / "ens" / c.run_id())
@@ -394,23 +394,23 @@ def test_the_joint_real_and_fake_forward_cuda_uses_gives_the_same_members(varian
     singles = [Trainer(c) for c in configs]
     members = [Trainer(c) for c in configs]
     for t in singles + members:
-        t._joint_forward = True
+        t.joint_forward = True
     _, ens = _side_by_side(singles, members, 20)
-    assert ens._joint_forward
+    assert ens.joint_forward
 
 
 def test_members_resumed_at_different_steps_train_in_groups(tmp_path, monkeypatch):
     """Seed 0 has a checkpoint at step 4, seeds 1 and 2 none: seed 0 resumes alone, 1 and 2 train as one."""
     configs = [tiny_toy("wgan-gp", seed=s, steps=10, eval_every=5, checkpoint_every=4) for s in (0, 1, 2)]
     dirs = [tmp_path / "ens" / c.run_id() for c in configs]
-    real_step = Trainer.step
+    real_step = Stepper.step  # the loop steps every run through a Stepper
 
     def crash_at_6(self):
         real_step(self)
         if self.step_count == 6:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(Trainer, "step", crash_at_6)
+    monkeypatch.setattr(Stepper, "step", crash_at_6)
     with pytest.raises(KeyboardInterrupt):
         train(configs[0], dirs[0], progress=False, log=lambda m: None)
     monkeypatch.undo()

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from wgan_core import Trainer, signals, train
+from wgan_core import signals, train
 from wgan_core.config import ConfigError
 from wgan_core.rundir import checkpoints as ck
+from wgan_core.training.step import Stepper
 
 from .conftest import tiny_toy
 
@@ -35,15 +36,15 @@ def _same_models(a: Path, b: Path) -> None:
 
 
 def _signal_at(monkeypatch, step: int, signum: int) -> None:
-    """Trainer.step sends `signum` to this process right after generator iteration `step`."""
-    real_step = Trainer.step
+    """Stepper.step sends `signum` to this process right after generator iteration `step`."""
+    real_step = Stepper.step  # the loop steps every run through a Stepper
 
     def step_then_signal(self):
         real_step(self)
         if self.step_count == step:
             os.kill(os.getpid(), signum)
 
-    monkeypatch.setattr(Trainer, "step", step_then_signal)
+    monkeypatch.setattr(Stepper, "step", step_then_signal)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2])
@@ -111,19 +112,19 @@ def test_a_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path):
     config = tiny_toy("wgan-gp", steps=8, checkpoint_every=2, eval_every=2)
     train(config, tmp_path / "straight", progress=False)
     run = tmp_path / "damaged"
-    real_step = Trainer.step
+    real_step = Stepper.step  # the loop steps every run through a Stepper
 
     def stop_at_7(self):
         if self.step_count == 7:
             raise KeyboardInterrupt  # a crash: checkpoints of steps 6 (latest) and 4 (previous) on disk
         real_step(self)
 
-    Trainer.step = stop_at_7
+    Stepper.step = stop_at_7
     try:
         with pytest.raises(KeyboardInterrupt):
             train(config, run, progress=False)
     finally:
-        Trainer.step = real_step
+        Stepper.step = real_step
     data = (run / "checkpoint.pt").read_bytes()
     (run / "checkpoint.pt").write_bytes(data[: len(data) // 3])  # a truncated copy
     messages = []

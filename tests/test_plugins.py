@@ -13,6 +13,7 @@ from wgan_core import ConfigError, RunConfig, Trainer
 from wgan_core.losses import LOSSES
 from wgan_core.penalties import CONSTRAINTS
 from wgan_core.study.presets import FASHION_BUDGET
+from wgan_core.training.step import Stepper
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -56,14 +57,15 @@ def test_registered_loss_is_what_the_trainer_minimises(registries):
     # relu(1 - real) = [0, 0.5, 2] -> mean 5/6; relu(1 + fake) = [0, 1, 2] -> mean 1
     torch.testing.assert_close(critic_loss("t-hinge", real, fake), torch.tensor(5 / 6 + 1.0))
     torch.testing.assert_close(generator_loss("t-hinge", fake), torch.tensor(1 / 3))
-    t = Trainer(RunConfig.preset("wgan-gp", "8gaussians", loss="t-hinge", constraint="none", width=16, batch_size=16, eval_samples=100, device="cpu"))
+    config = RunConfig.preset("wgan-gp", "8gaussians", loss="t-hinge", constraint="none", width=16, batch_size=16, eval_samples=100, device="cpu")
+    t = Stepper([Trainer(config)])
     real, z = t.critic_inputs()
     real, fake = real[:16], t.fakes(z[:16])
     with torch.no_grad():
         s_real, s_fake = t.critic(real), t.critic(fake)  # the scores the critic step will see
     want = torch.relu(1 - s_real).mean() + torch.relu(1 + s_fake).mean()  # the hinge, by hand, not through the registry
-    loss, _, _ = t.critic_step(real, fake)
-    torch.testing.assert_close(loss, want)  # the trainer's critic loss is the registered hinge
+    loss, _, _ = t.critic_step(real, fake)  # (1,): the one-member step
+    torch.testing.assert_close(loss, want.reshape(1))  # the trainer's critic loss is the registered hinge
 
 
 def test_register_rejects_bad_entries(registries):

@@ -9,11 +9,12 @@ import time
 
 import pytest
 
-from wgan_core import RunConfig, Trainer
+from wgan_core import RunConfig
 from wgan_core.cli import main as cli_main
 from wgan_core.study.claims import CLAIMS
 from wgan_core.study.jobs import job_cost
 from wgan_core.study.status import study_status
+from wgan_core.training.step import Stepper
 
 from .conftest import ablation_main
 
@@ -62,7 +63,7 @@ def test_status_names_each_state_and_estimates_from_the_finished_runs(tmp_path, 
 def test_a_signalled_study_stops_saves_and_exits_75_then_resumes(tmp_path, capsys, monkeypatch):
     """SIGTERM during the second run of a local study: that run saves at its step, nothing more starts, exit 75; the rerun finishes."""
     out = tmp_path / "study"
-    real_step = Trainer.step
+    real_step = Stepper.step  # the loop steps every run through a Stepper
     calls = {"n": 0}
 
     def step_then_signal(self):
@@ -71,7 +72,7 @@ def test_a_signalled_study_stops_saves_and_exits_75_then_resumes(tmp_path, capsy
         if calls["n"] == 7:  # the second run's third step (4 steps per run)
             os.kill(os.getpid(), signal.SIGTERM)
 
-    monkeypatch.setattr(Trainer, "step", step_then_signal)
+    monkeypatch.setattr(Stepper, "step", step_then_signal)
     code, cap = ablation_main([*ARGS, "--out", str(out)], capsys)
     assert code == 75, cap.err
     assert cap.err.strip().splitlines() == ["interrupted; run the same command again to resume"]

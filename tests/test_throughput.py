@@ -17,6 +17,7 @@ from torch.testing import assert_close
 from wgan_core import RunConfig, Trainer
 from wgan_core.losses import LOSSES
 from wgan_core.penalties import CONSTRAINTS, gradient_penalty
+from wgan_core.training.step import Stepper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import throughput  # noqa: E402
@@ -113,7 +114,7 @@ def test_settings_come_from_the_command_line_and_survive_pickling(tmp_path, monk
 
 def test_constraint_off_switches_off_penalty_and_clipping_and_restores_them():
     """The 'bare' critic step behind ms_penalty: same step, no penalty, no weight clipping; the constraint comes back after."""
-    clip = Trainer(RunConfig.preset("wgan-clip", "8gaussians", width=8, batch_size=8, clip_value=2**-10, device="cpu"))
+    clip = Stepper([Trainer(RunConfig.preset("wgan-clip", "8gaussians", width=8, batch_size=8, clip_value=2**-10, device="cpu"))])
     real, z = clip.critic_inputs()
     r, f = real[:8], clip.fakes(z[:8])
     largest = lambda: max(p.detach().abs().max().item() for p in clip.critic.parameters())  # noqa: E731
@@ -123,7 +124,7 @@ def test_constraint_off_switches_off_penalty_and_clipping_and_restores_them():
     clip.critic_step(r, f)
     assert largest() == 2**-10  # exact in float32
 
-    gp = Trainer(RunConfig.preset("wgan-gp", "8gaussians", width=8, batch_size=8, device="cpu"))
+    gp = Stepper([Trainer(RunConfig.preset("wgan-gp", "8gaussians", width=8, batch_size=8, device="cpu"))])
     real, z = gp.critic_inputs()
     r, f = real[:8], gp.fakes(z[:8])
     with throughput.constraint_off(gp):

@@ -8,6 +8,7 @@ import torch
 from wgan_core import VARIANTS, RunConfig, Trainer, train
 from wgan_core.losses import LOSSES
 from wgan_core.penalties import CONSTRAINTS
+from wgan_core.training.step import Stepper
 
 from .conftest import needs_fashion, tiny_image, tiny_toy
 
@@ -51,7 +52,7 @@ def test_variants_consume_the_same_data_and_noise_streams():
     gan = Trainer(tiny_toy("gan"))
     gan.step()
     assert torch.equal(gan.eps_gen.get_state(), fresh.eps_gen.get_state())  # a penalty-free step draws nothing from it
-    assert torch.equal(gp._noise(gp.gen_noise_gen, 1), lp._noise(lp.gen_noise_gen, 1))
+    assert torch.equal(gp.draw_generator_latents(), lp.draw_generator_latents())
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
@@ -109,18 +110,18 @@ def test_resume_is_bit_identical(tmp_path, monkeypatch, make):
     train(config, tmp_path / "straight", progress=False)
 
     # Interrupt after step 3 (the checkpoint holds step 2), then run the same command again.
-    real_step = Trainer.step
+    real_step = Stepper.step  # the loop steps every run through a Stepper
 
     def crashing_step(self):
         if self.step_count == 3:
             raise KeyboardInterrupt
         real_step(self)
 
-    monkeypatch.setattr(Trainer, "step", crashing_step)
+    monkeypatch.setattr(Stepper, "step", crashing_step)
     with pytest.raises(KeyboardInterrupt):
         train(config, tmp_path / "resumed", progress=False)
     assert (tmp_path / "resumed" / "checkpoint.pt").exists() and not (tmp_path / "resumed" / "final.json").exists()
-    monkeypatch.setattr(Trainer, "step", real_step)
+    monkeypatch.setattr(Stepper, "step", real_step)
     train(config, tmp_path / "resumed", progress=False)
 
     a = torch.load(tmp_path / "straight" / "model.pt", weights_only=True)
@@ -148,12 +149,12 @@ def test_resume_with_another_config_is_refused(tmp_path):
 
 def test_finished_run_is_not_run_again(tmp_path, monkeypatch):
     first = train(tiny_toy(steps=2), tmp_path, progress=False)
-    monkeypatch.setattr(Trainer, "step", lambda self: pytest.fail("a finished run was trained again"))
+    monkeypatch.setattr(Stepper, "step", lambda self: pytest.fail("a finished run was trained again"))
     assert train(tiny_toy(steps=2), tmp_path, progress=False) == json.loads((tmp_path / "final.json").read_text()) == first
 
 
 def test_non_finite_loss_ends_the_run_as_diverged(tmp_path, monkeypatch):
-    real_step = Trainer.step
+    real_step = Stepper.step  # the loop steps every run through a Stepper
 
     def poisoned_step(self):
         if self.step_count == 2:  # the third step starts from a NaN critic weight
@@ -161,7 +162,7 @@ def test_non_finite_loss_ends_the_run_as_diverged(tmp_path, monkeypatch):
                 next(self.critic.parameters()).fill_(float("nan"))
         real_step(self)
 
-    monkeypatch.setattr(Trainer, "step", poisoned_step)
+    monkeypatch.setattr(Stepper, "step", poisoned_step)
     final = train(tiny_toy(steps=6, eval_every=4, checkpoint_every=4), tmp_path, progress=False)
     assert final["status"] == "diverged" and final["steps"] == 3
     assert not (tmp_path / "checkpoint.pt").exists()
@@ -198,13 +199,13 @@ def test_folder_dataset_trains_without_image_metrics(tmp_path):
 def test_joint_critic_forward_matches_separate_forwards(make):
     """CUDA runs real and fake through the critic in one forward; it must train the same as the CPU's two forwards."""
     separate, joint = Trainer(make("wgan-gp")), Trainer(make("wgan-gp"))
-    joint._joint_forward = True
-    assert not separate._joint_forward  # on the CPU
+    joint.joint_forward = True
+    assert not separate.joint_forward  # on the CPU
     outs, grads = [], []
     for t in (separate, joint):
-        b = t.config.batch_size
-        real, z = t.critic_inputs()
-        outs.append(torch.stack(t.critic_step(real[:b], t.fakes(z[:b]))))  # loss, W estimate, penalty
+        b, st = t.config.batch_size, Stepper([t])
+        real, z = st.critic_inputs()
+        outs.append(torch.stack(st.critic_step(real[:b], st.fakes(z[:b]))))  # loss, W estimate, penalty
         grads.append([p.grad.clone() for p in t.critic.parameters() if p.grad is not None])
     torch.testing.assert_close(outs[0], outs[1], rtol=1e-5, atol=1e-6)
     assert len(grads[0]) == len(grads[1]) > 0
@@ -227,16 +228,16 @@ def test_critic_step_loss_is_loss_plus_weighted_penalty(loss, constraint):
     from wgan_core.penalties import penalty
 
     t = Trainer(tiny_toy("nsgan", loss=loss, constraint=constraint, penalty_weight=0.7))
-    b = t.config.batch_size
-    real, z = t.critic_inputs()
-    real, fake = real[:b], t.fakes(z[:b])
+    b, st = t.config.batch_size, Stepper([t])
+    real, z = st.critic_inputs()
+    real, fake = real[:b], st.fakes(z[:b])
     eps_gen = torch.Generator().manual_seed(0)
     eps_gen.set_state(t.eps_gen.get_state())  # the same interpolation weights the step will draw
     pen_expected = penalty(constraint, t.critic, real, fake, eps_gen).detach()
     expected = critic_loss(loss, t.critic(real), t.critic(fake)).detach() + 0.7 * pen_expected
-    got, _, pen = t.critic_step(real, fake)
-    torch.testing.assert_close(got, expected)
-    torch.testing.assert_close(pen, pen_expected)
+    got, _, pen = st.critic_step(real, fake)  # (S,) = (1,): a run alone is the one-member case of the step
+    torch.testing.assert_close(got, expected.reshape(1))
+    torch.testing.assert_close(pen, pen_expected.reshape(1))
     if constraint == "gp":
         assert pen.item() > 0.0  # two-sided: an untrained critic's gradient norms are not all exactly 1
 
@@ -276,11 +277,11 @@ def test_lazy_penalty_applies_every_kth_critic_step_with_weight_k():
     from wgan_core.losses import critic_loss
     from wgan_core.penalties import penalty
 
-    t2 = Trainer(tiny_toy("wgan-gp", n_critic=1, penalty_every=2, penalty_weight=0.5))
+    t2 = Stepper([Trainer(tiny_toy("wgan-gp", n_critic=1, penalty_every=2, penalty_weight=0.5))])
     real, z = t2.critic_inputs()
     fake = t2.fakes(z)
     g = torch.Generator().manual_seed(0)
-    g.set_state(t2.eps_gen.get_state())
+    g.set_state(t2.members[0].eps_gen.get_state())
     want = critic_loss("wasserstein", t2.critic(real), t2.critic(fake)).detach() + 1.0 * penalty("gp", t2.critic, real, fake, g).detach()
     got, _, _ = t2.critic_step(real, fake, with_penalty=True)
-    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(got, want.reshape(1))

@@ -213,6 +213,19 @@ def mean_of_terms(terms: Tensor | tuple[Tensor, ...], members: int = 0) -> Tenso
     return out
 
 
+def member_penalties(constraint: Constraint, critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness, members: int) -> Tensor:
+    """Each member's unweighted penalty, (S,), for a batch of S members' B rows each (S*B, ...): what the step calls.
+
+    The mean of each member's per-sample terms; a constraint registered with a batch-mean
+    `penalty` only (no terms) has one value per batch, so it serves S = 1 alone (the ensemble
+    refuses it: wgan_core.training.ensemble.refusal).
+    """
+    if constraint.terms is not None:
+        return mean_of_terms(constraint.terms(critic, real, fake, generator), members)
+    assert members == 1, f"constraint {constraint.name}: a batch-mean penalty cannot be split into {members} members"
+    return constraint.penalty(critic, real, fake, generator).reshape(1)
+
+
 def _mean_of(terms: Callable[..., Tensor | tuple[Tensor, ...]]) -> PenaltyFn:
     def penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
         return mean_of_terms(terms(critic, real, fake, generator))
@@ -322,6 +335,7 @@ def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator:
 
 
 __all__ = [
-    "CONSTRAINTS", "Constraint", "MemberStreams", "Randomness", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty", "input_grad_norms",
-    "input_grad_sq_norms", "interpolate", "mean_of_terms", "penalty", "penalty_from_norms", "register_constraint", "uniform",
+    "CONSTRAINTS", "Constraint", "MemberStreams", "Randomness", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty",
+    "input_grad_norms", "input_grad_sq_norms", "interpolate", "mean_of_terms", "member_penalties", "penalty", "penalty_from_norms",
+    "register_constraint", "uniform",
 ]  # fmt: skip

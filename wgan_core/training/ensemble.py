@@ -23,7 +23,8 @@ torch.compile, and constraints registered with a batch-mean `penalty` instead of
 
 The stacked modules live in wgan_core/training/stacked.py (an architecture's registry entry names
 its stacked form); this module decides who may train together (`refusal`, `check_members`) and
-steps them (`Ensemble`); wgan_core/training/loop.py runs them, with the loop a single run uses.
+stacks them (`Ensemble`), which then step with the one step a single run uses
+(wgan_core/training/step.py); wgan_core/training/loop.py runs them, with the loop a single run uses.
 
 Measured speed and where `--ensemble auto` uses them: benchmarks/throughput.py --ensemble S,
 results/throughput/, README ("Seed ensembles").
@@ -32,15 +33,14 @@ results/throughput/, README ("Seed ensembles").
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
 from ..config import ConfigError, RunConfig
-from ..losses import get_loss
 from ..models.registry import get_architecture
-from ..penalties import MemberStreams, get_constraint, mean_of_terms
+from ..penalties import MemberStreams, get_constraint
 from ..runtime import make_optimizer
 from .stacked import stack_optimizer_state, unstack_into
-from .trainer import Stepper, Trainer
+from .step import Stepper
+from .trainer import Trainer
 
 
 # ----------------------------------------------------------------------------------------------
@@ -82,111 +82,39 @@ def check_members(configs: list[RunConfig]) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
-# The ensemble step.
+# The ensemble: the one step (training.step.Stepper) over stacked modules.
 # ----------------------------------------------------------------------------------------------
 class Ensemble(Stepper):
-    """S member Trainers at one step, trained as one. `.step()` (Stepper's) = one generator iteration of every member.
+    """S member Trainers at one step, trained as one. Adds to the stepper only the stacking and unstacking of modules.
 
-    Implements the stepper's parts (critic_inputs, fakes, critic_step, generator_step) with every
-    loss and statistic per member: (S,) instead of a scalar.
+    `.step()` (the stepper's) is one generator iteration of every member, with every loss and
+    statistic per member, (S,).
     """
 
     def __init__(self, members: list[Trainer]) -> None:
         check_members([m.config for m in members])
-        steps = {m.step_count for m in members}
-        assert len(steps) == 1, f"members at different steps: {steps}"
-        self.members = members
-        m0 = members[0]
-        c = self.config = m0.config
-        self.size, self.device = len(members), m0.device
-        self.loss, self.constraint = get_loss(c.loss), get_constraint(c.constraint)
+        self._common(members)
+        c, S = self.config, self.size
         stack = get_architecture(c.arch).stack
         assert stack is not None, c.arch  # check_members refused it otherwise
         self.generator = stack([m.generator for m in members]).to(self.device)
         self.critic = stack([m.critic for m in members]).to(self.device)
+        self.call_g, self.call_d = self.generator, self.critic  # ensembles run eager (refusal)
         self.opt_g = make_optimizer(c.optimizer, self.generator.parameters(), c.lr_g, (c.beta1, c.beta2))
         self.opt_d = make_optimizer(c.optimizer, self.critic.parameters(), c.lr_d, (c.beta1, c.beta2))
         stack_optimizer_state(self.opt_g, self.generator, [m.opt_g for m in members], [m.generator for m in members])
         stack_optimizer_state(self.opt_d, self.critic, [m.opt_d for m in members], [m.critic for m in members])
         self.eps = MemberStreams([m.eps_gen for m in members])  # each member's interpolation weights from its own stream
-        self._joint_forward = m0._joint_forward
-        self.step_count = m0.step_count
-        self._zeros = torch.zeros(self.size, device=self.device)
+        self.joint_forward = members[0].joint_forward
+        self._zeros = torch.zeros(S, device=self.device)
         self.read_stats()
-
-    def read_stats(self) -> None:
-        """Take the members' running statistics (after they evaluated, which resets them)."""
-        ms = self.members
-        self._sums = torch.stack([m._sums for m in ms])  # (S, 4)
-        self._n_summed = ms[0]._n_summed
-        self._bad_step = torch.stack([m._bad_step for m in ms])  # (S,)
-        self._last_penalty = torch.stack([m._last_penalty.reshape(()) for m in ms])  # (S,)
 
     def write_back(self) -> None:
         """Members get their weights, optimiser states, step and statistics: they can now evaluate, checkpoint or finish."""
         ms = self.members
         unstack_into(self.generator, self.opt_g, [m.generator for m in ms], [m.opt_g for m in ms])
         unstack_into(self.critic, self.opt_d, [m.critic for m in ms], [m.opt_d for m in ms])
-        for s, m in enumerate(ms):
-            m.step_count, m._n_summed = self.step_count, self._n_summed
-            m._sums = self._sums[s].clone()
-            m._bad_step = self._bad_step[s].clone()
-            m._last_penalty = self._last_penalty[s].clone()
-
-    def critic_inputs(self) -> tuple[Tensor, Tensor]:
-        """real (k*S*B, ...) and z (k*S*B, z_dim): critic step i's S*B rows member-major, each member's from its own streams."""
-        b, k = self.config.batch_size, self.config.n_critic
-        inputs = [m.critic_inputs() for m in self.members]  # each member draws from its own streams, as its single run
-        real = torch.cat([r[i * b : (i + 1) * b] for i in range(k) for r, _ in inputs])
-        z = torch.cat([z[i * b : (i + 1) * b] for i in range(k) for _, z in inputs])
-        return real, z
-
-    @torch.no_grad()
-    def fakes(self, z: Tensor) -> Tensor:
-        """Every member's G(z) for a critic step, z (S*B, z_dim) member-major -> (S*B, ...); no graph."""
-        with self._autocast():
-            return self.generator(z)
-
-    def critic_step(self, real: Tensor, fake: Tensor, with_penalty: bool) -> tuple[Tensor, Tensor, Tensor]:
-        """One critic update of every member on real (S*B, ...) and fake (S*B, ...). Returns (loss, W estimate, penalty), each (S,)."""
-        c, S, D = self.config, self.size, self.critic
-        b = real.shape[0] // S
-        penalty = self._zeros
-        with self._autocast():
-            if self._joint_forward:
-                both = torch.stack([real.reshape(S, b, *real.shape[1:]), fake.reshape(S, b, *fake.shape[1:])], 1)  # (S, 2, B, ...)
-                scores = D(both.reshape(S * 2 * b, *real.shape[1:])).reshape(S, 2, b)
-                s_real, s_fake = scores[:, 0], scores[:, 1]
-            else:
-                s_real, s_fake = D(real).reshape(S, b), D(fake).reshape(S, b)
-            s_real, s_fake = s_real.float(), s_fake.float()  # (S, B)
-            loss = torch.stack([self.loss.critic(s_real[s], s_fake[s]) for s in range(S)])  # (S,)
-            if self.constraint.terms is not None and with_penalty:
-                penalty = mean_of_terms(self.constraint.terms(D, real, fake, self.eps), S)  # (S,) unweighted, each member's own
-                loss = loss + (c.penalty_weight * c.penalty_every) * penalty
-        self.opt_d.zero_grad(set_to_none=True)
-        loss.sum().backward()  # members share no weights: each gets its own loss's gradient
-        self.opt_d.step()
-        if self.constraint.after_critic_step is not None:
-            self.constraint.after_critic_step(self.critic, c)  # clipping is elementwise: per member alike
-        return loss.detach(), (s_real.mean(1) - s_fake.mean(1)).detach(), penalty.detach()
-
-    def generator_step(self, real: Tensor | None = None) -> Tensor:
-        """One generator update of every member on a fresh latent batch each. Returns the losses (S,)."""
-        S = self.size
-        self.critic.requires_grad_(False)
-        try:
-            z = torch.cat([m._noise(m.gen_noise_gen, 1) for m in self.members])  # (S*B, z_dim)
-            with self._autocast():
-                s_fake = self.critic(self.generator(z)).float().reshape(S, -1)  # (S, B)
-                s_real = self.critic(real).float().reshape(S, -1) if self.loss.generator_needs_real else None
-                loss = torch.stack([self.loss.generator(s_fake[s], None if s_real is None else s_real[s]) for s in range(S)])
-            self.opt_g.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            self.opt_g.step()
-        finally:
-            self.critic.requires_grad_(True)
-        return loss.detach()
+        super().write_back()
 
 
 __all__ = ["Ensemble", "check_members", "refusal", "seed_key"]

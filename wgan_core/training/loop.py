@@ -1,7 +1,7 @@
 """The training loop, written once: `train()` runs one run, `train_ensemble()` the seeds of a cell as one.
 
-Both drive `run_steppers`: trainers with their run directories, stepped by a `Stepper` (the
-trainer itself for one run, an `Ensemble` for several), evaluated, checkpointed, stopped on a
+Both drive `run_steppers`: trainers with their run directories, stepped by a `Stepper` (S = 1
+for one run, an `Ensemble` of stacked modules for several), evaluated, checkpointed, stopped on a
 signal and finished through the same `RunFiles`. A run alone is the S = 1 case, so a change
 to the loop is made once; the bit-identity tests (tests/test_ensemble.py) guard that a member
 of an ensemble computes what its single run computes.
@@ -22,7 +22,8 @@ from ..rundir.writer import RunFiles, finished_final
 from ..runtime import progress_bar
 from ..signals import Interrupted, StopSignals
 from .ensemble import Ensemble, check_members
-from .trainer import Stepper, Trainer
+from .step import Stepper
+from .trainer import Trainer
 
 
 def due(config: RunConfig, step: int) -> tuple[bool, bool]:
@@ -36,8 +37,8 @@ def sync_for(device: torch.device) -> Callable[[], None]:
 
 
 def stepper_for(trainers: list[Trainer]) -> Stepper:
-    """One trainer steps itself; several (seeds of one cell, at one step) step as one ensemble."""
-    return trainers[0] if len(trainers) == 1 else Ensemble(trainers)
+    """One trainer steps alone (S = 1); several (seeds of one cell, at one step) step as one ensemble of stacked modules."""
+    return Stepper(trainers) if len(trainers) == 1 else Ensemble(trainers)
 
 
 def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = None, log=print) -> dict[str, Any]:

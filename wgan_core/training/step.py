@@ -1,0 +1,191 @@
+"""The training step, written once: `Stepper.step()` is one generator iteration of S >= 1 runs.
+
+A stepper holds S member runs (`Trainer`s) that differ only in their seed and trains them
+as one: every score is (S, B), every loss and statistic (S,). A run alone is S = 1 and
+steps with its own modules (compiled where it compiled them), optimisers and random
+streams; a seed ensemble (wgan_core.training.ensemble.Ensemble) is the same step over
+stacked modules, and adds only how its members' weights are stacked and written back.
+
+One iteration = n_critic critic updates, then one generator update:
+
+  critic step i (rows [i*n, (i+1)*n) of the iteration's draws, n = S*B, member-major):
+    loss_s = loss.critic(D(x)_s, D(G(z))_s) + penalty_weight * penalty_every * penalty_s
+    penalty_s = the mean of member s's per-sample penalty terms (penalties.member_penalties),
+    only on lazy-regularisation steps; then constraint.after_critic_step (weight clipping)
+  generator step: loss_s = loss.generator(D(G(z'))_s [, D(x)_s]) on a fresh latent batch.
+
+Summing the members' losses before one backward pass gives each member its own gradient
+(members share no weights), and Adam, RMSprop and clipping act elementwise, so member s
+computes exactly what its single run computes (tests/test_ensemble.py checks bit-identity).
+
+Speed (benchmarks/throughput.py): the step never reads a value back to the host; running
+sums of the statistics stay on the device and are read at evaluation time. The critic-step
+fakes come from generator forwards under no_grad; the critic's parameters stop requiring
+grad during the generator step (no critic weight gradients there); on a GPU, real and fake
+go through the critic in one forward (`Trainer.joint_forward`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from ..penalties import member_penalties
+
+if TYPE_CHECKING:  # the trainer builds a stepper for itself: a runtime import would be a cycle
+    from .trainer import Trainer
+
+STAT_NAMES = ("critic_loss", "generator_loss", "wasserstein", "penalty")
+
+
+class Stepper:
+    """S member runs at one step, trained as one; `Stepper([trainer])` steps a run alone (S = 1).
+
+    The loop talks to a stepper through `step`, `write_back` (the members get the weights,
+    step count and statistics: then they evaluate, checkpoint or finish) and `read_stats`
+    (after evaluating, which resets the members' running sums).
+    """
+
+    def __init__(self, members: list[Trainer]) -> None:
+        assert len(members) == 1, "several members step as an Ensemble (wgan_core.training.ensemble)"
+        m = members[0]
+        self._common(members)
+        self.generator, self.critic = m.generator, m.critic  # the modules that train
+        self.call_g, self.call_d = m.call_g, m.call_d  # what the step calls: compiled where the run compiled them
+        self.opt_g, self.opt_d = m.opt_g, m.opt_d
+        self.eps = m.eps_gen  # the penalty's interpolation weights: the run's own stream
+        self.joint_forward = m.joint_forward
+        self._zeros = m.zero.reshape(1)  # a view: no new tensor per step
+        self.read_stats()
+
+    def _common(self, members: list[Trainer]) -> None:
+        steps = {m.step_count for m in members}
+        assert len(steps) == 1, f"members at different steps: {steps}"
+        m0 = members[0]
+        self.members, self.size = list(members), len(members)
+        self.config, self.device = m0.config, m0.device
+        self.loss, self.constraint = m0.loss, m0.constraint
+        self.step_count = m0.step_count
+
+    # ------------------------------------------------------------------------------------------
+    def read_stats(self) -> None:
+        """Take the members' running statistics: sums (S, 4), first bad step (S,), last penalty (S,)."""
+        ms = self.members
+        self.n_summed = ms[0].n_summed
+        if self.size == 1:  # views of the run's own tensors: the step updates them in place, no copies
+            self.sums, self.bad_step, self.last_penalty = ms[0].sums.unsqueeze(0), ms[0].bad_step.reshape(1), ms[0].last_penalty.reshape(1)
+            return
+        self.sums = torch.stack([m.sums for m in ms])
+        self.bad_step = torch.stack([m.bad_step for m in ms])
+        self.last_penalty = torch.stack([m.last_penalty.reshape(()) for m in ms])
+
+    def write_back(self) -> None:
+        """Members get their step, statistics and (an ensemble's override) weights and optimiser states."""
+        own = self.size == 1  # a run alone keeps views; ensemble members get copies of their rows
+        for s, m in enumerate(self.members):
+            m.step_count, m.n_summed = self.step_count, self.n_summed
+            m.sums = self.sums[s] if own else self.sums[s].clone()
+            m.bad_step = self.bad_step[s] if own else self.bad_step[s].clone()
+            m.last_penalty = self.last_penalty[s] if own else self.last_penalty[s].clone()
+
+    # ------------------------------------------------------------------------------------------
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.config.amp == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def critic_inputs(self) -> tuple[Tensor, Tensor]:
+        """real (k*S*B, ...) and z (k*S*B, z_dim): critic step i's S*B rows member-major, each member's from its own streams."""
+        draws = [m.draw_critic_inputs() for m in self.members]  # each member draws as its single run does
+        if self.size == 1:
+            return draws[0]  # one member: its rows are already in step order
+        b, k = self.config.batch_size, self.config.n_critic
+        real = torch.cat([r[i * b : (i + 1) * b] for i in range(k) for r, _ in draws])
+        z = torch.cat([z[i * b : (i + 1) * b] for i in range(k) for _, z in draws])
+        return real, z
+
+    @torch.no_grad()
+    def fakes(self, z: Tensor) -> Tensor:
+        """Every member's G(z) for a critic step, z (S*B, z_dim) -> (S*B, ...); no graph: the critic step does not train G.
+
+        One forward per critic batch, not one for all k: on a 2-core CPU (DCGAN 28x28, width 64)
+        5 forwards of 64 took 67 ms and one of 320 took 95 ms; and batch-norm statistics then
+        come from batches of B, as in the generator step.
+        """
+        with self._autocast():
+            return self.call_g(z)
+
+    def critic_step(self, real: Tensor, fake: Tensor, with_penalty: bool = True) -> tuple[Tensor, Tensor, Tensor]:
+        """One critic update of every member on real and fake (S*B, ...). Returns (loss, W estimate, penalty), each (S,), detached."""
+        c, S, D = self.config, self.size, self.call_d
+        b, shape = real.shape[0] // S, real.shape[1:]
+        penalty = self._zeros
+        with self._autocast():
+            if self.joint_forward:  # one critic forward for both halves of every member
+                both = torch.stack([real.reshape(S, b, *shape), fake.reshape(S, b, *shape)], 1)  # (S, 2, B, ...)
+                scores = D(both.reshape(S * 2 * b, *shape)).reshape(S, 2, b)
+                s_real, s_fake = scores[:, 0], scores[:, 1]
+            else:
+                s_real, s_fake = D(real).reshape(S, b), D(fake).reshape(S, b)
+            s_real, s_fake = s_real.float(), s_fake.float()  # (S, B): fp32 losses under bf16 autocast
+            loss = torch.stack([self.loss.critic(s_real[s], s_fake[s]) for s in range(S)])  # (S,)
+            if self.constraint.penalty is not None and with_penalty:
+                penalty = member_penalties(self.constraint, D, real, fake, self.eps, S)  # (S,) unweighted, each member's own
+                loss = loss + (c.penalty_weight * c.penalty_every) * penalty
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.sum().backward()  # members share no weights: each gets its own loss's gradient
+        self.opt_d.step()
+        if self.constraint.after_critic_step is not None:
+            self.constraint.after_critic_step(self.critic, c)  # clipping is elementwise: per member alike
+        return loss.detach(), (s_real.mean(1) - s_fake.mean(1)).detach(), penalty.detach()
+
+    def generator_step(self, real: Tensor | None = None) -> Tensor:
+        """One generator update of every member on a fresh latent batch each. Returns the losses (S,), detached.
+
+        real (S*B, ...): the last critic step's real batch, scored only for losses whose generator
+        needs the real scores (relativistic pairing); it draws nothing from any stream.
+        """
+        S = self.size
+        self.critic.requires_grad_(False)  # only d loss / d x is needed: no critic weight gradients
+        try:
+            zs = [m.draw_generator_latents() for m in self.members]
+            z = zs[0] if S == 1 else torch.cat(zs)  # (S*B, z_dim)
+            with self._autocast():
+                s_fake = self.call_d(self.call_g(z)).float().reshape(S, -1)  # (S, B)
+                s_real = None
+                if self.loss.generator_needs_real and real is not None:
+                    s_real = self.call_d(real).float().reshape(S, -1)  # (S, B): constant for G, paired with the fakes by position
+                loss = torch.stack([self.loss.generator(s_fake[s], None if s_real is None else s_real[s]) for s in range(S)])
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            self.opt_g.step()
+        finally:
+            self.critic.requires_grad_(True)
+        return loss.detach()
+
+    def step(self) -> None:
+        """One generator iteration of every member: n_critic critic updates, then one generator update."""
+        k, every = self.config.n_critic, self.config.penalty_every
+        real, z = self.critic_inputs()  # (k*n, ...), (k*n, z_dim): n = S*B rows per critic step
+        n = real.shape[0] // k
+        for i in range(k):
+            part = slice(i * n, (i + 1) * n)
+            fake = self.fakes(z[part]).to(real.dtype)  # (n, ...)
+            lazy = (self.step_count * k + i) % every == 0  # the critic step's index over the run: no extra state to checkpoint
+            loss_d, w_est, pen = self.critic_step(real[part], fake, with_penalty=lazy)
+            if lazy:
+                self.last_penalty = pen  # the last penalty computed: a lazy run computes none on most steps
+        loss_g = self.generator_step(real[part])
+        self.step_count += 1
+        # Statistics stay on the device (no host sync in the step); read at evaluation time.
+        stats = torch.stack([loss_d, loss_g, w_est, self.last_penalty], -1).float()  # (S, 4)
+        self.sums += stats
+        self.n_summed += 1
+        bad = ~torch.isfinite(stats).all(-1)  # (S,)
+        self.bad_step = torch.where(bad & (self.bad_step < 0), self.step_count, self.bad_step)
+
+
+__all__ = ["STAT_NAMES", "Stepper"]
