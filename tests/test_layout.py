@@ -1,4 +1,5 @@
-"""The package's layout: imports run one way (no cycle, function-local imports included) and every module is short."""
+"""The package's layout: imports run one way, down a declared layer order (no cycle, function-local imports included),
+and every module is short."""
 
 from __future__ import annotations
 
@@ -55,18 +56,55 @@ def _imports(name: str, path: Path) -> set[str]:
     return {m for m in out if m in MODULES}
 
 
-def test_no_import_cycle_counting_function_local_imports():
-    graph = {name: _imports(name, path) for name, path in MODULES.items()}
-    # A package's own submodules may import each other through the package's __init__ re-exports
-    # only one way: a cycle is any path back to the start.
-    state: dict[str, int] = {}
+# The package's layers, lowest first. A module may import its own top-level package and any package of
+# a lower layer, never one of its own layer or above: config -> data / models / objectives -> train ->
+# study -> report as data flows, except that the config checks names against the registries (so it sits
+# above them), metrics and runtime serve every run (below training), and a study writes its report at
+# the end (report below study; report itself reads only run directories, never training).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("errors",),
+    ("env", "fileio", "outcome", "signals", "plugins", "seeds"),  # leaves: at most errors
+    ("losses", "penalties", "data"),  # the registries of objectives and data sets
+    ("models",),
+    ("config",),
+    ("metrics",),
+    ("runtime",),
+    ("rundir",),
+    ("training", "depth", "report"),
+    ("study",),
+    ("cli",),
+    ("__main__", "__init__"),  # the entry points
+)
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def layer_violations(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ...] = LAYERS) -> list[str]:
+    """Every import that goes sideways or up the layer order, and every top-level package the order does not name."""
+    rank = {pkg: i for i, group in enumerate(layers) for pkg in group}
+    out = [f"{u}: package {_package(u)!r} is in no layer" for u in sorted(graph) if _package(u) not in rank]
+    for u in sorted(graph):
+        a = _package(u)
+        for v in sorted(graph[u]):
+            b = _package(v)
+            if a != b and a in rank and b in rank and rank[b] >= rank[a]:
+                out.append(f"{u} -> {v} (layer {rank[a]} imports layer {rank[b]})")
+    return out
+
+
+def find_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle a depth-first search meets, each as the path back to its start."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
     stack: list[str] = []
     cycles: list[list[str]] = []
 
     def dfs(u: str) -> None:
         state[u] = 1
         stack.append(u)
-        for v in sorted(graph[u]):
+        for v in sorted(graph.get(u, ())):
             if state.get(v) == 1:
                 cycles.append(stack[stack.index(v) :] + [v])
             elif v not in state:
@@ -77,7 +115,30 @@ def test_no_import_cycle_counting_function_local_imports():
     for name in sorted(graph):
         if name not in state:
             dfs(name)
+    return cycles
+
+
+GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
+
+
+def test_imports_run_down_the_layer_order():
+    bad = layer_violations(GRAPH)
+    assert not bad, "imports against the layer order:\n" + "\n".join(bad)
+
+
+def test_no_import_cycle_counting_function_local_imports():
+    cycles = find_cycles(GRAPH)
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_the_checkers_find_a_cycle_and_an_upward_import():
+    """The searches themselves, on graphs made to fail: a test that could never fail would prove nothing."""
+    assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c", "a"]]
+    assert find_cycles({"a": {"b"}, "b": set()}) == []
+    graph = {"wgan_core.data.toy": {"wgan_core.training.loop"}, "wgan_core.training.loop": {"wgan_core.data.toy"}}
+    assert layer_violations(graph) == ["wgan_core.data.toy -> wgan_core.training.loop (layer 2 imports layer 8)"]
+    assert layer_violations({"wgan_core.report.x": {"wgan_core.depth"}}) == ["wgan_core.report.x -> wgan_core.depth (layer 8 imports layer 8)"]
+    assert layer_violations({"wgan_core.newpkg.x": set()}) == ["wgan_core.newpkg.x: package 'newpkg' is in no layer"]
 
 
 def test_the_checker_sees_a_function_local_cycle(tmp_path, monkeypatch):

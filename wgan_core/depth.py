@@ -36,7 +36,8 @@ from .data import sample_toy
 from .data.registry import names as dataset_names
 from .fileio import write_json, write_rows
 from .penalties import get_constraint
-from .runtime import check_out_dir, make_optimizer, progress_bar, resolve_device, subseed
+from .runtime import check_out_dir, make_optimizer, progress_bar, resolve_device
+from .seeds import subseed
 
 DEPTH_CONSTRAINTS = ("clip", "gp")  # the two constraints of the paper's figure (registered in wgan_core.penalties)
 

@@ -1,15 +1,14 @@
-"""Seeds, random streams, devices, optimisers, run directories and progress bars: what every kind of run shares.
+"""Evaluation batches, devices, optimisers, run directories and progress bars: what every kind of run shares.
 
-Owns `subseed` (one independent seed per named stream), `eval_batch` (a run's fixed
-evaluation latents and real sample), `resolve_device`, `make_optimizer`,
-`check_out_dir` (a run directory holds this config's run or none) and `progress_bar`. It imports
-only the config, the data and the toy metrics' sample size, so every other module can import it without a cycle:
-config -> data / models / objectives -> runtime -> metrics -> train -> study -> report.
+Owns `eval_batch` (a run's fixed evaluation latents and real sample), `resolve_device`,
+`make_optimizer`, `check_out_dir` (a run directory holds this config's run or none) and
+`progress_bar`. It imports the config, the data and the toy metrics' sample size; the per-stream
+seeds live in the leaf module wgan_core.seeds, which models and metrics import (tests/test_layout.py
+holds the package's layer order).
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,11 +19,7 @@ from torch import Tensor
 from .config import ConfigError, JsonConfig, RunConfig
 from .data import sample_toy
 from .metrics.toy import W1_SAMPLES
-
-
-def subseed(seed: int, stream: str) -> int:
-    """An independent seed per named random stream, stable across Python versions and machines."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{stream}".encode()).digest()[:8], "big") & (2**63 - 1)
+from .seeds import subseed
 
 
 def resolve_device(name: str) -> torch.device:

@@ -40,7 +40,7 @@ from torch.utils.data import Dataset
 
 from ..config import ConfigError, RunConfig
 from ..data import get_dataset, image_files, read_image
-from ..runtime import subseed
+from ..seeds import subseed
 from . import inception
 from .classifier import ClassifierSettings, _slug, cache_dir, get_classifier, load_net, load_split, predict
 from .extractors import Extractor, as_uint8

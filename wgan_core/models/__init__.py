@@ -34,7 +34,7 @@ def build_models(config: Any, channels: int = 1, resolution: int = 28) -> tuple[
             # After the weights are initialised, so a spectrally normalised critic starts from the same
             # weights as the plain one; the power iteration's start vectors come from a stream of the
             # run's own seed, so matched runs still share everything but their objective.
-            from ..runtime import subseed
+            from ..seeds import subseed
 
             torch.manual_seed(subseed(config.seed, "spectral-norm"))
             for m in d.modules():

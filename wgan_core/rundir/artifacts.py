@@ -32,7 +32,8 @@ from torch import Tensor, nn
 from ..config import RunConfig
 from ..fileio import atomic_write_bytes, write_json, write_rows
 from ..metrics.toy import TOY_SAMPLES, mode_stats
-from ..runtime import eval_batch, subseed
+from ..runtime import eval_batch
+from ..seeds import subseed
 from .names import PANEL_FILE, WEIGHTS_FILE, has_modes, missing
 
 PANEL_SAMPLES = 1000  # samples of each kind drawn in a toy panel

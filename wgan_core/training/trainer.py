@@ -25,7 +25,8 @@ from ..metrics.toy import toy_metrics, w1_floor
 from ..models import build_models
 from ..penalties import get_constraint, input_grad_norms, interpolate
 from ..plugins import load_plugins
-from ..runtime import eval_batch, make_optimizer, resolve_device, subseed
+from ..runtime import eval_batch, make_optimizer, resolve_device
+from ..seeds import subseed
 from .step import STAT_NAMES, Stepper
 
 
