@@ -179,7 +179,7 @@ def plan(python: str, out: Path, tag: str, variants: tuple[str, ...], study_dir:
                       after=lambda: verdicts(logs / "compare.log")))
     thr = [Step(name, f"throughput {cell.label}: {', '.join(cell.variants)}", (python, "benchmarks/throughput.py", *cell.args(csv_path)),
                 cell.estimate_s(), cell) for name, cell in matrix(variants, extended)]
-    study = ("benchmarks/ablation.py", "--preset", "fashion", "--variants", "wgan-gp", "--seeds", "2", "--device", "cuda",
+    study = ("scripts/study_shim.py", "--preset", "fashion", "--variants", "wgan-gp", "--seeds", "2", "--device", "cuda",
              "--set", "steps=200", "--set", "eval_every=100", "--set", "checkpoint_every=100", "--out", str(study_dir), "--quiet")
     steps += thr[:2]
     steps.append(Step("study", "fashion preset, wgan-gp cell, 2 seeds x 200 iterations: training, metrics, report",

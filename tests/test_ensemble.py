@@ -12,11 +12,11 @@ from wgan_core import Trainer, signals, train
 from wgan_core.config import VARIANTS, ConfigError
 from wgan_core.depth import DepthConfig
 from wgan_core.models import MLPCritic, MLPGenerator
+from wgan_core.models.stacked import StackedMLP
 from wgan_core.penalties import CONSTRAINTS
 from wgan_core.study import Executor, StudySpec, run_study
 from wgan_core.study.executors import ENSEMBLE_CPU_MAX_WIDTH, parse_ensemble, plan_units
 from wgan_core.training import Ensemble, Stepper, check_members, refusal, train_ensemble
-from wgan_core.training.stacked import StackedMLP
 
 from .conftest import ablation_main, needs_fashion, tiny_image, tiny_toy
 

@@ -24,7 +24,7 @@ from wgan_core.study.space import PARAM_NAMES, SPACE, setting
 from .conftest import ablation_main
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "benchmarks" / "ablation.py"
+SCRIPT = ROOT / "scripts" / "study_shim.py"
 TINY = ("width=16", "batch_size=32", "eval_samples=200", "steps=4", "eval_every=2")
 RANGES = {p.name: p for p in SPACE}
 

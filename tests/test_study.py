@@ -32,7 +32,7 @@ from wgan_core.study.presets import FIVE
 from .conftest import ablation_main
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "benchmarks" / "ablation.py"
+SCRIPT = ROOT / "scripts" / "study_shim.py"
 TINY = ("width=16", "batch_size=32", "eval_samples=200", "steps=4", "eval_every=2", "checkpoint_every=2")
 
 

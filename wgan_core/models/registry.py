@@ -19,6 +19,7 @@ from .dcgan import DCGANCritic, DCGANGenerator
 from .init import INITS
 from .mlp import MLPCritic, MLPGenerator
 from .pacgan import MaxoutCritic, PacGANGenerator
+from .stacked import stack_modules
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,8 @@ class Architecture:
     build(config, channels, resolution) -> (generator, critic), freshly constructed (the caller seeds
       and initialises them): generator z (N, z_dim) -> x (N, ...), critic x (N, ...) -> scores (N,).
     stack(members) -> one module applying S members' weights to member-major stacked batches, or None:
-      its runs never train in seed ensembles. The stacked forms live beside the ensemble that trains
-      them: wgan_core.training.stacked sets `stack` of the architectures it can stack when imported
-      (the ensemble imports it), so models never import training.
+      its runs never train in seed ensembles. Declared by the entry itself (models/stacked.py holds
+      the stacked forms of the toy MLPs and the DCGANs).
     """
 
     name: str
@@ -78,12 +78,12 @@ def _dcgan(config: Any, channels: int, resolution: int) -> tuple[nn.Module, nn.M
 register_architecture(Architecture(
     "mlp", "toy", _mlp, "he-glorot",
     "the WGAN-GP toy MLPs (igul222/improved_wgan_training gan_toy.py): 3 hidden ReLU layers; init tflib/ops/linear.py",
-    dict(width=512, z_dim=2), cpu_ensembles_pay=True,
+    dict(width=512, z_dim=2), stack=stack_modules, cpu_ensembles_pay=True,
 ))  # fmt: skip
 register_architecture(Architecture(
     "dcgan", "image", _dcgan, "dcgan",
     "DCGAN (Radford et al. 2016); at 28x28 the WGAN-GP MNIST model's 7 -> 14 -> 28 plan; init N(0, 0.02)",
-    dict(width=64, z_dim=128), resolutions=(28, 32, 64),
+    dict(width=64, z_dim=128), stack=stack_modules, resolutions=(28, 32, 64),
 ))  # fmt: skip
 
 def _pacgan(config: Any, channels: int, resolution: int) -> tuple[nn.Module, nn.Module]:

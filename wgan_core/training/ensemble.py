@@ -21,9 +21,9 @@ grouped convolution (groups = S), normalisation per member; spectral normalisati
 member. Not stacked (they train as single runs; `refusal` says why): channels_last,
 torch.compile, and constraints registered with a batch-mean `penalty` instead of per-sample `terms`.
 
-The stacked modules live in wgan_core/training/stacked.py (an architecture's registry entry names
+The stacked modules live in wgan_core/models/stacked.py (an architecture's registry entry declares
 its stacked form); this module decides who may train together (`refusal`, `check_members`) and
-stacks them (`Ensemble`), which then step with the one step a single run uses
+stacks them and their optimiser states (`Ensemble`), which then step with the one step a single run uses
 (wgan_core/training/step.py); wgan_core/training/loop.py runs them, with the loop a single run uses.
 
 Measured speed and where `--ensemble auto` uses them: benchmarks/throughput.py --ensemble S,
@@ -32,13 +32,15 @@ results/throughput/, README ("Seed ensembles").
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
+from torch import Tensor, nn
 
 from ..config import ConfigError, RunConfig
 from ..models.registry import get_architecture
 from ..penalties import MemberStreams, get_constraint
 from ..runtime import make_optimizer
-from .stacked import stack_optimizer_state, unstack_into
 from .step import Stepper
 from .trainer import Trainer
 
@@ -117,4 +119,43 @@ class Ensemble(Stepper):
         super().write_back()
 
 
-__all__ = ["Ensemble", "check_members", "refusal", "seed_key"]
+# ----------------------------------------------------------------------------------------------
+# Optimiser states: the members' and the stacked module's, one to one by parameter order.
+# ----------------------------------------------------------------------------------------------
+def _member_params(members: list[nn.Module]) -> list[tuple[nn.Parameter, ...]]:
+    return list(zip(*(m.parameters() for m in members)))
+
+
+def _per_param(v: Any, p: Tensor) -> bool:
+    """An optimiser state entry shaped like its parameter (Adam's moments, RMSprop's square average), not a shared scalar (step)."""
+    return torch.is_tensor(v) and v.shape == p.shape
+
+
+def _copy(v: Any) -> Any:
+    return v.clone() if torch.is_tensor(v) else v
+
+
+def stack_optimizer_state(opt: torch.optim.Optimizer, stacked: nn.Module, member_opts: list[torch.optim.Optimizer], members: list[nn.Module]) -> None:
+    """Give the stacked optimiser the members' states (after a resume): parameter-shaped entries stacked, scalars (step) shared."""
+    for big, ps in zip(stacked.parameters(), _member_params(members)):
+        states = [mo.state.get(p) for mo, p in zip(member_opts, ps)]
+        if not all(states):
+            assert not any(states), "members at one step have optimiser state alike"
+            continue
+        opt.state[big] = {k: (torch.stack([st[k] for st in states]) if _per_param(v, ps[0]) else _copy(v)) for k, v in states[0].items()}
+
+
+def unstack_into(stacked: nn.Module, opt: torch.optim.Optimizer, members: list[nn.Module], member_opts: list[torch.optim.Optimizer]) -> None:
+    """Write the stacked weights and optimiser state back into each member (member s gets slice s)."""
+    stacked.write_buffers(members)  # spectral-norm vectors, batch-norm statistics
+    with torch.no_grad():
+        for big, ps in zip(stacked.parameters(), _member_params(members)):
+            state = opt.state.get(big, {})
+            for s, (p, mo) in enumerate(zip(ps, member_opts)):
+                p.copy_(big[s])
+                if state:
+                    mo.state[p] = {k: (v[s].clone() if _per_param(v, big) else _copy(v)) for k, v in state.items()}
+
+
+
+__all__ = ["Ensemble", "check_members", "refusal", "seed_key", "stack_optimizer_state", "unstack_into"]

@@ -1,16 +1,19 @@
-"""Stacked modules: S members of one architecture as one module, for seed ensembles (wgan_core.ensemble).
+"""Stacked modules: S members of one architecture as one module, for seed ensembles (wgan_core.training.ensemble).
+
+An architecture's registry entry declares its stacked form (`Architecture.stack`, models/registry.py):
+the toy MLPs and the DCGANs stack into the modules here; an architecture without one trains its
+seeds as single runs.
 
 Rows of a stacked batch are member-major: member s's B samples are rows s*B .. (s+1)*B - 1.
 Parameter i of a stacked module (S, *shape) stacks parameter i of every member, in a member's
-`parameters()` order, so optimiser states map one to one (`stack_optimizer_state`,
-`unstack_into`). The toy MLPs become batched matrix products; the DCGANs grouped convolutions
+`parameters()` order, so optimiser states map one to one (wgan_core.training.ensemble
+`stack_optimizer_state`, `unstack_into`). The toy MLPs become batched matrix products; the DCGANs grouped convolutions
 with the members' channels side by side and normalisation per member; spectral normalisation is
 replayed per member. Member s's rows only ever meet member s's weights.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
@@ -18,8 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import ConfigError
-from ..models import DCGANCritic, DCGANGenerator, MLPCritic, MLPGenerator
-from ..models.registry import get_architecture, register_architecture
+from .dcgan import DCGANCritic, DCGANGenerator
+from .mlp import MLPCritic, MLPGenerator
 
 
 class _Stacked(nn.Module):
@@ -79,7 +82,7 @@ class _Stacked(nn.Module):
                     unit = m.get_submodule(name).parametrizations.weight[0]
                     unit._u.copy_(getattr(self, f"sn{k}_u")[s])
                     unit._v.copy_(getattr(self, f"sn{k}_v")[s])
-            for bn, member_bns in _bn_pairs(self, members):
+            for bn, member_bns in bn_pairs(self, members):
                 for s, m in enumerate(member_bns):
                     mean, var, count = bn.buffers_of(s)
                     m.running_mean.copy_(mean)
@@ -260,50 +263,11 @@ def stack_modules(members: list[nn.Module]) -> nn.Module:
     raise ConfigError(f"ensemble: no stacked form of {kind.__name__}")
 
 
-def _bn_pairs(stacked: nn.Module, members: list[nn.Module]) -> list[tuple[Any, list[nn.Module]]]:
+def bn_pairs(stacked: nn.Module, members: list[nn.Module]) -> list[tuple[Any, list[nn.Module]]]:
     """(stacked batch norm, the members' batch-norm modules) in order."""
     bns = getattr(stacked, "bns", [])
     per_member = [[m for m in member.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))] for member in members]
     return [(bn, [pm[i] for pm in per_member]) for i, bn in enumerate(bns)]
 
 
-def _member_params(members: list[nn.Module]) -> list[tuple[nn.Parameter, ...]]:
-    return list(zip(*(m.parameters() for m in members)))
-
-
-def _per_param(v: Any, p: Tensor) -> bool:
-    """An optimiser state entry shaped like its parameter (Adam's moments, RMSprop's square average), not a shared scalar (step)."""
-    return torch.is_tensor(v) and v.shape == p.shape
-
-
-def _copy(v: Any) -> Any:
-    return v.clone() if torch.is_tensor(v) else v
-
-
-def stack_optimizer_state(opt: torch.optim.Optimizer, stacked: nn.Module, member_opts: list[torch.optim.Optimizer], members: list[nn.Module]) -> None:
-    """Give the stacked optimiser the members' states (after a resume): parameter-shaped entries stacked, scalars (step) shared."""
-    for big, ps in zip(stacked.parameters(), _member_params(members)):
-        states = [mo.state.get(p) for mo, p in zip(member_opts, ps)]
-        if not all(states):
-            assert not any(states), "members at one step have optimiser state alike"
-            continue
-        opt.state[big] = {k: (torch.stack([st[k] for st in states]) if _per_param(v, ps[0]) else _copy(v)) for k, v in states[0].items()}
-
-
-def unstack_into(stacked: nn.Module, opt: torch.optim.Optimizer, members: list[nn.Module], member_opts: list[torch.optim.Optimizer]) -> None:
-    """Write the stacked weights and optimiser state back into each member (member s gets slice s)."""
-    stacked.write_buffers(members)
-    with torch.no_grad():
-        for big, ps in zip(stacked.parameters(), _member_params(members)):
-            state = opt.state.get(big, {})
-            for s, (p, mo) in enumerate(zip(ps, member_opts)):
-                p.copy_(big[s])
-                if state:
-                    mo.state[p] = {k: (v[s].clone() if _per_param(v, big) else _copy(v)) for k, v in state.items()}
-
-
-# The architectures whose members stack into the modules above (their registry entries' `stack`).
-for _name in ("mlp", "dcgan"):
-    register_architecture(dataclasses.replace(get_architecture(_name), stack=stack_modules))
-
-__all__ = ["StackedDCGANCritic", "StackedDCGANGenerator", "StackedMLP", "stack_modules", "stack_optimizer_state", "unstack_into"]
+__all__ = ["StackedDCGANCritic", "StackedDCGANGenerator", "StackedMLP", "bn_pairs", "stack_modules"]
