@@ -36,16 +36,14 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _kind(cfg: dict[str, Any]) -> str:
-    if cfg.get("experiment") == "depth":
-        return "depth"
-    return data_kind(cfg)
+    """A GAN run's data kind (toy, image); another job kind's `experiment` (depth): what its config.json names."""
+    return cfg.get("experiment") or data_kind(cfg)
 
 
 def _label_key(cfg: dict[str, Any]) -> tuple:
-    """The config values a label is a function of (RunConfig.label, DepthConfig.label)."""
-    if cfg.get("experiment") == "depth":
-        return ("depth", cfg.get("constraint"), cfg.get("clip_value"), cfg.get("penalty_weight"))
-    return ("run", cfg.get("variant"), cfg.get("loss"), cfg.get("constraint"))
+    """The config values a label is a function of: RunConfig.label's, and for another job kind its constraint's settings too."""
+    key = (cfg.get("experiment", ""), cfg.get("variant"), cfg.get("loss"), cfg.get("constraint"))
+    return key + ((cfg.get("clip_value"), cfg.get("penalty_weight")) if cfg.get("experiment") else ())
 
 
 def _labels(configs: list[dict[str, Any]], finals: list[dict[str, Any] | None]) -> list[str]:

@@ -47,7 +47,8 @@ def missing(run_dir: Path) -> list[str]:
         cfg = json.loads((run_dir / "config.json").read_text())
     except (OSError, ValueError):
         return []
-    if final.get("status") != "ok" or cfg.get("experiment") == "depth" or data_kind(cfg) != "toy":
+    # Only GAN runs on toy data have panels; a config.json of another job kind names its `experiment`.
+    if final.get("status") != "ok" or cfg.get("experiment") or data_kind(cfg) != "toy":
         return []
     lack = [] if (run_dir / PANEL_FILE).exists() else [PANEL_FILE]
     if has_modes(cfg.get("dataset", "")) and PUBLISHED_KEY not in final.get("metrics", {}):  # null (non-finite) counts as present

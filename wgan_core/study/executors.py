@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import ConfigError
-from ..depth import DepthConfig
 from ..signals import EXIT_INTERRUPTED, Interrupted
 from .claims import Claim, try_claim
 from .identity import describe_job
+from .kinds import job_kind
 from .presets import Job
 from .units import ENSEMBLE_AUTO_MAX, ENSEMBLE_CPU_MAX_WIDTH, ensemble_pays, parse_ensemble, plan_units
 
@@ -85,13 +85,7 @@ class Reporter(Protocol):
 # Running one job: the same function under every executor.
 # ==============================================================================================
 def run_job(job: Job, run_dir: Path, log: Callable[[str], None] = print) -> dict[str, Any]:
-    if isinstance(job, DepthConfig):
-        from ..depth import train_depth
-
-        return train_depth(job, run_dir, progress=False, log=log)
-    from ..training.loop import train
-
-    return train(job, run_dir, progress=False, log=log)
+    return job_kind(job).train(job, run_dir, log)
 
 
 def run_unit(jobs: list[Job], run_dirs: list[Path], log: Callable[[str], None] = print) -> list[dict[str, Any]]:

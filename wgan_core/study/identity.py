@@ -1,7 +1,7 @@
 """A study's identity: which jobs it holds, and the study.json that ties a directory to it.
 
 Owns `StudySpec` (preset, seeds, device, filters and --set overrides: everything that
-decides a study's runs), the overrides themselves, `describe_job`, `job_from_dict`, and
+decides a study's runs), the overrides themselves, `describe_job`, and
 DIR/study.json: `prepare_dir` creates it, or refuses a directory that holds runs of
 another study, before anything is written; `read_study` reads it back.
 """
@@ -16,8 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, RunConfig
-from ..depth import DepthConfig
+from ..config import ConfigError
 from ..env import git_commit
 from ..metrics.registry import METRICS
 from .presets import PRESETS, SELECTION_SEED0, Job, search_stage1
@@ -137,10 +136,6 @@ def describe_job(job: Job) -> str:
     return f"{job.dataset} {job.label} seed {job.seed}"
 
 
-def job_from_dict(d: dict[str, Any]) -> Job:
-    return DepthConfig.from_dict(d) if d.get("experiment") == "depth" else RunConfig.from_dict(d)
-
-
 def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "", extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Create DIR/study.json, or check that DIR holds this same study. Refuses (ConfigError) before writing anything.
 
@@ -206,4 +201,4 @@ def read_study(root: Path) -> dict[str, Any] | None:
     return _read_study(path) if path.exists() else None
 
 
-__all__ = ["STUDY_FILE", "StudySpec", "describe_job", "job_from_dict", "override", "prepare_dir", "read_study"]
+__all__ = ["STUDY_FILE", "StudySpec", "describe_job", "override", "prepare_dir", "read_study"]

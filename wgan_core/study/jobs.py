@@ -17,33 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
-from ..depth import DepthConfig
 from ..metrics import registry
-from ..penalties import CONSTRAINTS
 from ..runtime import progress_bar, resolve_device
 from .executors import Executor, JobResult, StudyError, StudyInterrupted, execute
 from .identity import StudySpec, describe_job, prepare_dir
+from .kinds import critic_step_weight, job_kind
 from .presets import Job
-
-EVAL_COST = 200.0  # one evaluation costs about as much as 200 generator iterations
-
-
-def critic_step_weight(constraint: str) -> float:
-    """A critic step's cost relative to a plain one: 2.2 with a double backward, 1.2 with an after-step hook, else 1."""
-    entry = CONSTRAINTS[constraint]
-    if entry.double_backward:
-        return 2.2
-    if entry.after_critic_step is not None:
-        return 1.2
-    return 1.0
 
 
 def job_cost(job: Job) -> float:
-    """Relative cost, for the ETA: critic steps weigh by their kind, an evaluation ~200 steps' worth."""
-    if isinstance(job, DepthConfig):  # critic-only, no evaluations; a penalised step weighs 3
-        return job.steps * (3.0 if CONSTRAINTS[job.constraint].double_backward else 1.0)
-    evals = job.steps // job.eval_every + 2
-    return job.steps * (1 + job.n_critic * critic_step_weight(job.constraint)) + EVAL_COST * evals
+    """Relative cost, for the ETA and for starting the longest jobs first: the job kind's (study.kinds)."""
+    return job_kind(job).cost(job)
 
 
 @dataclass

@@ -19,8 +19,9 @@ from ..config import ConfigError
 from ..fileio import read_rows
 from ..metrics import registry
 from .claims import CLAIMS, claim_is_live
-from .identity import StudySpec, describe_job, job_from_dict, read_study
+from .identity import StudySpec, describe_job, read_study
 from .jobs import _fmt_s, job_cost
+from .kinds import job_from_dict
 from .presets import Job
 
 ORDER = ("running", "stopped", "failed", "queued", "finished")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import ConfigError
-from ..depth import DepthConfig
+from .kinds import job_kind
 from .presets import Job
 
 # Where seed ensembles pay, measured side by side on this project's 2-core CPU (one torch thread per
@@ -41,9 +41,7 @@ def parse_ensemble(value: str) -> str:
 
 def ensemble_pays(job: Job) -> bool:
     """auto's rule: a stackable run on CUDA, or a toy MLP of width <= ENSEMBLE_CPU_MAX_WIDTH on the CPU (never a DCGAN there)."""
-    from ..training.ensemble import refusal
-
-    if isinstance(job, DepthConfig) or refusal(job) is not None:
+    if job_kind(job).refusal(job) is not None:
         return False
     device = job.device
     if device == "auto":
@@ -65,13 +63,13 @@ def plan_units(jobs: list[Job], ensemble: str = "off", workers: int = 1) -> list
     """
     if ensemble == "off":
         return [[j] for j in jobs]
-    from ..training.ensemble import refusal, seed_key
+    from ..training.ensemble import seed_key
 
     size = int(ensemble) if ensemble != "auto" else max(1, min(ENSEMBLE_AUTO_MAX, -(-len(jobs) // max(1, workers))))
     units: list[list[Job]] = []
     open_units: dict[Any, list[Job]] = {}
     for job in jobs:
-        ok = not isinstance(job, DepthConfig) and (ensemble_pays(job) if ensemble == "auto" else refusal(job) is None)
+        ok = ensemble_pays(job) if ensemble == "auto" else job_kind(job).refusal(job) is None
         if not ok:
             units.append([job])
             continue
