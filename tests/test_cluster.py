@@ -154,20 +154,37 @@ def test_scontrol_requeue_mid_run_resumes_from_the_signal_checkpoint(tmp_path):
         assert len(final["interruptions"]) == 1
 
 
+def _steps_lasting(seconds: float, out: Path) -> int:
+    """Toy nsgan steps that train for about `seconds` on this machine, from the rate of a 2,000-step local run.
+
+    The rate differs fivefold between the 2-core machines CI draws (800 iterations/s on a Xeon,
+    160 on a first-generation EPYC): a fixed step count either never meets the time limit or
+    needs a dozen requeues.
+    """
+    rc, log = _finish(_study(out, "nsgan", 2000, "--executor", "local", "--set", "eval_every=4000"))
+    assert rc == 0, log
+    (final,) = (json.loads(p.read_text()) for p in out.glob("*/final.json"))
+    return max(4000, round(final["gen_iters_per_s"] * seconds / 1000) * 1000)
+
+
+@pytest.mark.timeout(900)
 def test_a_time_limit_shorter_than_the_run_requeues_until_done(tmp_path):
     """timeout_min=1 with the warning signal 30 s before it: USR2, checkpoint, requeue, again, until the run is done.
 
-    The run takes about 90 s uninterrupted on a 2-core CPU (800 iterations/s measured here), so it meets its time limit.
+    The run trains about 75 s uninterrupted, so each job (30 s before its warning, less the
+    start-up) stops at least twice.
     """
-    steps = ["--set", "eval_every=4000"]  # 18 evaluations: the time goes into training
-    local = _study(tmp_path / "local", "nsgan", 72000, "--executor", "local", *steps)
+    n = _steps_lasting(75, tmp_path / "probe")
+    steps = ["--set", f"eval_every={n // 18}"]  # 18 evaluations: the time goes into training
+    local = _study(tmp_path / "local", "nsgan", n, "--executor", "local", *steps)
     with _release_requeued():
-        slurm = _study(tmp_path / "slurm", "nsgan", 72000, "--executor", "submitit", "--slurm", "timeout_min=1", "--slurm", "slurm_signal_delay_s=30", *steps)
+        slurm = _study(tmp_path / "slurm", "nsgan", n, "--executor", "submitit", "--slurm", "timeout_min=1", "--slurm", "slurm_signal_delay_s=30", *steps)
         rc, log = _finish(slurm)
     assert rc == 0, log
     assert _finish(local)[0] == 0
     (final,) = _assert_same_runs(tmp_path / "local", tmp_path / "slurm")
     _assert_nothing_lost(final, {"SIGUSR2"})
+    assert len(final["interruptions"]) >= 2, final["interruptions"]
 
 
 def test_scancel_is_reported_and_the_next_invocation_resumes(tmp_path):

@@ -262,9 +262,9 @@ def test_critic_step_loss_is_loss_plus_weighted_penalty(loss, constraint):
     eps_gen.set_state(t.eps_gen.get_state())  # the same interpolation weights the step will draw
     pen_expected = penalty(constraint, t.critic, real, fake, eps_gen).detach()
     expected = critic_loss(loss, t.critic(real), t.critic(fake)).detach() + 0.7 * pen_expected
-    got, _, pen = st.critic_step(real, fake)  # (S,) = (1,): a run alone is the one-member case of the step
-    torch.testing.assert_close(got, expected.reshape(1))
-    torch.testing.assert_close(pen, pen_expected.reshape(1))
+    got, _, pen = st.critic_step(real, fake)  # (): a run alone drops the member axis of the step's (S,)
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(pen, pen_expected)
     if constraint == "gp":
         assert pen.item() > 0.0  # two-sided: an untrained critic's gradient norms are not all exactly 1
 
@@ -311,4 +311,4 @@ def test_lazy_penalty_applies_every_kth_critic_step_with_weight_k():
     g.set_state(t2.members[0].eps_gen.get_state())
     want = critic_loss("wasserstein", t2.critic(real), t2.critic(fake)).detach() + 1.0 * penalty("gp", t2.critic, real, fake, g).detach()
     got, _, _ = t2.critic_step(real, fake, with_penalty=True)
-    torch.testing.assert_close(got, want.reshape(1))
+    torch.testing.assert_close(got, want)  # (): a run alone

@@ -214,16 +214,16 @@ def mean_of_terms(terms: Tensor | tuple[Tensor, ...], members: int = 0) -> Tenso
 
 
 def member_penalties(constraint: Constraint, critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness, members: int) -> Tensor:
-    """Each member's unweighted penalty, (S,), for a batch of S members' B rows each (S*B, ...): what the step calls.
+    """Each member's unweighted penalty for a batch of S members' B rows each (S*B, ...): what the step calls.
 
-    The mean of each member's per-sample terms; a constraint registered with a batch-mean
-    `penalty` only (no terms) has one value per batch, so it serves S = 1 alone (the ensemble
-    refuses it: wgan_core.training.ensemble.refusal).
+    (S,) for a seed ensemble, () for a run alone (S = 1). The mean of each member's per-sample
+    terms; a constraint registered with a batch-mean `penalty` only (no terms) has one value
+    per batch, so it serves S = 1 alone (the ensemble refuses it: wgan_core.training.ensemble.refusal).
     """
     if constraint.terms is not None:
-        return mean_of_terms(constraint.terms(critic, real, fake, generator), members)
+        return mean_of_terms(constraint.terms(critic, real, fake, generator), members if members > 1 else 0)
     assert members == 1, f"constraint {constraint.name}: a batch-mean penalty cannot be split into {members} members"
-    return constraint.penalty(critic, real, fake, generator).reshape(1)
+    return constraint.penalty(critic, real, fake, generator)
 
 
 def _mean_of(terms: Callable[..., Tensor | tuple[Tensor, ...]]) -> PenaltyFn:

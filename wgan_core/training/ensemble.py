@@ -96,7 +96,7 @@ class Ensemble(Stepper):
     def __init__(self, members: list[Trainer]) -> None:
         check_members([m.config for m in members])
         self._common(members)
-        c, S = self.config, self.size
+        c = self.config
         stack = get_architecture(c.arch).stack
         assert stack is not None, c.arch  # check_members refused it otherwise
         self.generator = stack([m.generator for m in members]).to(self.device)
@@ -108,7 +108,6 @@ class Ensemble(Stepper):
         stack_optimizer_state(self.opt_d, self.critic, [m.opt_d for m in members], [m.critic for m in members])
         self.eps = MemberStreams([m.eps_gen for m in members])  # each member's interpolation weights from its own stream
         self.joint_forward = members[0].joint_forward
-        self._zeros = torch.zeros(S, device=self.device)
         self.read_stats()
 
     def write_back(self) -> None:

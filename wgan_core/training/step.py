@@ -5,6 +5,9 @@ as one: every score is (S, B), every loss and statistic (S,). A run alone is S =
 steps with its own modules (compiled where it compiled them), optimisers and random
 streams; a seed ensemble (wgan_core.training.ensemble.Ensemble) is the same step over
 stacked modules, and adds only how its members' weights are stacked and written back.
+A run alone drops the member axis (scores (B,), losses ()): the select, stack and sum
+that split S members cost a toy step 4-8% on a 2-core CPU (benchmarks/compare.py,
+results/throughput/compare.csv), and a run alone has nothing to split.
 
 One iteration = n_critic critic updates, then one generator update:
 
@@ -58,7 +61,6 @@ class Stepper:
         self.opt_g, self.opt_d = m.opt_g, m.opt_d
         self.eps = m.eps_gen  # the penalty's interpolation weights: the run's own stream
         self.joint_forward = m.joint_forward
-        self._zeros = m.zero.reshape(1)  # a view: no new tensor per step
         self.read_stats()
 
     def _common(self, members: list[Trainer]) -> None:
@@ -69,14 +71,15 @@ class Stepper:
         self.config, self.device = m0.config, m0.device
         self.loss, self.constraint = m0.loss, m0.constraint
         self.step_count = m0.step_count
+        self.zeros = m0.zero if self.size == 1 else torch.zeros(self.size, device=self.device)  # no penalty: () or (S,)
 
     # ------------------------------------------------------------------------------------------
     def read_stats(self) -> None:
-        """Take the members' running statistics: sums (S, 4), first bad step (S,), last penalty (S,)."""
+        """Take the members' running statistics: sums (S, 4), first bad step (S,), last penalty (S,); (4,), (), () alone."""
         ms = self.members
         self.n_summed = ms[0].n_summed
-        if self.size == 1:  # views of the run's own tensors: the step updates them in place, no copies
-            self.sums, self.bad_step, self.last_penalty = ms[0].sums.unsqueeze(0), ms[0].bad_step.reshape(1), ms[0].last_penalty.reshape(1)
+        if self.size == 1:  # the run's own tensors: the step updates the sums in place, no copies
+            self.sums, self.bad_step, self.last_penalty = ms[0].sums, ms[0].bad_step, ms[0].last_penalty
             return
         self.sums = torch.stack([m.sums for m in ms])
         self.bad_step = torch.stack([m.bad_step for m in ms])
@@ -84,18 +87,28 @@ class Stepper:
 
     def write_back(self) -> None:
         """Members get their step, statistics and (an ensemble's override) weights and optimiser states."""
-        own = self.size == 1  # a run alone keeps views; ensemble members get copies of their rows
         for s, m in enumerate(self.members):
             m.step_count, m.n_summed = self.step_count, self.n_summed
-            m.sums = self.sums[s] if own else self.sums[s].clone()
-            m.bad_step = self.bad_step[s] if own else self.bad_step[s].clone()
-            m.last_penalty = self.last_penalty[s] if own else self.last_penalty[s].clone()
+            if self.size == 1:  # a run alone: its own tensors
+                m.sums, m.bad_step, m.last_penalty = self.sums, self.bad_step, self.last_penalty
+            else:  # ensemble members get copies of their rows
+                m.sums, m.bad_step, m.last_penalty = self.sums[s].clone(), self.bad_step[s].clone(), self.last_penalty[s].clone()
 
     # ------------------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.config.amp == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
+
+    def scores(self, flat: Tensor) -> Tensor:
+        """Critic scores of S*B rows, (S*B, 1) or (S*B,), as fp32 (S, B); (B,) for a run alone."""
+        return flat.float().reshape(-1) if self.size == 1 else flat.float().reshape(self.size, -1)
+
+    def per_member(self, fn, a: Tensor, b: Tensor | None = None) -> Tensor:
+        """fn of each member's (B,) scores: (S,), or () for a run alone."""
+        if self.size == 1:
+            return fn(a, b)
+        return torch.stack([fn(a[s], None if b is None else b[s]) for s in range(self.size)])
 
     def critic_inputs(self) -> tuple[Tensor, Tensor]:
         """real (k*S*B, ...) and z (k*S*B, z_dim): critic step i's S*B rows member-major, each member's from its own streams."""
@@ -122,25 +135,24 @@ class Stepper:
         """One critic update of every member on real and fake (S*B, ...). Returns (loss, W estimate, penalty), each (S,), detached."""
         c, S, D = self.config, self.size, self.call_d
         b, shape = real.shape[0] // S, real.shape[1:]
-        penalty = self._zeros
+        penalty = self.zeros
         with self._autocast():
             if self.joint_forward:  # one critic forward for both halves of every member
                 both = torch.stack([real.reshape(S, b, *shape), fake.reshape(S, b, *shape)], 1)  # (S, 2, B, ...)
                 scores = D(both.reshape(S * 2 * b, *shape)).reshape(S, 2, b)
-                s_real, s_fake = scores[:, 0], scores[:, 1]
+                s_real, s_fake = self.scores(scores[:, 0]), self.scores(scores[:, 1])
             else:
-                s_real, s_fake = D(real).reshape(S, b), D(fake).reshape(S, b)
-            s_real, s_fake = s_real.float(), s_fake.float()  # (S, B): fp32 losses under bf16 autocast
-            loss = torch.stack([self.loss.critic(s_real[s], s_fake[s]) for s in range(S)])  # (S,)
+                s_real, s_fake = self.scores(D(real)), self.scores(D(fake))  # (S, B): fp32 losses under bf16 autocast
+            loss = self.per_member(self.loss.critic, s_real, s_fake)  # (S,)
             if self.constraint.penalty is not None and with_penalty:
                 penalty = member_penalties(self.constraint, D, real, fake, self.eps, S)  # (S,) unweighted, each member's own
                 loss = loss + (c.penalty_weight * c.penalty_every) * penalty
         self.opt_d.zero_grad(set_to_none=True)
-        loss.sum().backward()  # members share no weights: each gets its own loss's gradient
+        (loss if S == 1 else loss.sum()).backward()  # members share no weights: each gets its own loss's gradient
         self.opt_d.step()
         if self.constraint.after_critic_step is not None:
             self.constraint.after_critic_step(self.critic, c)  # clipping is elementwise: per member alike
-        return loss.detach(), (s_real.mean(1) - s_fake.mean(1)).detach(), penalty.detach()
+        return loss.detach(), (s_real.mean(-1) - s_fake.mean(-1)).detach(), penalty.detach()
 
     def generator_step(self, real: Tensor | None = None) -> Tensor:
         """One generator update of every member on a fresh latent batch each. Returns the losses (S,), detached.
@@ -154,13 +166,13 @@ class Stepper:
             zs = [m.draw_generator_latents() for m in self.members]
             z = zs[0] if S == 1 else torch.cat(zs)  # (S*B, z_dim)
             with self._autocast():
-                s_fake = self.call_d(self.call_g(z)).float().reshape(S, -1)  # (S, B)
+                s_fake = self.scores(self.call_d(self.call_g(z)))  # (S, B)
                 s_real = None
                 if self.loss.generator_needs_real and real is not None:
-                    s_real = self.call_d(real).float().reshape(S, -1)  # (S, B): constant for G, paired with the fakes by position
-                loss = torch.stack([self.loss.generator(s_fake[s], None if s_real is None else s_real[s]) for s in range(S)])
+                    s_real = self.scores(self.call_d(real))  # (S, B): constant for G, paired with the fakes by position
+                loss = self.per_member(self.loss.generator, s_fake, s_real)  # (S,)
             self.opt_g.zero_grad(set_to_none=True)
-            loss.sum().backward()
+            (loss if S == 1 else loss.sum()).backward()
             self.opt_g.step()
         finally:
             self.critic.requires_grad_(True)
@@ -181,7 +193,7 @@ class Stepper:
         loss_g = self.generator_step(real[part])
         self.step_count += 1
         # Statistics stay on the device (no host sync in the step); read at evaluation time.
-        stats = torch.stack([loss_d, loss_g, w_est, self.last_penalty], -1).float()  # (S, 4)
+        stats = torch.stack([loss_d, loss_g, w_est, self.last_penalty], -1).float()  # (S, 4), (4,) alone
         self.sums += stats
         self.n_summed += 1
         bad = ~torch.isfinite(stats).all(-1)  # (S,)
