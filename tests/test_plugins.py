@@ -64,7 +64,7 @@ def test_registered_loss_is_what_the_trainer_minimises(registries):
     with torch.no_grad():
         s_real, s_fake = t.critic(real), t.critic(fake)  # the scores the critic step will see
     want = torch.relu(1 - s_real).mean() + torch.relu(1 + s_fake).mean()  # the hinge, by hand, not through the registry
-    loss, _, _ = t.critic_step(real, fake)  # (1,): the one-member step
+    loss, _, _ = t.critic_step(real, fake)  # (): a run alone drops the member axis
     torch.testing.assert_close(loss, want)  # the trainer's critic loss is the registered hinge
 
 

@@ -132,7 +132,7 @@ class Stepper:
             return self.call_g(z)
 
     def critic_step(self, real: Tensor, fake: Tensor, with_penalty: bool = True) -> tuple[Tensor, Tensor, Tensor]:
-        """One critic update of every member on real and fake (S*B, ...). Returns (loss, W estimate, penalty), each (S,), detached."""
+        """One critic update of every member on real and fake (S*B, ...). Returns (loss, W estimate, penalty), each (S,) (() alone), detached."""
         c, S, D = self.config, self.size, self.call_d
         b, shape = real.shape[0] // S, real.shape[1:]
         penalty = self.zeros
@@ -155,7 +155,7 @@ class Stepper:
         return loss.detach(), (s_real.mean(-1) - s_fake.mean(-1)).detach(), penalty.detach()
 
     def generator_step(self, real: Tensor | None = None) -> Tensor:
-        """One generator update of every member on a fresh latent batch each. Returns the losses (S,), detached.
+        """One generator update of every member on a fresh latent batch each. Returns the losses (S,) (() alone), detached.
 
         real (S*B, ...): the last critic step's real batch, scored only for losses whose generator
         needs the real scores (relativistic pairing); it draws nothing from any stream.
