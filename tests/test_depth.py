@@ -1,14 +1,16 @@
 """The depth experiment (WGAN-GP Fig. 1b): per-layer gradient norms under clipping vs the gradient penalty."""
 
 import json
+import os
+import signal
 
 import pandas as pd
 import pytest
 import torch
 from torch import nn
 
-from wgan_core import ConfigError
-from wgan_core.depth import DepthConfig, deep_critic, layer_grad_norms, train_depth
+from wgan_core import ConfigError, signals
+from wgan_core.depth import DepthConfig, DepthTrainer, deep_critic, layer_grad_norms, train_depth
 from wgan_core.report import write_report
 from wgan_core.study import Executor, StudySpec, run_study
 
@@ -63,6 +65,50 @@ def test_finished_run_is_skipped_and_other_config_refused(tmp_path):
     assert (tmp_path / "final.json").stat().st_mtime_ns == stamp
     with pytest.raises(ConfigError, match="another config; differing fields: clip_value"):
         train_depth(c.replace(clip_value=0.1), tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("constraint", ["clip", "gp"])
+def test_a_stopped_depth_run_resumes_bit_identically(tmp_path, monkeypatch, constraint):
+    """The one loop drives the depth run: SIGTERM at step 7 saves a checkpoint there; the resume
+    writes the same records, bit for bit, as a run never stopped (the gp run also draws interpolation weights)."""
+    c = DepthConfig(constraint=constraint, **{**TINY, "depth": 4, "record_every": 5})
+    straight = train_depth(c, tmp_path / "straight", progress=False)
+    real_step = DepthTrainer.step
+
+    def step_then_signal(self):
+        real_step(self)
+        if self.step_count == 7:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(DepthTrainer, "step", step_then_signal)
+    with pytest.raises(signals.Interrupted) as info:
+        train_depth(c, tmp_path / "stopped", progress=False)
+    assert info.value.step == 7 and not (tmp_path / "stopped" / "final.json").exists()
+    assert torch.load(tmp_path / "stopped" / "checkpoint.pt", weights_only=True)["step"] == 7
+    monkeypatch.setattr(DepthTrainer, "step", real_step)
+    resumed = train_depth(c, tmp_path / "stopped", progress=False)
+    a, b = (pd.read_csv(tmp_path / d / "depth_grads.csv") for d in ("straight", "stopped"))
+    assert list(a["step"].unique()) == [0, 5, 10, 15, 20]
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert resumed["metrics"] == straight["metrics"]
+    assert resumed["interruptions"] == [{"signal": "SIGTERM", "stopped_at": 7, "resumed_at": 7}]
+    assert not (tmp_path / "stopped" / "checkpoint.pt").exists()  # final.json replaces it
+
+
+def test_a_non_finite_depth_loss_ends_the_run_as_diverged(tmp_path, monkeypatch):
+    """A critic whose loss turns non-finite stops at the next record, status diverged, its records up to there kept."""
+    c = DepthConfig(constraint="gp", **{**TINY, "depth": 3, "record_every": 5})
+    real_step = DepthTrainer.step
+
+    def poisoned(self):
+        real_step(self)
+        if self.step_count >= 6:  # as a critic whose weights went NaN: every loss from step 6 on
+            self.last_loss = torch.tensor(float("nan"))
+
+    monkeypatch.setattr(DepthTrainer, "step", poisoned)
+    final = train_depth(c, tmp_path, progress=False)
+    assert final["status"] == "diverged" and final["steps"] == 10
+    assert set(pd.read_csv(tmp_path / "depth_grads.csv")["step"]) == {0, 5}
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ Swiss roll with the generator held fixed at the real distribution plus
 unit-variance Gaussian noise, and show that with weight clipping the gradient
 norms explode or vanish from layer to layer (depending on c), while with the
 gradient penalty they stay stable. `train_depth` is that experiment: a
-critic-only loop, no generator.
+critic-only run (`DepthTrainer`), no generator.
 
 Recorded quantities, on a fixed evaluation batch, every `record_every` critic
 steps: for each of the `depth` linear layers l,
@@ -14,16 +14,15 @@ steps: for each of the `depth` linear layers l,
 where L = E[D(fake)] - E[D(real)] is the Wasserstein critic loss without the
 penalty, so clipping and penalty are measured on the same quantity.
 
-Runs are short (minutes), so they keep no checkpoint: an interrupted run starts
-again from step 0 (its directory holds no final.json); a finished one is skipped.
+The run is trained by the one training loop (wgan_core.training.loop) with `DepthTrainer`, a
+critic-only trainer: records are its evaluations, and it checkpoints, stops on a signal and
+resumes bit-identically like a GAN run.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,10 +33,11 @@ from torch import Tensor, nn
 from .config import ConfigError, JsonConfig
 from .data import sample_toy
 from .data.registry import names as dataset_names
-from .fileio import write_json, write_rows
+from .fileio import write_rows
 from .penalties import get_constraint
-from .runtime import check_out_dir, make_optimizer, progress_bar, resolve_device
+from .runtime import make_optimizer, resolve_device
 from .seeds import subseed
+from .training.loop import train
 
 DEPTH_CONSTRAINTS = ("clip", "gp")  # the two constraints of the paper's figure (registered in wgan_core.penalties)
 
@@ -64,6 +64,15 @@ class DepthConfig(JsonConfig):
     eval_samples: int = 1024  # fixed evaluation batch for the records
     seed: int = 0
     device: str = "auto"
+
+    # The loop's schedule: a record is an evaluation, and a checkpoint is saved at each record.
+    @property
+    def eval_every(self) -> int:
+        return self.record_every
+
+    @property
+    def checkpoint_every(self) -> int:
+        return self.record_every
 
     def __post_init__(self) -> None:
         def need(ok: bool, message: str) -> None:
@@ -144,93 +153,129 @@ def layer_grad_norms(critic: nn.Sequential, real: Tensor, fake: Tensor) -> tuple
     return weight, activation
 
 
-def train_depth(config: DepthConfig, out_dir: str | Path, *, progress: bool | None = None, log=print) -> dict[str, Any]:
-    """Run (or skip if finished) one depth run in out_dir; returns final.json's contents.
+class DepthTrainer:
+    """The depth experiment's critic-only trainer, driven by the one training loop (wgan_core.training.loop).
 
-    Writes config.json, depth_grads.csv (step, layer, kind, norm), final.json.
+    One loop step is one critic step on a fresh batch (real, real + noise), each (batch_size, 2);
+    an evaluation is a gradient-norm record on the fixed evaluation batch; a checkpoint holds the
+    critic, its optimiser and both random streams, so a stopped run resumes bit-identically. It
+    steps itself (`stepper_for`): one critic, never a seed ensemble.
     """
-    out = Path(out_dir)
-    cfg_path = out / "config.json"
-    check_out_dir(config, out)
-    if (out / "final.json").exists():
-        return json.loads((out / "final.json").read_text())
-    c = config
-    dev = resolve_device(c.device)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(cfg_path, c.to_dict())
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(c.seed)
-        critic = deep_critic(c.depth, c.width).to(dev)
-    opt_name, lr = c.resolved_optimizer()
-    opt = make_optimizer(opt_name, critic.parameters(), lr, (0.5, 0.9))  # betas of the WGAN-GP toy code
-    constraint = get_constraint(c.constraint)
-    g = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-data"))
-    g_eps = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-interpolation"))
-    g_eval = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-eval"))
+    checkpoint_keys = ("step", "critic", "opt_d", "rng")
+    rate_key = "critic_steps_per_s"
+    last_samples = None  # no generator: nothing to show in TensorBoard
 
-    def batch(n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        real = sample_toy(c.dataset, n, gen, dev)  # (n, 2)
+    def __init__(self, config: DepthConfig) -> None:
+        c = self.config = config
+        self.device = dev = resolve_device(c.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(c.seed)
+            self.critic = deep_critic(c.depth, c.width).to(dev)
+        opt_name, lr = c.resolved_optimizer()
+        self.opt_d = make_optimizer(opt_name, self.critic.parameters(), lr, (0.5, 0.9))  # betas of the WGAN-GP toy code
+        self.constraint = get_constraint(c.constraint)
+        self.data_gen = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-data"))
+        self.eps_gen = torch.Generator(dev).manual_seed(subseed(c.seed, "depth-interpolation"))
+        self.ev_real, self.ev_fake = self.batch(c.eval_samples, torch.Generator(dev).manual_seed(subseed(c.seed, "depth-eval")))
+        self.step_count = 0
+        self.last_loss: Tensor | None = None  # () the latest critic loss, read only at evaluations
+
+    def stepper_for(self, trainers: list[DepthTrainer]) -> DepthTrainer:
+        return self
+
+    def batch(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        """(real, fake), each (n, 2): the fixed "generator" is the data plus N(0, noise_std^2)."""
+        c, dev = self.config, self.device
+        real = sample_toy(c.dataset, n, gen, dev)
         fake = sample_toy(c.dataset, n, gen, dev) + c.noise_std * torch.randn(n, 2, generator=gen, device=dev)
         return real, fake
 
-    ev_real, ev_fake = batch(c.eval_samples, g_eval)
-    rows: list[dict[str, Any]] = []
-
-    def record(step: int) -> None:
-        w, a = layer_grad_norms(critic, ev_real, ev_fake)
-        for kind, norms in (("weight", w), ("activation", a)):
-            rows.extend({"step": step, "layer": i + 1, "kind": kind, "norm": v} for i, v in enumerate(norms))
-
-    t0 = time.perf_counter()
-    record(0)
-    bar = progress_bar(c.steps, 0, progress, unit="it")
-    status, done = "ok", c.steps
-    for step in range(1, c.steps + 1):
-        real, fake = batch(c.batch_size, g)
-        scores = critic(torch.cat([fake, real])).squeeze(-1)
+    def step(self) -> None:
+        """One critic step: L = E[D(fake)] - E[D(real)] (+ lambda * penalty), then the constraint's after-step hook."""
+        c = self.config
+        real, fake = self.batch(c.batch_size, self.data_gen)
+        scores = self.critic(torch.cat([fake, real])).squeeze(-1)  # (2B,)
         loss = scores[: c.batch_size].mean() - scores[c.batch_size :].mean()
-        if constraint.penalty is not None:
-            loss = loss + c.penalty_weight * constraint.penalty(critic, real, fake, g_eps)  # eps drawn from g_eps
-        opt.zero_grad(set_to_none=True)
+        if self.constraint.penalty is not None:
+            loss = loss + c.penalty_weight * self.constraint.penalty(self.critic, real, fake, self.eps_gen)  # eps from eps_gen
+        self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
-        if constraint.after_critic_step is not None:
-            constraint.after_critic_step(critic, c)  # weight clipping at c.clip_value
-        bar.update(1)
-        if step % c.record_every == 0 or step == c.steps:
-            if not math.isfinite(loss.item()):
-                status, done = "diverged", step
-                log(f"depth run diverged: non-finite critic loss at step {step}")
-                break
-            record(step)
-    bar.close()
-    write_rows(out / "depth_grads.csv", rows)
-    last = [r for r in rows if r["step"] == rows[-1]["step"]]
-    wn = [r["norm"] for r in last if r["kind"] == "weight"]
-    an = [r["norm"] for r in last if r["kind"] == "activation"]
+        self.opt_d.step()
+        if self.constraint.after_critic_step is not None:
+            self.constraint.after_critic_step(self.critic, c)  # weight clipping at c.clip_value
+        self.last_loss = loss.detach()
+        self.step_count += 1
 
-    def log_ratio(first: float, final: float) -> float:
-        return math.log10(first / final) if first > 0 and final > 0 else math.nan
-    with torch.no_grad():
-        s = critic(torch.cat([ev_fake, ev_real])).squeeze(-1)
-        w_est = (s[c.eval_samples :].mean() - s[: c.eval_samples].mean()).item()
-    elapsed = time.perf_counter() - t0
-    final = {
-        "status": status,
-        "steps": done,
-        "wall_time_s": elapsed,
-        "train_time_s": elapsed,
-        "variant": c.label,
-        "run_id": c.run_id(),
-        "metrics": {
+    def write_back(self) -> None:  # the loop's hooks for stacked members: one critic has none
+        pass
+
+    def read_stats(self) -> None:
+        pass
+
+    def diverged_at(self) -> int | None:
+        """This step if the latest critic loss is not finite (checked at evaluations and checkpoints only)."""
+        bad = self.last_loss is not None and not math.isfinite(self.last_loss.item())
+        return self.step_count if bad else None
+
+    def evaluate(self) -> dict[str, Any]:
+        """One row of metrics.csv: each linear layer's weight and activation gradient norm on the evaluation batch."""
+        w, a = layer_grad_norms(self.critic, self.ev_real, self.ev_fake)
+        row: dict[str, Any] = {"step": self.step_count}
+        row.update({f"weight_{i + 1}": v for i, v in enumerate(w)})
+        row.update({f"activation_{i + 1}": v for i, v in enumerate(a)})
+        return row
+
+    def finish_run(self, out: Path, rows: list[dict[str, Any]], diverged: int | None) -> dict[str, Any]:
+        """Write depth_grads.csv (step, layer, kind, norm) from the records; returns final.json's metrics."""
+        c = self.config
+        long = [
+            {"step": int(r["step"]), "layer": i, "kind": kind, "norm": float(r[f"{kind}_{i}"])}
+            for r in rows
+            for kind in ("weight", "activation")
+            for i in range(1, c.depth + 1)
+        ]
+        write_rows(out / "depth_grads.csv", long)
+        wn = [float(rows[-1][f"weight_{i}"]) for i in range(1, c.depth + 1)]
+        an = [float(rows[-1][f"activation_{i}"]) for i in range(1, c.depth + 1)]
+
+        def log_ratio(first: float, final: float) -> float:
+            return math.log10(first / final) if first > 0 and final > 0 else math.nan
+
+        with torch.no_grad():
+            s = self.critic(torch.cat([self.ev_fake, self.ev_real])).squeeze(-1)  # (2N,)
+            w_est = (s[c.eval_samples :].mean() - s[: c.eval_samples].mean()).item()
+        return {
             "wasserstein_estimate": w_est,  # E[D(real)] - E[D(fake)] on the evaluation batch
             "grad_norm_first_layer": an[0],  # ||dL/dh_1|| / sqrt(N), the quantity of Fig. 1b
             "grad_norm_last_layer": an[-1],
             # log10 of first / last layer: ~0 when the norms are stable across depth; < 0 vanishing, > 0 exploding
             "log10_grad_ratio": log_ratio(an[0], an[-1]),
             "log10_weight_grad_ratio": log_ratio(wn[0], wn[-1]),  # the same for ||dL/dW_l||
-        },
-    }
-    write_json(out / "final.json", final)
-    return json.loads((out / "final.json").read_text())
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.step_count,
+            "critic": self.critic.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "rng": {"data": self.data_gen.get_state(), "interpolation": self.eps_gen.get_state()},
+            "last_loss": self.last_loss,
+        }
+
+    def load_state_dict(self, s: dict[str, Any]) -> None:
+        self.step_count = int(s["step"])
+        self.critic.load_state_dict(s["critic"])
+        self.opt_d.load_state_dict(s["opt_d"])
+        self.data_gen.set_state(s["rng"]["data"])
+        self.eps_gen.set_state(s["rng"]["interpolation"])
+        self.last_loss = s["last_loss"].to(self.device) if s["last_loss"] is not None else None
+
+
+def train_depth(config: DepthConfig, out_dir: str | Path, *, progress: bool | None = None, log=print) -> dict[str, Any]:
+    """Run (or resume, or skip if finished) one depth run in out_dir through the one training loop; returns final.json.
+
+    Writes config.json, metrics.csv (one wide row per record), checkpoint.pt every record_every steps,
+    depth_grads.csv (step, layer, kind, norm) and final.json; a stop signal saves and raises signals.Interrupted.
+    """
+    return train(config, out_dir, progress=progress, log=log, make=DepthTrainer)

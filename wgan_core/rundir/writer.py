@@ -1,7 +1,8 @@
 """One run's directory while it trains: config.json, metrics.csv, checkpoints, final.json.
 
-`RunFiles` is what `training.train` and a seed ensemble (wgan_core.training.ensemble, one per member)
-drive, so a run writes the same files however it was trained; `finished_final` is the check
+`RunFiles` is what the training loop (wgan_core.training.loop) drives, one per run or ensemble
+member, so a run writes the same files however it was trained; what differs by job kind (a GAN
+run's artifacts and model.pt, the depth experiment's depth_grads.csv) is the trainer's `finish_run`; `finished_final` is the check
 that a directory holds this config's run and whether it has finished.
 """
 
@@ -17,11 +18,9 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from ..config import ConfigError, RunConfig
-from ..data.registry import get_dataset
-from ..fileio import atomic_torch_save, read_rows, write_json, write_rows
+from ..fileio import read_rows, write_json, write_rows
 from ..runtime import check_out_dir
 from . import checkpoints
-from .artifacts import write_artifacts
 from .tblog import TensorBoardLog
 
 if TYPE_CHECKING:
@@ -57,7 +56,7 @@ class RunFiles:
         self.ckpt_path, self.metrics_path = out / "checkpoint.pt", out / "metrics.csv"
         elapsed, self.train_time = 0.0, 0.0
         rows = read_rows(self.metrics_path)
-        state = checkpoints.load(self.ckpt_path, required=("step", "generator", "critic", "rng", "elapsed"), log=log)
+        state = checkpoints.load(self.ckpt_path, required=(*trainer.checkpoint_keys, "elapsed"), log=log)
         # Each stop and resume of this run: {signal, stopped_at, resumed_at}; a crash (kill -9, a lost
         # node) has no stop entry, only the step it resumed from. Goes into final.json: work lost = stopped_at - resumed_at.
         self.interruptions: list[dict[str, Any]] = []
@@ -80,7 +79,7 @@ class RunFiles:
         # For final.json's cpu_share: this process's CPU seconds per wall second since the run (re)opened. With one
         # torch thread, well below 1 means the run waited for a core (other work shared the machine).
         self._cpu0, self._wall0 = time.process_time(), time.perf_counter()
-        self.tb = TensorBoardLog(out, trainer.step_count if self.resumed else None) if c.tensorboard else None
+        self.tb = TensorBoardLog(out, trainer.step_count if self.resumed else None) if getattr(c, "tensorboard", False) else None
         self.ensemble: dict[str, Any] | None = None  # set by a seed ensemble: recorded in final.json
 
     def add_row(self) -> dict[str, Any]:
@@ -116,7 +115,7 @@ class RunFiles:
             self.tb = None
 
     def finish(self, diverged: int | None) -> dict[str, Any]:
-        """Write final.json (and, unless diverged, the report's files and model.pt); returns final.json as stored."""
+        """Write final.json (and the trainer's files: `finish_run`); returns final.json as stored."""
         self.close()
         c, trainer, out, rows = self.config, self.trainer, self.out, self.rows
         final: dict[str, Any] = {
@@ -124,31 +123,20 @@ class RunFiles:
             "steps": diverged if diverged is not None else trainer.step_count,
             "wall_time_s": time.perf_counter() - self.t0,
             "train_time_s": self.train_time,
-            "gen_iters_per_s": trainer.step_count / self.train_time if self.train_time > 0 else math.nan,
+            trainer.rate_key: trainer.step_count / self.train_time if self.train_time > 0 else math.nan,
             "cpu_share": (time.process_time() - self._cpu0) / max(time.perf_counter() - self._wall0, 1e-9),
             "torch_threads": torch.get_num_threads(),
             "variant": c.label,
             "run_id": c.run_id(),
-            "metrics": {k: v for k, v in rows[-1].items()} if rows else {},
         }
         if self.interruptions:
             final["interruptions"] = self.interruptions
         if self.ensemble is not None:
             final["ensemble"] = self.ensemble
-        if diverged is None and c.kind == "image" and c.extractor != "none":
-            from ..metrics.image import final_metrics
-
-            final["metrics"].update(final_metrics(c, trainer.sample, trainer.device))  # the full-size FID/KID, once
-        if diverged is None and c.kind == "image" and get_dataset(c.dataset).has_modes:
-            from ..metrics.image import final_mode_metrics
-
-            final["metrics"].update(final_mode_metrics(c, trainer.sample))  # modes on mode_samples fakes, and the real-data reference
-        if diverged is None:
-            # Everything the report shows is computed here, once: it then reads files only (no model, no torch).
-            final["metrics"].update(write_artifacts(out, c, trainer.generator, trainer.critic, trainer.device, final["metrics"], trainer.step_count))
-            atomic_torch_save({"generator": trainer.generator.state_dict(), "critic": trainer.critic.state_dict()}, out / "model.pt")
-        else:
-            self.log(f"run diverged: non-finite loss at generator iteration {diverged}")
+        if diverged is not None:
+            self.log(f"run diverged: non-finite loss at step {diverged}")
+        # The trainer's own files and final metrics (a GAN run: FID/KID, the report's artifacts, model.pt).
+        final["metrics"] = trainer.finish_run(out, rows, diverged)
         write_json(out / "final.json", final)
         checkpoints.discard(self.ckpt_path)  # model.pt and final.json replace it
         return json.loads((out / "final.json").read_text())  # as stored: NaN becomes None

@@ -95,7 +95,7 @@ def _run_refusal(job: RunConfig) -> str | None:
 
 
 # ----------------------------------------------------------------------------------------------
-# The depth experiment: a critic-only run (wgan_core.depth).
+# The depth experiment: a critic-only run (wgan_core.depth.DepthTrainer), trained by the same loop.
 # ----------------------------------------------------------------------------------------------
 def _depth_train(job: DepthConfig, run_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
     from ..depth import train_depth

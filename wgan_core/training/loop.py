@@ -4,7 +4,9 @@ Both drive `run_steppers`: trainers with their run directories, stepped by a `St
 for one run, an `Ensemble` of stacked modules for several), evaluated, checkpointed, stopped on a
 signal and finished through the same `RunFiles`. A run alone is the S = 1 case, so a change
 to the loop is made once; the bit-identity tests (tests/test_ensemble.py) guard that a member
-of an ensemble computes what its single run computes.
+of an ensemble computes what its single run computes. Another job kind's trainer goes through the
+same loop (`train(..., make=...)`: the depth experiment's critic-only `depth.DepthTrainer`), so it
+evaluates, checkpoints and stops on a signal the same way.
 """
 
 from __future__ import annotations
@@ -36,13 +38,24 @@ def sync_for(device: torch.device) -> Callable[[], None]:
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def stepper_for(trainers: list[Trainer]) -> Stepper:
-    """One trainer steps alone (S = 1); several (seeds of one cell, at one step) step as one ensemble of stacked modules."""
+def stepper_for(trainers: list[Any]) -> Any:
+    """One trainer steps alone (S = 1); several (seeds of one cell, at one step) step as one ensemble of stacked modules.
+
+    A trainer of another job kind brings its own stepper (`stepper_for`: the depth experiment's
+    critic-only trainer steps itself).
+    """
+    own = getattr(trainers[0], "stepper_for", None)
+    if own is not None:
+        return own(trainers)
     return Stepper(trainers) if len(trainers) == 1 else Ensemble(trainers)
 
 
-def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = None, log=print) -> dict[str, Any]:
+def train(config: Any, out_dir: str | Path, *, progress: bool | None = None, log=print, make: Callable[[Any], Any] = Trainer) -> dict[str, Any]:
     """Run (or resume, or skip if finished) one run in out_dir; returns the contents of final.json.
+
+    make: the trainer for config (a GAN `Trainer`; `depth.DepthTrainer` for the depth experiment).
+    It supplies config, device, step_count, step(), evaluate(), diverged_at(), state_dict(),
+    load_state_dict(), checkpoint_keys, rate_key and finish_run(); the loop and RunFiles do the rest.
 
     Writes config.json before the first step, metrics.csv at every evaluation,
     checkpoint.pt every checkpoint_every steps, and samples.png, model.pt and
@@ -54,7 +67,7 @@ def train(config: RunConfig, out_dir: str | Path, *, progress: bool | None = Non
     done = finished_final(config, out)
     if done is not None:
         return done
-    trainer = Trainer(config)  # loads and checks the data before anything is written
+    trainer = make(config)  # loads and checks the data before anything is written
     return run_steppers([RunFiles(trainer, out, log)], progress, log)[0]
 
 

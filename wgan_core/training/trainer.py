@@ -13,18 +13,22 @@ stream, so two variants differ only in their objective.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..config import RunConfig
+from ..data.registry import get_dataset
 from ..data.streams import make_stream
+from ..fileio import atomic_torch_save
 from ..losses import get_loss
 from ..metrics.toy import toy_metrics, w1_floor
 from ..models import build_models
 from ..penalties import get_constraint, input_grad_norms, interpolate
 from ..plugins import load_plugins
+from ..rundir.artifacts import write_artifacts
 from ..runtime import eval_batch, make_optimizer, resolve_device
 from ..seeds import subseed
 from .step import STAT_NAMES, Stepper
@@ -32,6 +36,9 @@ from .step import STAT_NAMES, Stepper
 
 class Trainer:
     """One run's models, optimisers, random streams and running statistics; `step()` trains it alone (S = 1)."""
+
+    checkpoint_keys = ("step", "generator", "critic", "rng")  # a checkpoint without these is unreadable
+    rate_key = "gen_iters_per_s"  # final.json's name for step_count / train_time
 
     def __init__(self, config: RunConfig, images: Tensor | None = None, data_from: Trainer | None = None) -> None:
         """images: optional uint8 (N, C, H, W) training set to use instead of loading config.dataset (benchmarks).
@@ -191,6 +198,26 @@ class Trainer:
                 m = image_mode_metrics(self.config.dataset, fake, self.config.data_dir)
                 row.update({k: m[k] for k in ("modes", "reverse_kl") if k in m})
         return row
+
+    def finish_run(self, out: Path, rows: list[dict[str, Any]], diverged: int | None) -> dict[str, Any]:
+        """final.json's metrics: the last evaluation's row, and unless the run diverged the full-size
+        FID/KID (image runs), mode counts (data with modes), the report's files and model.pt, written to out."""
+        c = self.config
+        metrics = dict(rows[-1]) if rows else {}
+        if diverged is not None:
+            return metrics
+        if c.kind == "image" and c.extractor != "none":
+            from ..metrics.image import final_metrics
+
+            metrics.update(final_metrics(c, self.sample, self.device))  # the full-size FID/KID, once
+        if c.kind == "image" and get_dataset(c.dataset).has_modes:
+            from ..metrics.image import final_mode_metrics
+
+            metrics.update(final_mode_metrics(c, self.sample))  # modes on mode_samples fakes, and the real-data reference
+        # Everything the report shows is computed here, once: it then reads files only (no model, no torch).
+        metrics.update(write_artifacts(out, c, self.generator, self.critic, self.device, metrics, self.step_count))
+        atomic_torch_save({"generator": self.generator.state_dict(), "critic": self.critic.state_dict()}, out / "model.pt")
+        return metrics
 
     # ------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
