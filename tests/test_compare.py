@@ -149,6 +149,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_recorded(tmp_path, capsys, arg
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_a_side_that_cannot_run_the_configuration_is_refused_before_anything_is_timed(tmp_path, capsys):
     tree = tmp_path / "old"
     (tree / "wgan_core").mkdir(parents=True)

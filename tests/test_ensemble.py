@@ -64,11 +64,13 @@ def test_every_stackable_variant_is_named():
 CASES = [(v, {}) for v in STACKABLE] + [("wgan-gp", {"penalty_every": 3}), ("nsgan-r1", {"penalty_every": 4})]  # lazy penalties too
 
 
+@pytest.mark.parametrize("iters", [40, pytest.param(200, marks=pytest.mark.slow)])  # 200: nox -s slow (CI runs it)
 @pytest.mark.parametrize("variant, extra", CASES, ids=[v + ("-lazy" if e else "") for v, e in CASES])
-def test_members_stay_equal_to_their_single_runs(variant, extra, request):
-    """200 generator iterations (1,000 critic steps for n_critic 5): every member's weights, optimiser
-    state and running statistics equal its own single run's to float tolerance (on this project's CPU
-    they are bit-identical). Clipping, both one- and two-sided penalties and the zero-centred ones included.
+def test_members_stay_equal_to_their_single_runs(variant, extra, iters, request):
+    """40 generator iterations (200 critic steps for n_critic 5; 200 iterations in the slow suite):
+    every member's weights, optimiser state and running statistics equal its own single run's to float
+    tolerance (on this project's CPU they are bit-identical). Clipping, both one- and two-sided
+    penalties and the zero-centred ones included.
 
     Spectral normalisation (hinge-sn) is compared in float64: in float32 its forward is bit-identical
     (normalised weights, power-iteration vectors, scores) but the gradient through the normalisation
@@ -76,10 +78,10 @@ def test_members_stay_equal_to_their_single_runs(variant, extra, request):
     200 iterations)."""
     if tiny_toy(variant).spectral_norm:
         request.getfixturevalue("float64")
-    configs = [tiny_toy(variant, seed=s, width=16, batch_size=16, steps=200, **extra) for s in (0, 1, 2)]
-    singles, ens = _side_by_side([Trainer(c) for c in configs], [Trainer(c) for c in configs], 200)
+    configs = [tiny_toy(variant, seed=s, width=16, batch_size=16, steps=iters, **extra) for s in (0, 1, 2)]
+    singles, ens = _side_by_side([Trainer(c) for c in configs], [Trainer(c) for c in configs], iters)
     for single, member in zip(singles, ens.members):
-        assert member.step_count == single.step_count == 200
+        assert member.step_count == single.step_count == iters
 
 
 TERMS = [name for name, entry in CONSTRAINTS.items() if entry.terms is not None]  # every registered per-sample constraint

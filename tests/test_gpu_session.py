@@ -124,6 +124,7 @@ def test_the_benchmark_steps_run_what_nox_s_benchmark_runs():
     assert gpu.slug("NVIDIA H200") == "nvidia-h200" and gpu.slug("NVIDIA GeForce RTX 4090") == "nvidia-geforce-rtx-4090"
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_a_run_writes_its_summary_logs_and_archive(tmp_path, monkeypatch, capsys):
     """main() end to end on the CPU, with a stand-in GPU and a short plan: one real throughput step, one that fails, the history."""
     import tarfile

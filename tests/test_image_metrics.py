@@ -255,6 +255,7 @@ def _random_inception_weights(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 @needs_fashion
 def test_inception_plumbing_offline_with_a_weights_file(tiny, train_x, offline):
     weights = _random_inception_weights(offline / "inception.pth")
@@ -372,6 +373,7 @@ def test_cli_unknown_extractor_is_exit_2(capsys):
     assert e.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 @needs_fashion
 def test_cli_missing_inception_weights_exit_2_in_a_subprocess(tmp_path):
     """A real process with no weights anywhere: one line, exit 2, no download attempted (no network here either)."""

@@ -87,6 +87,7 @@ def test_a_previous_python_handler_is_called_after_the_checkpoint(tmp_path, monk
         signal.signal(signal.SIGUSR2, old)
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_sigterm_from_outside_exits_75_with_one_line(tmp_path):
     """A real process: SIGTERM mid-run -> checkpoint at the current step, exit 75, one line on stderr."""
     out = tmp_path / "run"

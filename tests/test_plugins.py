@@ -96,6 +96,7 @@ wgan_core.register_loss(
 '''
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_plugin_file_runs_in_fresh_worker_processes(tmp_path, registries):
     """A loss registered by a plug-in file trains under process:1, whose spawned worker has never imported it."""
     from wgan_core.study import Executor, StudySpec, run_study

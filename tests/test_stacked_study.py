@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from wgan_core import RunConfig
 from wgan_core.cli import main
@@ -18,6 +19,7 @@ from wgan_core.study.presets import PRESETS
 from wgan_core.training import train
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_a_stacked_run_counts_modes_during_and_after_training_beside_the_real_reference(tmp_path):
     c = RunConfig.preset("wgan-gp", "stacked-mnist", steps=2, width=8, z_dim=16, batch_size=16, eval_every=2, eval_samples=300,
                          final_eval_samples=300, mode_samples=1500, device="cpu")  # fmt: skip
@@ -74,6 +76,7 @@ def test_the_presets_follow_the_papers_settings():
     assert (g.optimizer, g.lr_d, g.beta1, g.beta2, g.n_critic, g.init) == ("adam", 1e-4, 0.8, 0.999, 1, "pacgan")
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_pacgan_data_and_nets_train_with_the_veegan_mode_statistics(tmp_path):
     c = RunConfig.preset("nsgan", "2d-ring", steps=4, eval_every=4, eval_samples=2500, device="cpu")
     final = train(c, tmp_path / "run", progress=False, log=lambda m: None)

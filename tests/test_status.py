@@ -88,6 +88,7 @@ def test_a_signalled_study_stops_saves_and_exits_75_then_resumes(tmp_path, capsy
     assert json.loads((out / stopped.run_id / "final.json").read_text())["interruptions"] == [{"signal": "SIGTERM", "stopped_at": 3, "resumed_at": 3}]
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_sigterm_to_a_pool_worker_stops_the_study_with_that_run_resumable(tmp_path):
     """process:1: the worker running a run gets SIGTERM (a node's OOM handler, an admin): it saves; the study starts nothing more, exits 75."""
     import subprocess

@@ -264,6 +264,7 @@ def test_local_executor_runs_skips_and_logs(tmp_path):
     assert [p.name for p in (tmp_path / CLAIMS).iterdir() if not p.name.startswith(".")] == []  # claims released
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_process_and_submitit_executors_give_the_same_layout(tmp_path):
     spec = tiny_spec()
     layouts = {}
@@ -387,6 +388,7 @@ def test_cli_list_and_dry_run(capsys):
     assert rc == 0 and cap.out.strip().endswith("30 runs")
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_two_concurrent_invocations_share_the_work(tmp_path):
     """Two processes on the same directory: every run done once, no corrupted files."""
     out = tmp_path / "study"

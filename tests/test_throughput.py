@@ -31,6 +31,7 @@ def _run(tmp_path, *extra):
     return code, out
 
 
+@pytest.mark.slow  # a subprocess or end-to-end run: nox -s slow (CI runs it)
 def test_benchmark_writes_its_columns_and_plots(tmp_path):
     code, out = _run(tmp_path, "--device", "cpu", "--vs-textbook")
     assert code == 0

@@ -2,8 +2,9 @@
 
 `RunFiles` is what the training loop (wgan_core.training.loop) drives, one per run or ensemble
 member, so a run writes the same files however it was trained; what differs by job kind (a GAN
-run's artifacts and model.pt, the depth experiment's depth_grads.csv) is the trainer's `finish_run`; `finished_final` is the check
-that a directory holds this config's run and whether it has finished.
+run's artifacts and model.pt, the depth experiment's depth_grads.csv) is the trainer's
+`finish_run`. `finished_final` checks that a directory holds this config's run and whether it has
+finished.
 """
 
 from __future__ import annotations

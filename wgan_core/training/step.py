@@ -7,7 +7,8 @@ streams; a seed ensemble (wgan_core.training.ensemble.Ensemble) is the same step
 stacked modules, and adds only how its members' weights are stacked and written back.
 A run alone drops the member axis (scores (B,), losses ()): the select, stack and sum
 that split S members cost a toy step 4-8% on a 2-core CPU (benchmarks/compare.py,
-results/throughput/compare.csv), and a run alone has nothing to split.
+results/throughput/compare.csv), and a run alone has nothing to split. Where the two shapes
+differ is one small class each (`Alone`, `Members`: the stepper's `axis`), not branches in the step.
 
 One iteration = n_critic critic updates, then one generator update:
 
@@ -44,6 +45,89 @@ if TYPE_CHECKING:  # the trainer builds a stepper for itself: a runtime import w
 STAT_NAMES = ("critic_loss", "generator_loss", "wasserstein", "penalty")
 
 
+class Alone:
+    """The member axis of a run alone: none. Scores (B,), losses (), statistics (4,); the run's own tensors.
+
+    Every place where S = 1 and S > 1 differ in shape is a method of this class and of `Members`,
+    so the step below is written once for both.
+    """
+
+    size = 1
+
+    def scores(self, flat: Tensor) -> Tensor:
+        """(B, 1) or (B,) critic scores -> fp32 (B,)."""
+        return flat.float().reshape(-1)
+
+    def each(self, fn, a: Tensor, b: Tensor | None = None) -> Tensor:
+        """fn of the (B,) scores: ()."""
+        return fn(a, b)
+
+    def total(self, loss: Tensor) -> Tensor:
+        """What backward starts from: the loss itself."""
+        return loss
+
+    def interleave(self, draws: list[tuple[Tensor, Tensor]], b: int, k: int) -> tuple[Tensor, Tensor]:
+        """The run's (real, z) draws are already in step order."""
+        return draws[0]
+
+    def join(self, parts: list[Tensor]) -> Tensor:
+        """Members' tensors -> the stepper's: the run's own tensor, no copy (the step updates it in place)."""
+        return parts[0]
+
+    def cat(self, parts: list[Tensor]) -> Tensor:
+        """The run's rows, as they are."""
+        return parts[0]
+
+    def row(self, t: Tensor, s: int) -> Tensor:
+        """The stepper's tensor -> member s's: the same tensor."""
+        return t
+
+    def zeros(self, like: Tensor) -> Tensor:
+        """No penalty: ()."""
+        return like
+
+
+class Members(Alone):
+    """The member axis of S > 1 seeds stepped as one: scores (S, B), losses (S,), statistics (S, 4)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def scores(self, flat: Tensor) -> Tensor:
+        """(S*B, 1) or (S*B,) member-major -> fp32 (S, B)."""
+        return flat.float().reshape(self.size, -1)
+
+    def each(self, fn, a: Tensor, b: Tensor | None = None) -> Tensor:
+        """fn of each member's (B,) scores: (S,)."""
+        return torch.stack([fn(a[s], None if b is None else b[s]) for s in range(self.size)])
+
+    def total(self, loss: Tensor) -> Tensor:
+        """The sum over members: members share no weights, so each gets its own loss's gradient."""
+        return loss.sum()
+
+    def interleave(self, draws: list[tuple[Tensor, Tensor]], b: int, k: int) -> tuple[Tensor, Tensor]:
+        """Each member's k batches of b -> k critic batches of S*b rows, member-major within each."""
+        real = torch.cat([r[i * b : (i + 1) * b] for i in range(k) for r, _ in draws])
+        z = torch.cat([z[i * b : (i + 1) * b] for i in range(k) for _, z in draws])
+        return real, z
+
+    def join(self, parts: list[Tensor]) -> Tensor:
+        """Members' () or (4,) tensors -> (S,) or (S, 4)."""
+        return torch.stack(parts)
+
+    def cat(self, parts: list[Tensor]) -> Tensor:
+        """Members' (B, ...) rows -> (S*B, ...), member-major."""
+        return torch.cat(parts)
+
+    def row(self, t: Tensor, s: int) -> Tensor:
+        """Member s's row, copied (the stepper's tensor goes on changing)."""
+        return t[s].clone()
+
+    def zeros(self, like: Tensor) -> Tensor:
+        """No penalty: (S,)."""
+        return torch.zeros(self.size, device=like.device)
+
+
 class Stepper:
     """S member runs at one step, trained as one; `Stepper([trainer])` steps a run alone (S = 1).
 
@@ -68,31 +152,27 @@ class Stepper:
         assert len(steps) == 1, f"members at different steps: {steps}"
         m0 = members[0]
         self.members, self.size = list(members), len(members)
+        self.axis = Alone() if self.size == 1 else Members(self.size)  # where S = 1 and S > 1 differ in shape
         self.config, self.device = m0.config, m0.device
         self.loss, self.constraint = m0.loss, m0.constraint
         self.step_count = m0.step_count
-        self.zeros = m0.zero if self.size == 1 else torch.zeros(self.size, device=self.device)  # no penalty: () or (S,)
+        self.zeros = self.axis.zeros(m0.zero)  # no penalty: () or (S,)
 
     # ------------------------------------------------------------------------------------------
     def read_stats(self) -> None:
         """Take the members' running statistics: sums (S, 4), first bad step (S,), last penalty (S,); (4,), (), () alone."""
-        ms = self.members
+        ms, join = self.members, self.axis.join
         self.n_summed = ms[0].n_summed
-        if self.size == 1:  # the run's own tensors: the step updates the sums in place, no copies
-            self.sums, self.bad_step, self.last_penalty = ms[0].sums, ms[0].bad_step, ms[0].last_penalty
-            return
-        self.sums = torch.stack([m.sums for m in ms])
-        self.bad_step = torch.stack([m.bad_step for m in ms])
-        self.last_penalty = torch.stack([m.last_penalty.reshape(()) for m in ms])
+        self.sums = join([m.sums for m in ms])
+        self.bad_step = join([m.bad_step for m in ms])
+        self.last_penalty = join([m.last_penalty.reshape(()) for m in ms])
 
     def write_back(self) -> None:
         """Members get their step, statistics and (an ensemble's override) weights and optimiser states."""
+        row = self.axis.row
         for s, m in enumerate(self.members):
             m.step_count, m.n_summed = self.step_count, self.n_summed
-            if self.size == 1:  # a run alone: its own tensors
-                m.sums, m.bad_step, m.last_penalty = self.sums, self.bad_step, self.last_penalty
-            else:  # ensemble members get copies of their rows
-                m.sums, m.bad_step, m.last_penalty = self.sums[s].clone(), self.bad_step[s].clone(), self.last_penalty[s].clone()
+            m.sums, m.bad_step, m.last_penalty = row(self.sums, s), row(self.bad_step, s), row(self.last_penalty, s)
 
     # ------------------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -100,25 +180,10 @@ class Stepper:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    def scores(self, flat: Tensor) -> Tensor:
-        """Critic scores of S*B rows, (S*B, 1) or (S*B,), as fp32 (S, B); (B,) for a run alone."""
-        return flat.float().reshape(-1) if self.size == 1 else flat.float().reshape(self.size, -1)
-
-    def per_member(self, fn, a: Tensor, b: Tensor | None = None) -> Tensor:
-        """fn of each member's (B,) scores: (S,), or () for a run alone."""
-        if self.size == 1:
-            return fn(a, b)
-        return torch.stack([fn(a[s], None if b is None else b[s]) for s in range(self.size)])
-
     def critic_inputs(self) -> tuple[Tensor, Tensor]:
         """real (k*S*B, ...) and z (k*S*B, z_dim): critic step i's S*B rows member-major, each member's from its own streams."""
         draws = [m.draw_critic_inputs() for m in self.members]  # each member draws as its single run does
-        if self.size == 1:
-            return draws[0]  # one member: its rows are already in step order
-        b, k = self.config.batch_size, self.config.n_critic
-        real = torch.cat([r[i * b : (i + 1) * b] for i in range(k) for r, _ in draws])
-        z = torch.cat([z[i * b : (i + 1) * b] for i in range(k) for _, z in draws])
-        return real, z
+        return self.axis.interleave(draws, self.config.batch_size, self.config.n_critic)
 
     @torch.no_grad()
     def fakes(self, z: Tensor) -> Tensor:
@@ -133,22 +198,22 @@ class Stepper:
 
     def critic_step(self, real: Tensor, fake: Tensor, with_penalty: bool = True) -> tuple[Tensor, Tensor, Tensor]:
         """One critic update of every member on real and fake (S*B, ...). Returns (loss, W estimate, penalty), each (S,) (() alone), detached."""
-        c, S, D = self.config, self.size, self.call_d
+        c, S, D, ax = self.config, self.size, self.call_d, self.axis
         b, shape = real.shape[0] // S, real.shape[1:]
         penalty = self.zeros
         with self._autocast():
             if self.joint_forward:  # one critic forward for both halves of every member
                 both = torch.stack([real.reshape(S, b, *shape), fake.reshape(S, b, *shape)], 1)  # (S, 2, B, ...)
                 scores = D(both.reshape(S * 2 * b, *shape)).reshape(S, 2, b)
-                s_real, s_fake = self.scores(scores[:, 0]), self.scores(scores[:, 1])
+                s_real, s_fake = ax.scores(scores[:, 0]), ax.scores(scores[:, 1])
             else:
-                s_real, s_fake = self.scores(D(real)), self.scores(D(fake))  # (S, B): fp32 losses under bf16 autocast
-            loss = self.per_member(self.loss.critic, s_real, s_fake)  # (S,)
+                s_real, s_fake = ax.scores(D(real)), ax.scores(D(fake))  # (S, B): fp32 losses under bf16 autocast
+            loss = ax.each(self.loss.critic, s_real, s_fake)  # (S,)
             if self.constraint.penalty is not None and with_penalty:
                 penalty = member_penalties(self.constraint, D, real, fake, self.eps, S)  # (S,) unweighted, each member's own
                 loss = loss + (c.penalty_weight * c.penalty_every) * penalty
         self.opt_d.zero_grad(set_to_none=True)
-        (loss if S == 1 else loss.sum()).backward()  # members share no weights: each gets its own loss's gradient
+        ax.total(loss).backward()  # members share no weights: each gets its own loss's gradient
         self.opt_d.step()
         if self.constraint.after_critic_step is not None:
             self.constraint.after_critic_step(self.critic, c)  # clipping is elementwise: per member alike
@@ -160,19 +225,19 @@ class Stepper:
         real (S*B, ...): the last critic step's real batch, scored only for losses whose generator
         needs the real scores (relativistic pairing); it draws nothing from any stream.
         """
-        S = self.size
+        ax = self.axis
         self.critic.requires_grad_(False)  # only d loss / d x is needed: no critic weight gradients
         try:
             zs = [m.draw_generator_latents() for m in self.members]
-            z = zs[0] if S == 1 else torch.cat(zs)  # (S*B, z_dim)
+            z = ax.cat(zs)  # (S*B, z_dim)
             with self._autocast():
-                s_fake = self.scores(self.call_d(self.call_g(z)))  # (S, B)
+                s_fake = ax.scores(self.call_d(self.call_g(z)))  # (S, B)
                 s_real = None
                 if self.loss.generator_needs_real and real is not None:
-                    s_real = self.scores(self.call_d(real))  # (S, B): constant for G, paired with the fakes by position
-                loss = self.per_member(self.loss.generator, s_fake, s_real)  # (S,)
+                    s_real = ax.scores(self.call_d(real))  # (S, B): constant for G, paired with the fakes by position
+                loss = ax.each(self.loss.generator, s_fake, s_real)  # (S,)
             self.opt_g.zero_grad(set_to_none=True)
-            (loss if S == 1 else loss.sum()).backward()
+            ax.total(loss).backward()
             self.opt_g.step()
         finally:
             self.critic.requires_grad_(True)
@@ -200,4 +265,4 @@ class Stepper:
         self.bad_step = torch.where(bad & (self.bad_step < 0), self.step_count, self.bad_step)
 
 
-__all__ = ["STAT_NAMES", "Stepper"]
+__all__ = ["STAT_NAMES", "Alone", "Members", "Stepper"]
