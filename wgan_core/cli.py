@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .config import VARIANTS, ConfigError, RunConfig, describe_variants, parse_set
 from .data.registry import DATASETS
@@ -165,9 +166,16 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     def _cmd_report(args: argparse.Namespace) -> int:
         from .report import write_report
         from .rundir.artifacts import complete_study
+        from .study.identity import read_study
+        from .study.presets import PRESETS
 
         complete_study(args.dir)  # runs written before the run-side report files existed: computed once from model.pt
-        print(write_report(args.dir, baseline=args.baseline))
+        info = read_study(Path(args.dir).expanduser()) or {}
+        preset = PRESETS.get(info.get("preset", ""))
+        # A study made before families were recorded in study.json: its preset's declared families, which the report says
+        # were declared after the runs; without a preset, the report's exploratory families.
+        families = list(preset.families) if preset and not info.get("families") and preset.families else None
+        print(write_report(args.dir, baseline=args.baseline, out=args.out, families=families))
         return 0
 
     def _cmd_status(args: argparse.Namespace) -> int:
@@ -205,6 +213,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     r = sub.add_parser("report", help="write DIR/report/ (tables, paired tests, plots, index.html) from a study's runs")
     r.add_argument("dir", metavar="DIR", help="study directory (python -m wgan_core study --out)")
     r.add_argument("--baseline", help="cell the paired tests compare against (default: the study's, else wgan-gp)")
+    r.add_argument("--out", help="write the report here instead of DIR/report/ (a rebuild beside the committed one)")
     r.set_defaults(func=_cmd_report)
 
 

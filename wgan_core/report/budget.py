@@ -8,7 +8,8 @@ holds the i-th smallest and m - 1 of the K - i larger ones:
     P(min = x_(i)) = C(K - i, m - 1) / C(K, m),   E[best of m] = sum_i x_(i) C(K - i, m - 1) / C(K, m).
 
 At m = 1 this is the mean of the K scores, at m = K their minimum, and it never increases
-with m. The band is a seeded percentile bootstrap over the K scores (each resample's curve).
+with m. A failed setting scores +inf (wgan_core.outcome): the curve is +inf where a draw of m settings
+can hold only failures. The band is a seeded percentile bootstrap over the K scores (each resample's curve).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def expected_best(scores: np.ndarray | list[float], m: int) -> float:
         raise ValueError(f"expected_best: budget m must lie in [1, {k}], got {m}")
     total = comb(k, m)
     weights = np.array([comb(k - i, m - 1) for i in range(1, k + 1)], dtype=float) / total  # P(min = x_(i)), i = 1..K
-    return float(weights @ x)
+    hit = weights > 0  # a failed setting (+inf) weighs only where it can be the minimum: then the expected best is +inf
+    return float(weights[hit] @ x[hit])
 
 
 def budget_curve(scores: np.ndarray | list[float]) -> np.ndarray:
@@ -44,7 +46,8 @@ def budget_band(scores: np.ndarray | list[float], level: float = BAND_LEVEL, n_r
     rng = np.random.default_rng(seed)
     curves = np.stack([budget_curve(x[rng.integers(0, k, size=k)]) for _ in range(n_resamples)])  # (R, K)
     alpha = (1 - level) / 2
-    return np.quantile(curves, alpha, axis=0), np.quantile(curves, 1 - alpha, axis=0)
+    # order statistics, no interpolation: a failed setting's +inf never turns into NaN
+    return np.quantile(curves, alpha, axis=0, method="lower"), np.quantile(curves, 1 - alpha, axis=0, method="higher")
 
 
 def budget_to_reach(curve: np.ndarray, target: float) -> int | None:

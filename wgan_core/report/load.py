@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError
-from ..metrics.registry import METRICS, lower_is_better, threshold
-from ..outcome import failed
+from ..metrics.registry import METRICS, threshold
+from ..outcome import FINISHED, failed
 from ..rundir.names import PANEL_FILE, PUBLISHED_KEY, data_kind, missing
 
 THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
@@ -99,8 +99,22 @@ def _run_row(d: Path, cfg: dict[str, Any], final: dict[str, Any] | None, curves:
     return row
 
 
+RUNS_CSV, CURVES_CSV = "runs.csv", "curves.csv"  # the raw per-run tables a report writes first, and rebuilds from
+
+
+def load_committed(root: Path, info: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """A study without its run folders (a committed results/<study>): its report's raw runs.csv and curves.csv, as written."""
+    runs = pd.read_csv(root / "report" / RUNS_CSV)
+    cpath = root / "report" / CURVES_CSV
+    curves = pd.read_csv(cpath) if cpath.exists() and cpath.stat().st_size > 1 else pd.DataFrame(columns=["run_id", "step"])
+    return runs, curves, pd.DataFrame(), info
+
+
 def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """(runs, curves, depth_grads, study_info) of every run directory under root (a directory holding config.json)."""
+    """(runs, curves, depth_grads, study_info) of every run directory under root (a directory holding config.json).
+
+    Without run directories (a study copied or committed without them), its report's raw runs.csv and curves.csv.
+    """
     root = Path(root).expanduser()
     if not root.is_dir():
         raise ConfigError(f"report: {root} is not a directory")
@@ -127,7 +141,9 @@ def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
             dg.insert(0, "run_id", d.name)
             depth_frames.append(dg)
     if not run_rows:
-        raise ConfigError(f"report: {root} holds no runs (no */config.json)")
+        if (root / "report" / RUNS_CSV).exists():
+            return load_committed(root, info)
+        raise ConfigError(f"report: {root} holds no runs (no */config.json, no report/{RUNS_CSV})")
     for row, label in zip(run_rows, _labels(configs, finals)):
         row["label"] = label
     runs = pd.DataFrame(run_rows)
@@ -143,49 +159,26 @@ def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     return runs, curves, depth, info
 
 
-FINISHED = ("ok", "diverged")
-
-
 def primary_metric(runs: pd.DataFrame, info: dict[str, Any]) -> str | None:
-    """The metric the failure rule judges by: a search's selection metric, else the first threshold metric the runs have (W1, FID)."""
+    """The study's first metric: a search's selection metric, else the first threshold metric the runs have (W1, FID)."""
     if info.get("metric") in runs:
         return str(info["metric"])
     return next((m for m in threshold() if m in runs and runs[m].notna().any()), None)
 
 
-def apply_failure_rule(runs: pd.DataFrame, curves: pd.DataFrame, metric: str | None) -> pd.DataFrame:
-    """The finished runs (ok or diverged), each metric judged and scored by the one rule (wgan_core.outcome), per metric.
+def apply_failure_rule(runs: pd.DataFrame, metric: str | None) -> pd.DataFrame:
+    """The finished runs (ok or diverged), each flagged per metric by the one rule (wgan_core.outcome); no value is replaced.
 
-    A run fails on metric m when it diverged, or m is not finite at the end, or m at its last
-    evaluation is worse than at step 0: both on eval_samples samples, so a 2,000-sample start
-    is never set against a 10,000-sample end (a final-only metric such as '<m>_2500' is judged
-    on its final value against the step-0 value of <m>). Where it fails, m becomes its untrained
-    value (step 0) and the run stays in every mean and paired test as "learned nothing" on m; its
-    other metrics are judged on their own. `failed_<m>` says which; `failed` is the primary
-    metric's, the count the summaries print. Unfinished runs are left out until they finish.
+    `failed_<m>`: the run diverged, or m is non-finite at its end. A metric that no run of a data set
+    stored (an older study) is not measured there, not failed; where some runs of the data set have it,
+    a finished run without it failed on it. `failed` is the first metric's flag (`metric`), or the
+    status alone. Unfinished runs are left out until they finish.
     """
     out = runs[runs["status"].isin(FINISHED)].copy()
-    if metric is None or out.empty:
-        out["failed"] = out["status"] != "ok"
-        return out
-    ordered = curves.sort_values("step", kind="stable") if "step" in curves else pd.DataFrame()
-    step0 = ordered[ordered["step"] == 0].drop_duplicates("run_id").set_index("run_id") if "step" in ordered else pd.DataFrame()
-    last = ordered.groupby("run_id").tail(1).set_index("run_id") if "step" in ordered else pd.DataFrame()
     for m in [m for m in METRICS if m in out]:
-        source = m if m in step0 else m.removesuffix("_2500")
-        final = pd.to_numeric(out[m], errors="coerce")
-        if source not in step0:  # no untrained value to judge against: only a non-finite end fails
-            out[f"failed_{m}"] = [failed(s, f, None) for s, f in zip(out["status"], final)]
-            continue
-        untrained = out["run_id"].map(step0[source])
-        judged = out["run_id"].map(last[source]) if source == m and source in last else final
-        lower = lower_is_better(m)
-        bad = [failed(s, f, None) or failed(s, j, u, lower) for s, f, j, u in zip(out["status"], final, judged, untrained)]
-        if m != metric:  # a secondary metric a finished run did not store (an older run) is not measured, not failed
-            bad = [b and not (s == "ok" and pd.isna(f)) for b, s, f in zip(bad, out["status"], final)]
-        out[f"failed_{m}"] = bad
-        mask = pd.Series(bad, index=out.index, dtype=bool)
-        out.loc[mask, m] = untrained[mask]
+        value = pd.to_numeric(out[m], errors="coerce")
+        measured = value.notna().groupby(out["dataset"]).transform("any") if "dataset" in out else value.notna().any()
+        out[f"failed_{m}"] = [failed(s, v) and (s != "ok" or bool(k)) for s, v, k in zip(out["status"], value, measured)]
     out["failed"] = out[f"failed_{metric}"] if f"failed_{metric}" in out else out["status"] != "ok"
     return out
 
@@ -218,4 +211,4 @@ def lacking_results(root: str | Path, runs: pd.DataFrame) -> dict[str, list[str]
     return out
 
 
-__all__ = ["FINISHED", "THRESHOLD_SHARE", "apply_failure_rule", "cells", "lacking_results", "load_study", "primary_metric", "steps_to_threshold"]
+__all__ = ["CURVES_CSV", "RUNS_CSV", "load_committed", "THRESHOLD_SHARE", "apply_failure_rule", "cells", "lacking_results", "load_study", "primary_metric", "steps_to_threshold"]

@@ -93,7 +93,10 @@ def plot_convergence(curves: pd.DataFrame, metric: str, colors: dict, out: Path)
 
 
 def plot_final(runs: pd.DataFrame, metric: str, colors: dict, out: Path) -> Path | None:
-    ok = runs[runs[metric].notna()] if metric in runs else runs.iloc[:0]  # finished runs, failed ones at their untrained value
+    if metric not in runs:
+        return None
+    bad = runs[f"failed_{metric}"] if f"failed_{metric}" in runs else runs[metric].isna()
+    ok = runs[~bad & runs[metric].notna()]  # a failed run has no value to draw: the title counts it
     if ok.empty:
         return None
     name = METRICS[metric].display
@@ -110,7 +113,8 @@ def plot_final(runs: pd.DataFrame, metric: str, colors: dict, out: Path) -> Path
         ax.set_xticks(range(len(order)))
         ax.set_xticklabels(order, rotation=30, ha="right", fontsize=8)
         ax.set_ylabel(name)
-        ax.set_title(f"{ds}: final {name} per run", fontsize=9)
+        n_bad = int(bad[runs["dataset"] == ds].sum())
+        ax.set_title(f"{ds}: final {name} per run" + (f" ({n_bad} failed, not drawn)" if n_bad else ""), fontsize=9)
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     path = out / f"final_{metric}.png"
@@ -278,8 +282,52 @@ def plot_depth(depth: pd.DataFrame, colors: dict, out: Path) -> Path | None:
     return path
 
 
-def all_plots(root: Path, runs: pd.DataFrame, curves: pd.DataFrame, depth: pd.DataFrame, out: Path) -> list[tuple[str, Path]]:
-    """Every figure the study's data allows, as (caption, PNG path), in the order the report shows them."""
+def plot_profiles(runs: pd.DataFrame, metric: str, colors: dict, out: Path) -> Path | None:
+    """Performance profiles (Agarwal et al. 2021, Fig. 5; Dolan and Moré 2002): per data set, the share of each cell's runs
+    better than tau, for tau over the observed values; a failed run is never better than any tau."""
+    if metric not in runs or METRICS[metric].lower_is_better is None:
+        return None
+    lower = METRICS[metric].lower_is_better
+    bad = runs[f"failed_{metric}"] if f"failed_{metric}" in runs else runs[metric].isna()
+    datasets = list(dict.fromkeys(runs["dataset"]))
+    rows = []
+    fig, axes = plt.subplots(1, len(datasets), figsize=(5.5 * len(datasets), 3.8), squeeze=False)
+    for ax, ds in zip(axes[0], datasets):
+        d = runs[runs["dataset"] == ds]
+        vals = pd.to_numeric(d[metric], errors="coerce")[~bad[d.index]].dropna().to_numpy(float)
+        if len(vals) == 0:
+            continue
+        taus = np.unique(vals)
+        for cell in [c for c in colors if c in set(d["cell"])]:
+            g = d[d["cell"] == cell]
+            v = pd.to_numeric(g[metric], errors="coerce").where(~bad[g.index]).to_numpy(float)  # NaN: failed
+            share = [float(np.mean(np.nan_to_num(v, nan=np.inf) <= t)) if lower else float(np.mean(np.nan_to_num(v, nan=-np.inf) >= t)) for t in taus]
+            ax.step(taus, share, where="post", color=colors[cell], label=cell, lw=1.3)
+            rows += [{"dataset": ds, "cell": cell, "tau": t, "share": sh, "runs": len(g)} for t, sh in zip(taus, share)]
+        ax.set_xlabel(f"{METRICS[metric].display} τ")
+        ax.set_ylabel(f"share of runs with {METRICS[metric].display} {'≤' if lower else '≥'} τ")
+        ax.set_title(f"{ds}: performance profile (failed runs never count)", fontsize=9)
+        ax.grid(alpha=0.3)
+    if not rows:
+        plt.close(fig)
+        return None
+    axes[0, -1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    path = out / f"profile_{metric}.png"
+    _save(fig, path)
+    write_csv(pd.DataFrame(rows), path.with_suffix(".csv"))
+    return path
+
+
+KEPT = ("critic_weights_", "toy_samples_", "image_samples_", "depth_grad_norms")  # drawn from run folders: kept when rebuilding without them
+
+
+def all_plots(root: Path | None, runs: pd.DataFrame, curves: pd.DataFrame, depth: pd.DataFrame, out: Path, families: Any = ()) -> list[tuple[str, Path]]:
+    """Every figure the study's data allows, as (caption, PNG path), in the order the report shows them.
+
+    root None: the run folders are not at hand (a rebuild from the committed CSVs); the figures drawn from them
+    are kept as they are in `out`, where they exist.
+    """
     cmap = cell_colors(list(dict.fromkeys(runs["cell"])))
     plots: list[tuple[str, Path | None]] = []
     for m in plotted():
@@ -288,7 +336,11 @@ def all_plots(root: Path, runs: pd.DataFrame, curves: pd.DataFrame, depth: pd.Da
     for m in tested():
         if m in runs and runs[m].notna().any():
             plots.append((f"Final {METRICS[m].display} per run (box: quartiles; dots: seeds)", plot_final(runs, m, cmap, out)))
+    for m in dict.fromkeys(m for f in families for m in f.metrics):
+        plots.append((f"Performance profile of {METRICS[m].display}: share of runs better than τ", plot_profiles(runs, m, cmap, out)))
     plots.append(("Critic gradient norm at interpolates x̂ over training", plot_grad_norm(curves, cmap, out)))
+    if root is None:
+        return [(caption, p) for caption, p in plots if p is not None] + [("Drawn from the runs' own files", p) for p in sorted(out.glob("*.png")) if p.name.startswith(KEPT)]
     plots += [("Histogram of the critic's final weights, beside the gradient norm at x̂ above", p) for p in plot_weight_histograms(root, runs, cmap, out)]
     plots += [("Samples over critic contours", p) for p in plot_toy_samples(root, runs, cmap, out)]
     plots += [("Sample grids", p) for p in plot_image_samples(root, runs, cmap, out)]
@@ -296,4 +348,4 @@ def all_plots(root: Path, runs: pd.DataFrame, curves: pd.DataFrame, depth: pd.Da
     return [(caption, p) for caption, p in plots if p is not None]
 
 
-__all__ = ["all_plots", "band_data", "cell_colors", "plot_convergence", "plot_depth", "plot_final", "plot_grad_norm", "plot_image_samples", "plot_toy_samples"]
+__all__ = ["all_plots", "band_data", "cell_colors", "plot_convergence", "plot_depth", "plot_final", "plot_grad_norm", "plot_image_samples", "plot_profiles", "plot_toy_samples"]

@@ -23,32 +23,55 @@ from __future__ import annotations
 import base64
 import html
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from ..fileio import atomic_write_text
 from ..outcome import RULE
 from ..rundir.panel import PANEL_FILE
-from .load import PUBLISHED_KEY, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
+from .families import Family, exploratory, family_tests
+from .load import CURVES_CSV, PUBLISHED_KEY, RUNS_CSV, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
 from .plots import all_plots
 from .published import mode_tables
 from .search_tables import ROLES, is_search, search_sections, stage2_view
-from .stats import BCA, BOOT_RESAMPLES, RANGE_MAX_N, paired_tests
-from .tables import display_tables, factorial_tables, markdown, stats_display, summarize, write_csv
+from .stats import BCA, BOOT_RESAMPLES, PERCENTILE, RANGE_MAX_N
+from .tables import display_tables, factorial_tables, improvement_display, improvement_table, markdown, stats_display, summarize, write_csv
 
 LIST_RUNS = 5  # run ids named in the note on runs that lack run-side results
 
 
-def write_report(root: str | Path, baseline: str | None = None) -> Path:
-    """Write DIR/report/ (tables, statistics, plots, index.html); returns the path of index.html."""
+RECORDED, AFTER, EXPLORATORY = "recorded", "declared after the runs", "exploratory"
+
+
+def study_families(info: dict[str, Any], runs: pd.DataFrame, baseline: str, roles: tuple[str, ...] = (), given: list[Family] | None = None) -> tuple[list[Family], str]:
+    """(the families the paired tests run over, where they come from): study.json's (declared before the runs), else `given`
+    (a preset's declaration, made after these runs), else exploratory ones (per role of a search)."""
+    if info.get("families"):
+        return [Family.from_dict(d) for d in info["families"]], RECORDED
+    if given:
+        return list(given), AFTER
+    if roles:
+        return [f for r in roles for f in exploratory(runs[runs["role"] == r], f"{baseline} ({r})")], EXPLORATORY
+    return exploratory(runs, baseline), EXPLORATORY
+
+
+def write_report(root: str | Path, baseline: str | None = None, out: str | Path | None = None, families: list[Family] | None = None) -> Path:
+    """Write the report (tables, statistics, plots, index.html) into out (default DIR/report/); returns the path of index.html.
+
+    From the run folders where they are; without them (a committed results/<study>), from report/runs.csv and
+    curves.csv, so every table is rebuilt from the committed raw values (plots that need a run's files are kept as they are).
+    families: the paired tests' families where study.json records none (a preset's, declared after the runs).
+    """
     root = Path(root).expanduser()
     runs, curves, depth, info = load_study(root)
+    from_folders = any((root / str(r)).is_dir() for r in runs["run_id"])
     baseline = baseline or info.get("baseline") or "wgan-gp"
-    out = root / "report"
-    out.mkdir(exist_ok=True)
+    out = Path(out).expanduser() if out else root / "report"
+    out.mkdir(parents=True, exist_ok=True)
 
-    write_csv(runs, out / "runs.csv")
-    write_csv(curves, out / "curves.csv")
+    write_csv(runs, out / RUNS_CSV)
+    write_csv(curves, out / CURVES_CSV)
     sections: list[tuple[str, pd.DataFrame, str]] = []
     search_plots: list[tuple[str, Path]] = []
     metric = primary_metric(runs, info)
@@ -56,27 +79,37 @@ def write_report(root: str | Path, baseline: str | None = None) -> Path:
     if is_search(info):  # the tables, tests and plots below describe stage 2: '<objective> (tuned)' and '(defaults)'
         all_runs = runs
         runs, curves = stage2_view(all_runs, all_curves, info)
-    scored = apply_failure_rule(runs, all_curves, metric)  # finished runs; failed ones at their untrained values
+    scored = apply_failure_rule(runs, metric)  # finished runs, flagged per metric; no value replaced
+    families, declared = study_families(info, scored, baseline, ROLES if is_search(info) else (), families)
     if is_search(info):
         sections, search_plots = search_sections(all_runs, all_curves, scored, info, baseline, out)
-        stats = pd.concat([paired_tests(scored[scored["role"] == r], f"{baseline} ({r})") for r in ROLES], ignore_index=True)
-    else:
-        stats = paired_tests(scored, baseline)
+    stats = family_tests(scored, families)
+    improvement = improvement_table(scored, families)
     summary = summarize(scored)
     write_csv(summary, out / "summary.csv")
     published = mode_tables(summary, scored)  # data sets with published mode counts: ours beside theirs
     for heading, t, _ in published:
         write_csv(t, out / f"modes_{heading.split(':')[0]}.csv")
     write_csv(stats, out / "stats.csv")
-    plots = search_plots + all_plots(root, scored, curves, depth, out)
+    write_csv(improvement, out / "improvement.csv")
+    plots = search_plots + all_plots(root if from_folders else None, scored, curves, depth, out, families)
 
     unfinished = int((~runs["status"].isin(["ok", "diverged"])).sum())
-    doc = _Doc(info, runs, display_tables(summary), stats, factorial_tables(scored), baseline, lacking_note(root, runs), sections, metric, unfinished)
-    doc.after = published
+    lacking = lacking_note(root, runs) if from_folders else ""
+    doc = _Doc(info, runs, display_tables(summary), stats, factorial_tables(scored), baseline, lacking, sections, metric, unfinished)
+    doc.after = published + ([("Probability of improvement", improvement_display(improvement), IMPROVEMENT_NOTE)] if not improvement.empty else [])
+    doc.declared = declared
     atomic_write_text(out / "summary.md", doc.markdown())
     index = out / "index.html"
     atomic_write_text(index, doc.html(plots))
     return index
+
+
+IMPROVEMENT_NOTE = (
+    "P(cell beats baseline): the share of all (cell run, baseline run) pairs in which the cell's run is better, ties counting "
+    "half, failures worst and tied among themselves (rliable's probability of improvement, Agarwal et al. 2021); interval: "
+    "95% percentile bootstrap over each cell's runs (measured coverage: results/coverage). 0.5: neither tends to win."
+)
 
 
 def lacking_note(root: Path, runs: pd.DataFrame) -> str:
@@ -112,19 +145,22 @@ def feature_network_notes(runs: pd.DataFrame) -> list[str]:
 
 def _notes(runs: pd.DataFrame, baseline: str, tested: bool, metric: str | None, unfinished: int) -> list[str]:
     notes = [
-        f"Failures: {RULE.format(metric=metric or 'metric')}. `failed (diverged)` counts them per cell; the metric columns "
-        "include them at that value, so an unstable objective is not flattered by dropping its failures.",
-        f"Intervals: the range (min, max) where a cell has n <= {RANGE_MAX_N} values; beyond, a {BCA} interval of the mean "
-        f"({BOOT_RESAMPLES:,} seeded resamples). Each column header says which it shows.",
+        f"Failures: {RULE}. Each metric's `failed` column counts them.",
+        f"Intervals of the mean (over the runs that did not fail): the range (min, max) where a cell has n <= {RANGE_MAX_N} values; "
+        f"beyond, a {BCA} interval ({BOOT_RESAMPLES:,} seeded resamples). Median and IQM (interquartile mean: the mean of the middle "
+        f"50% of runs, failures ranked worst; with n < 4 it is the mean): {PERCENTILE} intervals over the cell's runs. The "
+        "coverage each interval kind actually reaches is measured in results/coverage (it is not assumed from the nominal level).",
         f"Steps to ±10%: the first evaluation within {THRESHOLD_SHARE:.0%} of the run's own final value (runs that did not fail).",
     ]
     if unfinished:
         notes.append(f"{unfinished} run(s) have not finished (no final.json): they are left out of every table until they do.")
     if tested:  # no paired tests where the study has no baseline cell (the depth experiment)
         notes.append(
-            f"Paired tests (stats.csv): each cell against `{baseline}` on matched seeds, Wilcoxon signed-rank (exact without zero or "
-            "tied differences, else the normal approximation: column `Wilcoxon`), Holm-corrected within one data set and one metric "
-            "(the family: stats.csv `holm_family`); r = matched-pairs rank-biserial (positive: the cell's values are larger)."
+            "Paired tests (stats.csv): each cell of a family against its baseline on matched seeds, the exact signed-rank test "
+            "(the sign-flip distribution conditional on the ranks, ties included; a failed run ranked worst, two failures tie), "
+            "Holm-corrected over exactly the family (stats.csv `family`, `family_size`). A verdict is 'better' or 'worse' at "
+            "p (Holm) < 0.05, 'equivalent within ±m' where two one-sided signed-rank tests reject a shift of m or more "
+            "(Holm over the family), and otherwise 'not shown to differ', which is not a claim of equality."
         )
     notes += feature_network_notes(runs)
     if "modes" in runs:
@@ -157,6 +193,16 @@ class _Doc:
         self.sections = list(sections)  # (heading, table, note): a search's sections, before the summary
         self.notes = _notes(runs, baseline, not stats.empty, metric, unfinished)
         self.after: list[tuple[str, pd.DataFrame, str]] = []  # (heading, table, note) after the summary: mode counts beside published ones
+        self.declared = EXPLORATORY  # where the paired tests' families come from (study_families)
+
+    def family_note(self) -> str:
+        if self.declared == RECORDED:
+            return "Families: declared in the preset and recorded in study.json when the study was created, before it ran."
+        if self.declared == AFTER:
+            return ("Families: declared in the preset (wgan_core/study/presets.py) after these runs were made (study.json records "
+                    "none), so they were chosen knowing the results: read the p-values as a re-analysis, not a confirmation.")
+        return ("Families: none was declared for this study (made before families existed), so every cell is tested against the "
+                "baseline, one exploratory family per data set and metric; read its p-values as exploratory.")
 
     def markdown(self) -> str:
         info = self.info
@@ -177,7 +223,7 @@ class _Doc:
             parts += [f"## {heading}", "", markdown(t), "", note, ""]
         if not self.stats.empty:
             table, note = stats_display(self.stats)
-            parts += ["## Paired tests", ""] + ([f"All rows: {note}.", ""] if note else []) + [markdown(table.fillna("")), ""]
+            parts += ["## Paired tests", "", self.family_note(), ""] + ([f"Test: {note}.", ""] if note else []) + [markdown(table.fillna("")), ""]
         parts += ["Notes:", ""] + [f"- {n}" for n in self.notes] + [""]
         return "\n".join(parts)
 
@@ -210,7 +256,7 @@ class _Doc:
             parts += [f"<h2>{esc(heading)}</h2>", t.to_html(index=False, escape=True, border=0), f"<p class='meta'>{esc(note)}</p>"]
         if not self.stats.empty:
             table, note = stats_display(self.stats)
-            parts += [f"<h2>Paired tests against {esc(self.baseline)}</h2>"] + ([f"<p>All rows: {esc(note)}.</p>"] if note else [])
+            parts += ["<h2>Paired tests</h2>", f"<p>{esc(self.family_note())}</p>"] + ([f"<p>Test: {esc(note)}.</p>"] if note else [])
             parts.append(table.fillna("").to_html(index=False, escape=True, border=0))
         parts += ["<ul>"] + [f"<li>{esc(n)}</li>" for n in self.notes] + ["</ul>", "<h2>Plots</h2>"]
         for caption, path in plots:
@@ -219,7 +265,7 @@ class _Doc:
                 f"<figure><img alt='{esc(path.name)}' src='data:image/png;base64,{b64}'>"
                 f"<figcaption>{esc(caption)} — <code>{esc(path.name)}</code>, data: <code>{esc(path.with_suffix('.csv').name)}</code></figcaption></figure>"
             )
-        more = ", stage1.csv, budget.csv, sensitivity.csv, ranking.csv, cost.csv" if self.sections else ""
+        more = ", improvement.csv, stage1.csv, budget.csv, sensitivity.csv, ranking.csv, cost.csv" if self.sections else ""
         parts.append(f"<p class='meta'>Tables as CSV: runs.csv, curves.csv, summary.csv, stats.csv{more} (beside this file).</p></body></html>")
         return "\n".join(parts)
 

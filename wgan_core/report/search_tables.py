@@ -4,9 +4,9 @@ Reads study.json's "stage1" table (run id -> data set, objective, setting, hyper
 values) and "stage2" record (selected settings; run id -> roles 'tuned' / 'defaults').
 
   * Stage-1 score of a run: by the one failure rule (wgan_core.outcome), which the search's
-    selection also uses: its final value of the search metric, or, if it failed (diverged, not
-    finite, or worse than its own untrained generator), that untrained value. A setting's score
-    is the mean over its selection seeds.
+    selection also uses: its final value of the search metric, or +inf if it failed (diverged,
+    unfinished, or a non-finite final value): ranked worst, never a substituted value. A setting's
+    score is the mean over its selection seeds (+inf if any of them failed).
   * budget.csv: expected best score of m settings drawn without replacement from the K tried,
     exactly (report/budget.py), with a 95% percentile-bootstrap band over the K settings, per data
     set and objective.
@@ -53,19 +53,17 @@ def stage1_frame(runs: pd.DataFrame, curves: pd.DataFrame, info: dict[str, Any])
     metric = info.get("metric", "w1")
     lower = lower_is_better(metric)
     by_id = runs.set_index("run_id")
-    step0 = curves[curves["step"] == 0].drop_duplicates("run_id").set_index("run_id")[metric] if metric in curves else pd.Series(dtype=float)
     rows = []
     for rid, row in info["stage1"].items():
         r = by_id.loc[rid] if rid in by_id.index else None
         final = float(r[metric]) if r is not None and metric in r and pd.notna(r[metric]) else math.nan
         status = r["status"] if r is not None else "missing"
-        untrained = float(step0.get(rid, math.nan)) if rid in step0.index else math.nan
-        bad = failed(status, final, untrained, lower)
+        bad = failed(status, final)
         values = {p: row.get("values", {}).get(p, math.nan) for p in PARAMS}
         values["optimizer"] = row.get("values", {}).get("optimizer", "")
         rows.append({
             "dataset": row["dataset"], "objective": row["variant"], "setting": row["setting"], "seed": row.get("seed", 0), "run_id": rid,
-            "status": status, "final": final, "failed": bad, "score": untrained if bad else final, **values,
+            "status": status, "final": final, "failed": bad, "score": math.inf if bad else (final if lower else -final), **values,
             "wall_time_s": float(r["run_seconds"]) if r is not None and pd.notna(r.get("run_seconds")) else math.nan,
             "cpu_share": float(r["cpu_share"]) if r is not None and "cpu_share" in r and pd.notna(r["cpu_share"]) else math.nan,
         })  # fmt: skip
@@ -106,7 +104,7 @@ def budget_table(settings: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (dataset, obj), g in settings.groupby(["dataset", "objective"], sort=False):
         scores = g.sort_values("setting")["score"].to_numpy(float)
-        scores = scores[np.isfinite(scores)]
+        scores = scores[~np.isnan(scores)]  # a failed setting stays in at +inf: it is never the best of a draw that has another
         if len(scores) == 0:
             continue
         curve = budget_curve(scores)

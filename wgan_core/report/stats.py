@@ -1,14 +1,29 @@
-"""The report's statistics: intervals of a mean, Holm correction, rank-biserial r, paired Wilcoxon tests.
+"""The report's statistics: intervals, robust aggregates, the probability of improvement, paired tests, Holm, equivalence.
 
-Owns every number of the report that is more than a mean or a median. `interval` labels
-what it returns: the range (min, max) for n <= 5 values, where a bootstrap's percentiles are
-the range anyway and cover far less than 95%; a 95% BCa bootstrap interval of the mean for
-n >= 6. `paired_tests` compares each cell with the baseline cell seed by seed (matched
-seeds), within a data set and metric, on every finished run scored by the failure rule
-(wgan_core.outcome: a failed run takes its untrained value and stays in); the family Holm
-corrects is one data set and one metric, named in each row. The Wilcoxon test is exact where
-the differences have no zeros and no ties, else the normal approximation; each row says which.
-Metric directions come from the registry (wgan_core.metrics.registry).
+Owns every number of the report that is more than a count. Failed runs (wgan_core.outcome) enter
+as *costs*: the metric oriented so that lower is better, +inf for a failure, so every rank-based
+number here ranks a failure worst and ties failures among themselves, and no value stands in for
+one. Means are over the runs that did not fail.
+
+  * `interval`: of the mean of the runs that did not fail: their range for n <= 5, a BCa bootstrap
+    beyond (scipy.stats.bootstrap). Each label carries its coverage as measured by
+    benchmarks/coverage.py (results/coverage/coverage.csv), not assumed.
+  * `median_iqm`: the median and the interquartile mean (IQM: the mean of the middle 50% of runs,
+    scipy.stats.trim_mean at 0.25, as rliable's `aggregate_iqm`) of the costs, each with a percentile
+    bootstrap interval (runs resampled within the cell: the one-stratum case of rliable's
+    stratified bootstrap). A failure is +inf, so a median or IQM that reaches failures prints as such.
+  * `probability_of_improvement`: P(X beats Y) = P(x < y) + P(x = y) / 2 over all pairs of runs
+    (rliable's `probability_of_improvement`, the Mann-Whitney U / (n m)), with a percentile
+    bootstrap interval resampling X's and Y's runs independently.
+  * `signed_rank`: the Wilcoxon signed-rank test of matched-seed differences, exact always: the
+    sign-flip distribution of the statistic conditional on the observed ranks (ties get average
+    ranks, zero differences are dropped as in Wilcoxon's rule), computed by dynamic programming
+    on doubled ranks. Without ties it equals scipy's exact test; with ties it is the exact
+    conditional (permutation) test rather than a normal approximation. One method everywhere.
+  * `tost`: equivalence within +-margin as two one-sided signed-rank tests (of d + margin > 0 and
+    d - margin < 0); equivalent when the larger p is below alpha. "Not shown to differ" is what a
+    test that does not reject says; only TOST says "equivalent".
+  * `holm` over a declared family (wgan_core.report.families).
 """
 
 from __future__ import annotations
@@ -18,24 +33,21 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.stats import bootstrap, rankdata, wilcoxon
-
-from ..metrics.registry import METRICS, tested
+from scipy.stats import bootstrap, rankdata, trim_mean
 
 CI_LEVEL = 0.95
 BOOT_RESAMPLES = 10_000
-MIN_PAIRS_FOR_P = 5  # below this an exact two-sided Wilcoxon p cannot fall below 2/2^4 = 0.125: no p is reported
 RANGE_MAX_N = 5  # intervals of n <= 5 values are their range; larger n: a BCa bootstrap
-RANGE, BCA = "range", f"{CI_LEVEL:.0%} BCa bootstrap"
+RANGE, BCA, PERCENTILE = "range", f"{CI_LEVEL:.0%} BCa bootstrap", f"{CI_LEVEL:.0%} percentile bootstrap"
+IQM_CUT = 0.25
 
 # scipy >= 1.15 seeds with `rng`; older releases (pyproject allows 1.10) with `random_state`.
 _SEED_KW = "rng" if "rng" in inspect.signature(bootstrap).parameters else "random_state"
 
-STATS_COLUMNS = [
-    "dataset", "metric", "baseline", "cell", "n_pairs", "n_nonzero", "mean_diff", "median_diff", "better", "worse", "ties",
-    "statistic", "method", "p_value", "p_holm", "holm_family", "rank_biserial", "note",
-]  # fmt: skip
+
+def finite(values: Any) -> np.ndarray:
+    x = np.asarray(values, dtype=float)
+    return x[np.isfinite(x)]
 
 
 def bootstrap_ci(values: Any, level: float = CI_LEVEL, n_resamples: int = BOOT_RESAMPLES, seed: int = 0, method: str = "BCa") -> tuple[float, float]:
@@ -44,8 +56,7 @@ def bootstrap_ci(values: Any, level: float = CI_LEVEL, n_resamples: int = BOOT_R
     NaN for fewer than 2 finite values; (v, v) when all values are equal (scipy would warn
     about a degenerate distribution there).
     """
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
+    x = finite(values)
     if len(x) < 2:
         return math.nan, math.nan
     if np.all(x == x[0]):
@@ -60,8 +71,7 @@ def bootstrap_ci(values: Any, level: float = CI_LEVEL, n_resamples: int = BOOT_R
 
 def interval(values: Any) -> tuple[float, float, str]:
     """(low, high, what it is) for the mean of the finite values: their range for n <= RANGE_MAX_N, else a 95% BCa bootstrap CI."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
+    x = finite(values)
     if len(x) == 0:
         return math.nan, math.nan, ""
     if len(x) <= RANGE_MAX_N:
@@ -80,6 +90,75 @@ def interval_label(kinds: Any) -> str:
     return f"range if n <= {RANGE_MAX_N}, else {BCA} CI"
 
 
+def iqm(costs: Any, axis: int | None = None) -> Any:
+    """Interquartile mean: the mean after cutting floor(n/4) values from each end (scipy.stats.trim_mean, as rliable)."""
+    return trim_mean(np.asarray(costs, dtype=float), IQM_CUT, axis=axis)
+
+
+def _sorted_resamples(x: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(R, n) bootstrap resamples of x, each sorted (inf sorts last)."""
+    return np.sort(x[rng.integers(0, len(x), size=(n_resamples, len(x)))], axis=1)
+
+
+def _order_quantiles(stat: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentile interval by order statistics (no interpolation, so a failure's +inf never becomes NaN)."""
+    alpha = (1 - level) / 2
+    return float(np.quantile(stat, alpha, method="lower")), float(np.quantile(stat, 1 - alpha, method="higher"))
+
+
+def _median_sorted(s: np.ndarray) -> np.ndarray:
+    n = s.shape[-1]
+    lo, hi = s[..., (n - 1) // 2], s[..., n // 2]
+    return np.where(lo == hi, lo, (lo + hi) / 2)  # inf == inf: no inf - inf
+
+
+def _iqm_sorted(s: np.ndarray) -> np.ndarray:
+    n = s.shape[-1]
+    k = int(IQM_CUT * n)
+    return s[..., k : n - k].mean(axis=-1)
+
+
+def median_iqm(costs: Any, level: float = CI_LEVEL, n_resamples: int = BOOT_RESAMPLES, seed: int = 0) -> dict[str, float]:
+    """{'median', 'median_lo', 'median_hi', 'iqm', 'iqm_lo', 'iqm_hi'} of the costs (+inf = failed), with percentile bootstrap intervals.
+
+    NaN costs (not measured) are left out; intervals need at least 2 values.
+    """
+    x = np.asarray(costs, dtype=float)
+    x = x[~np.isnan(x)]
+    out = dict.fromkeys(("median", "median_lo", "median_hi", "iqm", "iqm_lo", "iqm_hi"), math.nan)
+    if len(x) == 0:
+        return out
+    s = np.sort(x)
+    out["median"], out["iqm"] = float(_median_sorted(s)), float(_iqm_sorted(s))
+    if len(x) >= 2:
+        boot = _sorted_resamples(x, n_resamples, np.random.default_rng(seed))
+        out["median_lo"], out["median_hi"] = _order_quantiles(_median_sorted(boot), level)
+        out["iqm_lo"], out["iqm_hi"] = _order_quantiles(_iqm_sorted(boot), level)
+    return out
+
+
+def _poi(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """P(x beats y) over all pairs, along the last axis of each: mean of [x < y] + [x == y] / 2 (costs: lower is better)."""
+    a, b = x[..., :, None], y[..., None, :]
+    return ((a < b) + 0.5 * (a == b)).mean(axis=(-2, -1))
+
+
+def probability_of_improvement(x: Any, y: Any, level: float = CI_LEVEL, n_resamples: int = BOOT_RESAMPLES, seed: int = 0) -> tuple[float, float, float]:
+    """(P(X beats Y), lo, hi): costs of X's and Y's runs (+inf = failed; failures tie); percentile bootstrap over both sets of runs."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    x, y = x[~np.isnan(x)], y[~np.isnan(y)]
+    if len(x) == 0 or len(y) == 0:
+        return math.nan, math.nan, math.nan
+    p = float(_poi(x, y))
+    if len(x) < 2 or len(y) < 2:
+        return p, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    bx = x[rng.integers(0, len(x), size=(n_resamples, len(x)))]
+    by = y[rng.integers(0, len(y), size=(n_resamples, len(y)))]
+    lo, hi = _order_quantiles(_poi(bx, by), level)
+    return p, lo, hi
+
+
 def holm(pvalues: Any) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values (NaN entries stay NaN and do not count in the family)."""
     p = np.asarray(pvalues, dtype=float)
@@ -96,90 +175,71 @@ def holm(pvalues: Any) -> np.ndarray:
     return out
 
 
+def _signed_ranks(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(|d| ranks doubled to integers, signs) of the non-zero differences; +-inf ties among its own sign's magnitude."""
+    d = d[d != 0]
+    r2 = np.rint(2 * rankdata(np.abs(d))).astype(np.int64)  # average ranks are multiples of 1/2
+    return r2, np.sign(d)
+
+
+def _null_counts(r2: np.ndarray) -> np.ndarray:
+    """counts[t] = number of the 2^n sign assignments whose doubled positive-rank sum is t (exact, by dynamic programming)."""
+    counts = np.zeros(int(r2.sum()) + 1, dtype=float)
+    counts[0] = 1.0
+    for r in r2:
+        counts[r:] = counts[r:] + counts[:-r].copy() if r else counts * 2
+    return counts
+
+
+def signed_rank(d: Any, alternative: str = "two-sided") -> tuple[float, float, int]:
+    """(T+, p, n non-zero) of the exact signed-rank test of H0: the differences are symmetric about 0.
+
+    d: matched differences (x - baseline) of costs; +-inf allowed (one run of the pair failed), NaN
+    pairs dropped, zeros (both failed, or equal) dropped. alternative: 'two-sided', 'greater'
+    (d tends to be positive) or 'less'. Exact conditional on the ranks, ties included.
+    """
+    d = np.asarray(d, dtype=float)
+    d = d[~np.isnan(d)]
+    r2, sign = _signed_ranks(d)
+    n = len(r2)
+    if n == 0:
+        return math.nan, 1.0, 0
+    t2 = int(r2[sign > 0].sum())
+    counts = _null_counts(r2)
+    total = counts.sum()
+    p_le, p_ge = counts[: t2 + 1].sum() / total, counts[t2:].sum() / total
+    p = {"greater": p_ge, "less": p_le}.get(alternative, min(1.0, 2 * min(p_le, p_ge)))
+    return t2 / 2, float(p), n
+
+
+def min_signed_rank_p(n: int) -> float:
+    """The smallest two-sided p the exact signed-rank test can give with n non-zero pairs: 2 / 2^n."""
+    return min(1.0, 2.0 / 2**n) if n > 0 else 1.0
+
+
+min_wilcoxon_p = min_signed_rank_p  # the name the earlier reports used
+
+
+def tost(d: Any, margin: float) -> float:
+    """p of the paired equivalence test (two one-sided signed-rank tests) of |location of d| < margin; NaN without pairs."""
+    d = np.asarray(d, dtype=float)
+    d = d[~np.isnan(d)]
+    if len(d) == 0:
+        return math.nan
+    return max(signed_rank(d + margin, "greater")[1], signed_rank(d - margin, "less")[1])
+
+
 def rank_biserial(diffs: Any) -> float:
     """Matched-pairs rank-biserial correlation (Kerby 2014): (R+ - R-) / (R+ + R-) over the non-zero differences."""
     d = np.asarray(diffs, dtype=float)
-    d = d[d != 0]
+    d = d[(d != 0) & ~np.isnan(d)]
     if len(d) == 0:
         return 0.0
     r = rankdata(np.abs(d))
     return float((r[d > 0].sum() - r[d < 0].sum()) / r.sum())
 
 
-def min_wilcoxon_p(n: int) -> float:
-    """The smallest two-sided p an exact Wilcoxon signed-rank test can give with n non-zero pairs: 2 / 2^n."""
-    return min(1.0, 2.0 / 2**n) if n > 0 else 1.0
-
-
-def _wilcoxon(x: np.ndarray, b: np.ndarray) -> tuple[float, float, str]:
-    """(statistic, two-sided p, method): exact without zero or tied differences, else the normal approximation."""
-    d = x - b
-    exact = bool(np.all(d != 0) and len(np.unique(np.abs(d))) == len(d))
-    if exact:
-        res = wilcoxon(x, b, method="exact")
-        return float(res.statistic), float(res.pvalue), "exact"
-    try:
-        res = wilcoxon(x, b, method="asymptotic")
-    except ValueError:  # scipy < 1.15 names it "approx"
-        res = wilcoxon(x, b, method="approx")
-    return float(res.statistic), float(res.pvalue), "normal approximation (zero or tied differences)"
-
-
-def _pair_row(dataset: str, metric: str, baseline: str, cell: str, x: pd.Series, b: pd.Series) -> dict[str, Any]:
-    """One cell against the baseline on the seeds both have: counts, differences, Wilcoxon test (p not yet Holm-corrected)."""
-    pair = pd.concat([x, b], axis=1, keys=["x", "b"], join="inner").dropna()
-    d = (pair["x"] - pair["b"]).to_numpy(float)
-    n, nz = len(d), int((d != 0).sum())
-    sign = -1.0 if METRICS[metric].lower_is_better else 1.0
-    row: dict[str, Any] = {
-        "dataset": dataset, "metric": metric, "baseline": baseline, "cell": cell, "n_pairs": n, "n_nonzero": nz,
-        "mean_diff": float(d.mean()) if n else math.nan, "median_diff": float(np.median(d)) if n else math.nan,
-        "better": int((sign * d > 0).sum()), "worse": int((sign * d < 0).sum()), "ties": int((d == 0).sum()),
-        "statistic": math.nan, "method": "", "p_value": math.nan, "rank_biserial": rank_biserial(d) if n else math.nan, "note": "",
-    }  # fmt: skip
-    if n < MIN_PAIRS_FOR_P:
-        row["note"] = (
-            f"{n} pair{'' if n == 1 else 's'} < {MIN_PAIRS_FOR_P}: no p reported; the smallest two-sided p attainable is "
-            f"2/2^{n} = {min_wilcoxon_p(n):.3g}, so the test cannot reach significance"
-        )
-    elif nz == 0:
-        row["p_value"], row["note"] = 1.0, "all paired differences are 0"
-    else:
-        row["statistic"], row["p_value"], row["method"] = _wilcoxon(pair["x"].to_numpy(float), pair["b"].to_numpy(float))
-        if nz < 6:
-            row["note"] = f"{nz} non-zero differences: p cannot fall below 2/2^{nz} = {min_wilcoxon_p(nz):.3g}, so not below 0.05"
-    return row
-
-
-def paired_tests(runs: pd.DataFrame, baseline: str, metrics: tuple[str, ...] | None = None) -> pd.DataFrame:
-    """Each cell against the baseline cell, matched by seed within a data set, on the runs given (already scored by the failure rule).
-
-    `metrics`: the registry's tested metrics by default (those present in `runs`). Each row names its Holm family:
-    the tests of one data set and one metric against this baseline.
-    """
-    rows: list[dict[str, Any]] = []
-    for dataset, g in runs.groupby("dataset", sort=False):
-        base = g[g["cell"] == baseline]
-        if base.empty:
-            continue
-        for metric in metrics if metrics is not None else tested():
-            if metric not in g or g[metric].isna().all():
-                continue
-            b = base.drop_duplicates("seed").set_index("seed")[metric]
-            family = [
-                _pair_row(dataset, metric, baseline, cell, gc.drop_duplicates("seed").set_index("seed")[metric], b)
-                for cell, gc in g.groupby("cell", sort=False)
-                if cell != baseline
-            ]
-            m = sum(math.isfinite(r["p_value"]) for r in family)
-            for r, a in zip(family, holm([r["p_value"] for r in family])):
-                r["p_holm"] = float(a)
-                r["holm_family"] = f"{dataset}, {metric}: {m} test{'s' if m != 1 else ''} against {baseline}"
-            rows += family
-    return pd.DataFrame(rows, columns=STATS_COLUMNS)
-
-
 __all__ = [
-    "BCA", "BOOT_RESAMPLES", "CI_LEVEL", "RANGE", "bootstrap_ci", "holm", "interval", "interval_label", "min_wilcoxon_p", "paired_tests",
-    "rank_biserial",
+    "BCA", "BOOT_RESAMPLES", "CI_LEVEL", "PERCENTILE", "RANGE", "bootstrap_ci", "finite", "holm", "interval", "interval_label", "iqm",
+    "median_iqm", "min_signed_rank_p", "min_wilcoxon_p", "probability_of_improvement", "rank_biserial", "signed_rank", "tost",
 ]  # fmt: skip

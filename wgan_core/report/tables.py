@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..fileio import atomic_write_text
 from ..metrics.registry import METRICS
-from .stats import interval, interval_label
+from .families import Family, costs
+from .stats import PERCENTILE, interval, interval_label, median_iqm, probability_of_improvement
 
 FACTORIAL_METRICS = ("w1", "modes", "fid")  # the primary metric of each kind of data, for loss x constraint tables
 W1_FLOOR = "w1_floor"  # shown once per cell as "W1 floor (two real samples)", not as a metric with a CI
@@ -35,11 +36,16 @@ def _shown(metrics: list[str], present: Any) -> list[str]:
     return [m for m in metrics if m != W1_FLOOR and f"{m}_2500" not in present]
 
 
-def summarize(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per data set and cell: run counts, failures, and mean, interval (with its kind), median, best and n of each registered metric.
+def _oriented(m: str, c: float) -> float:
+    """A cost (lower is better, +inf failed) back in the metric's own direction (-inf for a failure of a higher-is-better metric)."""
+    return c if METRICS[m].lower_is_better is not False else 0.0 - c  # 0.0 - c: never -0
 
-    `runs`: the finished runs scored by the failure rule (load.apply_failure_rule), so a failed run counts with its
-    untrained value; `failed` and `failure_rate` say how many did.
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per data set and cell: run counts, and per registered metric its failures, mean [interval] over the runs that did not
+    fail, median and IQM [percentile bootstrap] with failures ranked worst, best and n.
+
+    `runs`: the finished runs flagged by the failure rule (load.apply_failure_rule); no value stands in for a failure.
     """
     rows = []
     for (dataset, cell), g in runs.groupby(["dataset", "cell"], sort=False):
@@ -49,14 +55,25 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
             "failed": int(fails.sum()), "failure_rate": float(fails.mean()) if len(g) else math.nan,
         }  # fmt: skip
         for m in _metric_cols(g):
-            vals = g[m].dropna().to_numpy(float)
+            bad = g[f"failed_{m}"].to_numpy(bool) if f"failed_{m}" in g else np.zeros(len(g), bool)
+            vals = pd.to_numeric(g[m], errors="coerce").to_numpy(float)[~bad]
+            vals = vals[np.isfinite(vals)]
             lo, hi, kind = interval(vals)
             lower = METRICS[m].lower_is_better
             best = (vals.min() if lower else vals.max()) if (len(vals) and lower is not None) else math.nan
             row.update({
-                f"{m}_mean": vals.mean() if len(vals) else math.nan, f"{m}_lo": lo, f"{m}_hi": hi, f"{m}_interval": kind,
-                f"{m}_median": float(np.median(vals)) if len(vals) else math.nan, f"{m}_best": best, f"{m}_n": len(vals),
+                f"{m}_failed": int(bad.sum()), f"{m}_mean": vals.mean() if len(vals) else math.nan, f"{m}_lo": lo, f"{m}_hi": hi,
+                f"{m}_interval": kind, f"{m}_best": best, f"{m}_n": len(vals),
             })  # fmt: skip
+            if lower is None:
+                row[f"{m}_median"] = float(np.median(vals)) if len(vals) else math.nan
+                continue
+            agg = median_iqm(costs(g, m).to_numpy(float))
+            for k, v in agg.items():  # a higher-is-better metric's cost is its negative: its interval's ends swap back
+                row[f"{m}_{k}"] = _oriented(m, v)
+            if lower is False:
+                for a in ("median", "iqm"):
+                    row[f"{m}_{a}_lo"], row[f"{m}_{a}_hi"] = row[f"{m}_{a}_hi"], row[f"{m}_{a}_lo"]
         ok = g[~fails]
         for col in [c for c in g.columns if c.startswith(("steps_to_", "time_to_"))]:
             row[f"{col}_mean"] = ok[col].mean()
@@ -65,6 +82,28 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
                 row[f"{col}_mean"] = pd.to_numeric(g[col], errors="coerce").mean()
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def improvement_table(runs: pd.DataFrame, families: list[Family]) -> pd.DataFrame:
+    """P(cell beats baseline) [95% percentile bootstrap] for every pair of every family, per data set and metric (failures worst)."""
+    rows = []
+    for f in families:
+        for dataset, g in runs.groupby("dataset", sort=False):
+            if f.datasets and dataset not in f.datasets:
+                continue
+            base = g[g["cell"] == f.baseline]
+            for m in f.metrics:
+                if base.empty or m not in g:
+                    continue
+                b = costs(base, m).to_numpy(float)
+                for cell in f.cells:
+                    x = g[g["cell"] == cell]
+                    if x.empty:
+                        continue
+                    p, lo, hi = probability_of_improvement(costs(x, m).to_numpy(float), b)
+                    rows.append({"family": f.name, "dataset": dataset, "metric": m, "cell": cell, "baseline": f.baseline,
+                                 "n_cell": len(x), "n_baseline": len(base), "p_improvement": p, "lo": lo, "hi": hi})
+    return pd.DataFrame(rows, columns=["family", "dataset", "metric", "cell", "baseline", "n_cell", "n_baseline", "p_improvement", "lo", "hi"])
 
 
 def num(v: Any, spec: str = ".3g") -> str:
@@ -97,18 +136,32 @@ def _ci(row: pd.Series, m: str) -> str:
     return f"{metric_num(m, mean)} [{metric_num(m, lo)}, {metric_num(m, hi)}]"
 
 
+def _agg(row: pd.Series, m: str, a: str) -> str:
+    """'v [lo, hi]' of a robust aggregate; a failure's infinite value prints as 'failed'."""
+    def one(v: Any) -> str:
+        return "failed" if isinstance(v, float) and math.isinf(v) else metric_num(m, v)
+
+    v, lo, hi = row.get(f"{m}_{a}"), row.get(f"{m}_{a}_lo"), row.get(f"{m}_{a}_hi")
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "—"
+    return one(v) if lo is None or (isinstance(lo, float) and math.isnan(lo)) else f"{one(v)} [{one(lo)}, {one(hi)}]"
+
+
 def display_tables(summary: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
-    """Per data set: (mean [interval] of each metric, the header naming the interval, with failure counts, threshold and time;
-    median / best of each metric)."""
+    """Per data set: (failures and mean [interval] of each metric, with threshold and time; median and IQM [interval] and best)."""
     out = {}
     for dataset, g in summary.groupby("dataset", sort=False):
         metrics = _shown([m for m in METRICS if f"{m}_mean" in g and g[f"{m}_mean"].notna().any()], {c[: -len("_mean")] for c in g.columns})
-        t = pd.DataFrame({"cell": g["cell"], "runs": g["runs"], "failed (diverged)": [f"{f} ({d})" for f, d in zip(g["failed"], g["diverged"])]})
+        t = pd.DataFrame({"cell": g["cell"], "runs": g["runs"], "diverged": g["diverged"]})
         extra = pd.DataFrame({"cell": g["cell"]})
         for m in metrics:
-            t[f"{METRICS[m].display} mean [{interval_label(g[f'{m}_interval'])}]"] = [_ci(r, m) for _, r in g.iterrows()]
+            if f"{m}_failed" in g:
+                t[f"{METRICS[m].display} failed"] = [int(v) for v in g[f"{m}_failed"]]
+            t[f"{METRICS[m].display} mean of the rest [{interval_label(g[f'{m}_interval'])}]"] = [_ci(r, m) for _, r in g.iterrows()]
             if METRICS[m].lower_is_better is not None:
-                extra[f"{METRICS[m].display} median / best"] = [f"{metric_num(m, r[f'{m}_median'])} / {metric_num(m, r[f'{m}_best'])}" for _, r in g.iterrows()]
+                extra[f"{METRICS[m].display} median [{PERCENTILE}]"] = [_agg(r, m, "median") for _, r in g.iterrows()]
+                extra[f"{METRICS[m].display} IQM [{PERCENTILE}]"] = [_agg(r, m, "iqm") for _, r in g.iterrows()]
+                extra[f"{METRICS[m].display} best"] = [metric_num(m, r[f"{m}_best"]) for _, r in g.iterrows()]
         if f"{W1_FLOOR}_mean" in g and g[f"{W1_FLOOR}_mean"].notna().any():
             extra["W1 floor (two real samples)"] = [metric_num(W1_FLOOR, v) for v in g[f"{W1_FLOOR}_mean"]]
         for col in [c for c in g.columns if c.startswith("steps_to_") and c.endswith("_mean")]:
@@ -124,6 +177,17 @@ def display_tables(summary: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.Da
     return out
 
 
+def improvement_display(t: pd.DataFrame) -> pd.DataFrame:
+    """The probability-of-improvement table as shown: 'p [lo, hi]' per family, data set, metric and pair."""
+    if t.empty:
+        return t
+    return pd.DataFrame({
+        "family": t["family"], "dataset": t["dataset"], "metric": [display_name(m) for m in t["metric"]], "cell": t["cell"],
+        "vs": t["baseline"], "runs": [f"{a} vs {b}" for a, b in zip(t["n_cell"], t["n_baseline"])],
+        f"P(cell beats vs) [{PERCENTILE}]": [f"{num(p, '.2f')} [{num(lo, '.2f')}, {num(hi, '.2f')}]" for p, lo, hi in zip(t["p_improvement"], t["lo"], t["hi"])],
+    })  # fmt: skip
+
+
 def markdown(df: pd.DataFrame) -> str:
     cols = [str(c).replace("|", "\\|") for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
@@ -133,26 +197,26 @@ def markdown(df: pd.DataFrame) -> str:
 
 
 def stats_display(stats: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """(readable table, the note shared by every row or ''): a note common to all rows is shown once, not per row."""
+    """(readable table of the paired tests, the method shared by every row or '')."""
     if stats.empty:
         return stats, ""
-    t = stats[["dataset", "metric", "cell", "n_pairs", "better", "worse", "ties", "median_diff", "rank_biserial", "method", "p_value", "p_holm", "note"]].copy()
+    t = stats[["family", "dataset", "metric", "cell", "baseline", "n_pairs", "failed_cell", "failed_baseline", "better", "worse", "ties",
+               "median_diff", "rank_biserial", "p_value", "p_holm", "margin", "p_equiv_holm", "verdict"]].copy()
     t["median_diff"] = [metric_num(m, v) for m, v in zip(t["metric"], t["median_diff"])]
-    for c in ("rank_biserial", "p_value", "p_holm"):
+    for c in ("rank_biserial", "p_value", "p_holm", "p_equiv_holm", "margin"):
         t[c] = [num(v) for v in t[c]]
     t["metric"] = [display_name(m) for m in t["metric"]]
+    t["family"] = [f"{f} ({n} tests)" for f, n in zip(stats["family"], stats["family_size"])]
     t.columns = [
-        "dataset", "metric", f"cell vs {stats['baseline'].iloc[0]}", "pairs", "better", "worse", "ties",
-        "median diff", "rank-biserial r", "Wilcoxon", "p", "p (Holm, per data set and metric)", "note",
+        "family (Holm over it)", "dataset", "metric", "cell", "vs", "pairs", "cell failed", "vs failed", "better", "worse", "ties",
+        "median diff", "r (>0: cell better)", "p", "p (Holm)", "equivalence margin", "p equivalent (Holm)", "verdict",
     ]  # fmt: skip
-    notes = stats["note"].fillna("")
-    if notes.nunique() == 1:
-        return t.drop(columns="note"), str(notes.iloc[0])
-    return t, ""
+    methods = stats["method"].fillna("")
+    return t, str(methods.iloc[0]) if methods.nunique() == 1 else ""
 
 
 def factorial_tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """loss x constraint tables of the mean primary metric, when the study crosses both factors."""
+    """loss x constraint tables of the mean primary metric over the runs that did not fail, when the study crosses both factors."""
     out: dict[str, pd.DataFrame] = {}
     if not {"loss", "constraint"} <= set(runs.columns):
         return out
@@ -162,9 +226,10 @@ def factorial_tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
             continue  # not a full cross (e.g. the five named variants)
         for m in FACTORIAL_METRICS:
             if m in g and g[m].notna().any():
-                t = g.pivot_table(index="loss", columns="constraint", values=m, aggfunc="mean")
+                ok = g.assign(**{m: g[m].where(~g[f"failed_{m}"])}) if f"failed_{m}" in g else g  # a failure is no value
+                t = ok.pivot_table(index="loss", columns="constraint", values=m, aggfunc="mean")
                 out[f"{dataset}: mean {METRICS[m].display}"] = t.map(lambda v, m=m: metric_num(m, v)).reset_index()
     return out
 
 
-__all__ = ["display_tables", "factorial_tables", "markdown", "metric_num", "num", "stats_display", "summarize", "write_csv"]
+__all__ = ["improvement_display", "improvement_table", "display_tables", "factorial_tables", "markdown", "metric_num", "num", "stats_display", "summarize", "write_csv"]

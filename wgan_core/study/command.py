@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ..config import ConfigError
 from ..errors import Parser
+from ..report.families import reach
 from ..signals import EXIT_INTERRUPTED
 from . import (
     PRESETS,
@@ -71,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--slurm", action="append", default=[], metavar="KEY=VALUE", help="submitit parameter (e.g. timeout_min=240, slurm_partition=gpu); repeatable"
     )
+    p.add_argument(
+        "--families", metavar="FILE",
+        help="a JSON list of families of comparisons ({name, cells, baseline, metrics, margins, headline, datasets}) replacing the preset's "
+        "declared ones; recorded in study.json before any run",
+    )  # fmt: skip
     p.add_argument("--baseline", help="cell the report's paired tests compare against (default: the preset's, wgan-gp)")
     p.add_argument("--no-report", action="store_true", help="run only; `python -m wgan_core report DIR` writes the report later")
     p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
@@ -88,6 +94,27 @@ def default_executor(spec: StudySpec) -> str:
     cores = available_cores()
     on_cpu = spec.device == "cpu" or (spec.device == "auto" and not cuda_available())
     return f"process:{cores}" if on_cpu and cores > 1 else "local"
+
+
+def family_plan(families, seeds: int, datasets: int) -> list[str]:
+    """One line per declared family: its tests, the smallest p one test can reach with `seeds` matched pairs, and after Holm."""
+    out = []
+    for f in families:
+        p, holm_p = reach(f, seeds, datasets)
+        ok = "can reach p < 0.05" if holm_p < 0.05 else "CANNOT reach p < 0.05: its tests are descriptive"
+        out.append(f"family{' (headline)' if f.headline else ''} {f.name!r}: {f.size(datasets)} tests, {seeds} seeds: "
+                   f"smallest p {p:.3g}, after Holm {holm_p:.3g}: {ok}")
+    return out
+
+
+def refuse_unreachable(families, seeds: int, datasets: int) -> None:
+    """A one-line ConfigError when a headline family cannot reach p < 0.05 with the planned seeds (nothing has run yet)."""
+    for f in families:
+        p, holm_p = reach(f, seeds, datasets)
+        if f.headline and holm_p >= 0.05:
+            need = next(n for n in range(1, 64) if reach(f, n, datasets)[1] < 0.05)
+            raise ConfigError(f"seeds: the headline family {f.name!r} ({f.size(datasets)} tests) cannot reach p < 0.05 with {seeds} seeds "
+                              f"(smallest Holm-adjusted p {holm_p:.3g}); it needs --seeds {need} or more")
 
 
 def _split(s: str | None) -> tuple[str, ...]:
@@ -112,8 +139,11 @@ def main(argv: list[str] | None = None) -> int:
         spec = StudySpec(
             preset, seeds, args.device, _split(args.variants), _split(args.datasets), tuple(args.set),
             settings=args.settings if args.settings is not None else 0, metric=args.metric or "", params=_split(args.params),
-            selection_seeds=args.selection_seeds if args.selection_seeds is not None else 1,
+            selection_seeds=args.selection_seeds if args.selection_seeds is not None else 1, families_file=args.families or "",
         )  # fmt: skip
+        datasets = len({j.dataset for j in spec.jobs()})
+        refuse_unreachable(spec.families, seeds, datasets)  # before anything runs or prints
+        plan = family_plan(spec.families, seeds, datasets)
         executor = Executor.parse(args.executor or default_executor(spec), args.slurm, args.threads, args.ensemble)
         jobs = spec.jobs()
         if args.dry_run:
@@ -124,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             together = [u for u in plan_units(jobs, executor.ensemble, executor_workers(executor, len(jobs))) if len(u) > 1]
             print(f"--ensemble {executor.ensemble}: {sum(map(len, together))} runs in {len(together)} seed ensembles, the rest alone")
             print(f"{len(jobs)} runs")
+            print("\n".join(plan))
             if spec.search is not None:
                 from .search import plan_summary
 
@@ -131,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         out = Path(args.out).expanduser() if args.out else Path.home() / "wgan-runs" / preset
         command = "python -m wgan_core study " + shlex.join(argv if argv is not None else sys.argv[1:])
+        print("\n".join(plan))
         failure = None
         signal.signal(signal.SIGTERM, _terminate)  # kill / Slurm around the whole study: stop as on Ctrl-C
         try:

@@ -16,9 +16,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError
+from ..config import VARIANTS, ConfigError
 from ..env import git_commit
 from ..metrics.registry import METRICS
+from ..report.families import Family, check_family
 from .presets import PRESETS, SELECTION_SEED0, Job, search_stage1
 from .space import PARAM_NAMES
 
@@ -39,6 +40,7 @@ class StudySpec:
     metric: str = ""  # search presets: the metric that picks stage 2's setting, lower is better ('' = the preset's)
     params: tuple[str, ...] = ()  # search presets: the hyperparameters to vary ('' = all of study.space.SPACE)
     selection_seeds: int = 1  # search presets: R seeds per stage-1 setting, selected on their mean (disjoint from stage 2's)
+    families_file: str = ""  # a JSON list of families (report.families.Family) replacing the preset's declared ones
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -47,6 +49,7 @@ class StudySpec:
             raise ConfigError(f"seeds: must be a positive integer, got {self.seeds!r}")
         if not (self.device in ("auto", "cpu") or self.device.startswith("cuda")):
             raise ConfigError(f"device: unknown {self.device!r}; allowed: auto, cpu, cuda, cuda:N")
+        object.__setattr__(self, "_families", self._load_families())
         plan = PRESETS[self.preset].search
         if plan is None:
             if self.settings or self.metric or self.params or self.selection_seeds != 1:
@@ -70,6 +73,27 @@ class StudySpec:
         bad = [n for n in self.params if n not in PARAM_NAMES]
         if bad:
             raise ConfigError(f"params: unknown hyperparameter(s) {', '.join(bad)}; allowed: {', '.join(PARAM_NAMES)}")
+
+    def _load_families(self) -> tuple[Family, ...]:
+        """The preset's declared families, or those of --families FILE; each checked (one-line ConfigError) before anything runs."""
+        if not self.families_file:
+            families = PRESETS[self.preset].families
+        else:
+            try:
+                raw = json.loads(Path(self.families_file).expanduser().read_text())
+            except (OSError, json.JSONDecodeError) as e:
+                raise ConfigError(f"families: cannot read {self.families_file!r} as JSON: {str(e).splitlines()[0]}") from None
+            if not isinstance(raw, list):
+                raise ConfigError(f"families: {self.families_file!r} must hold a JSON list of families, got {type(raw).__name__}")
+            families = tuple(Family.from_dict(d) for d in raw)
+        labels = set(VARIANTS)
+        for f in families:
+            check_family(f, labels)
+        return tuple(families)
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return self._families  # type: ignore[attr-defined]
 
     @property
     def search(self):  # the SearchPlan of a search preset, else None
@@ -158,6 +182,7 @@ def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "",
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "git_commit": git_commit(),
             "command": command,
+            "families": [f.to_dict() for f in spec.families],  # declared before any run: the report's tests are over these
             **(extra or {}),
         }
         _create_exclusive(path, json.dumps(info, indent=2) + "\n")  # two invocations racing: one creates, both compare

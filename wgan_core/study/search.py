@@ -6,7 +6,7 @@ Stage 2: for every data set and objective, the setting with the lowest mean scor
 selection seeds (ties broken by setting index), and the defaults, each retrained on seeds 0..N-1.
 No stage-2 seed was used in stage 1, so a tuned score never includes the run that chose it
 (the selection bias of retraining the selecting seed). Scores follow the one failure rule
-(wgan_core.outcome): a failed run scores as its untrained generator.
+(wgan_core.outcome): a failed run scores +inf (ranked worst).
 
 Stage 2 is derived from stage 1's finished results alone, deterministically, and recorded in
 study.json ("stage2") before any stage-2 run starts; a later invocation re-derives it and
@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, RunConfig
-from ..fileio import read_rows, write_json
+from ..fileio import write_json
 from ..metrics.registry import lower_is_better
-from ..outcome import scored
+from ..outcome import cost
 from .executors import Executor
 from .identity import STUDY_FILE, StudySpec, prepare_dir, read_study
 from .jobs import check_device, job_cost, raise_failures, run_jobs
@@ -50,25 +50,15 @@ def stage1_table(spec: StudySpec) -> dict[str, dict[str, Any]]:
     return table
 
 
-def _step0(run_dir: Path, metric: str) -> float:
-    """The run's untrained value of the metric: its step-0 row of metrics.csv (NaN if absent)."""
-    try:
-        row = next((r for r in read_rows(run_dir / "metrics.csv") if int(float(r["step"])) == 0), {})
-        return float(row[metric]) if row.get(metric) not in (None, "") else math.nan
-    except (OSError, ValueError, KeyError):
-        return math.nan
-
-
 def score(root: Path, run_id: str, metric: str) -> float:
-    """A stage-1 run's score by the failure rule (outcome.scored); inf where not even its untrained value is known."""
+    """A stage-1 run's score by the failure rule (outcome.cost): its final value (lower is better), +inf if it failed or is unfinished."""
     try:
         final = json.loads((root / run_id / "final.json").read_text())
     except (OSError, ValueError):
         return math.inf  # unfinished: cannot win
     value = final.get("metrics", {}).get(metric)
     value = float(value) if isinstance(value, (int, float)) else math.nan
-    out = scored(str(final.get("status")), value, _step0(root / run_id, metric), lower_is_better(metric))
-    return out if math.isfinite(out) else math.inf
+    return cost(str(final.get("status")), value, bool(lower_is_better(metric)))
 
 
 def select(table: dict[str, dict[str, Any]], scores: dict[str, float]) -> dict[str, dict[str, dict[str, Any]]]:
