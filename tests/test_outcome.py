@@ -1,58 +1,73 @@
-"""The one failure rule (wgan_core.outcome): what fails, what score it takes, in both metric directions."""
+"""The one failure rule (wgan_core.outcome): what fails, how a failure ranks, and that no value ever stands in for one."""
 
 import math
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from wgan_core.outcome import failed, scored
+from wgan_core.outcome import cost, failed
 
 
 @pytest.mark.parametrize(
-    ("status", "final", "untrained", "is_failed", "score"),
+    ("status", "final", "is_failed"),
     [
-        ("ok", 0.2, 1.4, False, 0.2),  # learned something: its own value
-        ("ok", 1.4, 1.4, False, 1.4),  # exactly as good as untrained is not worse
-        ("ok", 1.5, 1.4, True, 1.4),  # worse than untrained: learned nothing
-        ("ok", 1e20, 1.4, True, 1.4),  # a blow-up cannot swamp a mean
-        ("ok", math.nan, 1.4, True, 1.4),
-        ("ok", math.inf, 1.4, True, 1.4),
-        ("ok", None, 1.4, True, 1.4),  # NaN is stored as null
-        ("diverged", 0.01, 1.4, True, 1.4),  # a low last value does not save a diverged run
-        ("incomplete", 0.2, 1.4, True, 1.4),
-        ("ok", 0.3, math.nan, False, 0.3),  # no untrained value to compare with: only the final's finiteness counts
+        ("ok", 0.2, False),
+        ("ok", 1.5, False),  # worse than an untrained generator is a (bad) result, not a failure
+        ("ok", 1e20, False),  # a blow-up is a value: the robust aggregates, not a substitution, keep it from swamping a summary
+        ("ok", math.nan, True),
+        ("ok", math.inf, True),
+        ("ok", None, True),  # NaN is stored as null
+        ("diverged", 0.01, True),  # a low last value does not save a diverged run
+        ("incomplete", 0.2, True),
     ],
 )
-def test_rule_lower_is_better(status, final, untrained, is_failed, score):
-    assert failed(status, final, untrained) is is_failed
-    assert scored(status, final, untrained) == score
+def test_rule(status, final, is_failed):
+    assert failed(status, final) is is_failed
 
 
-def test_rule_higher_is_better_and_unknown_untrained():
-    assert failed("ok", 3, 5, lower_is_better=False) and scored("ok", 3, 5, lower_is_better=False) == 5  # fewer modes than untrained
-    assert not failed("ok", 7, 5, lower_is_better=False) and scored("ok", 7, 5, lower_is_better=False) == 7
-    assert math.isnan(scored("diverged", 0.1, None))  # nothing to score it by
+def test_a_failure_costs_infinity_in_both_directions_and_a_value_keeps_its_order():
+    assert cost("ok", 0.3) == 0.3 and cost("ok", 7, lower_is_better=False) == -7  # more modes: lower cost
+    assert cost("diverged", 0.01) == math.inf and cost("ok", math.nan, lower_is_better=False) == math.inf
+    assert cost("ok", 7, lower_is_better=False) < cost("ok", 3, lower_is_better=False) < cost("diverged", 900, lower_is_better=False)
 
 
-def test_the_report_judges_each_metric_on_its_own_and_on_the_same_number_of_samples():
-    import pandas as pd
-
+def test_the_report_flags_each_metric_and_replaces_nothing():
     from wgan_core.report.load import apply_failure_rule
 
     runs = pd.DataFrame({
-        "run_id": ["a", "b", "c"], "status": ["ok", "ok", "diverged"],
-        "fid": [50.0, 30.0, 20.0],  # final, on final_eval_samples
-        "modes": [11.0, 40.0, 9.0],
-    })
-    curves = pd.DataFrame({  # every evaluation, on eval_samples; step 0 is the untrained generator
-        "run_id": ["a", "a", "b", "b", "c", "c"], "step": [0, 500, 0, 500, 0, 500],
-        "fid": [40.0, 60.0, 44.0, 45.0, 41.0, 19.0], "modes": [1.0, 11.0, 2.0, 40.0, 1.0, 9.0],
-    })
-    out = apply_failure_rule(runs, curves, "fid").set_index("run_id")
-    # a: worse FID than untrained (60 > 40 at the same n), more modes than untrained (11 > 1): failed on FID only
-    assert (out.loc["a", "failed_fid"], out.loc["a", "failed_modes"], out.loc["a", "fid"], out.loc["a", "modes"]) == (True, False, 40.0, 11.0)
-    # b: its 10,000-sample final FID (30) beats the 2,000-sample start (44), but its last 2,000-sample one (45) does not
-    assert out.loc["b", "failed_fid"] and out.loc["b", "fid"] == 44.0 and not out.loc["b", "failed_modes"] and out.loc["b", "modes"] == 40.0
-    # c diverged: every metric at its untrained value
-    assert out.loc["c", "failed_fid"] and out.loc["c", "failed_modes"] and (out.loc["c", "fid"], out.loc["c", "modes"]) == (41.0, 1.0)
-    assert list(out["failed"]) == [True, True, True]  # the primary metric's
-    assert list(apply_failure_rule(runs, curves, "modes")["failed"]) == [False, False, True]
+        "run_id": ["a", "b", "c", "d"], "dataset": ["x"] * 4, "status": ["ok", "ok", "diverged", "incomplete"],
+        "fid": [60.0, math.inf, 20.0, 10.0], "modes": [11.0, 40.0, 9.0, 5.0],
+    })  # fmt: skip
+    out = apply_failure_rule(runs, "fid").set_index("run_id")
+    assert list(out.index) == ["a", "b", "c"]  # unfinished runs wait; finished ones all stay
+    assert list(out["failed_fid"]) == [False, True, True] and list(out["failed_modes"]) == [False, False, True]
+    assert list(out["fid"]) == [60.0, math.inf, 20.0] and list(out["modes"]) == [11.0, 40.0, 9.0]  # as the runs wrote them
+    assert list(out["failed"]) == [False, True, True]
+    assert list(apply_failure_rule(runs, "modes")["failed"]) == [False, False, True]
+
+
+def test_a_metric_written_as_null_failed_and_one_never_written_is_not_measured():
+    """JSON has no inf: a run writes a non-finite metric as null, which the report names in `nonfinite`."""
+    import json
+
+    from wgan_core.report.load import _run_row, apply_failure_rule
+
+    final = json.loads(json.dumps({"status": "ok", "metrics": {"fid": None, "modes": 12}}))  # fid ended non-finite; kid never written
+    row = _run_row(Path("r"), {"dataset": "8gaussians", "seed": 0}, final, pd.DataFrame())
+    runs = pd.DataFrame([row, {**row, "run_id": "s", "fid": 30.0, "nonfinite": "", "kid": 0.2}])
+    out = apply_failure_rule(runs, "fid")
+    assert list(out["failed_fid"]) == [True, False] and list(out["failed_kid"]) == [False, False] and not out["failed_modes"].any()
+
+
+def test_pacgan_grid_high_quality_share_lies_within_its_runs():
+    """The committed study whose untrained generator scored a perfect 1.0: the summary now sits inside its runs' range."""
+    from wgan_core.report.load import apply_failure_rule
+    from wgan_core.report.tables import summarize
+
+    runs = pd.read_csv(Path(__file__).parent.parent / "results/pacgan-2d/report/runs.csv")
+    grid = runs[runs["dataset"] == "2d-grid"]
+    row = summarize(apply_failure_rule(grid, "w1")).iloc[0]
+    lo, hi = grid["high_quality_2500"].min(), grid["high_quality_2500"].max()
+    assert lo <= row["high_quality_2500_mean"] <= hi and lo <= row["high_quality_2500_median"] <= hi
+    assert (row["high_quality_2500_lo"], row["high_quality_2500_hi"]) == (lo, hi)  # n = 3: the range

@@ -18,7 +18,8 @@ from wgan_core import RunConfig
 from wgan_core.cli import main as cli_main
 from wgan_core.metrics import registry
 from wgan_core.metrics.registry import METRICS
-from wgan_core.report import bootstrap_ci, holm, load_study, min_wilcoxon_p, paired_tests, rank_biserial, write_report
+from wgan_core.report import bootstrap_ci, family_tests, holm, load_study, min_wilcoxon_p, rank_biserial, write_report
+from wgan_core.report.families import Family, exploratory
 from wgan_core.report.stats import interval, interval_label
 from wgan_core.study import Executor, StudySpec, run_study
 
@@ -167,11 +168,10 @@ def test_report_files(synthetic):
     five = conv[(conv["dataset"] == "25gaussians") & (conv["step"] == 100)]
     assert (five["interval"] == "range").all() and (five["lo"] == 0.2).all()  # n = 3: the band is the range, and says so
     final = pd.read_csv(rep / "final_w1.csv")
-    assert len(final) == 27 and set(final["run_id"]) == set(runs["run_id"])  # the diverged run stays, at its untrained value
     diverged = runs[runs["status"] == "diverged"]["run_id"].item()
-    assert final.set_index("run_id").loc[diverged, "w1"] == 1.0  # its step-0 W1, not its last value (0.22)
+    assert len(final) == 26 and diverged not in set(final["run_id"])  # a failed run has no value to draw (its title counts it)
     final_modes = pd.read_csv(rep / "final_modes_2500.csv")  # from final.json: the report computes nothing
-    assert len(final_modes) == 26 and final_modes["modes_2500"].isin([8, 20]).all()  # only the older run (none stored) left out
+    assert len(final_modes) == 25 and final_modes["modes_2500"].isin([8, 20]).all()  # the older run (none stored) and the diverged one
     for name in ("convergence_w1", "convergence_modes", "convergence_high_quality", "final_w1", "final_modes_2500", "grad_norm"):
         assert (rep / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
@@ -207,15 +207,18 @@ def test_summary_against_hand_values(synthetic):
         r = s.loc[("8gaussians", v)]
         assert r["w1_mean"] == pytest.approx(np.mean(values))
         assert r["w1_median"] == pytest.approx(np.median(values))
+        assert r["w1_iqm"] == pytest.approx(np.mean(sorted(values)[1:5]))  # n = 6: one cut from each end
+        assert r["w1_median_lo"] <= r["w1_median"] <= r["w1_median_hi"] and r["w1_iqm_lo"] <= r["w1_iqm"] <= r["w1_iqm_hi"]
         assert r["w1_best"] == pytest.approx(min(values))  # lower is better
         assert r["w1_lo"] < r["w1_mean"] < r["w1_hi"] and r["w1_interval"] == "95% BCa bootstrap"  # n = 6
         assert r["runs"] == 6 and r["diverged"] == 0 and r["failed"] == 0 and r["modes_best"] == 8 and r["modes_2500_n"] == 6
     ns = s.loc[("25gaussians", "nsgan")]
-    # the diverged seed stays, scored as its untrained generator (step-0 W1 1.0), never dropped
-    assert ns["diverged"] == 1 and ns["failed"] == 1 and ns["failure_rate"] == pytest.approx(1 / 3)
-    assert ns["w1_n"] == 3 and ns["w1_mean"] == pytest.approx((0.20 + 0.21 + 1.0) / 3)
-    assert (ns["w1_lo"], ns["w1_hi"], ns["w1_interval"]) == (0.2, 1.0, "range")  # n = 3: the range, labelled
-    assert ns["modes_2500_n"] == 2  # the older run has none; the diverged one takes its step-0 modes
+    # the diverged seed is counted, left out of the mean (no value stands in for it) and ranked worst in the median
+    assert ns["diverged"] == 1 and ns["failed"] == 1 and ns["failure_rate"] == pytest.approx(1 / 3) and ns["w1_failed"] == 1
+    assert ns["w1_n"] == 2 and ns["w1_mean"] == pytest.approx((0.20 + 0.21) / 2)
+    assert (ns["w1_lo"], ns["w1_hi"], ns["w1_interval"]) == (0.2, pytest.approx(0.21), "range")  # the range of what did not fail, labelled
+    assert ns["w1_median"] == pytest.approx(0.21) and ns["w1_iqm"] == np.inf  # (0.20, 0.21, failed): n = 3 cuts nothing, so the IQM is the failure
+    assert ns["modes_2500_n"] == 1 and ns["modes_2500_failed"] == 1  # the older run has none (not measured); the diverged one failed
     metric_cols = [c[: -len("_mean")] for c in s.columns if c.endswith("_mean") and c[: -len("_mean")] in METRICS]
     assert metric_cols == [m for m in METRICS if m in metric_cols]  # in the registry's order
 
@@ -226,49 +229,64 @@ def test_paired_tests_match_scipy_and_holm(synthetic):
     assert list(dict.fromkeys(st[st["dataset"] == "8gaussians"]["metric"])) == [m for m in registry.tested() if m in present]
     w = st[(st["dataset"] == "8gaussians") & (st["metric"] == "w1")].set_index("cell")
     assert set(w.index) == {"nsgan", "wgan-clip"} and (w["baseline"] == "wgan-gp").all()
+    # no family declared (study.json has none): one exploratory family per data set and metric, which says so
+    assert (w["family"] == "exploratory (not declared): 8gaussians, w1").all() and (w["family_size"] == 2).all()
     p = {}
-    for cell, method in (("nsgan", "exact"), ("wgan-clip", "asymptotic")):
+    for cell in ("nsgan", "wgan-clip"):
         d = np.subtract(W1[cell], W1["wgan-gp"])
-        assert (len(np.unique(np.abs(d))) == len(d)) == (method == "exact")  # wgan-clip's differences hold tied |d| (0.01)
-        ref = sps.wilcoxon(W1[cell], W1["wgan-gp"], method=method)
-        assert w.loc[cell, "p_value"] == pytest.approx(ref.pvalue) and w.loc[cell, "statistic"] == pytest.approx(ref.statistic)
-        assert w.loc[cell, "method"].startswith("exact" if method == "exact" else "normal approximation")
-        assert w.loc[cell, "holm_family"] == "8gaussians, w1: 2 tests against wgan-gp"
-        p[cell] = ref.pvalue
+        assert w.loc[cell, "method"].startswith("exact signed-rank")
+        if len(np.unique(np.abs(d))) == len(d):  # nsgan: no ties, so scipy's exact test is the same test
+            assert w.loc[cell, "p_value"] == pytest.approx(sps.wilcoxon(W1[cell], W1["wgan-gp"], method="exact").pvalue)
+        p[cell] = w.loc[cell, "p_value"]
     assert p["nsgan"] == pytest.approx(2 / 2**6)
     lo, hi = sorted(p.values())
     holm_lo = min(1.0, 2 * lo)
     expect = {c: holm_lo if p[c] == lo else max(holm_lo, hi) for c in p}
     for cell in p:
         assert w.loc[cell, "p_holm"] == pytest.approx(expect[cell])
-    assert w.loc["nsgan", "rank_biserial"] == pytest.approx(1.0) and w.loc["nsgan", "worse"] == 6  # W1 higher on every seed
+    assert w.loc["nsgan", "rank_biserial"] == pytest.approx(-1.0) and w.loc["nsgan", "worse"] == 6  # W1 higher (worse) on every seed
+    # worse on all 6 seeds, p = 2/2^6, but Holm over the two tests gives 0.0625: not shown to differ at 0.05
+    assert (w["verdict"] == "not shown to differ").all() and w.loc["nsgan", "p_holm"] == pytest.approx(0.0625)
     ties = st[(st["dataset"] == "8gaussians") & (st["metric"] == "modes_2500")]
     assert (ties["p_value"] == 1.0).all() and (ties["ties"] == 6).all()
-    # 25gaussians: 3 (or 2) pairs -> no p-value, a note instead
-    few = st[st["dataset"] == "25gaussians"]
-    assert few["p_value"].isna().all() and few["note"].str.contains("cannot reach significance").all()
-    assert set(few[(few["cell"] == "nsgan") & (few["metric"] == "w1")]["n_pairs"]) == {3}  # the diverged seed stays in the pairs
+    few = st[(st["dataset"] == "25gaussians") & (st["cell"] == "nsgan") & (st["metric"] == "w1")].iloc[0]
+    # the diverged seed stays as a pair, ranked worst: seeds 0 and 1 tie (equal W1), nsgan loses seed 2, the one non-zero rank
+    assert few["n_pairs"] == 3 and few["failed_cell"] == 1 and (few["worse"], few["ties"], few["n_nonzero"], few["statistic"]) == (1, 2, 1, 1.0)
 
 
-def test_paired_tests_with_no_baseline_or_all_ties():
+def test_wgan_clips_tied_differences_get_the_exact_conditional_p_by_brute_force(synthetic):
+    import itertools
+
+    st = pd.read_csv(synthetic / "report" / "stats.csv")
+    row = st[(st["dataset"] == "8gaussians") & (st["metric"] == "w1") & (st["cell"] == "wgan-clip")].iloc[0]
+    d = np.round(np.subtract(W1["wgan-clip"], W1["wgan-gp"]), 12)
+    d = d[d != 0]
+    r = sps.rankdata(np.abs(d))
+    t = r[d > 0].sum()
+    sums = np.array([sum(r[i] for i in range(len(d)) if s[i]) for s in itertools.product((0, 1), repeat=len(d))])
+    assert row["p_value"] == pytest.approx(min(1.0, 2 * min((sums <= t).mean(), (sums >= t).mean())))
+
+
+def test_family_tests_with_no_baseline_or_all_ties():
     runs = pd.DataFrame({"dataset": ["a"] * 10, "cell": ["x"] * 5 + ["y"] * 5, "seed": list(range(5)) * 2, "status": ["ok"] * 10, "modes": [8] * 10})
-    assert paired_tests(runs, "nope").empty
-    t = paired_tests(runs, "x", ("modes",))
-    assert t.loc[0, "p_value"] == 1.0 and t.loc[0, "note"] == "all paired differences are 0"
+    assert family_tests(runs, [Family("f", ("y",), "nope", ("modes",))]).empty
+    t = family_tests(runs, exploratory(runs, "x"))
+    assert t.loc[0, "p_value"] == 1.0 and t.loc[0, "n_nonzero"] == 0 and t.loc[0, "verdict"] == "not shown to differ"
 
 
 def test_summary_md_and_html(synthetic):
     rep = synthetic / "report"
     md = (rep / "summary.md").read_text()
-    assert "## 8gaussians" in md and "W1 mean [95% BCa bootstrap CI]" in md and "modes (2,500 samples) mean [95% BCa bootstrap CI]" in md
-    assert "W1 mean [range]" in md  # 25gaussians: 3 seeds, so ranges, and the header says so
+    assert "## 8gaussians" in md and "W1 mean of the rest [95% BCa bootstrap CI]" in md
+    assert "modes (2,500 samples) mean of the rest [95% BCa bootstrap CI]" in md and "W1 IQM [95% percentile bootstrap]" in md
+    assert "W1 mean of the rest [range]" in md  # 25gaussians: 3 seeds, so ranges, and the header says so
     assert "| modes mean [" not in md  # the evaluation-sample mode metric gives way to its 2,500-sample version
-    row = next(line for line in md.splitlines() if line.startswith("| wgan-gp | 6 | 0 (0) |"))
+    row = next(line for line in md.splitlines() if line.startswith("| wgan-gp | 6 | 0 | 0 |"))
     assert f"| {np.mean(W1['wgan-gp']):.4g} [" in row  # W1 in the registry's format (.4g)
     page = (rep / "index.html").read_text()
     assert page.count("data:image/png;base64,") == len(list(rep.glob("*.png")))  # every plot embedded
     assert not re.search(r"""(src|href)=['"]?https?://""", page)  # self-contained: nothing fetched
-    assert "Paired tests against wgan-gp" in page
+    assert "<h2>Paired tests</h2>" in page and "exploratory family per data set and metric" in page
 
 
 def test_labels_and_cells_come_from_the_runs_files(tmp_path):
@@ -362,7 +380,7 @@ def test_report_cli_bad_input(tmp_path, capsys):
     assert not (tmp_path / "report").exists()
 
 
-def test_search_report_keeps_a_diverged_stage2_seed_at_its_untrained_score(tmp_path):
+def test_search_report_keeps_a_diverged_stage2_seed_ranked_worst(tmp_path):
     # stage 1: settings 0 and 1 of nsgan and wgan-gp on selection seed 1000; stage 2: both settings on fresh seeds 0..5
     stage1, stage2 = {}, {}
     for v in ("nsgan", "wgan-gp"):
@@ -381,9 +399,7 @@ def test_search_report_keeps_a_diverged_stage2_seed_at_its_untrained_score(tmp_p
     st = pd.read_csv(tmp_path / "report" / "stats.csv")
     row = st[(st["metric"] == "w1") & (st["cell"] == "nsgan (tuned)")].iloc[0]
     assert row["n_pairs"] == 6 and row["baseline"] == "wgan-gp (tuned)"  # the diverged seed 3 is a pair, not a gap
-    # its score is the untrained W1 (1.0 at step 0 in _fake_run), so the mean difference includes 1.0 - 0.23 for seed 3
-    want = np.mean([(0.5 + 0.01 * s if s != 3 else 1.0) - (0.2 + 0.01 * s) for s in range(6)])
-    assert row["mean_diff"] == pytest.approx(want)
+    assert row["failed_cell"] == 1 and row["worse"] == 6 and row["statistic"] == 21.0  # ranked worst, no value put in its place
     ranking = pd.read_csv(tmp_path / "report" / "ranking.csv").set_index("objective")
     assert ranking.loc["nsgan", "tuned_failure_rate"] == pytest.approx(1 / 6) and ranking.loc["wgan-gp", "tuned_failure_rate"] == 0
     stage1_csv = pd.read_csv(tmp_path / "report" / "stage1.csv")

@@ -270,16 +270,13 @@ def test_score_follows_the_failure_rule(tmp_path):
 
     run("ok", {"status": "ok", "metrics": {"w1": 0.25}})
     run("diverged", {"status": "diverged", "metrics": {"w1": 0.01}})  # a low last value does not save a diverged run
-    run("worse", {"status": "ok", "metrics": {"w1": 7.5}})  # worse than untrained: learned nothing
+    run("worse", {"status": "ok", "metrics": {"w1": 7.5}})  # worse than untrained (1.4): a bad result, not a failure
     run("null", {"status": "ok", "metrics": {"w1": None}})  # NaN is written as null
     run("nometric", {"status": "ok", "metrics": {}})
-    run("nostep0", {"status": "diverged", "metrics": {}}, step0=None)
     run("torn", text='{"status": "o')
-    assert score(tmp_path, "ok", "w1") == 0.25
-    for rid in ("diverged", "worse", "null", "nometric"):
-        assert score(tmp_path, rid, "w1") == 1.4, rid  # the untrained generator's step-0 value
-    for rid in ("nostep0", "torn", "missing"):
-        assert score(tmp_path, rid, "w1") == math.inf, rid  # nothing to score it by: it cannot win
+    assert score(tmp_path, "ok", "w1") == 0.25 and score(tmp_path, "worse", "w1") == 7.5
+    for rid in ("diverged", "null", "nometric", "torn", "missing"):
+        assert score(tmp_path, rid, "w1") == math.inf, rid  # failed or unfinished: ranked worst, never its untrained value
 
 
 def _search_spec(settings=3, seeds=3, overrides=TINY) -> StudySpec:
@@ -331,7 +328,7 @@ POLL_TIMEOUT_S = 120
 
 def _search_args(out: Path) -> list[str]:
     args = ["--preset", "search-toy", "--settings", "3", "--seeds", "3", "--datasets", "8gaussians", "--variants", "gan,wgan-gp",
-            "--device", "cpu", "--executor", "local", "--threads", "1", "--quiet", "--no-report", "--out", str(out)]  # fmt: skip
+            "--descriptive", "--device", "cpu", "--executor", "local", "--threads", "1", "--quiet", "--no-report", "--out", str(out)]  # fmt: skip
     for s in KILL_SET:
         args += ["--set", s]
     return args
@@ -502,8 +499,13 @@ def test_cli_dry_run_prints_both_stages_and_the_cost(tmp_path, capsys):
     cost_line = next(line for line in cap.out.splitlines() if line.startswith("estimated cost:"))
     assert f"about {core_s / 3600:.1f} CPU core-hours" in cost_line
 
-    rc, cap = _main(["--preset", "search-toy", "--device", "cpu", "--dry-run", "--out", str(out), "--settings", "3", "--seeds", "2",
-                     "--datasets", "8gaussians", "--variants", "gan,wgan-gp"], capsys)  # fmt: skip
-    assert rc == 0 and not out.exists()
+    small = ["--preset", "search-toy", "--device", "cpu", "--dry-run", "--out", str(out), "--settings", "3", "--seeds", "2",
+             "--datasets", "8gaussians", "--variants", "gan,wgan-gp"]  # fmt: skip
+    rc, cap = _main(small, capsys)  # its headline families (gan against wgan-gp) cannot reach 0.05 with 2 seeds: refused
+    assert rc == 2 and not out.exists() and cap.out == "" and cap.err.count("\n") == 1
+    assert "the headline family 'w1 at the tuned setting: each against wgan-gp (tuned)' (1 tests) cannot reach p < 0.05 with 2 seeds" in cap.err
+    assert "it needs --seeds 6 or more" in cap.err  # 2/2^6 = 0.031
+    rc, cap = _main([*small, "--descriptive"], capsys)
+    assert rc == 0 and not out.exists() and "1 tests, 2 seeds: smallest p 0.5, after Holm 0.5: CANNOT reach p < 0.05" in cap.out
     assert "stage 1: 6 runs (3 settings x 2 objective-data set pairs x 1 selection seed(s) from 1000)" in cap.out
     assert "stage 2: 4 to 8 more runs" in cap.out and "estimated cost: about" in cap.out

@@ -67,7 +67,7 @@ def test_the_published_table_stands_beside_our_cells_and_the_reference():
 
 def test_the_presets_follow_the_papers_settings():
     stacked = PRESETS["stacked"].build(PRESETS["stacked"].seeds, "cpu")
-    assert len(stacked) == 5 * 8 and {c.dataset for c in stacked} == {"stacked-mnist"}
+    assert len(stacked) == 5 * 10 and {c.dataset for c in stacked} == {"stacked-mnist"}  # 10 seeds: its headline family can reach 0.05
     paper = PRESETS["stacked-paper"].build(1, "cpu")
     assert {(c.steps * c.batch_size, c.z_dim, c.width) for c in paper} == {(50 * 128_000, 100, 64)}  # VEEGAN: 50 epochs of 128k
     pac = {(c.dataset, c.variant): c for c in PRESETS["pacgan-2d"].build(1, "cpu")}

@@ -86,6 +86,9 @@ def _run_row(d: Path, cfg: dict[str, Any], final: dict[str, Any] | None, curves:
         wall = final.get("wall_time_s")
         row["run_seconds"] = wall / row["ensemble_size"] if isinstance(wall, (int, float)) else math.nan
         row.update({k: v for k, v in final.get("metrics", {}).items() if k not in row})
+        # JSON has no NaN or inf: a run writes a non-finite metric as null. Named here, so that the failure rule can tell
+        # "ended non-finite" (failed) from "not measured" (a key the run never wrote).
+        row["nonfinite"] = ",".join(k for k, v in final.get("metrics", {}).items() if v is None)
         if "extractor" in final.get("metrics", {}):  # the config's `extractor` is the kind; this is the network that scored
             row["feature_network"] = final["metrics"]["extractor"]
     else:
@@ -169,16 +172,18 @@ def primary_metric(runs: pd.DataFrame, info: dict[str, Any]) -> str | None:
 def apply_failure_rule(runs: pd.DataFrame, metric: str | None) -> pd.DataFrame:
     """The finished runs (ok or diverged), each flagged per metric by the one rule (wgan_core.outcome); no value is replaced.
 
-    `failed_<m>`: the run diverged, or m is non-finite at its end. A metric that no run of a data set
-    stored (an older study) is not measured there, not failed; where some runs of the data set have it,
-    a finished run without it failed on it. `failed` is the first metric's flag (`metric`), or the
-    status alone. Unfinished runs are left out until they finish.
+    `failed_<m>`: the run diverged, or m ended non-finite (runs.csv `nonfinite` names the metrics a run wrote
+    as null; an inf in the table also counts). A finished run that never wrote m (a run older than the
+    metric, or a data kind without it) is not measured on m, not failed. `failed` is the first metric's
+    flag (`metric`), or the status alone. Unfinished runs are left out until they finish.
     """
     out = runs[runs["status"].isin(FINISHED)].copy()
+    nonfinite = [set(str(v).split(",")) if isinstance(v, str) else set() for v in out.get("nonfinite", pd.Series("", index=out.index))]
     for m in [m for m in METRICS if m in out]:
         value = pd.to_numeric(out[m], errors="coerce")
-        measured = value.notna().groupby(out["dataset"]).transform("any") if "dataset" in out else value.notna().any()
-        out[f"failed_{m}"] = [failed(s, v) and (s != "ok" or bool(k)) for s, v, k in zip(out["status"], value, measured)]
+        out[f"failed_{m}"] = [
+            s != "ok" or m in nf or (failed(s, v) and not pd.isna(v)) for s, v, nf in zip(out["status"], value, nonfinite)
+        ]
     out["failed"] = out[f"failed_{metric}"] if f"failed_{metric}" in out else out["status"] != "ok"
     return out
 
@@ -211,4 +216,7 @@ def lacking_results(root: str | Path, runs: pd.DataFrame) -> dict[str, list[str]
     return out
 
 
-__all__ = ["CURVES_CSV", "RUNS_CSV", "load_committed", "THRESHOLD_SHARE", "apply_failure_rule", "cells", "lacking_results", "load_study", "primary_metric", "steps_to_threshold"]
+__all__ = [
+    "CURVES_CSV", "RUNS_CSV", "THRESHOLD_SHARE", "apply_failure_rule", "cells", "lacking_results", "load_committed", "load_study", "primary_metric",
+    "steps_to_threshold",
+]  # fmt: skip

@@ -340,7 +340,8 @@ def all_plots(root: Path | None, runs: pd.DataFrame, curves: pd.DataFrame, depth
         plots.append((f"Performance profile of {METRICS[m].display}: share of runs better than τ", plot_profiles(runs, m, cmap, out)))
     plots.append(("Critic gradient norm at interpolates x̂ over training", plot_grad_norm(curves, cmap, out)))
     if root is None:
-        return [(caption, p) for caption, p in plots if p is not None] + [("Drawn from the runs' own files", p) for p in sorted(out.glob("*.png")) if p.name.startswith(KEPT)]
+        kept = [("Drawn from the runs' own files", p) for p in sorted(out.glob("*.png")) if p.name.startswith(KEPT)]
+        return [(caption, p) for caption, p in plots if p is not None] + kept
     plots += [("Histogram of the critic's final weights, beside the gradient norm at x̂ above", p) for p in plot_weight_histograms(root, runs, cmap, out)]
     plots += [("Samples over critic contours", p) for p in plot_toy_samples(root, runs, cmap, out)]
     plots += [("Sample grids", p) for p in plot_image_samples(root, runs, cmap, out)]
@@ -348,4 +349,7 @@ def all_plots(root: Path | None, runs: pd.DataFrame, curves: pd.DataFrame, depth
     return [(caption, p) for caption, p in plots if p is not None]
 
 
-__all__ = ["all_plots", "band_data", "cell_colors", "plot_convergence", "plot_depth", "plot_final", "plot_grad_norm", "plot_image_samples", "plot_profiles", "plot_toy_samples"]
+__all__ = [
+    "all_plots", "band_data", "cell_colors", "plot_convergence", "plot_depth", "plot_final", "plot_grad_norm", "plot_image_samples", "plot_profiles",
+    "plot_toy_samples",
+]  # fmt: skip

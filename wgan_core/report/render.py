@@ -44,7 +44,9 @@ LIST_RUNS = 5  # run ids named in the note on runs that lack run-side results
 RECORDED, AFTER, EXPLORATORY = "recorded", "declared after the runs", "exploratory"
 
 
-def study_families(info: dict[str, Any], runs: pd.DataFrame, baseline: str, roles: tuple[str, ...] = (), given: list[Family] | None = None) -> tuple[list[Family], str]:
+def study_families(
+    info: dict[str, Any], runs: pd.DataFrame, baseline: str, roles: tuple[str, ...] = (), given: list[Family] | None = None
+) -> tuple[list[Family], str]:
     """(the families the paired tests run over, where they come from): study.json's (declared before the runs), else `given`
     (a preset's declaration, made after these runs), else exploratory ones (per role of a search)."""
     if info.get("families"):

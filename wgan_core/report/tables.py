@@ -184,7 +184,9 @@ def improvement_display(t: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "family": t["family"], "dataset": t["dataset"], "metric": [display_name(m) for m in t["metric"]], "cell": t["cell"],
         "vs": t["baseline"], "runs": [f"{a} vs {b}" for a, b in zip(t["n_cell"], t["n_baseline"])],
-        f"P(cell beats vs) [{PERCENTILE}]": [f"{num(p, '.2f')} [{num(lo, '.2f')}, {num(hi, '.2f')}]" for p, lo, hi in zip(t["p_improvement"], t["lo"], t["hi"])],
+        f"P(cell beats vs) [{PERCENTILE}]": [
+            f"{num(p, '.2f')} [{num(lo, '.2f')}, {num(hi, '.2f')}]" for p, lo, hi in zip(t["p_improvement"], t["lo"], t["hi"])
+        ],
     })  # fmt: skip
 
 
@@ -232,4 +234,7 @@ def factorial_tables(runs: pd.DataFrame) -> dict[str, pd.DataFrame]:
     return out
 
 
-__all__ = ["improvement_display", "improvement_table", "display_tables", "factorial_tables", "markdown", "metric_num", "num", "stats_display", "summarize", "write_csv"]
+__all__ = [
+    "display_tables", "factorial_tables", "improvement_display", "improvement_table", "markdown", "metric_num", "num", "stats_display", "summarize",
+    "write_csv",
+]  # fmt: skip

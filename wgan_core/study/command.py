@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a JSON list of families of comparisons ({name, cells, baseline, metrics, margins, headline, datasets}) replacing the preset's "
         "declared ones; recorded in study.json before any run",
     )  # fmt: skip
+    p.add_argument(
+        "--descriptive", action="store_true",
+        help="run although a headline family cannot reach p < 0.05 with these seeds (a smoke test, a small rehearsal): no family is a headline",
+    )  # fmt: skip
     p.add_argument("--baseline", help="cell the report's paired tests compare against (default: the preset's, wgan-gp)")
     p.add_argument("--no-report", action="store_true", help="run only; `python -m wgan_core report DIR` writes the report later")
     p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
@@ -114,7 +118,7 @@ def refuse_unreachable(families, seeds: int, datasets: int) -> None:
         if f.headline and holm_p >= 0.05:
             need = next(n for n in range(1, 64) if reach(f, n, datasets)[1] < 0.05)
             raise ConfigError(f"seeds: the headline family {f.name!r} ({f.size(datasets)} tests) cannot reach p < 0.05 with {seeds} seeds "
-                              f"(smallest Holm-adjusted p {holm_p:.3g}); it needs --seeds {need} or more")
+                              f"(smallest Holm-adjusted p {holm_p:.3g}); it needs --seeds {need} or more (or --descriptive: no headline)")
 
 
 def _split(s: str | None) -> tuple[str, ...]:
@@ -140,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             preset, seeds, args.device, _split(args.variants), _split(args.datasets), tuple(args.set),
             settings=args.settings if args.settings is not None else 0, metric=args.metric or "", params=_split(args.params),
             selection_seeds=args.selection_seeds if args.selection_seeds is not None else 1, families_file=args.families or "",
+            descriptive=args.descriptive,
         )  # fmt: skip
         datasets = len({j.dataset for j in spec.jobs()})
         refuse_unreachable(spec.families, seeds, datasets)  # before anything runs or prints

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ class StudySpec:
     params: tuple[str, ...] = ()  # search presets: the hyperparameters to vary ('' = all of study.space.SPACE)
     selection_seeds: int = 1  # search presets: R seeds per stage-1 setting, selected on their mean (disjoint from stage 2's)
     families_file: str = ""  # a JSON list of families (report.families.Family) replacing the preset's declared ones
+    descriptive: bool = False  # run although a headline family cannot reach p < 0.05: its families are recorded as not headline
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -89,6 +90,17 @@ class StudySpec:
         labels = set(VARIANTS)
         for f in families:
             check_family(f, labels)
+        if self.variants:  # --variants keeps some cells: each family keeps those, and goes where its baseline went
+            def kept(cell: str) -> bool:
+                return cell in self.variants or cell.split(" (")[0].split(",")[0] in self.variants
+
+            families = [replace(f, cells=tuple(c for c in f.cells if kept(c))) for f in families if kept(f.baseline)]
+            families = [f for f in families if f.cells]
+        if self.datasets:
+            families = [replace(f, datasets=tuple(d for d in f.datasets if d in self.datasets)) for f in families
+                        if not f.datasets or set(f.datasets) & set(self.datasets)]
+        if self.descriptive:
+            families = [replace(f, headline=False) for f in families]
         return tuple(families)
 
     @property

@@ -173,7 +173,8 @@ def preset_zoo(seeds: int, device: str) -> list[Job]:
 
 # Stacked MNIST (1000 modes) on 2 CPU cores: DCGAN width 16, 500 generator iterations of batch 64 (a quarter of an
 # epoch of the 128k stacks; VEEGAN's setting trains 50 epochs), 10 seeds so that the headline family (4 objectives x
-# modes and reverse KL = 8 tests) can reach p = 8 x 2/2^10 = 0.016 after Holm (8 seeds: 8 x 2/256 = 0.0625, never). Early training, said in every report; stacked-paper is the papers' setting.
+# modes and reverse KL = 8 tests) can reach p = 8 x 2/2^10 = 0.016 after Holm (8 seeds: 8 x 2/256 = 0.0625, never).
+# Early training, said in every report; stacked-paper is the papers' setting.
 STACKED_BUDGET = dict(steps=500, width=16, eval_every=250, checkpoint_every=250, eval_samples=2000, extractor="classifier")
 # VEEGAN's setting (PacGAN Table 2): DCGAN, batch 64, z 100, 50 epochs of 128,000 stacks = 100,000 iterations;
 # width 64 (DCGAN's); every objective at its own sourced image defaults otherwise (gan/nsgan: Adam 2e-4, beta1 0.5, theirs).
@@ -312,12 +313,17 @@ STACKED_FAMILIES = (
     against("modes and reverse KL (the published tables' columns): each against wgan-gp", FIVE, "wgan-gp", ("modes", "reverse_kl"), headline=True),
     against("FID and KID on digit features: each against wgan-gp", FIVE, "wgan-gp", ("fid", "kid")),
 )
-PACGAN_FAMILIES = (against("modes and reverse KL (2,500; PacGAN Table 1): each against wgan-gp", FIVE, "wgan-gp", ("modes_2500", "reverse_kl_2500"), headline=True),)
+PACGAN_FAMILIES = (
+    against("modes and reverse KL (2,500; PacGAN Table 1): each against wgan-gp", FIVE, "wgan-gp", ("modes_2500", "reverse_kl_2500"), headline=True),
+)
 
 
 def _search_families(metric: str) -> tuple[Family, ...]:
     return tuple(
-        against(f"{metric} at the {role} setting: each against wgan-gp ({role})", tuple(f"{v} ({role})" for v in FIVE), f"wgan-gp ({role})", (metric,), headline=True)
+        against(
+            f"{metric} at the {role} setting: each against wgan-gp ({role})", tuple(f"{v} ({role})" for v in FIVE), f"wgan-gp ({role})", (metric,),
+            headline=True,
+        )
         for role in ("tuned", "defaults")
     )
 
