@@ -30,6 +30,7 @@ import pandas as pd
 from ..fileio import atomic_write_text
 from ..outcome import RULE
 from ..rundir.panel import PANEL_FILE
+from .coverage import coverage_note
 from .families import Family, exploratory, family_tests
 from .load import CURVES_CSV, PUBLISHED_KEY, RUNS_CSV, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
 from .plots import all_plots
@@ -99,7 +100,11 @@ def write_report(root: str | Path, baseline: str | None = None, out: str | Path 
     unfinished = int((~runs["status"].isin(["ok", "diverged"])).sum())
     lacking = lacking_note(root, runs) if from_folders else ""
     doc = _Doc(info, runs, display_tables(summary), stats, factorial_tables(scored), baseline, lacking, sections, metric, unfinished)
-    doc.after = published + ([("Probability of improvement", improvement_display(improvement), IMPROVEMENT_NOTE)] if not improvement.empty else [])
+    if not improvement.empty:
+        n = int(improvement[["n_cell", "n_baseline"]].min().min())
+        doc.after = published + [("Probability of improvement", improvement_display(improvement), f"{IMPROVEMENT_NOTE} {coverage_note(n, ('p_improvement',))}")]
+    else:
+        doc.after = published
     doc.declared = declared
     atomic_write_text(out / "summary.md", doc.markdown())
     index = out / "index.html"
@@ -110,7 +115,7 @@ def write_report(root: str | Path, baseline: str | None = None, out: str | Path 
 IMPROVEMENT_NOTE = (
     "P(cell beats baseline): the share of all (cell run, baseline run) pairs in which the cell's run is better, ties counting "
     "half, failures worst and tied among themselves (rliable's probability of improvement, Agarwal et al. 2021); interval: "
-    "95% percentile bootstrap over each cell's runs (measured coverage: results/coverage). 0.5: neither tends to win."
+    "95% percentile bootstrap over each cell's runs. 0.5: neither tends to win."
 )
 
 
@@ -219,6 +224,7 @@ class _Doc:
             parts += ["## Stage 2: seeds of the tuned and the default setting of each objective", ""]
         for ds, (t, extra) in self.tables.items():
             parts += [f"## {ds}", "", markdown(t), ""] + ([markdown(extra), ""] if len(extra.columns) > 1 else [])
+            parts += [coverage_note(int(t["runs"].min())), ""]
         for name, t in self.fact.items():
             parts += [f"### {name} (loss × constraint)", "", markdown(t), ""]
         for heading, t, note in self.after:
@@ -252,6 +258,7 @@ class _Doc:
             parts += [f"<h3>{esc(str(ds))}</h3>", t.to_html(index=False, escape=True, border=0)]
             if len(extra.columns) > 1:  # "cell" alone: no metric with a direction (median / best)
                 parts.append(extra.to_html(index=False, escape=True, border=0))
+            parts.append(f"<p class='meta'>{esc(coverage_note(int(t['runs'].min())))}</p>")
         for name, t in self.fact.items():
             parts += [f"<h3>{esc(name)} (loss × constraint)</h3>", t.to_html(index=False, escape=True, border=0)]
         for heading, t, note in self.after:

@@ -280,7 +280,7 @@ def _search_doc(plan: SearchPlan, what: str) -> Callable[[int, str], list[Job]]:
 
 
 # Equivalence margins (the metric's units), declared before the runs a family judges: the smallest difference
-# that matters. W1 0.05: below the W1 between two independent real draws of the toy budget's 2,000 samples (the
+# that matters. W1 0.05: about the W1 between two independent real draws of the toy budget's 2,000 samples (the
 # runs' w1_floor); a mode count of 1 on the toy mixtures and PacGAN's grids (the resolution of the metric), 10 of
 # Stacked MNIST's 1,000; reverse KL 0.1 nats; FID 5 and KID 0.05 on the suite's classifier features.
 MARGINS = {"w1": 0.05, "modes_2500": 1.0, "modes": 10.0, "reverse_kl": 0.1, "reverse_kl_2500": 0.1, "fid": 5.0, "kid": 0.05}
