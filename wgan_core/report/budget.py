@@ -22,21 +22,32 @@ BAND_LEVEL = 0.95
 BAND_RESAMPLES = 2000
 
 
+def _weights(k: int) -> np.ndarray:
+    """(K, K): row m - 1 holds P(min of m draws = x_(i)) = C(K - i, m - 1) / C(K, m) for i = 1..K."""
+    return np.array([[comb(k - i, m - 1) / comb(k, m) for i in range(1, k + 1)] for m in range(1, k + 1)])
+
+
+def _curves(sorted_scores: np.ndarray) -> np.ndarray:
+    """(..., K) ascending scores -> (..., K) expected best of m = 1..K. A failed setting (+inf) weighs only where it can be
+    the minimum of a draw (all m drawn fail): there the expected best is +inf; elsewhere its weight is 0, not 0 x inf."""
+    w = _weights(sorted_scores.shape[-1])
+    bad = np.isinf(sorted_scores)
+    finite = np.where(bad, 0.0, sorted_scores) @ w.T
+    return np.where(bad.astype(float) @ (w.T > 0) > 0, np.inf, finite)
+
+
 def expected_best(scores: np.ndarray | list[float], m: int) -> float:
     """E[min of m scores drawn without replacement from `scores`] (lower is better). 1 <= m <= len(scores)."""
     x = np.sort(np.asarray(scores, dtype=float))
     k = len(x)
     if not 1 <= m <= k:
         raise ValueError(f"expected_best: budget m must lie in [1, {k}], got {m}")
-    total = comb(k, m)
-    weights = np.array([comb(k - i, m - 1) for i in range(1, k + 1)], dtype=float) / total  # P(min = x_(i)), i = 1..K
-    hit = weights > 0  # a failed setting (+inf) weighs only where it can be the minimum: then the expected best is +inf
-    return float(weights[hit] @ x[hit])
+    return float(_curves(x)[m - 1])
 
 
 def budget_curve(scores: np.ndarray | list[float]) -> np.ndarray:
     """[E[best of m] for m = 1..K]."""
-    return np.array([expected_best(scores, m) for m in range(1, len(scores) + 1)])
+    return _curves(np.sort(np.asarray(scores, dtype=float)))
 
 
 def budget_band(scores: np.ndarray | list[float], level: float = BAND_LEVEL, n_resamples: int = BAND_RESAMPLES, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -44,7 +55,7 @@ def budget_band(scores: np.ndarray | list[float], level: float = BAND_LEVEL, n_r
     x = np.asarray(scores, dtype=float)
     k = len(x)
     rng = np.random.default_rng(seed)
-    curves = np.stack([budget_curve(x[rng.integers(0, k, size=k)]) for _ in range(n_resamples)])  # (R, K)
+    curves = _curves(np.sort(x[rng.integers(0, k, size=(n_resamples, k))], axis=1))  # (R, K), one resample per row
     alpha = (1 - level) / 2
     # order statistics, no interpolation: a failed setting's +inf never turns into NaN
     return np.quantile(curves, alpha, axis=0, method="lower"), np.quantile(curves, 1 - alpha, axis=0, method="higher")
