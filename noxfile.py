@@ -1,4 +1,5 @@
-"""Sessions: `nox -s tests`, `nox -s lint`, `nox -s ablation`, `nox -s benchmark`, `nox -s throughput`, `nox -s gpu` (`nox -l`).
+"""Sessions: `nox -s tests`, `nox -s slow`, `nox -s lint`, `nox -s ablation`, `nox -s benchmark`, `nox -s throughput`,
+`nox -s coverage`, `nox -s gpu`, `nox -s cluster` (`nox -l` lists them with one line each).
 
 All sessions that need torch share ONE virtual environment (a CUDA build of
 torch is about 5.5 GB), kept outside the work tree so it survives fresh
@@ -156,6 +157,13 @@ def throughput(session: nox.Session) -> None:
     """Measure training throughput per variant (benchmarks/throughput.py; arguments after --)."""
     python = shared_python(session)
     session.run(python, "benchmarks/throughput.py", *session.posargs, external=True)
+
+
+@nox.session(default=False)
+def coverage(session: nox.Session) -> None:
+    """Measure the coverage of every interval the reports print, and the paired tests' false positives (results/coverage)."""
+    python = shared_python(session)
+    session.run(python, "benchmarks/coverage.py", *(session.posargs or ["--studies", "1000", "--out", "results/coverage"]), external=True)
 
 
 @nox.session(default=False)

@@ -157,3 +157,15 @@ def test_study_refuses_a_headline_family_its_seeds_cannot_carry(tmp_path, capsys
     err = capsys.readouterr().err
     assert "cannot reach p < 0.05 with 8 seeds (smallest Holm-adjusted p 0.0625); it needs --seeds 9 or more" in err
     assert err.count("\n") == 1 and not out.exists()
+
+
+def test_iqm_and_probability_of_improvement_are_rliables_on_finite_scores():
+    """The report computes Agarwal et al.'s aggregates itself (rliable's interval code, rliable.library, does not import
+    beside pandas 3 here: arch 7.2's deprecate_kwarg fails), so its point estimates are held to rliable.metrics'."""
+    metrics = pytest.importorskip("rliable.metrics")
+    rng = np.random.default_rng(0)
+    for n, m in ((5, 5), (7, 9), (10, 10)):
+        x, y = rng.normal(size=n).round(1), rng.normal(size=m).round(1)  # rounded: ties too
+        assert iqm(x) == pytest.approx(metrics.aggregate_iqm(x[:, None]))
+        # rliable's scores are higher-is-better, the report's costs lower-is-better: P(cost x < cost y) = P(-x > -y)
+        assert probability_of_improvement(x, y)[0] == pytest.approx(metrics.probability_of_improvement(-x[:, None], -y[:, None]))

@@ -4,8 +4,10 @@
 stats.csv, every plot with its CSV, index.html). The report reads files only and imports
 no torch, so it runs anywhere the results are copied to.
 
-    load.py     a study directory -> DataFrames (runs, curves, depth gradient norms); cells; the failure rule
-    stats.py    intervals (range or BCa bootstrap), Holm, rank-biserial r, paired Wilcoxon tests
+    load.py     a study directory (or its committed runs.csv / curves.csv) -> DataFrames; cells; the failure flags
+    stats.py    intervals, median / IQM, P(improvement), the exact signed-rank test, equivalence (TOST), Holm
+    families.py declared families of comparisons and the paired tests over them
+    coverage.py the measured coverage of the intervals (results/coverage), for the notes beside the tables
     tables.py   summary.csv, display tables, factorial tables, Markdown
     budget.py   the search's expected-best-score-by-budget curves
     search_tables.py  the search's report: stage-1 tables, selection, stage-2 tests

@@ -1,18 +1,19 @@
 """Writing a study's report: `write_report(DIR)` and its two documents, summary.md and index.html.
 
-`write_report` reads the study (load.py) and writes DIR/report/:
+`write_report` reads the study (load.py: the run folders, or without them the report's own raw
+runs.csv and curves.csv, so a committed report is rebuilt from its committed files) and writes DIR/report/:
 
-    runs.csv      one row per run: config columns, final metrics, status, wall time, steps to threshold
-    curves.csv    one row per evaluation of every run
-    summary.csv   per data set and cell: mean, interval (range for n <= 5, 95% BCa bootstrap beyond), median,
-                  best of each final metric, failures by the one rule (wgan_core.outcome) and divergences,
-                  steps to reach the threshold, wall time, generator iterations/s
-    summary.md    the same as Markdown tables
-    stats.csv     paired Wilcoxon signed-rank tests of every cell against the baseline (matched seeds; failed
-                  runs at their untrained value), exact where possible (the method column says), Holm-corrected
-                  within each data set and metric (the holm_family column says), with the rank-biserial r
-    *.png + *.csv every plot and the data behind it (plots.py)
-    index.html    one self-contained page (plots embedded) with the tables and plots
+    runs.csv        one row per run: config columns, final metrics as the run wrote them, status, wall time, steps to threshold
+    curves.csv      one row per evaluation of every run
+    summary.csv     per data set and cell and metric: failures (wgan_core.outcome), the mean of the runs that did not fail
+                    with its interval (range for n <= 5, 95% BCa bootstrap beyond), median and IQM with failures ranked
+                    worst and their percentile bootstrap intervals, best; steps to the threshold, wall time, iterations/s
+    summary.md      the same as Markdown tables, each with the measured coverage of its intervals (coverage.py)
+    stats.csv       the paired tests of the declared families (families.py): exact signed-rank, Holm over each family,
+                    equivalence within the declared margins, a verdict per row
+    improvement.csv P(cell beats baseline) with its percentile bootstrap interval, for every pair of every family
+    *.png + *.csv   every plot and the data behind it (plots.py), performance profiles among them
+    index.html      one self-contained page (plots embedded) with the tables and plots
 
 It reads files only: finished toy runs that predate the run-side panel.npz and 2,500-sample
 mode metrics are named in both documents, with the command that fills them in.
