@@ -219,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name} n={n}: {time.time() - t0:.0f} s", flush=True)
         if name in ("w1", "lognormal-heavy", "normal"):  # the search's budget band, K = 16 settings (no failures: E[best] finite)
             cov += budget_rows(name, draw, args.studies, seed=20_000 + i)
-            pd.DataFrame(cov).to_csv(out / "coverage.csv", index=False)  # written as it goes: a stopped run keeps what it measured
-            pd.DataFrame(tests).to_csv(out / "tests.csv", index=False)
+        pd.DataFrame(cov).to_csv(out / "coverage.csv", index=False)  # written per population: a stopped run keeps what it measured
+        pd.DataFrame(tests).to_csv(out / "tests.csv", index=False)
     return 0
 
 

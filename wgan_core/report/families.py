@@ -139,7 +139,7 @@ def _row(f: Family, dataset: str, metric: str, cell: str, x: pd.Series, b: pd.Se
 
 def _verdict(r: dict[str, Any]) -> str:
     if math.isfinite(r["p_holm"]) and r["p_holm"] < ALPHA:
-        return "better" if r["better"] > r["worse"] or r["rank_biserial"] > 0 else "worse"
+        return "better" if r["rank_biserial"] > 0 else "worse"  # the side the signed ranks lean to: what the test rejected on
     if math.isfinite(r["p_equiv_holm"]) and r["p_equiv_holm"] < ALPHA:
         return f"equivalent within ±{r['margin']:g}"
     return "not shown to differ"
