@@ -17,6 +17,7 @@ within +-margin, also Holm-corrected within the family. A row's verdict is 'bett
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -145,6 +146,21 @@ def _verdict(r: dict[str, Any]) -> str:
     return "not shown to differ"
 
 
+def pairs(runs: pd.DataFrame, f: Family) -> Iterator[tuple[str, str, str, pd.DataFrame, pd.DataFrame]]:
+    """(data set, metric, cell, the cell's runs, the baseline's runs) for every comparison of the family the runs hold."""
+    for dataset, g in runs.groupby("dataset", sort=False):
+        base = g[g["cell"] == f.baseline]
+        if (f.datasets and dataset not in f.datasets) or base.empty:
+            continue
+        for metric in f.metrics:
+            if metric not in g or g[metric].isna().all():  # a metric this data set's runs do not have
+                continue
+            for cell in f.cells:
+                x = g[g["cell"] == cell]
+                if not x.empty:
+                    yield dataset, metric, cell, x, base
+
+
 def family_tests(runs: pd.DataFrame, families: list[Family]) -> pd.DataFrame:
     """One row per (family, data set, metric, cell): the paired test against the family's baseline, Holm over the family.
 
@@ -153,16 +169,7 @@ def family_tests(runs: pd.DataFrame, families: list[Family]) -> pd.DataFrame:
     """
     rows: list[dict[str, Any]] = []
     for f in families:
-        family: list[dict[str, Any]] = []
-        for dataset, g in runs.groupby("dataset", sort=False):
-            if f.datasets and dataset not in f.datasets:
-                continue
-            base = g[g["cell"] == f.baseline]
-            for metric in f.metrics:
-                if base.empty or metric not in g:
-                    continue
-                b = costs(base, metric)
-                family += [_row(f, dataset, metric, cell, costs(g[g["cell"] == cell], metric), b) for cell in f.cells if (g["cell"] == cell).any()]
+        family = [_row(f, ds, m, cell, costs(x, m), costs(b, m)) for ds, m, cell, x, b in pairs(runs, f)]
         for r, a, e in zip(family, holm([r["p_value"] for r in family]), holm([r["p_equiv"] for r in family])):
             r["p_holm"], r["p_equiv_holm"], r["family_size"] = float(a), float(e), len(family)
             r["verdict"] = _verdict(r)
@@ -170,4 +177,4 @@ def family_tests(runs: pd.DataFrame, families: list[Family]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=STATS_COLUMNS)
 
 
-__all__ = ["ALPHA", "METHOD", "STATS_COLUMNS", "Family", "check_family", "costs", "exploratory", "family_tests", "reach"]
+__all__ = ["ALPHA", "METHOD", "STATS_COLUMNS", "Family", "check_family", "costs", "exploratory", "family_tests", "pairs", "reach"]

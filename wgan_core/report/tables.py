@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..fileio import atomic_write_text
 from ..metrics.registry import METRICS
-from .families import Family, costs
+from .families import Family, costs, pairs
 from .stats import PERCENTILE, interval, interval_label, median_iqm, probability_of_improvement
 
 FACTORIAL_METRICS = ("w1", "modes", "fid")  # the primary metric of each kind of data, for loss x constraint tables
@@ -88,21 +88,10 @@ def improvement_table(runs: pd.DataFrame, families: list[Family]) -> pd.DataFram
     """P(cell beats baseline) [95% percentile bootstrap] for every pair of every family, per data set and metric (failures worst)."""
     rows = []
     for f in families:
-        for dataset, g in runs.groupby("dataset", sort=False):
-            if f.datasets and dataset not in f.datasets:
-                continue
-            base = g[g["cell"] == f.baseline]
-            for m in f.metrics:
-                if base.empty or m not in g:
-                    continue
-                b = costs(base, m).to_numpy(float)
-                for cell in f.cells:
-                    x = g[g["cell"] == cell]
-                    if x.empty:
-                        continue
-                    p, lo, hi = probability_of_improvement(costs(x, m).to_numpy(float), b)
-                    rows.append({"family": f.name, "dataset": dataset, "metric": m, "cell": cell, "baseline": f.baseline,
-                                 "n_cell": len(x), "n_baseline": len(base), "p_improvement": p, "lo": lo, "hi": hi})
+        for dataset, m, cell, x, base in pairs(runs, f):
+            p, lo, hi = probability_of_improvement(costs(x, m).to_numpy(float), costs(base, m).to_numpy(float))
+            rows.append({"family": f.name, "dataset": dataset, "metric": m, "cell": cell, "baseline": f.baseline,
+                         "n_cell": len(x), "n_baseline": len(base), "p_improvement": p, "lo": lo, "hi": hi})  # fmt: skip
     return pd.DataFrame(rows, columns=["family", "dataset", "metric", "cell", "baseline", "n_cell", "n_baseline", "p_improvement", "lo", "hi"])
 
 
