@@ -169,3 +169,14 @@ def test_iqm_and_probability_of_improvement_are_rliables_on_finite_scores():
         assert iqm(x) == pytest.approx(metrics.aggregate_iqm(x[:, None]))
         # rliable's scores are higher-is-better, the report's costs lower-is-better: P(cost x < cost y) = P(-x > -y)
         assert probability_of_improvement(x, y)[0] == pytest.approx(metrics.probability_of_improvement(-x[:, None], -y[:, None]))
+
+
+def test_a_preset_declaring_a_bad_family_is_refused_before_anything_runs(tmp_path, capsys, monkeypatch):
+    from wgan_core.study import presets
+
+    bad = presets.PRESETS["toy"]._replace(families=(Family("typo", ("nsgan",), "wgan-gp", ("w1",), {"w1": 0.0}),))
+    monkeypatch.setitem(presets.PRESETS, "toy", bad)
+    out = tmp_path / "study"
+    assert cli_main(["study", "--preset", "toy", "--out", str(out), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: family 'typo': margins.w1 must be a positive number, got 0.0\n" and not out.exists()
