@@ -18,7 +18,7 @@ from wgan_core import RunConfig
 from wgan_core.cli import main as cli_main
 from wgan_core.metrics import registry
 from wgan_core.metrics.registry import METRICS
-from wgan_core.report import bootstrap_ci, family_tests, holm, load_study, min_wilcoxon_p, rank_biserial, write_report
+from wgan_core.report import bootstrap_ci, family_tests, holm, load_study, min_signed_rank_p, rank_biserial, write_report
 from wgan_core.report.families import Family, exploratory
 from wgan_core.report.stats import interval, interval_label
 from wgan_core.study import Executor, StudySpec, run_study
@@ -85,11 +85,11 @@ def test_interval_is_the_range_up_to_5_values_and_a_labelled_bca_interval_beyond
     assert interval_label(["range", "95% BCa bootstrap", ""]) == "range if n <= 5, else 95% BCa bootstrap CI"
 
 
-def test_min_wilcoxon_p_is_the_exact_test_at_its_most_extreme():
-    assert min_wilcoxon_p(5) == 0.0625 and min_wilcoxon_p(6) == 0.03125 and min_wilcoxon_p(3) == 0.25
-    assert min_wilcoxon_p(0) == 1.0 and min_wilcoxon_p(1) == 1.0
+def test_min_signed_rank_p_is_the_exact_test_at_its_most_extreme():
+    assert min_signed_rank_p(5) == 0.0625 and min_signed_rank_p(6) == 0.03125 and min_signed_rank_p(3) == 0.25
+    assert min_signed_rank_p(0) == 1.0 and min_signed_rank_p(1) == 1.0
     for n in (3, 5, 8):
-        assert sps.wilcoxon(np.arange(1.0, n + 1)).pvalue == pytest.approx(min_wilcoxon_p(n))  # all differences one way
+        assert sps.wilcoxon(np.arange(1.0, n + 1)).pvalue == pytest.approx(min_signed_rank_p(n))  # all differences one way
 
 
 # ---------------------------------------------------------------------------------------------

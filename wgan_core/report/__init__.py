@@ -22,10 +22,10 @@ wgan_core.metrics.registry.
 from .families import Family, family_tests
 from .load import cells, lacking_results, load_study, steps_to_threshold
 from .render import write_report
-from .stats import bootstrap_ci, holm, min_wilcoxon_p, rank_biserial
+from .stats import bootstrap_ci, holm, min_signed_rank_p, rank_biserial
 from .tables import display_tables, factorial_tables, stats_display, summarize
 
 __all__ = [
-    "Family", "bootstrap_ci", "cells", "family_tests", "display_tables", "factorial_tables", "holm", "lacking_results", "load_study", "min_wilcoxon_p",
+    "Family", "bootstrap_ci", "cells", "family_tests", "display_tables", "factorial_tables", "holm", "lacking_results", "load_study", "min_signed_rank_p",
     "rank_biserial", "stats_display", "steps_to_threshold", "summarize", "write_report",
 ]  # fmt: skip

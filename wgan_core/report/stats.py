@@ -221,8 +221,6 @@ def min_signed_rank_p(n: int) -> float:
     return min(1.0, 2.0 / 2**n) if n > 0 else 1.0
 
 
-min_wilcoxon_p = min_signed_rank_p  # the name the earlier reports used
-
 
 def tost(d: Any, margin: float) -> float:
     """p of the paired equivalence test (two one-sided signed-rank tests) of |location of d| < margin; NaN without pairs."""
@@ -245,5 +243,5 @@ def rank_biserial(diffs: Any) -> float:
 
 __all__ = [
     "BCA", "BOOT_RESAMPLES", "CI_LEVEL", "PERCENTILE", "RANGE", "bootstrap_ci", "finite", "holm", "interval", "interval_label", "iqm",
-    "median_iqm", "min_signed_rank_p", "min_wilcoxon_p", "probability_of_improvement", "rank_biserial", "signed_rank", "tost",
+    "median_iqm", "min_signed_rank_p", "probability_of_improvement", "rank_biserial", "signed_rank", "tost",
 ]  # fmt: skip
