@@ -180,3 +180,21 @@ def test_a_preset_declaring_a_bad_family_is_refused_before_anything_runs(tmp_pat
     assert cli_main(["study", "--preset", "toy", "--out", str(out), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err == "error: family 'typo': margins.w1 must be a positive number, got 0.0\n" and not out.exists()
+
+
+def test_a_study_records_its_families_before_it_runs_and_its_report_tests_exactly_them(tmp_path, capsys):
+    out = tmp_path / "study"
+    args = ["study", "--preset", "toy", "--seeds", "2", "--variants", "nsgan,wgan-gp", "--datasets", "8gaussians", "--device", "cpu",
+            "--executor", "local", "--quiet", "--out", str(out)]  # fmt: skip
+    for s in ("width=16", "batch_size=32", "eval_samples=200", "steps=4", "eval_every=2"):
+        args += ["--set", s]
+    assert cli_main(args) == 0
+    capsys.readouterr()
+    import json
+
+    recorded = [Family.from_dict(d) for d in json.loads((out / "study.json").read_text())["families"]]
+    # the toy preset's two families, each kept to the cells this study runs (--variants)
+    assert [(f.cells, f.baseline, f.metrics) for f in recorded] == [(("nsgan",), "wgan-gp", ("w1",)), (("nsgan",), "wgan-gp", ("modes_2500",))]
+    stats = pd.read_csv(out / "report" / "stats.csv")
+    assert list(stats["family"]) == [f.name for f in recorded] and (stats["family_size"] == 1).all()
+    assert "recorded in study.json when the study was created, before it ran" in (out / "report" / "summary.md").read_text()
