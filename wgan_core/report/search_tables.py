@@ -133,13 +133,14 @@ def sensitivity_table(stage1: pd.DataFrame) -> pd.DataFrame:
 
 
 def ranking_table(view: pd.DataFrame, metric: str, info: dict[str, Any]) -> pd.DataFrame:
-    """Per data set and objective: mean of the metric over stage-2 seeds at the defaults and tuned (failed runs at their untrained
-    value), the rank of each (1 = best) and the failure rate of each. view: stage 2's finished runs, scored by the failure rule."""
+    """Per data set and objective: mean of the metric over the stage-2 seeds that did not fail, at the defaults and tuned, the
+    rank of each (1 = best) and the failure rate of each. view: stage 2's finished runs, flagged by the failure rule."""
     lower = METRICS[metric].lower_is_better if metric in METRICS else True
     selected = info.get("stage2", {}).get("selected", {})
     rows = []
     for dataset, g in view.groupby("dataset", sort=False):
-        grouped = g.groupby(["label", "role"], sort=False)
+        ok = g.assign(**{metric: g[metric].where(~g["failed"])})  # a failure has no value in a mean; its rate is beside it
+        grouped = ok.groupby(["label", "role"], sort=False)
         means, fails = grouped[metric].mean().unstack("role"), grouped["failed"].mean().unstack("role")
         t = pd.DataFrame({"dataset": dataset, "objective": means.index})
         for role in ("defaults", "tuned"):
@@ -273,8 +274,8 @@ def search_sections(runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame
         seeds = sorted(view["seed"].unique().tolist()) if len(view) else []
         span = f"{seeds[0]}..{seeds[-1]}" if seeds else "none"
         sections.append(("Ranking at the paper defaults and after tuning", t,
-                         f"Mean final {metric} over stage 2's fresh seeds ({span}; stage 1 selected on others), failed runs at their untrained "
-                         "value (rank 1 = best); failed: the share of those seeds that failed; tuned_setting: the stage-1 setting stage 2 "
+                         f"Mean final {metric} over stage 2's fresh seeds ({span}; stage 1 selected on others) of the runs that did "
+                         "not fail (rank 1 = best); failed: the share of those seeds that failed; tuned_setting: the stage-1 setting stage 2 "
                          "retrained (0 = the defaults)."))
     if not budget.empty:
         last = budget.groupby(["dataset", "cell"], sort=False).tail(1)  # rows ascend in budget within each group
@@ -294,8 +295,8 @@ def search_sections(runs: pd.DataFrame, curves: pd.DataFrame, view: pd.DataFrame
             t[c] = [f(v) for v in t[c]]
         t["failure_rate"] = [f"{v:.0%}" for v in t["failure_rate"]]
         sections.append(("Sensitivity: how often a random setting works", t,
-                         "failed_runs: stage-1 runs that failed by the one rule (diverged, non-finite, or worse than their untrained generator; "
-                         "diverged_runs: those whose loss turned non-finite), each scored as its untrained generator (step 0); "
+                         "failed_runs: stage-1 runs that failed by the one rule (diverged, unfinished or a non-finite final value; "
+                         "diverged_runs: those whose loss turned non-finite), each scored +inf (ranked worst); "
                          "a setting's score is the mean over its selection seeds; beat_defaults: settings better than setting 0."))
     if not cost.empty:
         t = cost.copy()

@@ -234,8 +234,8 @@ class SearchPlan(NamedTuple):
 
 # Sized for this 2-core CPU: 16 settings x 5 objectives x 2 data sets = 160 stage-1 runs (selection seed 1000) at
 # the toy budget, then the best and the default setting of each objective on 10 fresh seeds (at most 200 runs more,
-# fewer where they coincide). 10 matched pairs let an exact Wilcoxon test reach p = 2/2^10 ~ 0.002, enough to
-# survive a Holm correction over 4 comparisons (4 x 0.002 = 0.008) at 0.05.
+# fewer where they coincide). 10 matched pairs let the exact signed-rank test reach p = 2/2^10 ~ 0.002, enough to
+# survive a Holm correction over the declared family of 8 (4 objectives x 2 data sets: 8 x 0.002 = 0.016) at 0.05.
 # Cost calibration: core-seconds per job_cost unit, from the toy preset's 30 runs at the earlier 1,000-iteration
 # budget (246,000 units, 379 s on 2 cores): an estimate for --dry-run only.
 SEARCH_TOY = SearchPlan(MIXTURES, FIVE, TOY_BUDGET, "w1", 16, 379 * 2 / 246_000)
