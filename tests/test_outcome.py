@@ -40,11 +40,11 @@ def test_the_report_flags_each_metric_and_replaces_nothing():
         "fid": [60.0, math.inf, 20.0, 10.0], "modes": [11.0, 40.0, 9.0, 5.0],
     })  # fmt: skip
     out = apply_failure_rule(runs, "fid").set_index("run_id")
-    assert list(out.index) == ["a", "b", "c"]  # unfinished runs wait; finished ones all stay
-    assert list(out["failed_fid"]) == [False, True, True] and list(out["failed_modes"]) == [False, False, True]
-    assert list(out["fid"]) == [60.0, math.inf, 20.0] and list(out["modes"]) == [11.0, 40.0, 9.0]  # as the runs wrote them
-    assert list(out["failed"]) == [False, True, True]
-    assert list(apply_failure_rule(runs, "modes")["failed"]) == [False, False, True]
+    assert list(out.index) == ["a", "b", "c", "d"]  # every run stays, the unfinished one too: it did not finish, so it failed
+    assert list(out["failed_fid"]) == [False, True, True, True] and list(out["failed_modes"]) == [False, False, True, True]
+    assert list(out["fid"]) == [60.0, math.inf, 20.0, 10.0] and list(out["modes"]) == [11.0, 40.0, 9.0, 5.0]  # as the runs wrote them
+    assert list(out["failed"]) == [False, True, True, True]
+    assert list(apply_failure_rule(runs, "modes")["failed"]) == [False, False, True, True]
 
 
 def test_a_metric_written_as_null_failed_and_one_never_written_is_not_measured():

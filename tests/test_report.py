@@ -269,7 +269,8 @@ def test_wgan_clips_tied_differences_get_the_exact_conditional_p_by_brute_force(
 
 def test_family_tests_with_no_baseline_or_all_ties():
     runs = pd.DataFrame({"dataset": ["a"] * 10, "cell": ["x"] * 5 + ["y"] * 5, "seed": list(range(5)) * 2, "status": ["ok"] * 10, "modes": [8] * 10})
-    assert family_tests(runs, [Family("f", ("y",), "nope", ("modes",))]).empty
+    missing = family_tests(runs, [Family("f", ("y",), "nope", ("modes",))])  # a declared baseline without runs: declared, not tested
+    assert (missing["n_pairs"].tolist(), missing["verdict"].tolist()) == ([0], ["not tested (no matched pairs)"])
     t = family_tests(runs, exploratory(runs, "x"))
     assert t.loc[0, "p_value"] == 1.0 and t.loc[0, "n_nonzero"] == 0 and t.loc[0, "verdict"] == "not shown to differ"
 

@@ -14,7 +14,7 @@ import scipy.stats as sps
 from wgan_core.cli import main as cli_main
 from wgan_core.errors import ConfigError
 from wgan_core.report.families import Family, check_family, family_tests, reach
-from wgan_core.report.stats import holm, iqm, median_iqm, probability_of_improvement, signed_rank, tost
+from wgan_core.report.stats import holm, median_iqm, probability_of_improvement, signed_rank, tost
 
 
 def brute_force(d: np.ndarray) -> float:
@@ -40,6 +40,7 @@ def test_signed_rank_is_scipys_exact_test_without_ties(n):
         [math.inf, math.inf, -math.inf, 0.2, -0.1, 0.3],  # failures on both sides: tied at the top rank
         [0, 0, 1, 2, 2, 2, -3],  # zeros dropped
         [math.inf] * 6,  # the cell failed on every seed the baseline did not: 2 / 2^6
+        [0.01, 0.02, 0.03, 0.04, 0.05, -1e-3, 1e20],  # one finite blow-up does not tie the ordinary differences together
     ],
 )
 def test_signed_rank_with_ties_and_failures_is_the_exact_conditional_test(d):
@@ -71,7 +72,7 @@ def test_median_iqm_and_probability_of_improvement_by_hand():
     agg = median_iqm([1.0, 2.0, 3.0, 4.0, math.inf, math.inf, 7.0, 8.0])  # two failures: ranked worst
     assert agg["median"] == 5.5  # sorted 1 2 3 4 7 8 inf inf: (4 + 7) / 2
     assert agg["iqm"] == pytest.approx(np.mean([3.0, 4.0, 7.0, 8.0]))  # n = 8: two cut from each end
-    assert iqm(np.arange(8.0)) == pytest.approx(sps.trim_mean(np.arange(8.0), 0.25))  # rliable's definition
+    assert median_iqm(np.arange(9.0))["iqm"] == pytest.approx(np.mean([2.0, 3.0, 4.0, 5.0, 6.0]))  # n = 9: floor(9/4) = 2 cut each end
     assert agg["median_lo"] <= agg["median"] <= agg["median_hi"] and agg["iqm_lo"] <= agg["iqm"]
     assert median_iqm([1.0, math.inf, math.inf])["median"] == math.inf  # most runs failed: so does the median
     # x = (1, 2, 3) against y = (2, failed, failed): 9 pairs, x wins 7, ties 1 (2 = 2), loses 1 (3 > 2)
@@ -166,7 +167,7 @@ def test_iqm_and_probability_of_improvement_are_rliables_on_finite_scores():
     rng = np.random.default_rng(0)
     for n, m in ((5, 5), (7, 9), (10, 10)):
         x, y = rng.normal(size=n).round(1), rng.normal(size=m).round(1)  # rounded: ties too
-        assert iqm(x) == pytest.approx(metrics.aggregate_iqm(x[:, None]))
+        assert median_iqm(x, n_resamples=10)["iqm"] == pytest.approx(metrics.aggregate_iqm(x[:, None]))
         # rliable's scores are higher-is-better, the report's costs lower-is-better: P(cost x < cost y) = P(-x > -y)
         assert probability_of_improvement(x, y)[0] == pytest.approx(metrics.probability_of_improvement(-x[:, None], -y[:, None]))
 
@@ -198,3 +199,23 @@ def test_a_study_records_its_families_before_it_runs_and_its_report_tests_exactl
     stats = pd.read_csv(out / "report" / "stats.csv")
     assert list(stats["family"]) == [f.name for f in recorded] and (stats["family_size"] == 1).all()
     assert "recorded in study.json when the study was created, before it ran" in (out / "report" / "summary.md").read_text()
+
+
+def test_a_declared_test_without_pairs_stays_in_holms_family_at_p_1():
+    base = [0.10, 0.12, 0.11, 0.13, 0.09, 0.10, 0.12, 0.11]
+    runs = _runs({"wgan-gp": base, "gan": [v + 0.1 for v in base]})  # nsgan declared but never ran
+    t = family_tests(runs, [Family("f", ("gan", "nsgan"), "wgan-gp", ("w1",))]).set_index("cell")
+    assert t["family_size"].eq(2).all() and t.loc["nsgan", "n_pairs"] == 0
+    assert t.loc["gan", "p_holm"] == pytest.approx(2 * 2 / 256)  # Holm over the two declared tests, not over the one that ran
+
+
+def test_every_run_of_a_cell_ending_non_finite_is_counted_not_hidden():
+    from wgan_core.report.load import apply_failure_rule
+    from wgan_core.report.tables import display_tables, summarize
+
+    runs = pd.DataFrame({"run_id": list("abcd"), "dataset": ["d"] * 4, "cell": ["x", "x", "y", "y"], "seed": [0, 1, 0, 1],
+                         "status": ["ok"] * 4, "fid": [30.0, 31.0, math.nan, math.nan], "nonfinite": ["", "", "fid", "fid"]})  # fmt: skip
+    summary = summarize(apply_failure_rule(runs, "fid")).set_index("cell")
+    assert summary.loc["y", "fid_failed"] == 2 and math.isnan(summary.loc["y", "fid_mean"]) and summary.loc["y", "fid_median"] == math.inf
+    table, _ = display_tables(summary.reset_index())["d"]
+    assert table.set_index("cell").loc["y", "FID failed"] == 2

@@ -174,7 +174,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
         preset = PRESETS.get(info.get("preset", ""))
         # A study made before families were recorded in study.json: its preset's declared families, which the report says
         # were declared after the runs; without a preset, the report's exploratory families.
-        families = list(preset.families) if preset and not info.get("families") and preset.families else None
+        families = list(preset.families) if preset and "families" not in info and preset.families else None
         print(write_report(args.dir, baseline=args.baseline, out=args.out, families=families))
         return 0
 

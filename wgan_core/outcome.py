@@ -23,7 +23,6 @@ RULE = (
     "with its untrained generator); a failed run stays in every comparison ranked worst on that metric (failures tie), no "
     "value is put in its place, means are over the runs that did not fail, and `failed` counts failures per metric"
 )
-FINISHED = ("ok", "diverged")
 
 
 def failed(status: str, final: float | None) -> bool:
@@ -39,4 +38,4 @@ def cost(status: str, final: float | None, lower_is_better: bool = True) -> floa
     return float(final) if lower_is_better else -float(final)  # type: ignore[arg-type]
 
 
-__all__ = ["FINISHED", "RULE", "cost", "failed"]
+__all__ = ["RULE", "cost", "failed"]

@@ -139,26 +139,31 @@ def _row(f: Family, dataset: str, metric: str, cell: str, x: pd.Series, b: pd.Se
 
 
 def _verdict(r: dict[str, Any]) -> str:
+    if r["n_pairs"] == 0:
+        return "not tested (no matched pairs)"
     if math.isfinite(r["p_holm"]) and r["p_holm"] < ALPHA:
-        return "better" if r["rank_biserial"] > 0 else "worse"  # the side the signed ranks lean to: what the test rejected on
+        # the side the signed ranks lean to, as the test ranked them: T+ (cost differences, cell minus baseline) below
+        # its null mean n(n + 1)/4 means the cell's costs are lower
+        return "better" if r["statistic"] < r["n_nonzero"] * (r["n_nonzero"] + 1) / 4 else "worse"
     if math.isfinite(r["p_equiv_holm"]) and r["p_equiv_holm"] < ALPHA:
         return f"equivalent within ±{r['margin']:g}"
     return "not shown to differ"
 
 
 def pairs(runs: pd.DataFrame, f: Family) -> Iterator[tuple[str, str, str, pd.DataFrame, pd.DataFrame]]:
-    """(data set, metric, cell, the cell's runs, the baseline's runs) for every comparison of the family the runs hold."""
+    """(data set, metric, cell, the cell's runs, the baseline's runs) for every comparison the family declares in the data sets
+    the runs hold. A declared cell without runs comes with none (its test counts in Holm's family at p = 1); a metric no run of
+    the data set measured or failed on is not one of its tests (FID on toy data)."""
     for dataset, g in runs.groupby("dataset", sort=False):
-        base = g[g["cell"] == f.baseline]
-        if (f.datasets and dataset not in f.datasets) or base.empty:
+        if f.datasets and dataset not in f.datasets:
             continue
+        base = g[g["cell"] == f.baseline]
         for metric in f.metrics:
-            if metric not in g or g[metric].isna().all():  # a metric this data set's runs do not have
+            failed_any = f"failed_{metric}" in g and bool(g[f"failed_{metric}"].any())
+            if metric not in g or (g[metric].isna().all() and not failed_any):
                 continue
             for cell in f.cells:
-                x = g[g["cell"] == cell]
-                if not x.empty:
-                    yield dataset, metric, cell, x, base
+                yield dataset, metric, cell, g[g["cell"] == cell], base
 
 
 def family_tests(runs: pd.DataFrame, families: list[Family]) -> pd.DataFrame:
@@ -170,7 +175,10 @@ def family_tests(runs: pd.DataFrame, families: list[Family]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for f in families:
         family = [_row(f, ds, m, cell, costs(x, m), costs(b, m)) for ds, m, cell, x, b in pairs(runs, f)]
-        for r, a, e in zip(family, holm([r["p_value"] for r in family]), holm([r["p_equiv"] for r in family])):
+        # a declared test that could not be run (no pairs) stays in the family at p = 1: Holm never shrinks what was declared
+        p_all = [r["p_value"] if math.isfinite(r["p_value"]) else 1.0 for r in family]
+        e_all = [r["p_equiv"] if math.isfinite(r["p_equiv"]) else 1.0 for r in family]
+        for r, a, e in zip(family, holm(p_all), holm(e_all)):
             r["p_holm"], r["p_equiv_holm"], r["family_size"] = float(a), float(e), len(family)
             r["verdict"] = _verdict(r)
         rows += family

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..metrics.registry import METRICS, threshold
-from ..outcome import FINISHED, failed
+from ..outcome import failed
 from ..rundir.names import PANEL_FILE, PUBLISHED_KEY, data_kind, missing
 
 THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
@@ -170,14 +170,14 @@ def primary_metric(runs: pd.DataFrame, info: dict[str, Any]) -> str | None:
 
 
 def apply_failure_rule(runs: pd.DataFrame, metric: str | None) -> pd.DataFrame:
-    """The finished runs (ok or diverged), each flagged per metric by the one rule (wgan_core.outcome); no value is replaced.
+    """Every run, each flagged per metric by the one rule (wgan_core.outcome); no value is replaced.
 
-    `failed_<m>`: the run diverged, or m ended non-finite (runs.csv `nonfinite` names the metrics a run wrote
-    as null; an inf in the table also counts). A finished run that never wrote m (a run older than the
-    metric, or a data kind without it) is not measured on m, not failed. `failed` is the first metric's
-    flag (`metric`), or the status alone. Unfinished runs are left out until they finish.
+    `failed_<m>`: the run diverged or did not finish (no final.json: killed, crashed, or still running when the
+    report was written), or m ended non-finite (runs.csv `nonfinite` names the metrics a run wrote as null; an
+    inf in the table also counts). A finished run that never wrote m (a run older than the metric, or a data kind
+    without it) is not measured on m, not failed. `failed` is the first metric's flag (`metric`), or the status alone.
     """
-    out = runs[runs["status"].isin(FINISHED)].copy()
+    out = runs.copy()
     nonfinite = [set(str(v).split(",")) if isinstance(v, str) else set() for v in out.get("nonfinite", pd.Series("", index=out.index))]
     for m in [m for m in METRICS if m in out]:
         value = pd.to_numeric(out[m], errors="coerce")

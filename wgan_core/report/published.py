@@ -81,8 +81,9 @@ def mode_tables(summary: pd.DataFrame, runs: pd.DataFrame) -> list[tuple[str, pd
         rows: list[dict[str, Any]] = []
         for _, r in summary[summary["dataset"] == dataset].iterrows():
             kind = r.get(f"{modes}_interval", "")
+            failed = r.get(f"{modes}_failed", r["failed"])  # NaN: the cell did not measure the mode count
             rows.append({
-                "source": "this study", "method": r["cell"], "runs": int(r["runs"]), "failed": int(r.get(f"{modes}_failed", r["failed"])),
+                "source": "this study", "method": r["cell"], "runs": int(r["runs"]), "failed": 0 if pd.isna(failed) else int(failed),
                 f"modes (mean [{kind}])": _ours(summary, modes, r), f"reverse KL (mean [{kind}])": _ours(summary, kl, r),
                 **({"high quality": _ours(summary, hq, r)} if hq else {}), "setting": "this study's config (summary above)",
             })  # fmt: skip

@@ -51,7 +51,7 @@ def study_families(
 ) -> tuple[list[Family], str]:
     """(the families the paired tests run over, where they come from): study.json's (declared before the runs), else `given`
     (a preset's declaration, made after these runs), else exploratory ones (per role of a search)."""
-    if info.get("families"):
+    if "families" in info:  # recorded before the study ran, possibly none at all
         return [Family.from_dict(d) for d in info["families"]], RECORDED
     if given:
         return list(given), AFTER
@@ -161,7 +161,8 @@ def _notes(runs: pd.DataFrame, baseline: str, tested: bool, metric: str | None, 
         f"Steps to ±10%: the first evaluation within {THRESHOLD_SHARE:.0%} of the run's own final value (runs that did not fail).",
     ]
     if unfinished:
-        notes.append(f"{unfinished} run(s) have not finished (no final.json): they are left out of every table until they do.")
+        notes.append(f"{unfinished} run(s) have not finished (no final.json): by the rule they count as failed on every metric "
+                     "(ranked worst, no value) until they finish and the report is written again.")
     if tested:  # no paired tests where the study has no baseline cell (the depth experiment)
         notes.append(
             "Paired tests (stats.csv): each cell of a family against its baseline on matched seeds, the exact signed-rank test "

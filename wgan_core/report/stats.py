@@ -33,7 +33,7 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.stats import bootstrap, rankdata, trim_mean
+from scipy.stats import bootstrap, rankdata
 
 CI_LEVEL = 0.95
 BOOT_RESAMPLES = 10_000
@@ -88,11 +88,6 @@ def interval_label(kinds: Any) -> str:
     if present == {BCA}:
         return f"{BCA} CI"
     return f"range if n <= {RANGE_MAX_N}, else {BCA} CI"
-
-
-def iqm(costs: Any, axis: int | None = None) -> Any:
-    """Interquartile mean: the mean after cutting floor(n/4) values from each end (scipy.stats.trim_mean, as rliable)."""
-    return trim_mean(np.asarray(costs, dtype=float), IQM_CUT, axis=axis)
 
 
 def _sorted_resamples(x: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -175,14 +170,21 @@ def holm(pvalues: Any) -> np.ndarray:
     return out
 
 
+def _tie_keys(a: np.ndarray, rtol: float = 1e-9) -> np.ndarray:
+    """Each value's tie group in ascending order: neighbours equal up to float rounding (0.11 - 0.10 against 0.13 - 0.12),
+    judged value by value, never against the largest (one 1e20 blow-up must not tie every ordinary difference)."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    same = np.isclose(s[1:], s[:-1], rtol=rtol, atol=0.0) | (s[1:] == s[:-1])  # inf == inf: one group
+    keys = np.empty(len(a), dtype=np.int64)
+    keys[order] = np.concatenate([[0], np.cumsum(~same)]) if len(a) else []
+    return keys
+
+
 def _signed_ranks(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(|d| ranks doubled to integers, signs) of the non-zero differences; +-inf ties among its own sign's magnitude."""
+    """(|d| ranks doubled to integers, signs) of the non-zero differences; equal magnitudes (failures' +-inf too) share a rank."""
     d = d[d != 0]
-    a = np.abs(d)
-    scale = a[np.isfinite(a)].max() if np.isfinite(a).any() else 1.0
-    # |d| equal up to float rounding (0.11 - 0.10 and 0.13 - 0.12) are ties: compared at 9 significant digits of the largest
-    a = np.where(np.isfinite(a), np.round(a / scale, 9), np.inf)
-    r2 = np.rint(2 * rankdata(a)).astype(np.int64)  # average ranks are multiples of 1/2
+    r2 = np.rint(2 * rankdata(_tie_keys(np.abs(d)))).astype(np.int64)  # average ranks are multiples of 1/2
     return r2, np.sign(d)
 
 
@@ -242,6 +244,6 @@ def rank_biserial(diffs: Any) -> float:
 
 
 __all__ = [
-    "BCA", "BOOT_RESAMPLES", "CI_LEVEL", "PERCENTILE", "RANGE", "bootstrap_ci", "finite", "holm", "interval", "interval_label", "iqm",
+    "BCA", "BOOT_RESAMPLES", "CI_LEVEL", "PERCENTILE", "RANGE", "bootstrap_ci", "finite", "holm", "interval", "interval_label",
     "median_iqm", "min_signed_rank_p", "probability_of_improvement", "rank_biserial", "signed_rank", "tost",
 ]  # fmt: skip

@@ -28,7 +28,8 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
 
 
 def _metric_cols(runs: pd.DataFrame) -> list[str]:
-    return [m for m in METRICS if m in runs and runs[m].notna().any()]
+    """The registered metrics some run measured or failed on (a metric every run ended non-finite on is still shown)."""
+    return [m for m in METRICS if m in runs and (runs[m].notna().any() or (f"failed_{m}" in runs and runs[f"failed_{m}"].any()))]
 
 
 def _shown(metrics: list[str], present: Any) -> list[str]:
@@ -48,40 +49,46 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     `runs`: the finished runs flagged by the failure rule (load.apply_failure_rule); no value stands in for a failure.
     """
     rows = []
-    for (dataset, cell), g in runs.groupby(["dataset", "cell"], sort=False):
-        fails = g["failed"] if "failed" in g else g["status"] != "ok"
-        row: dict[str, Any] = {
-            "dataset": dataset, "cell": cell, "runs": len(g), "diverged": int((g["status"] == "diverged").sum()),
-            "failed": int(fails.sum()), "failure_rate": float(fails.mean()) if len(g) else math.nan,
-        }  # fmt: skip
-        for m in _metric_cols(g):
-            bad = g[f"failed_{m}"].to_numpy(bool) if f"failed_{m}" in g else np.zeros(len(g), bool)
-            vals = pd.to_numeric(g[m], errors="coerce").to_numpy(float)[~bad]
-            vals = vals[np.isfinite(vals)]
-            lo, hi, kind = interval(vals)
-            lower = METRICS[m].lower_is_better
-            best = (vals.min() if lower else vals.max()) if (len(vals) and lower is not None) else math.nan
-            row.update({
-                f"{m}_failed": int(bad.sum()), f"{m}_mean": vals.mean() if len(vals) else math.nan, f"{m}_lo": lo, f"{m}_hi": hi,
-                f"{m}_interval": kind, f"{m}_best": best, f"{m}_n": len(vals),
-            })  # fmt: skip
-            if lower is None:
-                row[f"{m}_median"] = float(np.median(vals)) if len(vals) else math.nan
-                continue
-            agg = median_iqm(costs(g, m).to_numpy(float))
-            for k, v in agg.items():  # a higher-is-better metric's cost is its negative: its interval's ends swap back
-                row[f"{m}_{k}"] = _oriented(m, v)
-            if lower is False:
-                for a in ("median", "iqm"):
-                    row[f"{m}_{a}_lo"], row[f"{m}_{a}_hi"] = row[f"{m}_{a}_hi"], row[f"{m}_{a}_lo"]
-        ok = g[~fails]
-        for col in [c for c in g.columns if c.startswith(("steps_to_", "time_to_"))]:
-            row[f"{col}_mean"] = ok[col].mean()
-        for col in ("wall_time_s", "run_seconds", "gen_iters_per_s"):
-            if col in g:
-                row[f"{col}_mean"] = pd.to_numeric(g[col], errors="coerce").mean()
-        rows.append(row)
+    for dataset, d in runs.groupby("dataset", sort=False):
+        for cell, g in d.groupby("cell", sort=False):
+            rows.append(_summary_row(dataset, cell, g, _metric_cols(d)))
     return pd.DataFrame(rows)
+
+
+def _summary_row(dataset: str, cell: str, g: pd.DataFrame, metrics: list[str]) -> dict[str, Any]:
+    """One cell's row of summary.csv over the metrics of its data set."""
+    fails = g["failed"] if "failed" in g else g["status"] != "ok"
+    row: dict[str, Any] = {
+        "dataset": dataset, "cell": cell, "runs": len(g), "diverged": int((g["status"] == "diverged").sum()),
+        "failed": int(fails.sum()), "failure_rate": float(fails.mean()) if len(g) else math.nan,
+    }  # fmt: skip
+    for m in metrics:
+        bad = g[f"failed_{m}"].to_numpy(bool) if f"failed_{m}" in g else np.zeros(len(g), bool)
+        vals = pd.to_numeric(g[m], errors="coerce").to_numpy(float)[~bad]
+        vals = vals[np.isfinite(vals)]
+        lo, hi, kind = interval(vals)
+        lower = METRICS[m].lower_is_better
+        best = (vals.min() if lower else vals.max()) if (len(vals) and lower is not None) else math.nan
+        row.update({
+            f"{m}_failed": int(bad.sum()), f"{m}_mean": vals.mean() if len(vals) else math.nan, f"{m}_lo": lo, f"{m}_hi": hi,
+            f"{m}_interval": kind, f"{m}_best": best, f"{m}_n": len(vals),
+        })  # fmt: skip
+        if lower is None:
+            row[f"{m}_median"] = float(np.median(vals)) if len(vals) else math.nan
+            continue
+        agg = median_iqm(costs(g, m).to_numpy(float))
+        for k, v in agg.items():  # a higher-is-better metric's cost is its negative: its interval's ends swap back
+            row[f"{m}_{k}"] = _oriented(m, v)
+        if lower is False:
+            for a in ("median", "iqm"):
+                row[f"{m}_{a}_lo"], row[f"{m}_{a}_hi"] = row[f"{m}_{a}_hi"], row[f"{m}_{a}_lo"]
+    ok = g[~fails]
+    for col in [c for c in g.columns if c.startswith(("steps_to_", "time_to_"))]:
+        row[f"{col}_mean"] = ok[col].mean()
+    for col in ("wall_time_s", "run_seconds", "gen_iters_per_s"):
+        if col in g:
+            row[f"{col}_mean"] = pd.to_numeric(g[col], errors="coerce").mean()
+    return row
 
 
 def improvement_table(runs: pd.DataFrame, families: list[Family]) -> pd.DataFrame:
@@ -136,16 +143,23 @@ def _agg(row: pd.Series, m: str, a: str) -> str:
     return one(v) if lo is None or (isinstance(lo, float) and math.isnan(lo)) else f"{one(v)} [{one(lo)}, {one(hi)}]"
 
 
+def _reported(summary: pd.DataFrame, m: str) -> bool:
+    """Whether a data set's summary has metric m: a value in some cell, or failures on it (shown, never hidden)."""
+    if f"{m}_mean" not in summary:
+        return False
+    return bool(summary[f"{m}_mean"].notna().any() or summary.get(f"{m}_failed", pd.Series(0.0)).fillna(0).gt(0).any())
+
+
 def display_tables(summary: pd.DataFrame) -> dict[str, tuple[pd.DataFrame, pd.DataFrame]]:
     """Per data set: (failures and mean [interval] of each metric, with threshold and time; median and IQM [interval] and best)."""
     out = {}
     for dataset, g in summary.groupby("dataset", sort=False):
-        metrics = _shown([m for m in METRICS if f"{m}_mean" in g and g[f"{m}_mean"].notna().any()], {c[: -len("_mean")] for c in g.columns})
+        metrics = _shown([m for m in METRICS if _reported(g, m)], {c[: -len("_mean")] for c in g.columns})
         t = pd.DataFrame({"cell": g["cell"], "runs": g["runs"], "diverged": g["diverged"]})
         extra = pd.DataFrame({"cell": g["cell"]})
         for m in metrics:
             if f"{m}_failed" in g:
-                t[f"{METRICS[m].display} failed"] = [int(v) for v in g[f"{m}_failed"]]
+                t[f"{METRICS[m].display} failed"] = [int(v) if v == v else 0 for v in g[f"{m}_failed"]]  # NaN: not measured there
             t[f"{METRICS[m].display} mean of the rest [{interval_label(g[f'{m}_interval'])}]"] = [_ci(r, m) for _, r in g.iterrows()]
             if METRICS[m].lower_is_better is not None:
                 extra[f"{METRICS[m].display} median [{PERCENTILE}]"] = [_agg(r, m, "median") for _, r in g.iterrows()]
