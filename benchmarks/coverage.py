@@ -17,7 +17,7 @@ adds a 20% failure rate (+inf); `counts` are Poisson(0.6) integers (many ties, a
 counts of results/pacgan-2d: 0, 0, 1); `t3` has heavy tails on both sides; `normal` is the textbook case.
 
 The paired tests: families of 4 cells against one baseline on n matched seeds (a seed effect shared
-by all cells plus each run's own noise), every cell drawn like the baseline (the null): the share of
+by all cells, which every paired difference cancels as matching intends, plus each run's own noise), every cell drawn like the baseline (the null): the share of
 families with any Holm-adjusted p < 0.05 (family-wise false positives) and of single tests with
 p < 0.05; and for the equivalence test, with every cell shifted by exactly the margin (the null of
 TOST), the share of families declaring any equivalence. The level of one test is measured on 10 x --studies
@@ -195,7 +195,7 @@ def budget_rows(name: str, draw, studies: int, seed: int, k: int = 16, budgets: 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--studies", type=int, default=1000, help="simulated studies per population and n (default 1000)")
-    p.add_argument("--ns", default=",".join(map(str, NS)), help="seeds per cell, comma-separated (default 5,10,20)")
+    p.add_argument("--ns", default=",".join(map(str, NS)), help=f"seeds per cell, comma-separated integers >= 2 (default {','.join(map(str, NS))})")
     p.add_argument("--out", default="results/coverage", help="folder for coverage.csv and tests.csv")
     args = p.parse_args(argv)
     if args.studies < 1:
@@ -203,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         ns = [int(v) for v in args.ns.split(",")]
+        if min(ns) < 2:
+            raise ValueError
     except ValueError:
         print(f"coverage: --ns must be comma-separated integers >= 2, got {args.ns!r}", file=sys.stderr)
         return 2

@@ -113,7 +113,7 @@ def test_a_failed_run_stays_as_a_pair_ranked_worst():
 @pytest.mark.parametrize(
     ("family", "words"),
     [
-        (Family("f", ("nsgn",), "wgan-gp", ("w1",)), "cell 'nsgn' names no registered variant"),
+        (Family("f", ("nsgn",), "wgan-gp", ("w1",)), "cell 'nsgn' names no variant of the study"),
         (Family("f", ("nsgan",), "wgan-gp", ("fidd",)), "metric 'fidd' is not a tested metric"),
         (Family("f", ("nsgan",), "wgan-gp", ("w1",), {"w1": -1.0}), "margins.w1 must be a positive number, got -1.0"),
         (Family("f", ("nsgan",), "wgan-gp", ("w1",), {"w1": "x"}), "margins.w1 must be a positive number, got 'x'"),
@@ -137,7 +137,7 @@ def test_reach_is_the_smallest_exact_p_times_the_family():
     ("text", "words"),
     [
         ('[{"name": "x", "cells": ["nsgan"], "baseline": "wgan-gp", "metrics": ["w1"], "margins": {"w1": 0}}]', "margins.w1 must be a positive number"),
-        ('[{"name": "x", "cells": ["nope"], "baseline": "wgan-gp", "metrics": ["w1"]}]', "cell 'nope' names no registered variant"),
+        ('[{"name": "x", "cells": ["nope"], "baseline": "wgan-gp", "metrics": ["w1"]}]', "cell 'nope' names no variant of the study"),
         ('[{"name": "x", "cells": ["nsgan"], "baseline": "wgan-gp", "metrics": ["nope"]}]', "metric 'nope' is not a tested metric"),
         ('{"name": "x"}', "must hold a JSON list of families"),
         ("[1,", "cannot read"),
@@ -219,3 +219,18 @@ def test_every_run_of_a_cell_ending_non_finite_is_counted_not_hidden():
     assert summary.loc["y", "fid_failed"] == 2 and math.isnan(summary.loc["y", "fid_mean"]) and summary.loc["y", "fid_median"] == math.inf
     table, _ = display_tables(summary.reset_index())["d"]
     assert table.set_index("cell").loc["y", "FID failed"] == 2
+
+
+def test_a_study_refuses_other_families_than_it_recorded(tmp_path, capsys):
+    out = tmp_path / "study"
+    base = ["study", "--preset", "toy", "--seeds", "1", "--variants", "nsgan,wgan-gp", "--datasets", "8gaussians", "--device", "cpu",
+            "--executor", "local", "--quiet", "--no-report", "--out", str(out), "--set", "steps=2", "--set", "eval_every=2",
+            "--set", "width=16", "--set", "eval_samples=100", "--descriptive"]  # fmt: skip
+    assert cli_main(base) == 0
+    f = tmp_path / "families.json"
+    f.write_text('[{"name": "other", "cells": ["nsgan"], "baseline": "wgan-gp", "metrics": ["w1"]}]')
+    before = (out / "study.json").read_text()
+    capsys.readouterr()
+    assert cli_main([*base, "--families", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot change once it has started" in err and err.count("\n") == 1 and (out / "study.json").read_text() == before

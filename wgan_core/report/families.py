@@ -55,9 +55,16 @@ class Family:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Family:
+        """A family from its JSON form; a one-line ConfigError naming the field where a field has the wrong type."""
         known = {"name", "cells", "baseline", "metrics", "margins", "headline", "datasets"}
         if not isinstance(d, dict) or set(d) - known or not {"name", "cells", "baseline", "metrics"} <= set(d):
             raise ConfigError(f"families: each family is an object with name, cells, baseline, metrics (optional: margins, headline, datasets); got {d!r}")
+        for key in ("cells", "metrics", "datasets"):
+            v = d.get(key, [])
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise ConfigError(f"families: {key} of {d.get('name')!r} must be a list of strings, got {v!r}")
+        if not isinstance(d.get("margins", {}), dict):
+            raise ConfigError(f"families: margins of {d.get('name')!r} must be an object of metric: positive number, got {d['margins']!r}")
         return cls(
             name=str(d["name"]), cells=tuple(d["cells"]), baseline=str(d["baseline"]), metrics=tuple(d["metrics"]),
             margins=dict(d.get("margins") or {}), headline=bool(d.get("headline", False)), datasets=tuple(d.get("datasets") or ()),
@@ -78,7 +85,7 @@ def check_family(f: Family, labels: set[str], datasets: set[str] | None = None) 
     for cell in (*f.cells, f.baseline):
         label = cell.split(" (")[0].split(",")[0]
         if label not in labels:
-            raise ConfigError(f"{where}: cell {cell!r} names no registered variant (allowed: {', '.join(sorted(labels))})")
+            raise ConfigError(f"{where}: cell {cell!r} names no variant of the study (allowed: {', '.join(sorted(labels))})")
     if not f.metrics or not f.cells:
         raise ConfigError(f"{where}: cells and metrics must each name at least one")
     for m in (*f.metrics, *f.margins):

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..config import ConfigError
 from ..errors import Parser
-from ..report.families import reach
+from ..report.families import check_family, reach
 from ..signals import EXIT_INTERRUPTED
 from . import (
     PRESETS,
@@ -100,6 +100,11 @@ def default_executor(spec: StudySpec) -> str:
     return f"process:{cores}" if on_cpu and cores > 1 else "local"
 
 
+def cell_labels(jobs) -> set[str]:
+    """The labels a family's cells may start with in this study: its jobs' labels and variants."""
+    return {j.label for j in jobs} | {getattr(j, "variant", j.label) for j in jobs}
+
+
 def family_plan(families, seeds: int, datasets: int) -> list[str]:
     """One line per declared family: its tests, the smallest p one test can reach with `seeds` matched pairs, and after Holm."""
     out = []
@@ -146,11 +151,13 @@ def main(argv: list[str] | None = None) -> int:
             selection_seeds=args.selection_seeds if args.selection_seeds is not None else 1, families_file=args.families or "",
             descriptive=args.descriptive,
         )  # fmt: skip
-        datasets = len({j.dataset for j in spec.jobs()})
-        refuse_unreachable(spec.families, seeds, datasets)  # before anything runs or prints
-        plan = family_plan(spec.families, seeds, datasets)
-        executor = Executor.parse(args.executor or default_executor(spec), args.slurm, args.threads, args.ensemble)
         jobs = spec.jobs()
+        datasets = {j.dataset for j in jobs}
+        for f in spec.families:  # the cells and data sets a family names must be this study's (not a typo that tests nothing)
+            check_family(f, cell_labels(jobs), datasets)
+        refuse_unreachable(spec.families, seeds, len(datasets))  # before anything runs or prints
+        plan = family_plan(spec.families, seeds, len(datasets))
+        executor = Executor.parse(args.executor or default_executor(spec), args.slurm, args.threads, args.ensemble)
         if args.dry_run:
             for j in jobs:
                 print(f"{j.run_id()}  {describe_job(j)}  steps={j.steps}")

@@ -204,6 +204,12 @@ def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "",
     if differ:
         details = "; ".join(f"{k}: {info.get(k)!r} there, {mine[k]!r} here" for k in differ)
         raise ConfigError(f"out: {root} holds another study ({details}); choose another --out")
+    mine_families = [f.to_dict() for f in spec.families]
+    if "families" in info and json.loads(json.dumps(info["families"])) != json.loads(json.dumps(mine_families)):
+        raise ConfigError(
+            f"families: {root} recorded other comparisons before it ran (study.json 'families'); a study's declared families "
+            "cannot change once it has started: choose another --out, or the families it recorded"
+        )
     if info.get("runs") != ids:
         n = len(set(ids) ^ set(info.get("runs", [])))
         raise ConfigError(
