@@ -40,6 +40,7 @@ BOOT_RESAMPLES = 10_000
 RANGE_MAX_N = 5  # intervals of n <= 5 values are their range; larger n: a BCa bootstrap
 RANGE, BCA, PERCENTILE = "range", f"{CI_LEVEL:.0%} BCa bootstrap", f"{CI_LEVEL:.0%} percentile bootstrap"
 IQM_CUT = 0.25
+POI_CELLS = 4_000_000  # pair comparisons held at once by the P(improvement) bootstrap (~32 MB as floats)
 
 # scipy >= 1.15 seeds with `rng`; older releases (pyproject allows 1.10) with `random_state`.
 _SEED_KW = "rng" if "rng" in inspect.signature(bootstrap).parameters else "random_state"
@@ -150,7 +151,9 @@ def probability_of_improvement(x: Any, y: Any, level: float = CI_LEVEL, n_resamp
     rng = np.random.default_rng(seed)
     bx = x[rng.integers(0, len(x), size=(n_resamples, len(x)))]
     by = y[rng.integers(0, len(y), size=(n_resamples, len(y)))]
-    lo, hi = _order_quantiles(_poi(bx, by), level)
+    chunk = max(1, POI_CELLS // (len(x) * len(y)))  # resamples per (chunk, n, m) comparison array: memory bounded for any n, m
+    stats = np.concatenate([_poi(bx[i : i + chunk], by[i : i + chunk]) for i in range(0, n_resamples, chunk)])
+    lo, hi = _order_quantiles(stats, level)
     return p, lo, hi
 
 
