@@ -175,6 +175,8 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
         # A study made before families were recorded in study.json: its preset's declared families, which the report says
         # were declared after the runs; without a preset, the report's exploratory families.
         families = list(preset.families) if preset and "families" not in info and preset.families else None
+        if args.baseline and (families or info.get("families")):
+            print(f"note: --baseline {args.baseline} does not change the paired tests: the declared families name their baselines", file=sys.stderr)
         print(write_report(args.dir, baseline=args.baseline, out=args.out, families=families))
         return 0
 
