@@ -75,6 +75,11 @@ class Family:
         return len(self.cells) * len(self.metrics) * (len(self.datasets) or n_datasets)
 
 
+def cell_label(cell: str) -> str:
+    """The variant label a cell starts with: '<label>', '<label> (<role>)' in a search, '<label>, field=value' in a grid."""
+    return cell.split(" (")[0].split(",")[0]
+
+
 def check_family(f: Family, labels: set[str], datasets: set[str] | None = None) -> None:
     """A one-line ConfigError where the family names an unknown cell label, metric, data set, or a margin that is not a positive number.
 
@@ -83,8 +88,7 @@ def check_family(f: Family, labels: set[str], datasets: set[str] | None = None) 
     """
     where = f"family {f.name!r}"
     for cell in (*f.cells, f.baseline):
-        label = cell.split(" (")[0].split(",")[0]
-        if label not in labels:
+        if cell_label(cell) not in labels:
             raise ConfigError(f"{where}: cell {cell!r} names no variant of the study (allowed: {', '.join(sorted(labels))})")
     if not f.metrics or not f.cells:
         raise ConfigError(f"{where}: cells and metrics must each name at least one")
@@ -192,4 +196,4 @@ def family_tests(runs: pd.DataFrame, families: list[Family]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=STATS_COLUMNS)
 
 
-__all__ = ["ALPHA", "METHOD", "STATS_COLUMNS", "Family", "check_family", "costs", "exploratory", "family_tests", "pairs", "reach"]
+__all__ = ["ALPHA", "METHOD", "STATS_COLUMNS", "Family", "cell_label", "check_family", "costs", "exploratory", "family_tests", "pairs", "reach"]

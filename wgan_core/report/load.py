@@ -16,11 +16,11 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError
 from ..metrics.registry import METRICS, threshold
-from ..outcome import failed
 from ..rundir.names import PANEL_FILE, PUBLISHED_KEY, data_kind, missing
 
 THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
@@ -181,9 +181,8 @@ def apply_failure_rule(runs: pd.DataFrame, metric: str | None) -> pd.DataFrame:
     nonfinite = [set(str(v).split(",")) if isinstance(v, str) else set() for v in out.get("nonfinite", pd.Series("", index=out.index))]
     for m in [m for m in METRICS if m in out]:
         value = pd.to_numeric(out[m], errors="coerce")
-        out[f"failed_{m}"] = [
-            s != "ok" or m in nf or (failed(s, v) and not pd.isna(v)) for s, v, nf in zip(out["status"], value, nonfinite)
-        ]
+        # outcome.RULE: not ok, or a non-finite end (a named null, or an inf); NaN on an ok run is "never written": not measured
+        out[f"failed_{m}"] = [s != "ok" or m in nf or bool(np.isinf(v)) for s, v, nf in zip(out["status"], value, nonfinite)]
     out["failed"] = out[f"failed_{metric}"] if f"failed_{metric}" in out else out["status"] != "ok"
     return out
 

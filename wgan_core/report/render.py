@@ -83,7 +83,7 @@ def write_report(root: str | Path, baseline: str | None = None, out: str | Path 
     if is_search(info):  # the tables, tests and plots below describe stage 2: '<objective> (tuned)' and '(defaults)'
         all_runs = runs
         runs, curves = stage2_view(all_runs, all_curves, info)
-    scored = apply_failure_rule(runs, metric)  # finished runs, flagged per metric; no value replaced
+    scored = apply_failure_rule(runs, metric)  # every run, flagged per metric; no value replaced
     families, declared = study_families(info, scored, baseline, ROLES if is_search(info) else (), families)
     if is_search(info):
         sections, search_plots = search_sections(all_runs, all_curves, scored, info, baseline, out)

@@ -19,7 +19,7 @@ from typing import Any
 from ..config import VARIANTS, ConfigError
 from ..env import git_commit
 from ..metrics.registry import METRICS
-from ..report.families import Family, check_family
+from ..report.families import Family, cell_label, check_family
 from .presets import PRESETS, SELECTION_SEED0, Job, search_stage1
 from .space import PARAM_NAMES
 
@@ -92,7 +92,7 @@ class StudySpec:
             check_family(f, labels)
         if self.variants:  # --variants keeps some cells: each family keeps those, and goes where its baseline went
             def kept(cell: str) -> bool:
-                return cell in self.variants or cell.split(" (")[0].split(",")[0] in self.variants
+                return cell in self.variants or cell_label(cell) in self.variants
 
             families = [replace(f, cells=tuple(c for c in f.cells if kept(c))) for f in families if kept(f.baseline)]
             families = [f for f in families if f.cells]
@@ -204,8 +204,7 @@ def prepare_dir(root: Path, spec: StudySpec, jobs: list[Job], command: str = "",
     if differ:
         details = "; ".join(f"{k}: {info.get(k)!r} there, {mine[k]!r} here" for k in differ)
         raise ConfigError(f"out: {root} holds another study ({details}); choose another --out")
-    mine_families = [f.to_dict() for f in spec.families]
-    if "families" in info and json.loads(json.dumps(info["families"])) != json.loads(json.dumps(mine_families)):
+    if "families" in info and [Family.from_dict(d) for d in info["families"]] != list(spec.families):
         raise ConfigError(
             f"families: {root} recorded other comparisons before it ran (study.json 'families'); a study's declared families "
             "cannot change once it has started: choose another --out, or the families it recorded"
