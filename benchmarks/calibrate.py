@@ -1,42 +1,136 @@
-"""How often does `--compare` cry wolf, and how often does it catch a real slowdown? Measured, on this machine.
+"""How often does the speed gate cry wolf, say "inconclusive", or let a slowdown pass? Measured on this machine kind.
 
-    python benchmarks/calibrate.py --out ~/wgan-calibration --aa 10 --power 0.05:5,0.10:5
-    python benchmarks/calibrate.py --out results/throughput/calibration/turns --summary
+    python benchmarks/calibrate.py                      # the plan below, resumable, into results/throughput/calibration/<kind>/
+    python benchmarks/calibrate.py --summary            # summary.csv, regressions.csv and resampled.csv from the record files
+    python benchmarks/calibrate.py --plan               # the plan, nothing run
 
-False alarms: A/A comparisons, the same commit against itself (--aa N comparisons), each
-deciding every configuration (the five objectives x toy MLP widths 32 and 128, batch 256, one
-pinned thread): the share of configurations called `slower` is the false-alarm rate (and
-`faster`, the same error the other way, is counted beside it). Power:
-the same commit against itself with --inject-slowdown F on B (a known F of extra work per
-step, benchmarks/probe.py): the share called `slower` at each F, beside the slowdown actually
-injected (`injected_measured`: the busy work per step over A's median step, the median over
-rounds; the harness records it, so F is checked, not assumed). Every comparison uses the
-defaults of --compare (10 rounds, 20 timed steps per side in turns of 4 after 5 warm-up,
-threshold 3%, 95%), so the rates are those of the command as users run it.
+Every comparison is `--compare` as users run it (benchmarks/compare.py: its defaults, a budget
+of 48 rounds, 3% tolerated, 95% per side), each a sequence of its own, over three kinds of
+configuration: the toy MLP at batch 64 and at batch 256 (nsgan and wgan-gp, width 128: two
+configurations per comparison, so the false-alarm rate is per comparison) and DCGAN 28 (wgan-gp,
+width 32, batch 64). The plan, interleaved so that a partial run is balanced:
+- same code: the commit against itself, and against commits that change only README.md, each in
+  a fresh worktree of a scratch clone (what differs between two checkouts: paths, file layout);
+- power: the commit against itself with a known fraction of busy work injected into B's steps
+  (--inject-slowdown 0.03, 0.05, 0.10; the injected share is measured and recorded);
+- genuine regressions (benchmarks/regressions.py): a scratch commit that makes a code change
+  slowing the step without changing its result, whose size is also measured in one process by
+  alternating the two code paths.
+Then bisect and drift on the scratch history: five commits of which one holds a regression
+(--bisect must name it), and two consecutive commits that each add about 3% of work (--drift 2).
 
-Resumable: comparisons already in OUT/compare.csv count; only the missing ones run. The
-summary (OUT/summary.csv, OUT/old_rule.csv) reads OUT's CSVs only: rates with Clopper-Pearson
-95% intervals (scipy), and beside them the rule the history check used before, one row per
-commit against a 10% threshold, applied to each single round of the A/A data of the first (process-level) design.
+The summary reads the record files only: per plan category, comparisons, per-comparison false
+alarms with their Clopper-Pearson 95% bound (scipy), the share inconclusive, power per
+configuration, median seconds and rounds. resampled.csv adds a power curve at 3/5/10% from the
+same-code rounds resampled with replacement, shifted by the slowdown (an assumption spelled out
+there: rounds exchangeable, a slowdown multiplies every round alike).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
+import random
+import re
 import statistics
+import subprocess
 import sys
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from abtest import VERDICTS, verdict  # noqa: E402
-from compare import Probe, configurations, run_compare  # noqa: E402
+from abtest import LOOKS, decide  # noqa: E402
+from compare import CALIBRATION, Budget, Probe, configurations, machine, run_compare  # noqa: E402
+from regressions import REGRESSIONS, apply, measure  # noqa: E402
 
-VARIANTS = ["gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp"]
-WIDTHS = [32, 128]
+KINDS = {  # name: (variants, arch, width, batch)
+    "mlp-b64": (["nsgan", "wgan-gp"], "mlp", 128, 64),
+    "mlp-b256": (["nsgan", "wgan-gp"], "mlp", 128, 256),
+    "dcgan-b64": (["wgan-gp"], "dcgan", 32, 64),
+}
+TARGETS = {"same commit": 36, "docs only": 14, "inject 0.03": 3, "inject 0.05": 6, "inject 0.1": 3,
+           "regression fakes-with-a-graph": 1, "regression critic-grads-in-generator-step": 1}
+SLOW_WORK_S = 3.7e-4  # the drift check's ~3% step: busy work per Trainer.step, ~3% of the ~12 ms wgan-gp MLP w128 b64 step under --compare here
+
+
+@dataclass(frozen=True)
+class Item:
+    """One planned comparison: its index, category, configuration kind and what B is."""
+
+    index: int
+    category: str
+    kind: str
+
+
+def plan(targets: dict[str, int] = TARGETS) -> list[Item]:
+    """Every category's comparisons spread evenly over the plan (so a partial run is balanced), kinds in rotation."""
+    slots = sorted(((k + 0.5) / n, cat, k) for cat, n in targets.items() for k in range(n))
+    kinds = list(KINDS)
+    out = []
+    for i, (_, cat, k) in enumerate(slots):
+        kind = "mlp-b64" if cat.startswith("regression") else kinds[k % len(kinds)]
+        out.append(Item(i, cat, kind))
+    return out
+
+
+def slug(host: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def scratch_commit(scratch: Path, base: str, name: str, change) -> Path:
+    """A fresh worktree of a new commit on `base` in the scratch clone, made by change(tree); returns the tree."""
+    repo = scratch / "repo"
+    if not repo.is_dir():
+        subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(ROOT), str(repo)], check=True)
+    tree = scratch / name
+    if tree.is_dir():
+        return tree
+    _git("worktree", "add", "--quiet", "--detach", str(tree), base, cwd=repo)
+    change(tree)
+    git = ["-c", "user.name=calibration", "-c", "user.email=calibration@localhost", "-c", "commit.gpgsign=false"]
+    _git(*git, "commit", "--quiet", "-am", f"calibration: {name}", cwd=tree)
+    return tree
+
+
+def docs_change(k: int):
+    def change(tree: Path) -> None:
+        with (tree / "README.md").open("a") as f:
+            f.write(f"\n<!-- calibration: a documentation-only change, {k} -->\n")
+    return change
+
+
+def run_plan(out: Path, scratch: Path, commit: str, progress=print) -> None:
+    """Run every planned comparison not yet in OUT/plan.csv (resumable), recording each in OUT's record files."""
+    done = {int(r["index"]) for r in _rows(out / "plan.csv")}
+    base = subprocess.run(["git", "-C", str(ROOT), "rev-parse", commit], check=True, capture_output=True, text=True).stdout.strip()
+    for item in plan():
+        if item.index in done:
+            continue
+        variants, arch, width, batch = KINDS[item.kind]
+        configs = configurations(variants, arch, [width], batch, 28, "none")
+        inject, head = 0.0, base
+        if item.category == "docs only":
+            head = str(scratch_commit(scratch, base, f"docs-{item.index}", docs_change(item.index)))
+        elif item.category.startswith("inject"):
+            inject = float(item.category.split()[1])
+        elif item.category.startswith("regression"):
+            r = REGRESSIONS[item.category.split()[1]]
+            head = str(scratch_commit(scratch, base, f"{r.name}-{item.index}", lambda tree, r=r: apply(r, tree)))
+        progress(f"[{item.index + 1}/{len(plan())}] {item.category}, {item.kind}")
+        found = run_compare(base, head, configs, Probe(), Budget(), inject=inject, out=out, resume=False, progress=lambda m: None)
+        started = _rows(out / "compare.csv")[-1]["started"]
+        progress("  " + "; ".join(f"{c['variant']}: {d.verdict} {d.ratio:.3f} [{d.low:.3f}, {d.high:.3f}] {d.looked} rounds"
+                                  for c, d in found))
+        _append(out / "plan.csv", [dict(asdict(item), started=started, head=Path(head).name)])
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -46,107 +140,182 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def comparisons_done(out: Path) -> dict[float, int]:
-    """Comparisons recorded per injected fraction (a comparison: one date, one row per configuration)."""
-    done: dict[float, set[str]] = defaultdict(set)
-    for r in _rows(out / "compare.csv"):
-        done[float(r["inject"])].add(r["date"])
-    return {k: len(v) for k, v in done.items()}
+def _append(path: Path, rows: list[dict]) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        if new:
+            w.writeheader()
+        w.writerows(rows)
 
 
-def summary(out: Path) -> tuple[list[dict], dict]:
-    """The calibration from OUT/compare.csv and OUT/compare_blocks.csv: one row per injected fraction, and the old rule.
+def _write(path: Path, rows: list[dict]) -> None:
+    if rows:
+        with path.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+            w.writeheader()
+            w.writerows(rows)
 
-    Rates come with exact (Clopper-Pearson) 95% intervals. The old rule is applied to each
-    single round of the A/A comparisons: B's median over A's, flagged above 1.10.
-    """
+
+def _bound(k: int, n: int) -> tuple[float, float]:
     from scipy.stats import binomtest
 
-    by_inject: dict[float, list[dict[str, str]]] = defaultdict(list)
-    for r in _rows(out / "compare.csv"):
-        by_inject[float(r["inject"])].append(r)
-    # What was injected, measured: each round's busy work per B step over A's median step, per comparison and configuration.
-    per_round: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
+    ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+    return round(ci.low, 4), round(ci.high, 4)
+
+
+def summary(out: Path) -> list[dict]:
+    """One row per plan category: comparisons, false alarms per comparison (bounded), inconclusive, power, time."""
+    records = _rows(out / "compare.csv")
+    by_started = defaultdict(list)
+    for r in records:
+        by_started[r["started"]].append(r)
+    blocks = defaultdict(list)
     for b in _rows(out / "compare_blocks.csv"):
-        key = (b["date"], b["variant"] + " " + b["width"], b["round"])
-        per_round[key][b["side"]] = float(b["median_ms"])
-        if b["side"] == "B":
-            per_round[key]["inject_ms"] = float(b.get("inject_ms") or 0.0)
-    injected: dict[str, list[float]] = defaultdict(list)
-    for (date, _, _), v in per_round.items():
-        if "A" in v and "inject_ms" in v:
-            injected[date].append(v["inject_ms"] / v["A"])
+        if b["side"] == "B" and b["inject_ms"] not in ("", "0", "0.0"):
+            blocks[b["started"]].append(b)
+    a_ms = {(b["started"], b["variant"], b["round"]): float(b["median_ms"]) for b in _rows(out / "compare_blocks.csv") if b["side"] == "A"}
     rows = []
-    for inject in sorted(by_inject):
-        rs = by_inject[inject]
-        n = len(rs)
-        # verdicts from each interval by today's rule (abtest.verdict), whatever the harness that ran wrote
-        said = [verdict(float(r["ci_low"]), float(r["ci_high"]), float(r["threshold"])) for r in rs]
-        count = {v: said.count(v) for v in VERDICTS}
-        ci = binomtest(count["slower"], n).proportion_ci(0.95, method="exact")
-        measured = [x for d in {r["date"] for r in rs} for x in injected.get(d, [])]
-        rows.append(dict(injected_slowdown=inject, injected_measured=round(statistics.median(measured), 4) if measured else "",
-                         comparisons=len({r["date"] for r in rs}), decisions=n, slower=count["slower"],
-                         slower_share=round(count["slower"] / n, 4), slower_ci_low=round(ci.low, 4), slower_ci_high=round(ci.high, 4),
-                         no_change=count["no change"], not_slower=count["not slower"], undecided=count["undecided"],
-                         faster=count["faster"],
-                         median_ratio=round(statistics.median(float(r["ratio"]) for r in rs), 4),
-                         median_interval_high_over_low=round(statistics.median(float(r["ci_high"]) / float(r["ci_low"]) for r in rs), 4)))
-    pairs: dict[tuple[str, str, str], dict[str, float]] = defaultdict(dict)
+    items = _rows(out / "plan.csv")
+    for cat in TARGETS:
+        mine = [by_started[i["started"]] for i in items if i["category"] == cat]
+        if not mine:
+            continue
+        n, decisions = len(mine), [r for c in mine for r in c]
+        slower = sum(any(r["verdict"] == "slower" for r in c) for c in mine)
+        inconclusive = sum(any(r["verdict"] == "inconclusive" for r in c) for c in mine)
+        passed = sum(all(r["verdict"] == "pass" for r in c) for c in mine)
+        injected = [float(b["inject_ms"]) / a_ms[(b["started"], b["variant"], b["round"])] for i in items if i["category"] == cat
+                    for b in blocks.get(i["started"], []) if (b["started"], b["variant"], b["round"]) in a_ms]
+        low, high = _bound(slower, n)
+        rows.append(dict(host=records[0]["host"], category=cat, comparisons=n, decisions=len(decisions),
+                         comparisons_slower=slower, slower_ci_low=low, slower_ci_high=high,
+                         comparisons_inconclusive=inconclusive, inconclusive_share=round(inconclusive / n, 4),
+                         comparisons_passed=passed,
+                         decisions_slower=sum(r["verdict"] == "slower" for r in decisions),
+                         decisions_inconclusive=sum(r["verdict"] == "inconclusive" for r in decisions),
+                         decisions_pass=sum(r["verdict"] == "pass" for r in decisions),
+                         injected_measured=round(statistics.median(injected), 4) if injected else "",
+                         median_ratio=round(statistics.median(float(r["ratio"]) for r in decisions), 4),
+                         median_rounds=statistics.median(int(r["looked"]) for r in decisions),
+                         median_seconds=statistics.median(float(c[0]["seconds"]) for c in mine),
+                         max_seconds=max(float(c[0]["seconds"]) for c in mine)))
+    return rows
+
+
+def resampled(out: Path, slowdowns=(0.0, 0.03, 0.04, 0.05, 0.10), trials: int = 400, seed: int = 0) -> list[dict]:
+    """The power curve from the same-code rounds: rounds drawn with replacement, B shifted by the slowdown, decided sequentially.
+
+    Per configuration kind, the pool is every round of the same-code comparisons (log B/A). A
+    simulated comparison draws up to 48 rounds from it, adds log(1 + slowdown) to each, and reads
+    them at the looks as --compare does (one configuration: alpha 0.05 per side). Assumes the
+    rounds are exchangeable and that a slowdown multiplies every round alike; the measured
+    injections and regressions in summary.csv check it.
+    """
+    same = {i["started"] for i in _rows(out / "plan.csv") if i["category"] in ("same commit", "docs only")}
+    pool: dict[str, dict[tuple, dict[str, float]]] = defaultdict(dict)
     for b in _rows(out / "compare_blocks.csv"):
-        pairs[(b["date"], b["variant"] + b["width"], b["round"])][b["side"]] = float(b["median_ms"])
-    # The old rule read one process per commit, run at its own time: only the first design's rounds are that (no turns).
-    aa_dates = {r["date"] for r in by_inject.get(0.0, []) if not r.get("chunk")}
-    ratios = sorted(p["B"] / p["A"] for (date, _, _), p in pairs.items() if date in aa_dates and {"A", "B"} <= set(p))
-    old = {}
-    if ratios:
-        flagged = sum(r > 1.10 for r in ratios)
-        ci = binomtest(flagged, len(ratios)).proportion_ci(0.95, method="exact")
-        old = dict(rule="one row per commit, flagged above +10%", single_round_ratios=len(ratios), flagged=flagged,
-                   flagged_share=round(flagged / len(ratios), 4), ci_low=round(ci.low, 4), ci_high=round(ci.high, 4),
-                   ratio_p5=round(ratios[len(ratios) // 20], 4), ratio_p95=round(ratios[-1 - len(ratios) // 20], 4),
-                   ratio_min=round(ratios[0], 4), ratio_max=round(ratios[-1], 4))
-    return rows, old
+        if b["started"] in same:
+            kind = f"{b['arch']}-b{b['batch']}"
+            pool[kind].setdefault((b["started"], b["variant"], b["round"]), {})[b["side"]] = float(b["median_ms"])
+    rng, rows = random.Random(seed), []
+    for kind, rounds in sorted(pool.items()):
+        d = [math.log(r["B"] / r["A"]) for r in rounds.values() if {"A", "B"} <= set(r)]
+        for s in slowdowns:
+            said = defaultdict(int)
+            for _ in range(trials):
+                draw = [x + math.log(1 + s) for x in rng.choices(d, k=48)]
+                for n in (n for n in LOOKS if n <= 48):
+                    verdict = decide([1.0] * n, [math.exp(x) for x in draw[:n]]).verdict
+                    if verdict != "inconclusive":
+                        break
+                said[verdict] += 1
+            rows.append(dict(kind=kind, pooled_rounds=len(d), round_sd=round(statistics.stdev(d), 4), slowdown=s, trials=trials,
+                             slower=round(said["slower"] / trials, 3), inconclusive=round(said["inconclusive"] / trials, 3),
+                             passed=round(said["pass"] / trials, 3)))
+    return rows
 
 
-def write_summary(out: Path) -> list[Path]:
-    """OUT/summary.csv (the rates) and OUT/old_rule.csv, which results/throughput/README.md quotes."""
-    rows, old = summary(out)
-    written = []
-    for name, table in (("summary.csv", rows), ("old_rule.csv", [old] if old else [])):
-        if table:
-            with (out / name).open("w", newline="") as f:
-                w = csv.DictWriter(f, fieldnames=list(table[0]), lineterminator="\n")
-                w.writeheader()
-                w.writerows(table)
-            written.append(out / name)
-    return written
+def regressions_and_history(out: Path, scratch: Path, commit: str, progress=print) -> None:
+    """The regressions' in-process sizes (regressions.csv), then --bisect among 5 commits and --drift over two ~3% steps."""
+    if not (out / "regressions.csv").exists():
+        _write(out / "regressions.csv", [measure(r, v) for r in REGRESSIONS.values() for v in ("nsgan", "wgan-gp")])
+    if (out / "history_checks.csv").exists():
+        return
+    base = subprocess.run(["git", "-C", str(ROOT), "rev-parse", commit], check=True, capture_output=True, text=True).stdout.strip()
+    repo = scratch / "history"
+    if not repo.is_dir():
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+        _git("checkout", "--quiet", "-B", "history", base, cwd=repo)
+    git = ["-c", "user.name=calibration", "-c", "user.email=calibration@localhost", "-c", "commit.gpgsign=false"]
+
+    def commit_(message: str, change) -> str:
+        change(repo)
+        _git(*git, "commit", "--quiet", "-am", message, cwd=repo)
+        return _git("rev-parse", "HEAD", cwd=repo)
+
+    regression = REGRESSIONS["fakes-with-a-graph"]
+    shas = [commit_("docs 1", docs_change(1)), commit_("docs 2", docs_change(2)),
+            commit_("regression", lambda t: apply(regression, t)), commit_("docs 4", docs_change(4)), commit_("docs 5", docs_change(5))]
+    slow = ("        stepper = Stepper([self])  # views of this run's modules and statistics: nothing is copied\n")
+
+    def work(k: int):
+        def change(tree: Path) -> None:
+            path = tree / "wgan_core" / "training" / "trainer.py"
+            text = path.read_text()
+            busy = (f"        _until = __import__('time').perf_counter() + {SLOW_WORK_S}  # calibration: ~3% more work, step {k}\n"
+                    "        while __import__('time').perf_counter() < _until:\n            pass\n")
+            path.write_text(text.replace(slow, busy + slow, 1))
+        return change
+
+    drift = [commit_("work 1", work(1)), commit_("work 2", work(2))]
+    rows = []
+    configs = configurations(["wgan-gp"], "mlp", [128], 64, 28, "none")
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "throughput.py")]
+    common = ["--variants", "wgan-gp", "--arch", "mlp", "--width", "128", "--batch", "64", "--repo", str(repo), "--out",
+              str(out / "history")]
+    for name, args, expect in (
+        ("bisect among 5", ["--bisect", base, shas[-1]], shas[2][:7]),
+        ("drift over two ~3% steps", ["--drift", "2"], "slower"),
+        ("first ~3% step alone", ["--compare", shas[-1], drift[0]], ""),
+        ("second ~3% step alone", ["--compare", drift[0], drift[1]], ""),
+    ):
+        progress(f"{name}: {' '.join(args)}")
+        done = subprocess.run([*cmd, *args, *common], capture_output=True, text=True, cwd=ROOT)
+        said = [ln for ln in done.stdout.splitlines() if ln.startswith(("first commit", "  ")) and ("slower" in ln or "pass" in ln
+                                                                                                    or "inconclusive" in ln)]
+        rows.append(dict(check=name, command="python benchmarks/throughput.py " + " ".join(args + common[:-4]), exit=done.returncode,
+                         expected=expect, said=" | ".join(s.strip() for s in said)[-600:]))
+        progress(f"  exit {done.returncode}: {rows[-1]['said'][:300]}")
+    _write(out / "history_checks.csv", rows)
+    del configs
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", required=True, help="folder of the calibration's compare.csv and compare_blocks.csv")
-    p.add_argument("--commit", default="HEAD", help="the commit compared with itself")
-    p.add_argument("--aa", type=int, default=10, help="A/A comparisons")
-    p.add_argument("--power", default="0.05:5,0.10:5", help="F:N,... N comparisons with F injected into B")
-    p.add_argument("--summary", action="store_true", help="write OUT/summary.csv and OUT/old_rule.csv from OUT's files; run nothing")
+    p.add_argument("--out", default="", help="record folder (default results/throughput/calibration/<this machine kind>)")
+    p.add_argument("--commit", default="HEAD", help="the commit compared with itself and changed by the scratch commits")
+    p.add_argument("--scratch", default=str(Path.home() / "wgan-speed" / "scratch"), help="scratch clones and worktrees")
+    p.add_argument("--summary", action="store_true", help="write the summaries from OUT's files; run nothing")
+    p.add_argument("--plan", action="store_true", help="print the plan; run nothing")
+    p.add_argument("--skip-history", action="store_true", help="no regressions.csv, --bisect or --drift checks")
     a = p.parse_args(argv)
-    out = Path(a.out)
-    if a.summary:
-        for path in write_summary(out):
-            print(path.read_text())
+    if a.plan:
+        for item in plan():
+            print(json.dumps(asdict(item)))
         return 0
-    plan = [(0.0, a.aa)] + [(float(f), int(n)) for f, n in (x.split(":") for x in a.power.split(",") if x)]
-    probe = Probe()  # the defaults of --compare: cpu, 1 thread, 5 warm-up, 20 timed steps in turns of 4
-    configs = configurations(VARIANTS, "mlp", WIDTHS, 256, 28, "none")
-    for inject, wanted in plan:
-        while comparisons_done(out).get(inject, 0) < wanted:
-            k = comparisons_done(out).get(inject, 0) + 1
-            print(f"inject {inject:g}: comparison {k} of {wanted}", flush=True)
-            found = run_compare(a.commit, a.commit, configs, probe, rounds=10, threshold=0.03, inject=inject, out=out,
-                                progress=lambda m: None)
-            print("  " + ", ".join(f"{c['variant']} w{c['width']}: {d.verdict} {d.ratio:.3f}" for c, d in found), flush=True)
-    write_summary(out)
+    host = machine("cpu")["host"]
+    out = Path(a.out) if a.out else CALIBRATION / slug(host)
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = Path(a.scratch)
+    scratch.mkdir(parents=True, exist_ok=True)
+    if not a.summary:
+        run_plan(out, scratch, a.commit)
+        if not a.skip_history:
+            regressions_and_history(out, scratch, a.commit)
+    _write(out / "summary.csv", summary(out))
+    _write(out / "resampled.csv", resampled(out))
+    print((out / "summary.csv").read_text() if (out / "summary.csv").exists() else "nothing recorded yet")
     return 0
 
 

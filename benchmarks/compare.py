@@ -1,50 +1,66 @@
-"""Is commit B slower than commit A? An interleaved comparison, decided per configuration (benchmarks/abtest.py).
+"""Is commit B slower than commit A by more than you tolerate? A sequential, interleaved comparison (benchmarks/abtest.py).
 
     python benchmarks/throughput.py --compare A B --variants wgan-gp --arch mlp --width 32,128 --threads 1
     python benchmarks/throughput.py --compare HEAD .          # the working tree against its commit
-    python benchmarks/throughput.py --bisect GOOD BAD wgan-gp --arch mlp --width 128
+    python benchmarks/throughput.py --drift 5                 # HEAD against HEAD~5 (or --drift TAG): small slowdowns add up
+    python benchmarks/throughput.py --bisect GOOD BAD --variants wgan-gp --arch mlp --width 128
     nox -s benchmark -- --compare A B ...                     # the same
 
 A and B are commits (checked out once into git worktrees under ~/.cache/wgan-suite/worktrees)
-or source trees (a folder holding wgan_core/, e.g. `.`; what a machine without .git compares).
-Each is timed by the same harness, benchmarks/probe.py of this checkout. R rounds; in each, a
-fresh process per side, both pinned to the same CPUs with the same torch threads, builds and
-warms up every configuration; then the two take turns of --chunk steps (A B, B A, ...) until
-each has --steps timed steps of a configuration, and each side's median is the round's figure
-(benchmarks/abtest.py decides from them). A side that cannot build or step a configuration
-stops the comparison in round 0 with a one-line error (exit 2), nothing recorded.
+or source trees (a folder holding wgan_core/, e.g. `.`, named by its commit and, when its
+wgan_core/ differs from it, a hash of that difference). Each side is timed by the same harness,
+benchmarks/probe.py of this checkout. Rounds: a fresh process per side, both pinned to the same
+CPUs with the same torch threads, builds and warms up every configuration still undecided;
+then the two take turns of --chunk steps (A B, B A, ...) until each has --steps timed steps of
+a configuration, and each side's median is the round's figure. The rounds are read at the
+looks of abtest.LOOKS (8, 12, 16, 24, ...) until every configuration is decided or --budget
+(rounds, or minutes as `6m`) is spent. A side that cannot build or step a configuration stops
+the comparison in its first round with a one-line error (exit 2), nothing recorded.
 
-Written under --out (default results/throughput/): compare.csv, one row per configuration and
-comparison (verdict, ratio B/A with its interval, p, the settings), and compare_blocks.csv, the
-median of every process (the data the verdict came from). --check-history reads compare.csv:
-a history flag is settled by the comparison of its two commits. Exit 1 when a configuration is
-`slower`, 2 on bad input, else 0. --bisect finds the first commit on GOOD..BAD slower than GOOD.
+One sequence per pair: the rounds of A against B for one configuration on one machine kind
+with one measuring setting are one sequence, wherever they were measured. A second `--compare`
+of the pair resumes it (its rounds are read back from compare_blocks.csv) and spends only the
+error left, so repeating a comparison cannot wash a slowdown out; a sequence whose 64 rounds
+are spent is closed, and its verdict is final.
+
+Written under --out (default results/throughput/): compare.csv, one row per configuration
+and command (the sequence's verdict, ratio and bounds, error spent, the settings, the host),
+and compare_blocks.csv, the median of every process (the data every verdict is rebuilt
+from). Exit 1 when a configuration is `slower`, 3 when none is and one is `inconclusive`, 2 on
+bad input, else 0 (every configuration passed).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
+import hashlib
 import itertools
 import json
 import os
 import statistics
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from abtest import Decision, decide, signed_rank_null, turn_orders  # noqa: E402
+from abtest import LOOKS, Decision, decide, next_look, turn_orders  # noqa: E402
 from history import CONFIG, append_rows, check_columns, config_label  # noqa: E402
 
 WORKTREES = Path(os.environ.get("WGAN_WORKTREES", Path.home() / ".cache" / "wgan-suite" / "worktrees"))
-RECORD = ["date", "device", "device_name", *CONFIG, "base", "head", "verdict", "ratio", "ci_low", "ci_high", "coverage",
-          "p_value", "threshold", "rounds", "steps", "chunk", "warmup", "inject", "base_ms", "head_ms", "harness"]
-BLOCK = ["date", "device_name", *CONFIG, "base", "head", "round", "side", "commit", "median_ms", "min_ms", "max_ms", "steps",
-         "inject_ms"]
+CALIBRATION = ROOT / "results" / "throughput" / "calibration"
+SETTING = ("steps", "chunk", "warmup", "inject")  # how a round measures: a sequence's rounds share them
+RECORD = ["date", "started", "device", "device_name", "host", "torch", *CONFIG, "ensemble", "base", "head", "verdict", "detail", "ratio",
+          "low", "high", "max_slowdown", "alpha", "spent", "looked", "rounds", "new_rounds", *SETTING, "p_value", "base_ms",
+          "head_ms", "seconds", "harness"]
+BLOCK = ["date", "started", "device_name", "host", *CONFIG, "ensemble", "base", "head", "round", "side", "commit", "median_ms", "min_ms",
+         "max_ms", *SETTING, "inject_ms"]
+EXIT = {"pass": 0, "slower": 1, "inconclusive": 3}
 
 
 class CompareError(Exception):
@@ -53,7 +69,7 @@ class CompareError(Exception):
 
 @dataclass(frozen=True)
 class Side:
-    """A or B: the name it is recorded under (a short commit, `+dirty` for a changed tree) and the tree that is timed."""
+    """A or B: the name it is recorded under (a short commit, `+<hash>` for a changed tree) and the tree that is timed."""
 
     name: str
     tree: Path
@@ -69,6 +85,17 @@ def _git(*args: str, cwd: Path = ROOT) -> str:
     return out.stdout.strip()
 
 
+def tree_name(folder: Path, paths: tuple[str, ...] = ("wgan_core",)) -> str:
+    """A checkout's short commit, plus `+` and a hash of its uncommitted changes under `paths` (a content name: a changed
+    tree measured twice with different changes is two sides, not one)."""
+    name = _git("rev-parse", "--short=7", "HEAD", cwd=folder)
+    diff = subprocess.run(["git", "-C", str(folder), "diff", "HEAD", "--", *paths], capture_output=True).stdout
+    untracked = _git("ls-files", "--others", "--exclude-standard", "--", *paths, cwd=folder).split()
+    for path in sorted(untracked):
+        diff += path.encode() + (folder / path).read_bytes()
+    return name + (f"+{hashlib.sha1(diff).hexdigest()[:7]}" if diff else "")
+
+
 def resolve(ref: str, repo: Path = ROOT) -> Side:
     """A commit (checked out into a cached worktree) or a folder holding wgan_core/ (timed as it is)."""
     folder = Path(ref)
@@ -80,9 +107,7 @@ def resolve(ref: str, repo: Path = ROOT) -> Side:
         try:
             if Path(_git("rev-parse", "--show-toplevel", cwd=folder)).resolve() != folder.resolve():
                 raise CompareError("a folder inside another checkout: not that checkout's commit")
-            name = _git("rev-parse", "--short=7", "HEAD", cwd=folder)
-            dirty = subprocess.run(["git", "-C", str(folder), "diff", "--quiet", "HEAD", "--", "wgan_core"]).returncode == 1
-            name += "+dirty" if dirty else ""
+            name = tree_name(folder)
         except (CompareError, OSError):  # not a checkout of its own: named by its folder
             name = folder.resolve().name
         return Side(name, folder.resolve())
@@ -100,7 +125,8 @@ def resolve(ref: str, repo: Path = ROOT) -> Side:
     return Side(sha[:7], tree)
 
 
-def configurations(variants: list[str], arch: str, widths: list[int], batch: int, resolution: int, amp: str) -> list[dict]:
+def configurations(variants: list[str], arch: str, widths: list[int], batch: int, resolution: int, amp: str,
+                   ensemble: int = 0) -> list[dict]:
     """The probe's configurations (variants x widths) with the row fields their history label needs."""
     from wgan_core import RunConfig
 
@@ -109,7 +135,8 @@ def configurations(variants: list[str], arch: str, widths: list[int], batch: int
         res = resolution if arch == "dcgan" else 0
         dataset = "8gaussians" if arch == "mlp" else "fashion-mnist"
         n_critic = RunConfig.preset(variant, dataset).n_critic
-        out.append(dict(variant=variant, arch=arch, width=width, batch=batch, resolution=res, amp=amp, n_critic=n_critic))
+        out.append(dict(variant=variant, arch=arch, width=width, batch=batch, resolution=res, amp=amp, n_critic=n_critic,
+                        ensemble=ensemble))
     return out
 
 
@@ -182,7 +209,7 @@ class Measuring:
 
 
 def label(c: dict, probe: Probe) -> str:
-    return config_label(row_fields(c, probe))
+    return config_label(row_fields(c, probe)) + (f" S={c['ensemble']}" if c.get("ensemble") else "")
 
 
 def row_fields(c: dict, probe: Probe) -> dict:
@@ -193,85 +220,194 @@ def row_fields(c: dict, probe: Probe) -> dict:
 
 
 def machine(device: str) -> dict[str, str]:
+    """device, device_name, host (the machine kind a calibration belongs to) and torch: what a time depends on.
+
+    On a CPU the host is the model name and a hash of the CPU flags (two CPUs that print one model
+    name but differ in their instruction sets are two kinds); on a GPU the GPU's name.
+    """
+    import torch
+
     from wgan_core.env import cpu_model
 
     if device == "cuda":
-        import torch
+        name = torch.cuda.get_device_name()
+        return {"device": "cuda", "device_name": name, "host": name, "torch": str(torch.__version__)}
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("flags")), "")
+    except OSError:
+        pass
+    kind = cpu_model() + (f" flags:{hashlib.sha1(' '.join(sorted(flags.split())).encode()).hexdigest()[:8]}" if flags else "")
+    return {"device": "cpu", "device_name": cpu_model(), "host": kind, "torch": str(torch.__version__)}
 
-        return {"device": "cuda", "device_name": torch.cuda.get_device_name()}
-    return {"device": "cpu", "device_name": cpu_model()}
+
+def _key(row: dict) -> tuple:
+    """What makes rounds one sequence: machine kind, configuration, the two sides and the measuring setting."""
+    return (row["host"], *(str(row[k]) for k in CONFIG), str(row.get("ensemble") or 0), row["base"], row["head"],
+            *(str(float(row[k])) for k in SETTING))
 
 
-def interleave(a: Side, b: Side, configs: list[dict], probe: Probe, rounds: int, inject: float = 0.0,
-               progress=print) -> dict[str, list]:
-    """Run the schedule: per round a fresh process per side, taking turns of `chunk` steps (abtest.turns).
+def recorded_rounds(out: Path | None, keys: list[tuple]) -> list[dict[str, list[float]]]:
+    """Per key, the rounds already recorded in OUT/compare_blocks.csv: {'A': [...], 'B': [...]} in round order."""
+    found: list[dict[int, dict[str, float]]] = [{} for _ in keys]
+    path = out / "compare_blocks.csv" if out is not None else None
+    if path is not None and path.is_file():
+        index = {k: i for i, k in enumerate(keys)}
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                i = index.get(_key(row))
+                if i is not None:
+                    found[i].setdefault(int(row["round"]), {})[row["side"]] = float(row["median_ms"])
+    return [{s: [r[s] for _, r in sorted(f.items()) if {"A", "B"} <= set(r)] for s in "AB"} for f in found]
 
-    Returns {'A': medians, 'B': medians, 'blocks': rows}, medians[c][r] = configuration c's median
-    over that side's timed steps in round r. Round 0's processes building every configuration is
-    the check that both sides can run them: a CompareError before any time is recorded.
+
+def measure_round(a: Side, b: Side, configs: list[dict], probe: Probe, r: int, inject: float) -> list[dict]:
+    """One round: a fresh process per side, taking turns of `chunk` steps (abtest.turn_orders); one row per side and configuration.
+
+    The first round's processes building every configuration is the check that both sides can
+    run them: a CompareError before any time is recorded.
     """
-    medians: dict[str, list] = {"A": [[0.0] * rounds for _ in configs], "B": [[0.0] * rounds for _ in configs], "blocks": []}
+    rows = []
     turns = -(-probe.steps // probe.chunk)
-    for r in range(rounds):
-        live = {"A": Measuring(probe, a, configs), "B": Measuring(probe, b, configs, inject)}
+    live = {"A": Measuring(probe, a, configs), "B": Measuring(probe, b, configs, inject)}
+    try:
+        for m in live.values():
+            m.ready()
+        for i in range(len(configs)):
+            ms: dict[str, list[float]] = {"A": [], "B": []}
+            for t, order in enumerate(turn_orders(r, turns)):
+                k = min(probe.chunk, probe.steps - t * probe.chunk)
+                for which in order:
+                    ms[which] += live[which].steps(i, k)
+            for which, side in (("A", a), ("B", b)):
+                rows.append(dict(config=i, round=r, side=which, commit=side.name, median_ms=round(statistics.median(ms[which]), 4),
+                                 min_ms=round(min(ms[which]), 4), max_ms=round(max(ms[which]), 4),
+                                 inject_ms=live[which].inject_ms))
+    finally:
+        for m in live.values():
+            m.close()
+    return rows
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When a comparison stops measuring: after `rounds` rounds in all (the sequence's), or `minutes` of this command."""
+
+    rounds: int = 48
+    minutes: float = 0.0  # 0: no limit in time
+
+    @staticmethod
+    def parse(text: str) -> Budget:
         try:
-            for m in live.values():
-                m.ready()
-            for i in range(len(configs)):
-                ms: dict[str, list[float]] = {"A": [], "B": []}
-                for t, order in enumerate(turn_orders(r, turns)):
-                    k = min(probe.chunk, probe.steps - t * probe.chunk)
-                    for which in order:
-                        ms[which] += live[which].steps(i, k)
-                for which, side in (("A", a), ("B", b)):
-                    med = statistics.median(ms[which])
-                    medians[which][i][r] = med
-                    medians["blocks"].append(dict(round=r, side=which, commit=side.name, config=i, median_ms=round(med, 4),
-                                                  min_ms=round(min(ms[which]), 4), max_ms=round(max(ms[which]), 4),
-                                                  steps=len(ms[which]), inject_ms=live[which].inject_ms))
-        finally:
-            for m in live.values():
-                m.close()
-        progress(f"round {r + 1}/{rounds}: A ({a.name}) " + ", ".join(f"{medians['A'][i][r]:.2f}" for i in range(len(configs)))
-                 + f" ms; B ({b.name}) " + ", ".join(f"{medians['B'][i][r]:.2f}" for i in range(len(configs))) + " ms")
-    return medians
+            if text.endswith("m"):
+                minutes = float(text[:-1])
+                if minutes > 0:
+                    return Budget(rounds=LOOKS[-1], minutes=minutes)
+            elif int(text) >= LOOKS[0]:
+                return Budget(rounds=int(text))
+        except ValueError:
+            pass
+        raise CompareError(f"--budget: rounds (at least {LOOKS[0]}, e.g. 48) or minutes (e.g. 6m), got {text!r}")
 
 
-def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, rounds: int, threshold: float,
-                confidence: float = 0.95, inject: float = 0.0, out: Path | None = None,
-                progress=print) -> list[tuple[dict, Decision]]:
-    """Resolve, interleave, decide, record (when out is given); returns (configuration, decision) pairs."""
-    a, b = resolve(a_ref), resolve(b_ref)
+def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, budget: Budget = Budget(),
+                max_slowdown: float = 0.03, alpha: float = 0.05, inject: float = 0.0, out: Path | None = None,
+                allow_dirty: bool = False, resume: bool = True, repo: Path = ROOT, progress=print) -> list[tuple[dict, Decision]]:
+    """Resolve, resume the pair's recorded rounds, measure until decided or the budget, record; (configuration, decision) pairs.
+
+    resume=False (calibration only: each of its comparisons must be a sequence of its own) reads no recorded rounds.
+    """
+    a, b = resolve(a_ref, repo), resolve(b_ref, repo)
+    harness = harness_name()
+    if "+" in harness and not allow_dirty:
+        raise CompareError(f"the harness (benchmarks/ of {ROOT}) has uncommitted changes ({harness}): commit them, or "
+                           "--allow-dirty to measure with it anyway (recorded as such)")
     if out is not None:  # a record file of another shape is refused before anything is timed
         try:
             check_columns(out / "compare.csv", RECORD)
             check_columns(out / "compare_blocks.csv", BLOCK)
         except ValueError as e:
             raise CompareError(str(e)) from None
-    data = interleave(a, b, configs, probe, rounds, inject, progress)
-    decisions = [(c, decide(data["A"][i], data["B"][i], threshold, confidence)) for i, c in enumerate(configs)]
+    where = machine(probe.device)
+    setting = dict(steps=probe.steps, chunk=probe.chunk, warmup=probe.warmup, inject=inject)
+    fields = [dict(**where, **row_fields(c, probe), ensemble=c.get("ensemble", 0), base=a.name, head=b.name, **setting)
+              for c in configs]
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    rounds = recorded_rounds(out if resume else None, [_key(f) for f in fields])
+    resumed = [len(r["A"]) for r in rounds]
+    if any(resumed):
+        progress("resuming the recorded sequence(s): " + ", ".join(f"{label(c, probe)} {n} rounds" for c, n in zip(configs, resumed)))
+
+    def decision(i: int) -> Decision | None:
+        r = rounds[i]
+        return decide(r["A"], r["B"], max_slowdown, alpha, len(configs)) if r["A"] else None
+
+    def due(i: int) -> int | None:  # the look configuration i waits for: None when decided, closed or beyond the budget
+        d = decision(i)
+        if d is not None and (d.decided or d.closed):
+            return None
+        target = next_look(d.looked if d else 0)
+        return target if target is not None and target <= budget.rounds else None
+
+    start, measured = time.monotonic(), 0
+    while todo := [i for i in range(len(configs)) if due(i) is not None]:
+        target = min(due(i) for i in todo)
+        group = [i for i in todo if due(i) == target]
+        missing = max(target - len(rounds[i]["A"]) for i in group)
+        per_round = (time.monotonic() - start) / measured if measured else 0.0
+        if budget.minutes and measured and time.monotonic() - start + missing * per_round > 60 * budget.minutes:
+            progress(f"budget: the {missing} rounds to the look at {target} would pass {budget.minutes:g} min; stopping")
+            break
+        for _ in range(missing):
+            sub = [i for i in group if len(rounds[i]["A"]) < target]
+            rows = measure_round(a, b, [configs[i] for i in sub], probe, len(rounds[sub[0]]["A"]), inject)
+            measured += 1
+            blocks = []
+            for row in rows:
+                i = sub[row.pop("config")]
+                row["round"] = len(rounds[i][row["side"]])
+                rounds[i][row["side"]].append(row["median_ms"])
+                blocks.append({**{k: v for k, v in fields[i].items() if k in BLOCK}, **row})
+            if out is not None:  # every round as it is measured: an interrupted comparison resumes from it
+                now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+                append_rows(out / "compare_blocks.csv", [dict(b, date=now, started=started) for b in blocks], BLOCK)
+            progress(f"round {len(rounds[sub[0]]['A'])}: " + "; ".join(
+                f"{label(configs[i], probe)} B/A {rounds[i]['B'][-1] / rounds[i]['A'][-1]:.3f}" for i in sub))
+        progress(f"look at {target} rounds: " + "; ".join(f"{label(configs[i], probe)} {decision(i).verdict}" for i in group))
+    decisions = [(c, decision(i)) for i, c in enumerate(configs)]
+    if any(d is None for _, d in decisions):
+        raise CompareError("--budget: not one look within it; give at least 8 rounds or more minutes")
     if out is not None:
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        where = machine(probe.device)
-        harness = resolve_name(ROOT)
-        records = [dict(date=now, **where, **row_fields(c, probe), base=a.name, head=b.name, verdict=d.verdict,
-                        ratio=f"{d.ratio:.4f}", ci_low=f"{d.low:.4f}", ci_high=f"{d.high:.4f}", coverage=f"{d.coverage:.4f}",
-                        p_value=f"{d.p_value:.4g}", threshold=threshold, rounds=rounds, steps=probe.steps, chunk=probe.chunk, warmup=probe.warmup,
-                        inject=inject, base_ms=f"{statistics.median(data['A'][i]):.4f}",
-                        head_ms=f"{statistics.median(data['B'][i]):.4f}", harness=harness)
+        seconds = round(time.monotonic() - start, 1)
+        records = [dict({k: v for k, v in fields[i].items() if k in RECORD}, date=now, started=started, verdict=d.verdict, detail=d.detail,
+                        ratio=f"{d.ratio:.4f}", low=f"{d.low:.4f}", high=f"{d.high:.4f}", max_slowdown=max_slowdown,
+                        alpha=f"{d.alpha:.4g}", spent=f"{d.spent:.4g}", looked=d.looked, rounds=d.rounds,
+                        new_rounds=d.rounds - resumed[i], p_value=f"{d.p_value:.4g}",
+                        base_ms=f"{statistics.median(rounds[i]['A']):.4f}", head_ms=f"{statistics.median(rounds[i]['B']):.4f}",
+                        seconds=seconds, harness=harness)
                    for i, (c, d) in enumerate(decisions)]
-        blocks = [dict(date=now, device_name=where["device_name"], **row_fields(configs[blk["config"]], probe), base=a.name,
-                       head=b.name, **{k: v for k, v in blk.items() if k != "config"}) for blk in data["blocks"]]
         append_rows(out / "compare.csv", records, RECORD)
-        append_rows(out / "compare_blocks.csv", blocks, BLOCK)
     return decisions
 
 
-def resolve_name(tree: Path) -> str:
+def harness_name() -> str:
+    """The measuring harness's name: this checkout's commit, `+<hash>` when benchmarks/ has uncommitted changes."""
     try:
-        return resolve(str(tree)).name
-    except CompareError:
+        return tree_name(ROOT, ("benchmarks",))
+    except (CompareError, OSError):
         return "unknown"
+
+
+def calibration_note(host: str, root: Path = CALIBRATION) -> str:
+    """Where the gate's error rates on this machine kind were measured, or that they were not."""
+    for summary in sorted(root.glob("*/summary.csv")):
+        with summary.open(newline="") as f:
+            if any(row.get("host") == host for row in csv.DictReader(f)):
+                return f"calibrated on this machine kind ({host}): {summary.parent.relative_to(ROOT)}/"
+    return (f"no calibration recorded for this machine kind ({host}): its false-alarm rate and power are not measured here "
+            "(benchmarks/calibrate.py)")
 
 
 def bisect(good: str, bad: str, run, repo: Path = ROOT, progress=print) -> str | None:
@@ -295,50 +431,66 @@ def bisect(good: str, bad: str, run, repo: Path = ROOT, progress=print) -> str |
     return path[hi]
 
 
+def anchor(text: str, repo: Path = ROOT) -> str:
+    """--drift's anchor: N (the commit N first-parent steps before HEAD) or a tag or commit."""
+    if text.isdigit():
+        if int(text) < 1:
+            raise CompareError(f"--drift: N commits back, at least 1, got {text}")
+        try:
+            return _git("rev-parse", "--verify", "--quiet", f"HEAD~{text}", cwd=repo)[:7]
+        except CompareError:
+            raise CompareError(f"--drift: HEAD has fewer than {text} commits before it") from None
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
-    """throughput.py --compare A B | --bisect GOOD BAD VARIANT, with the configuration flags."""
+    """throughput.py --compare A B | --drift N|REF | --bisect GOOD BAD, with the configuration flags."""
     from wgan_core import VARIANTS
     from wgan_core.models import ARCHITECTURES
 
-    p = argparse.ArgumentParser(prog="throughput.py --compare", description="Interleaved A/B speed comparison of two commits.")
+    p = argparse.ArgumentParser(prog="throughput.py --compare", description="Sequential interleaved A/B speed comparison of two commits.")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--compare", nargs=2, metavar=("A", "B"), help="commits or source trees: is B slower than A?")
-    what.add_argument("--bisect", nargs=3, metavar=("GOOD", "BAD", "VARIANT"), help="the first commit slower than GOOD")
+    what.add_argument("--drift", metavar="N|REF", help="HEAD against HEAD~N or a tag or commit: several small slowdowns add up")
+    what.add_argument("--bisect", nargs=2, metavar=("GOOD", "BAD"), help="the first commit slower than GOOD in any configuration")
     p.add_argument("--variants", default="wgan-gp", help="comma-separated variants (default wgan-gp)")
     p.add_argument("--arch", choices=["mlp", "dcgan"], default="mlp")
     p.add_argument("--width", default="128", help="one width or several, comma-separated")
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--resolution", type=int, choices=[28, 32, 64], default=28)
+    p.add_argument("--ensemble", type=int, default=0, metavar="S", help="time S seeds trained as one seed ensemble (S >= 2)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--amp", choices=["none", "bf16"], default="none")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (pinned to as many CPUs)")
-    p.add_argument("--rounds", type=int, default=10, help="rounds of one A and one B process (ABBA order)")
+    p.add_argument("--budget", default="48", help="rounds of the sequence in all (default 48; looks at 8, 12, 16, 24, 32, 48, 64) "
+                   "or minutes of this command (e.g. 6m)")
     p.add_argument("--steps", type=int, default=20, help="timed steps per side, configuration and round")
-    p.add_argument("--chunk", type=int, default=4, help="steps per turn before the other side's turn")
+    p.add_argument("--chunk", type=int, default=4, help="steps per turn before the other side's turn (A B, B A, ...)")
     p.add_argument("--warmup", type=int, default=5)
-    p.add_argument("--threshold", type=float, default=0.03, help="the smallest change called slower or faster (0.03 = 3%%)")
-    p.add_argument("--confidence", type=float, default=0.95)
+    p.add_argument("--max-slowdown", type=float, default=0.03, help="the slowdown you tolerate (0.03 = 3%%): the verdict is against it")
+    p.add_argument("--confidence", type=float, default=0.95, help="1 - the error per side for the whole comparison")
     p.add_argument("--inject-slowdown", type=float, default=0.0, metavar="F",
                    help="calibration only: B's steps get F of a step's time of extra busy work (0.10 = 10%% slower)")
+    p.add_argument("--allow-dirty", action="store_true", help="measure with a harness (benchmarks/) that has uncommitted changes")
+    p.add_argument("--repo", default=str(ROOT), help="the git repository commits are read from (default this checkout)")
     p.add_argument("--out", default=str(ROOT / "results" / "throughput"), help="folder of compare.csv and compare_blocks.csv")
-    p.add_argument("--no-record", action="store_true", help="print the verdicts, write nothing")
+    p.add_argument("--no-record", action="store_true", help="print the verdicts, write nothing (and resume nothing)")
     a = p.parse_args(argv)
 
     def error(message: str) -> int:
         print(f"throughput.py: error: {message}", file=sys.stderr)
         return 2
 
-    variants = [a.bisect[2]] if a.bisect else [v.strip() for v in a.variants.split(",") if v.strip()]
+    variants = [v.strip() for v in a.variants.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     checks = [
         (not unknown, f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}"),
-        (a.rounds >= 2 and signed_rank_null(a.rounds)[0] <= (1 - a.confidence) / 2,
-         f"--rounds: too few for a bounded {100 * a.confidence:g}% interval (6 for 95%, 8 for 99%), got {a.rounds}"),
         (a.steps >= 1 and a.warmup >= 1 and a.chunk >= 1, "--steps, --chunk and --warmup: at least 1"),
-        (0 < a.threshold < 1, f"--threshold: a fraction in (0, 1), got {a.threshold}"),
+        (0 < a.max_slowdown < 1, f"--max-slowdown: a fraction in (0, 1), got {a.max_slowdown}"),
         (0.5 <= a.confidence < 1, f"--confidence: in [0.5, 1), got {a.confidence}"),
         (0 <= a.inject_slowdown < 10, f"--inject-slowdown: a fraction >= 0, got {a.inject_slowdown}"),
         (a.threads >= 1 and a.batch >= 1, "--threads and --batch: at least 1"),
+        (a.ensemble == 0 or a.ensemble >= 2, f"--ensemble: at least 2 members (0 = a single run), got {a.ensemble}"),
         (a.arch in ARCHITECTURES, f"--arch: {a.arch} is not registered"),
     ]
     try:
@@ -356,28 +508,44 @@ def main(argv: list[str] | None = None) -> int:
             return error("--device cuda: no CUDA device here")
     probe = Probe(a.device, a.threads, a.warmup, a.steps, a.chunk)
     out = None if a.no_record else Path(a.out)
+    alpha, repo = 1 - a.confidence, Path(a.repo)
     try:
-        configs = configurations(variants, a.arch, widths, a.batch, a.resolution, a.amp)
+        budget = Budget.parse(a.budget)
+        configs = configurations(variants, a.arch, widths, a.batch, a.resolution, a.amp, a.ensemble)
+        host = machine(a.device)["host"]
         if a.bisect:
-            good, bad, _ = a.bisect
+            good, bad = a.bisect
 
             def slower(base: str, head: str) -> bool:
-                found = run_compare(base, head, configs, probe, a.rounds, a.threshold, a.confidence, out=out, progress=_quiet)
-                print(f"  {head[:7]} against {base[:7]}: {found[0][1].describe()}", flush=True)
-                return found[0][1].verdict == "slower"
+                found = run_compare(base, head, configs, probe, budget, a.max_slowdown, alpha, out=out,
+                                    allow_dirty=a.allow_dirty, repo=repo, progress=_quiet)
+                for c, d in found:
+                    print(f"  {head[:7]} against {base[:7]}, {label(c, probe)}: {d.describe()}", flush=True)
+                return any(d.verdict == "slower" for _, d in found)
 
-            first = bisect(good, bad, slower)
+            first = bisect(good, bad, slower, repo)
             print(f"first commit slower than {good}: {first[:7]}" if first else f"{bad} is not slower than {good}: nothing to bisect")
             return 0
-        decisions = run_compare(*a.compare, configs, probe, a.rounds, a.threshold, a.confidence, a.inject_slowdown, out)
+        base, head = a.compare if a.compare else (anchor(a.drift, repo), "HEAD")
+        decisions = run_compare(base, head, configs, probe, budget, a.max_slowdown, alpha, a.inject_slowdown, out,
+                                a.allow_dirty, repo=repo)
     except CompareError as e:
         return error(str(e))
-    print(f"\nB = {a.compare[1]} against A = {a.compare[0]} (time B / time A; threshold {100 * a.threshold:g}%):")
+    print(f"\nB = {head} against A = {base} (time B / time A; tolerated slowdown {100 * a.max_slowdown:g}%, "
+          f"{100 * a.confidence:g}% per side over {len(configs)} configuration(s)):")
     for c, d in decisions:
         print(f"  {label(c, probe):<36} {d.describe()}")
+    print(calibration_note(host))
     if out is not None:
         print(f"recorded in {out / 'compare.csv'} (every process's median in {out / 'compare_blocks.csv'})")
-    return 1 if any(d.verdict == "slower" for _, d in decisions) else 0
+    worst = max((EXIT[d.verdict] for _, d in decisions), key=lambda e: (e == 1, e == 3))
+    if worst == 3:
+        given = sys.argv[1:] if argv is None else list(argv)
+        rerun = " ".join(x for i, x in enumerate(given) if x != "--budget" and (i == 0 or given[i - 1] != "--budget")
+                         and not x.startswith("--budget="))
+        print(f"inconclusive: more rounds decide it (the recorded rounds are resumed): python benchmarks/throughput.py {rerun} "
+              f"--budget {min(LOOKS[-1], max(2 * max(d.looked for _, d in decisions), LOOKS[0]))}")
+    return worst
 
 
 def _quiet(message: str) -> None:

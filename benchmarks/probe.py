@@ -8,7 +8,8 @@ both sides of a comparison are timed by the same code, and only the library diff
 
 It uses nothing of the library but what every commit since the speed tracker began has:
 `RunConfig.preset(variant, dataset, **fields)`, `Trainer(config, images=...)` and
-`trainer.step()`. Image content does not matter for speed: random uint8 images of the right
+`trainer.step()` (and, for --ensemble S configurations, `wgan_core.training.ensemble.Ensemble`). Image
+content does not matter for speed: random uint8 images of the right
 shape. It builds and warms up every configuration, then times steps when the parent asks
 (serve(): the protocol), so the parent can alternate it with the other side's process a few
 steps at a time: a slow spell of the machine then falls on both sides alike.
@@ -30,7 +31,7 @@ from pathlib import Path
 
 
 def build(c: dict, device: str):
-    """A Trainer of the configuration c (variant, arch, width, batch, resolution, amp) from the wgan_core imported."""
+    """A Trainer of the configuration c (variant, arch, width, batch, resolution, amp[, ensemble]) from the wgan_core imported."""
     import torch
 
     from wgan_core import RunConfig, Trainer
@@ -54,6 +55,12 @@ def build(c: dict, device: str):
         side = config.resolution or 28
         images = torch.randint(0, 256, (max(4096, 8 * config.batch_size * config.n_critic), channels, side, side),
                                dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    if c.get("ensemble", 0) >= 2:  # S seeds as one seed ensemble (wgan_core.training.ensemble): its step is timed
+        from wgan_core.training.ensemble import Ensemble
+
+        first = Trainer(config, images=images)
+        return Ensemble([first] + [Trainer(config.replace(seed=s), images=images, data_from=first)
+                                   for s in range(1, c["ensemble"])])
     return Trainer(config, images=images)
 
 
@@ -71,7 +78,7 @@ def timed_steps(trainer, warmup: int, steps: int, extra: float = 0.0) -> list[fl
     """
     import torch
 
-    cuda = trainer.device.type == "cuda"
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()  # a trainer or an ensemble on a GPU: synchronise
 
     def one(extra: float = 0.0) -> float:
         if cuda:

@@ -311,7 +311,7 @@ def run_isolated(variant: str, settings: BenchSettings) -> dict:
 # ---------------------------------------------------------------------------------------------
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if "--compare" in argv or "--bisect" in argv:  # an interleaved A/B of two commits: benchmarks/compare.py
+    if {"--compare", "--bisect", "--drift"} & set(argv):  # an interleaved A/B of two commits: benchmarks/compare.py
         from compare import main as compare_main
 
         return compare_main(argv)
