@@ -134,7 +134,7 @@ def _machine_tag() -> str:
 def benchmark(session: nox.Session) -> None:
     """Speed: `-- --compare A B` decides whether B is slower (interleaved, exit 1 on a regression); bare: pytest-benchmark of Trainer.step()."""
     python = shared_python(session)
-    if session.posargs and session.posargs[0] in ("--compare", "--bisect", "--check-history"):
+    if session.posargs and session.posargs[0] in ("--compare", "--bisect", "--drift", "--check-history"):
         session.run(python, "benchmarks/throughput.py", *session.posargs, external=True)
         return
     storage = Path(os.environ.get("WGAN_BENCH_STORAGE", Path.home() / ".cache" / "wgan-suite" / "benchmarks")) / _machine_tag()

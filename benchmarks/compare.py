@@ -199,13 +199,24 @@ class Measuring:
         return reply["ms"]
 
     def close(self) -> None:
+        """End the process without waiting for it: its exit (torch's teardown, ~0.7 s here) overlaps the next round's start."""
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             stream.close()
+        EXITING.append(self.proc)
+
+
+EXITING: list[subprocess.Popen] = []  # measuring processes told to end, not yet reaped
+
+
+def reap() -> None:
+    """Wait for every ended measuring process: before a round times anything, none may still be tearing down."""
+    while EXITING:
+        proc = EXITING.pop()
         try:
-            self.proc.wait(timeout=30)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            proc.kill()
+            proc.wait()
 
 
 def label(c: dict, probe: Probe) -> str:
@@ -274,6 +285,7 @@ def measure_round(a: Side, b: Side, configs: list[dict], probe: Probe, r: int, i
     try:
         for m in live.values():
             m.ready()
+        reap()  # the last round's processes have exited before this round times a step
         for i in range(len(configs)):
             ms: dict[str, list[float]] = {"A": [], "B": []}
             for t, order in enumerate(turn_orders(r, turns)):
@@ -375,6 +387,7 @@ def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, budge
             progress(f"round {len(rounds[sub[0]]['A'])}: " + "; ".join(
                 f"{label(configs[i], probe)} B/A {rounds[i]['B'][-1] / rounds[i]['A'][-1]:.3f}" for i in sub))
         progress(f"look at {target} rounds: " + "; ".join(f"{label(configs[i], probe)} {decision(i).verdict}" for i in group))
+    reap()
     decisions = [(c, decision(i)) for i, c in enumerate(configs)]
     if any(d is None for _, d in decisions):
         raise CompareError("--budget: not one look within it; give at least 8 rounds or more minutes")
@@ -405,7 +418,8 @@ def calibration_note(host: str, root: Path = CALIBRATION) -> str:
     for summary in sorted(root.glob("*/summary.csv")):
         with summary.open(newline="") as f:
             if any(row.get("host") == host for row in csv.DictReader(f)):
-                return f"calibrated on this machine kind ({host}): {summary.parent.relative_to(ROOT)}/"
+                where = summary.parent.relative_to(ROOT) if summary.parent.is_relative_to(ROOT) else summary.parent
+                return f"calibrated on this machine kind ({host}): {where}/"
     return (f"no calibration recorded for this machine kind ({host}): its false-alarm rate and power are not measured here "
             "(benchmarks/calibrate.py)")
 

@@ -2,12 +2,14 @@
 
     nox -s gpu                       # everything below, within 9 minutes on one H100/H200-class GPU
     nox -s gpu -- --dry-run          # the plan: every step, its throughput cells, estimated and budgeted seconds
+    nox -s gpu -- --rehearse         # the whole plan on the CPU with tiny settings, under 3 minutes (no GPU needed)
     python3 benchmarks/gpu.py --steps compare,history --compare-base DIR   # some steps; a carried tree as the base
 
-Steps, most telling first: the CUDA tests (pytest -k cuda); the interleaved comparison of this
-tree with --compare-base on CUDA (benchmarks/compare.py; recorded in compare.csv beside the
-GPU's CSV); the throughput matrix (matrix(): the five objectives at DCGAN 28 in fp32 beside the
-textbook loop and in bf16, seed ensembles of 4 and 16, the toy MLP; --extended adds the zoo's
+Steps, most telling first: the CUDA tests (pytest -m cuda); the speed gate on the GPU, first this
+tree against itself (what the gate says when nothing changed: a GPU verdict is read beside it),
+then --compare-base against this tree (benchmarks/compare.py, CUDA-event timings; recorded in
+compare.csv beside the GPU's CSV); the throughput matrix (matrix(): the five objectives at DCGAN 28 in fp32 beside the
+textbook loop and in bf16, seed ensembles of 4 and 16; --extended adds the toy MLP, the zoo's
 variants, DCGAN 64 and 32, S = 64 and --compile); a short study (the fashion preset's wgan-gp
 cell, 2 seeds x 200 iterations); `nox -s benchmark` twice on the CUDA cases; last the speed
 history of the GPU's CSV, which turns red only on a regression the comparison confirmed.
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime as dt
 import importlib.util
 import os
@@ -54,8 +57,9 @@ CHILD_S = 12  # one measuring process: spawn, imports, CUDA context, cuDNN autot
 TEXTBOOK_S = 1  # the textbook loop timed beside the trainer
 COMPILE_S = 45  # torch.compile's first compilations in a measuring process
 ENSEMBLE_MEMBER_S = 0.4  # per member of --ensemble S: two trainers built, its share of the separate runs' steps
-COMPARE_ROUNDS = 10  # the interleaved comparison's rounds, as --compare's default: 2 measuring processes each, 2 checks
+COMPARE_ROUNDS = 8  # a compare step's budget in rounds: the gate's first look (benchmarks/abtest.py LOOKS), 2 processes each
 COMPARE_ROUND_S = 12  # one round: two processes started side by side (one process took 12 s there), 2 x 20 steps
+REHEARSAL_BUDGET_S = 175  # --rehearse: the whole plan on the CPU within 3 minutes (nox -s slow runs it)
 MIN_START_S = 10  # a step is not started with less time left than this (or than its budget, if smaller)
 MODULES = ("torch_fidelity", "pytest", "pytest_benchmark", "pandas", "matplotlib", "scipy", "tqdm")  # what the steps import
 
@@ -83,10 +87,10 @@ class Cell:
         extra += " vs textbook" if self.vs_textbook else ""
         return f"{shape} w{self.width} b{self.batch} {'bf16' if self.amp == 'bf16' else 'fp32'}{extra}"
 
-    def args(self, csv_path: Path) -> list[str]:
+    def args(self, csv_path: Path, device: str = "cuda") -> list[str]:
         """throughput.py's arguments for this cell, appending to csv_path."""
         args = ["--variants", ",".join(self.variants), "--arch", self.arch, "--width", str(self.width), "--batch", str(self.batch),
-                "--device", "cuda", "--amp", self.amp, "--warmup", str(self.warmup), "--iters", str(self.iters)]
+                "--device", device, "--amp", self.amp, "--warmup", str(self.warmup), "--iters", str(self.iters)]
         args += ["--resolution", str(self.resolution)] if self.arch == "dcgan" else []
         args += (["--compile"] if self.compile else []) + (["--vs-textbook"] if self.vs_textbook else [])
         args += ["--ensemble", str(self.ensemble)] if self.ensemble else []
@@ -101,7 +105,7 @@ def matrix(variants: tuple[str, ...], extended: bool = False) -> list[tuple[str,
     """The throughput matrix, by step name, most telling first; `extended` adds what one 9-minute lease cannot hold.
 
     `variants`: every registered variant. The core: the five objectives at DCGAN 28 in fp32 (beside
-    the textbook loop) and bf16, seed ensembles of 4 and 16, the toy MLP. Extended: the zoo's
+    the textbook loop) and bf16, seed ensembles of 4 and 16. Extended: the toy MLP, the zoo's
     variants at DCGAN 28, DCGAN 64 and 32, an ensemble of 64, torch.compile.
     """
     zoo = tuple(v for v in variants if v not in FIVE)
@@ -111,9 +115,10 @@ def matrix(variants: tuple[str, ...], extended: bool = False) -> list[tuple[str,
         # S = 1 is the plain wgan-gp row of throughput-dcgan28-fp32; fewer timed pairs as the separate side grows
         ("throughput-ensemble-4", Cell(("wgan-gp",), ensemble=4)),
         ("throughput-ensemble-16", Cell(("wgan-gp",), ensemble=16, iters=8)),
-        ("throughput-mlp-fp32", Cell(FIVE, arch="mlp", width=512, batch=256)),
     ]
     more = [
+        # launch-bound on a GPU, and its 64 s now go to the gate's same-tree comparison, which a GPU verdict needs first
+        ("throughput-mlp-fp32", Cell(FIVE, arch="mlp", width=512, batch=256)),
         ("throughput-zoo-dcgan28-fp32", Cell(zoo, vs_textbook=True)),
         ("throughput-zoo-dcgan28-bf16", Cell(zoo, amp="bf16")),
         ("throughput-dcgan64-fp32", Cell(FIVE, resolution=64)),
@@ -138,6 +143,7 @@ class Step:
     after: Callable[[], str] | None = field(default=None, compare=False)  # in-process, after the command: a note for the summary
     final: bool = False  # runs even when the others used up the budget (its own budget is held back for it)
     budget: int = 0  # seconds after which it is stopped; 0: 1.5 x the estimate + 15 s
+    verdict_exits: tuple[int, ...] = ()  # exit codes that are a verdict, not a failure (the gate: 1 slower, 3 inconclusive)
 
     @property
     def budget_s(self) -> int:
@@ -156,48 +162,74 @@ class Outcome:
         return self.status == "ok"
 
 
-def benchmark_args(storage: Path, compare: bool) -> list[str]:
-    """`nox -s benchmark`'s pytest arguments (noxfile.py), on the CUDA cases only; compare: against the last saved run."""
+def benchmark_args(storage: Path, compare: bool, rehearse: bool = False) -> list[str]:
+    """`nox -s benchmark`'s pytest arguments (noxfile.py), on the CUDA cases only (rehearsal: one small CPU case)."""
     args = ["-m", "pytest", "benchmarks/test_step_speed.py", "-o", "addopts=", "-p", "no:cacheprovider", "-q",
-            f"--benchmark-storage=file://{storage}", "--benchmark-autosave", "--benchmark-columns=min,median,max,stddev,rounds",
-            "-k", "cuda"]
+            f"--benchmark-storage=file://{storage}", "--benchmark-autosave", "--benchmark-columns=min,median,max,stddev,rounds"]
+    args += ["-m", "not cuda", "-k", "wgan-gp and small"] if rehearse else ["-m", "cuda"]
     return args + (["--benchmark-compare"] if compare else [])  # shown, not judged: the compare step decides
 
 
+def shrink(cell: Cell) -> Cell:
+    """A cell as the rehearsal runs it on the CPU: its first variant, tiny width and batch, 2 timed steps."""
+    return dataclasses.replace(cell, variants=cell.variants[:1], width=8, batch=8, warmup=1, iters=2, compile=False,
+                               ensemble=min(cell.ensemble, 2), resolution=28)
+
+
 def plan(python: str, out: Path, tag: str, variants: tuple[str, ...], study_dir: Path, storage: Path,
-         compare_base: str = "HEAD~1", compare_rounds: int = COMPARE_ROUNDS, extended: bool = False) -> list[Step]:
-    """Every step of the run, in order."""
+         compare_base: str = "HEAD~1", compare_rounds: int = COMPARE_ROUNDS, extended: bool = False,
+         rehearse: bool = False) -> list[Step]:
+    """Every step of the run, in order; `rehearse`: the same steps on the CPU with tiny settings (`--rehearse`)."""
     csv_path, logs = out / f"{tag}.csv", out / tag
-    steps = [Step("cuda-tests", "the tests that need CUDA (pytest -k cuda)",
-                  (python, "-m", "pytest", "tests", "-o", "addopts=", "-p", "no:cacheprovider", "-q", "-rs", "-k", "cuda"), 40)]
-    # The speed tracker's decision on CUDA: compare_base against this tree, interleaved (benchmarks/compare.py),
-    # recorded in compare.csv beside the GPU's CSV, where the history step reads it.
-    compare = ("benchmarks/throughput.py", "--compare", compare_base, str(ROOT), "--device", "cuda", "--arch", "dcgan",
-               "--variants", "gan,wgan-gp", "--width", "64", "--batch", "64", "--rounds", str(compare_rounds), "--out", str(out))
-    steps.append(Step("compare", f"is this tree slower than {compare_base} on CUDA? interleaved, DCGAN 28 w64 b64 gan and wgan-gp",
-                      (python, *compare), PARENT_S + compare_rounds * COMPARE_ROUND_S,
-                      after=lambda: verdicts(logs / "compare.log")))
-    thr = [Step(name, f"throughput {cell.label}: {', '.join(cell.variants)}", (python, "benchmarks/throughput.py", *cell.args(csv_path)),
-                cell.estimate_s(), cell) for name, cell in matrix(variants, extended)]
-    study = ("scripts/study_shim.py", "--preset", "fashion", "--variants", "wgan-gp", "--seeds", "2", "--device", "cuda",
-             "--set", "steps=200", "--set", "eval_every=100", "--set", "checkpoint_every=100", "--out", str(study_dir), "--quiet")
+    device = "cpu" if rehearse else "cuda"
+    steps = [Step("cuda-tests", "the tests that need CUDA (pytest -m cuda)",
+                  (python, "-m", "pytest", "tests", "-o", "addopts=", "-p", "no:cacheprovider", "-q", "-rs", "-m", "cuda"), 40)]
+    # The speed gate on this device: first this tree against itself (what the gate says when nothing changed; a GPU
+    # verdict is read only beside it), then compare_base against this tree; both recorded in compare.csv beside the
+    # GPU's CSV, where the history step reads them. One configuration, one look at the first 8 rounds each.
+    what = (["--arch", "mlp", "--width", "8", "--batch", "8", "--steps", "2", "--warmup", "1", "--chunk", "1", "--allow-dirty"]
+            if rehearse else ["--arch", "dcgan", "--width", "64", "--batch", "64"])
+    gate = ["--device", device, "--variants", "wgan-gp", *what, "--budget", str(compare_rounds), "--out", str(out)]
+    steps.append(Step("compare-same", f"the speed gate, this tree against itself on {device}: no change expected",
+                      (python, "benchmarks/throughput.py", "--compare", str(ROOT), str(ROOT), *gate),
+                      PARENT_S + compare_rounds * COMPARE_ROUND_S, after=lambda: verdicts(logs / "compare-same.log"),
+                      verdict_exits=(1, 3)))
+    steps.append(Step("compare", f"is this tree slower than {compare_base} on {device}? interleaved, wgan-gp",
+                      (python, "benchmarks/throughput.py", "--compare", compare_base, str(ROOT), *gate),
+                      PARENT_S + compare_rounds * COMPARE_ROUND_S, after=lambda: verdicts(logs / "compare.log"),
+                      verdict_exits=(1, 3)))
+    cells = [(name, shrink(cell) if rehearse else cell) for name, cell in matrix(variants, extended)]
+    thr = [Step(name, f"throughput {cell.label}: {', '.join(cell.variants)}",
+                (python, "benchmarks/throughput.py", *cell.args(csv_path, device)), cell.estimate_s(), cell,
+                after=lambda: rows_note(csv_path)) for name, cell in cells]
+    settings = (["--preset", "toy", "--set", "steps=20", "--set", "eval_every=10", "--set", "checkpoint_every=10", "--set",
+                 "eval_samples=256", "--descriptive"] if rehearse else
+                ["--preset", "fashion", "--set", "steps=200", "--set", "eval_every=100", "--set", "checkpoint_every=100"])
+    study = ("scripts/study_shim.py", *settings, "--variants", "wgan-gp", "--seeds", "2", "--device", device,
+             "--out", str(study_dir), "--quiet")
     steps += thr[:2]
-    steps.append(Step("study", "fashion preset, wgan-gp cell, 2 seeds x 200 iterations: training, metrics, report",
+    steps.append(Step("study", f"{settings[1]} preset, wgan-gp cell, 2 seeds x {settings[3][6:]} iterations: training, metrics, report",
                       (python, *study), 60, after=lambda: copy_study(study_dir, logs / "study")))
     steps += [Step("benchmark-baseline", "nox -s benchmark's pytest-benchmark run, CUDA cases: the baseline",
-                   (python, *benchmark_args(storage, compare=False)), 20),
+                   (python, *benchmark_args(storage, compare=False, rehearse=rehearse)), 20),
               Step("benchmark-compare", "the same again, shown beside the baseline (the compare step decides)",
-                   (python, *benchmark_args(storage, compare=True)), 20)]
+                   (python, *benchmark_args(storage, compare=True, rehearse=rehearse)), 20)]
     steps += thr[2:]
     steps.append(Step("history", f"speed history of {csv_path.name}: newest commit vs previous, figures",
-                      (python, "benchmarks/throughput.py", "--check-history", str(csv_path)), 8, final=True))
+                      (python, "benchmarks/throughput.py", "--check-history", str(csv_path)), 8, final=True,
+                      budget=12 if rehearse else 0))
     return steps
 
 
 def verdicts(log: Path) -> str:
-    """The compare step's verdict lines, for the summary."""
-    return "; ".join(ln.strip().split(" (")[0] for ln in (log.read_text(errors="replace").splitlines() if log.is_file() else [])
-                     if ": B/A " in ln)
+    """A compare step's verdict lines, for the summary."""
+    return "; ".join(ln.strip().split("; B/A")[0] for ln in (log.read_text(errors="replace").splitlines() if log.is_file() else [])
+                     if "; B/A " in ln)
+
+
+def rows_note(csv_path: Path) -> str:
+    """How many rows the throughput CSV holds right after a step: each step appends its rows as it measures."""
+    return f"{len(throughput_rows(csv_path, 0))} rows in {csv_path.name}"
 
 
 def copy_study(study_dir: Path, dest: Path) -> str:
@@ -237,7 +269,7 @@ def run_step(step: Step, log: Path, timeout_s: float, env: dict[str, str]) -> Ou
         p = subprocess.Popen(step.argv, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True)
         try:
             rc = p.wait(timeout=timeout_s)
-            status = "ok" if rc == 0 else f"failed (exit {rc})"
+            status = "ok" if rc == 0 or rc in step.verdict_exits else f"failed (exit {rc})"
         except subprocess.TimeoutExpired:
             status = f"stopped at its {timeout_s:.0f} s budget"
         except KeyboardInterrupt:
@@ -385,28 +417,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--commit", default="", help="commit to record where git cannot tell (a copy of the tree without .git)")
     p.add_argument("--archive", default="", help="also pack what this run wrote into this .tar.gz")
     p.add_argument("--compare-base", default="HEAD~1", help="commit or source tree the compare step times this tree against")
-    p.add_argument("--compare-rounds", type=int, default=COMPARE_ROUNDS, help="the compare step's rounds (at least 6)")
+    p.add_argument("--compare-rounds", type=int, default=COMPARE_ROUNDS, help="each compare step's budget in rounds (at least 8)")
+    p.add_argument("--rehearse", action="store_true", help="the whole plan on the CPU with tiny settings (no GPU needed; "
+                   "writes to a temporary folder unless --out is given)")
     p.add_argument("--extended", action="store_true", help="also the zoo's variants, DCGAN 64 and 32, S = 64, compile (a longer lease)")
     args = p.parse_args(argv)
 
     import torch
 
     cuda = torch.cuda.is_available() and torch.cuda.device_count() > 0
-    if not cuda and not args.dry_run:
+    if args.rehearse:
+        cuda = False
+        args.out = args.out if args.out != p.get_default("out") else tempfile.mkdtemp(prefix="wgan-gpu-rehearsal-")
+        args.budget = args.budget if args.budget != TOTAL_BUDGET_S else REHEARSAL_BUDGET_S
+    if not cuda and not args.dry_run and not args.rehearse:
         print(f"gpu.py: no CUDA device (torch {torch.__version__}, CUDA build {torch.version.cuda}): nothing to measure; "
               "--dry-run prints the plan", file=sys.stderr)
         return 2
     from wgan_core import VARIANTS
     from wgan_core.env import git_commit
 
-    gpu = torch.cuda.get_device_name(0) if cuda else "a CUDA device (none here: dry run)"
-    tag = args.tag or (slug(gpu) if cuda else "gpu")
+    gpu = torch.cuda.get_device_name(0) if cuda else "the CPU (rehearsal)" if args.rehearse else "a CUDA device (none here: dry run)"
+    tag = args.tag or (slug(gpu) if cuda else "rehearsal" if args.rehearse else "gpu")
     out = Path(args.out).resolve()
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     study_dir = Path.home() / "wgan-runs" / f"gpu-{tag}-{stamp}"
     storage = Path(tempfile.gettempdir()) / f"wgan-gpu-benchmarks-{tag}-{stamp}"
     steps = plan(sys.executable, out, tag, tuple(VARIANTS), study_dir, storage, compare_base=args.compare_base,
-                 compare_rounds=args.compare_rounds, extended=args.extended)
+                 compare_rounds=args.compare_rounds, extended=args.extended, rehearse=args.rehearse)
     wanted = [n.strip() for n in args.steps.split(",") if n.strip()]
     unknown = [n for n in wanted if n not in {s.name for s in steps}]
     if unknown:
@@ -427,7 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
            "PYTHONUNBUFFERED": "1", "WGAN_GIT_COMMIT": commit}
     csv_path, logs, md = out / f"{tag}.csv", out / tag, out / f"{tag}.md"
-    header = environment_lines(tag, commit) + [f"- {n}" for n in preflight()]
+    header = (environment_lines(tag, commit) if cuda else [f"# GPU plan rehearsed on the CPU ({tag})", "", f"- commit {commit}"])
+    header += [f"- {n}" for n in preflight()]
     before = len(throughput_rows(csv_path, 0))
 
     def write_summary(done: list[Outcome]) -> None:
@@ -443,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
             for path in sorted([*out.glob(f"*{tag}*"), *out.glob("compare*.csv")]):
                 tar.add(path, arcname=path.name)
         print(f"gpu.py: packed into {args.archive}")
+    total = sum(o.seconds for o in outcomes)
+    print(f"gpu.py: {sum(o.ok for o in outcomes)} of {len(outcomes)} steps ok in {total:.0f} s of the {args.budget:.0f} s budget")
     return 0 if all(o.ok for o in outcomes) else 1
 
 

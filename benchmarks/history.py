@@ -15,7 +15,9 @@ pair in ten here (results/throughput/README.md). A flag prints the `--compare` c
 settles it; a comparison recorded in compare.csv beside the CSV (benchmarks/compare.py) of
 exactly those two commits, that configuration and that machine settles it, and only a
 confirmed `slower` makes the check exit 1. Rows measured with --ensemble S also form a
-series per S (ms per member iteration), which --compare does not measure.
+series per S (ms per member iteration), settled by `--compare ... --ensemble S`. A pair's
+records never wash each other out: one that says `slower` settles the flag whatever a later
+record of the pair says (a later --compare of the pair resumes its sequence anyway).
 
 The figure: a row's ms_per_gen_iter (the median over its timed steps), and for a commit with
 several rows, the median of those; `--check-history` prints the spread of rows repeated at
@@ -59,9 +61,9 @@ class Comparison:
     """A series' newest commit beside the previous one, and what an interleaved comparison of the two said, if one ran.
 
     flagged: the rows say the newest is more than the threshold slower (one or a few rows per
-    commit, measured at different times: a hint, never a verdict). settled: the newest
-    compare.csv record of exactly these two commits, this configuration and this machine
-    (benchmarks/compare.py). slower, the only thing that turns the history red: settled says so.
+    commit, measured at different times: a hint, never a verdict). settled: the compare.csv
+    record of exactly these two commits, this configuration and this machine
+    (benchmarks/compare.py): one that says slower if any does, else the newest. slower, the only thing that turns the history red: settled says so.
     """
 
     series: Series
@@ -163,7 +165,7 @@ def load(path: Path, repo: Path | None = ROOT) -> list[Series]:
                 continue
             key = (machine, config_label(row, metric), metric)
             groups.setdefault(key, {}).setdefault(commit, []).append(float(value))
-            fields_of.setdefault(key, {k: _norm(row.get(k, "")) for k in (*MACHINE, *CONFIG)})
+            fields_of.setdefault(key, {k: _norm(row.get(k, "")) for k in (*MACHINE, *CONFIG, "ensemble")})
     commits = {c.split("+")[0] for by_commit in groups.values() for c in by_commit}
     positions = _git_positions(commits, repo) if repo is not None else {}
     series = []
@@ -194,12 +196,18 @@ def compare(series: list[Series], threshold: float = THRESHOLD, records: list[di
             out.append(Comparison(s, None, False))
             continue
         change = s.figure(-1) / s.figure(-2) - 1
-        pair = [r for r in records if s.metric == STEP and config_label(r) == s.config
+        pair = [r for r in records if record_label(r) == s.config
                 and same_commit(r["base"], s.commits[-2]) and same_commit(r["head"], s.commits[-1])]
         here = [r for r in pair if f"{r['device']} {r['device_name']}".strip() == s.machine]
         there = tuple(r for r in pair if r not in here)
-        out.append(Comparison(s, change, change > threshold, here[-1] if here else None, there))
+        settled = next((r for r in reversed(here) if rule(r) == "slower"), here[-1] if here else None)
+        out.append(Comparison(s, change, change > threshold, settled, there))
     return out
+
+
+def record_label(r: dict[str, str]) -> str:
+    """The series label a compare.csv record settles: the step's, or with --ensemble S the per-member series'."""
+    return config_label(r, MEMBER if _norm(r.get("ensemble", "")) not in ("", "0") else STEP)
 
 
 def compare_command(c: Comparison) -> str:
@@ -209,6 +217,7 @@ def compare_command(c: Comparison) -> str:
     cmd += f"--width {f['width']} --batch {f['batch']} --threads {f['threads']}"
     cmd += f" --resolution {f['resolution']}" if f["arch"] == "dcgan" else ""
     cmd += " --amp bf16" if f["dtype"] == "bf16" else ""
+    cmd += f" --ensemble {f['ensemble']}" if c.series.metric == MEMBER else ""
     return cmd + (" --device cuda" if f["device"] == "cuda" else "")
 
 
@@ -267,8 +276,7 @@ def report(path: Path, threshold: float = THRESHOLD, repo: Path | None = ROOT) -
     for c in unsettled:
         lines.append(f"\nnot enough evidence: {c.series.machine} | {c.series.config}: {c.previous} -> {c.newest} "
                      f"{100 * c.change:+.1f}% in rows" + "".join(f"; on {r['device_name']}: {verdict(r)}" for r in c.elsewhere))
-        lines.append(f"  to decide, on this machine: {compare_command(c)}" + (
-            " (it times the single run's step; the ensemble's is not compared)" if c.series.metric == MEMBER else ""))
+        lines.append(f"  to decide, on this machine: {compare_command(c)}")
     if slower:
         lines.append(f"\n{len(slower)} configuration(s) slower at their newest commit, confirmed by an interleaved comparison:")
         lines += [f"SLOWER {c.series.machine} | {c.series.config}: {c.previous} -> {c.newest} {verdict(c.settled)}" for c in slower]
@@ -278,19 +286,19 @@ def report(path: Path, threshold: float = THRESHOLD, repo: Path | None = ROOT) -
 
 
 def rule(record: dict[str, str]) -> str:
-    """A record's verdict by today's rule (abtest.verdict) from its interval and threshold, whatever its harness wrote."""
-    from abtest import verdict as by_interval
+    """A record's verdict by today's rule (abtest.judge) from its bounds and tolerated slowdown, whatever its harness wrote."""
+    from abtest import judge
 
     try:
-        return by_interval(float(record["ci_low"]), float(record["ci_high"]), float(record["threshold"]))
+        return judge(float(record["low"]), float(record["high"]), float(record["max_slowdown"]))[0]
     except (KeyError, ValueError):
         return record["verdict"]
 
 
 def verdict(record: dict[str, str]) -> str:
-    """A compare.csv record in words: 'slower: B/A 1.120 [1.080, 1.160] (10 rounds, p 0.002)'."""
-    return (f"{rule(record)}: B/A {float(record['ratio']):.3f} [{float(record['ci_low']):.3f}, {float(record['ci_high']):.3f}] "
-            f"({record.get('rounds', '?')} rounds, p {record.get('p_value', '?')})")
+    """A compare.csv record in words: 'slower: B/A 1.120, bounds [1.080, 1.160] after 16 rounds (3% tolerated)'."""
+    return (f"{rule(record)}: B/A {float(record['ratio']):.3f}, bounds [{float(record['low']):.3f}, {float(record['high']):.3f}] "
+            f"after {record.get('looked', '?')} rounds ({100 * float(record.get('max_slowdown') or 0.03):g}% tolerated)")
 
 
 def status(c: Comparison) -> str:

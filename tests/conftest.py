@@ -56,3 +56,13 @@ def ablation_main(argv, capsys):
     from wgan_core.cli import main
 
     return main(["study", *argv]), capsys.readouterr()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked cuda (`pytest -m cuda`: what benchmarks/gpu.py runs) are skipped where no CUDA device is."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if item.get_closest_marker("cuda") is not None:
+            item.add_marker(skip)

@@ -1,6 +1,7 @@
 """benchmarks/gpu.py (`nox -s gpu`) on a CPU: it refuses at once in one line, its dry run prints the whole plan, a step over its
 budget is stopped with its children while the run goes on, and its benchmark steps are `nox -s benchmark`'s."""
 
+import csv
 import os
 import re
 import shutil
@@ -48,7 +49,7 @@ def test_dry_run_prints_every_step_and_the_matrix_within_the_budget(tmp_path, ca
     out = capsys.readouterr().out
     rows = {m[1]: (float(m[2]), int(m[3]), m[4]) for m in re.finditer(r"^  (\S+) +(\d+) +(\d+)  (.*)$", out, re.M)}
     names = [name for name, _ in gpu.matrix(tuple(VARIANTS))]
-    assert list(rows) == ["cuda-tests", "compare", *names[:2], "study", "benchmark-baseline", "benchmark-compare", *names[2:], "history"]
+    assert list(rows) == ["cuda-tests", "compare-same", "compare", *names[:2], "study", "benchmark-baseline", "benchmark-compare", *names[2:], "history"]
     total = sum(est for est, _, _ in rows.values())
     assert total <= gpu.TOTAL_BUDGET_S and f"estimated {total:.0f} s of the 540 s budget" in out
     assert all(est <= budget for est, budget, _ in rows.values())
@@ -119,7 +120,7 @@ def test_the_benchmark_steps_run_what_nox_s_benchmark_runs():
     for arg in gpu.benchmark_args(Path("/tmp/storage"), compare=True):
         if arg.startswith("--benchmark-storage="):
             assert "--benchmark-storage=file://" in body
-        elif arg not in ("-k", "cuda"):  # the GPU run times only the CUDA cases
+        elif arg not in ("-m", "cuda"):  # the GPU run times only the CUDA cases (the cuda marker)
             assert f'"{arg}"' in body, arg
     assert gpu.slug("NVIDIA H200") == "nvidia-h200" and gpu.slug("NVIDIA GeForce RTX 4090") == "nvidia-geforce-rtx-4090"
 
@@ -136,7 +137,7 @@ def test_a_run_writes_its_summary_logs_and_archive(tmp_path, monkeypatch, capsys
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda index=0: "Stand-in GPU 9000")
     monkeypatch.setattr(gpu, "environment_lines", lambda tag, commit: [f"# stand-in {tag} {commit}"])
 
-    def short_plan(python, out, tag, variants, study_dir, storage, compare_base, compare_rounds, extended):
+    def short_plan(python, out, tag, variants, study_dir, storage, compare_base, compare_rounds, extended, rehearse):
         csv_path = out / f"{tag}.csv"
         tiny = ("--variants", "gan", "--arch", "mlp", "--width", "8", "--batch", "8", "--warmup", "0", "--iters", "1",
                 "--device", "cpu", "--no-plot", "--out", str(csv_path))
@@ -161,7 +162,7 @@ def test_a_run_writes_its_summary_logs_and_archive(tmp_path, monkeypatch, capsys
 
 def test_throughput_keep_going_appends_the_variants_that_worked(tmp_path, monkeypatch, capsys):
     """The matrix steps pass --keep-going: one variant failing on the GPU must not cost the rows of the others."""
-    import csv
+
 
     import throughput
 
@@ -180,3 +181,23 @@ def test_throughput_keep_going_appends_the_variants_that_worked(tmp_path, monkey
     assert capsys.readouterr().err == "throughput.py: error: nsgan: RuntimeError: boom\n"
     assert [r["variant"] for r in csv.DictReader((tmp_path / "a.csv").open())] == ["gan", "wgan-gp"]
     assert all("--keep-going" in cell.args(tmp_path / "x.csv") for _, cell in gpu.matrix(tuple(VARIANTS)))
+
+
+@pytest.mark.slow  # the whole GPU plan on the CPU: nox -s slow (CI runs it)
+def test_the_rehearsal_runs_every_step_of_the_gpu_plan_on_the_cpu_within_3_minutes(tmp_path, capsys):
+    start = time.monotonic()
+    assert gpu.main(["--rehearse", "--out", str(tmp_path)]) == 0  # every step ok: a missing step would fail it
+    assert time.monotonic() - start < 180
+    md = (tmp_path / "rehearsal.md").read_text()
+    steps = [line.split(" | ") for line in md.splitlines() if line.startswith("| ") and " | ok" in line]
+    names = [name for name, _ in gpu.matrix(tuple(VARIANTS))]
+    assert [s[0][2:] for s in steps] == ["cuda-tests", "compare-same", "compare", *names[:2], "study", "benchmark-baseline",
+                                         "benchmark-compare", *names[2:], "history"]
+    # each throughput step appended its row as it measured: the CSV held one more row right after each of them
+    counts = [int(re.search(r"(\d+) rows in rehearsal.csv", s[2]).group(1)) for s in steps if s[0][2:].startswith("throughput-")]
+    assert counts == list(range(1, len(names) + 1))
+    # both gate steps recorded their verdicts, the same-tree one first
+    with (tmp_path / "compare.csv").open() as f:
+        records = list(csv.DictReader(f))
+    assert len(records) == 2 and records[0]["base"] == records[0]["head"] and int(records[0]["rounds"]) == 8
+    assert "12 of 12 steps ok" in capsys.readouterr().out

@@ -44,13 +44,13 @@ def unsettled_lines(out: str) -> list[str]:
 
 
 def record(base: str, head: str, verdict: str, ratio: float, machine: str = XEON, variant: str = "wgan-gp", width: int = 128,
-           low: float | None = None, high: float | None = None) -> dict:
+           low: float | None = None, high: float | None = None, ensemble: int = 0) -> dict:
     """One compare.csv row (benchmarks/compare.py RECORD) of the configuration row() measures."""
     r = dict.fromkeys(compare.RECORD, "")
     r.update(date="2026-12-04T00:00:00+00:00", device="cpu", device_name=machine, variant=variant, arch="mlp", resolution=0,
              width=width, batch=256, n_critic=5 if variant.startswith("wgan") else 1, dtype="fp32", channels_last=False,
-             compile=False, threads=1, base=base, head=head, verdict=verdict, ratio=ratio, ci_low=low or ratio - 0.02,
-             ci_high=high or ratio + 0.02, coverage=0.951, p_value=0.002, threshold=0.03, rounds=10)
+             compile=False, threads=1, base=base, head=head, verdict=verdict, ratio=ratio, low=low or ratio - 0.02,
+             high=high or ratio + 0.02, max_slowdown=0.03, looked=16, rounds=16, host=machine, ensemble=ensemble)
     return r
 
 
@@ -82,13 +82,17 @@ def test_rows_thirty_percent_slower_ask_for_a_compare_and_only_a_confirmed_regre
     assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 1
     out = capsys.readouterr().out
     assert slower_lines(out) == [f"SLOWER cpu {XEON} | wgan-gp mlp w128 b256 nc5 fp32 1t: old-1 -> new-2 "
-                                 "slower: B/A 1.280 [1.210, 1.330] (10 rounds, p 0.002)"]
+                                 "slower: B/A 1.280, bounds [1.210, 1.330] after 16 rounds (3% tolerated)"]
     assert unsettled_lines(out) == []
-    # the same flag settled as no change: green, the verdict printed beside the rows
-    records(tmp_path, [record("old-1", "new-2", "no change", 1.01, low=0.995, high=1.025)])
+    # a later record of the pair that passes does not wash the slowdown out
+    records(tmp_path, [record("old-1", "new-2", "slower", 1.28, low=1.21, high=1.33), record("old-1", "new-2", "pass", 1.0)])
+    assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 1
+    capsys.readouterr()
+    # the same flag settled as a pass: green, the verdict printed beside the rows
+    records(tmp_path, [record("old-1", "new-2", "pass", 1.01, low=0.995, high=1.025)])
     assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 0
     out = capsys.readouterr().out
-    assert "(compare: no change: B/A 1.010 [0.995, 1.025]" in out and not unsettled_lines(out) and not slower_lines(out)
+    assert "(compare: pass: B/A 1.010, bounds [0.995, 1.025]" in out and not unsettled_lines(out) and not slower_lines(out)
 
 
 def test_a_compare_settles_only_its_own_commits_configuration_and_machine(tmp_path, capsys):
@@ -99,11 +103,11 @@ def test_a_compare_settles_only_its_own_commits_configuration_and_machine(tmp_pa
         assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 0
         assert len(unsettled_lines(capsys.readouterr().out)) == 1
     # another machine's verdict is shown beside the flag, and does not settle it
-    records(tmp_path, [record("old-1", "new-2", "no change", 1.0, machine=EPYC)])
+    records(tmp_path, [record("old-1", "new-2", "pass", 1.0, machine=EPYC)])
     assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 0
     (line,) = unsettled_lines(capsys.readouterr().out)
-    assert line.endswith(f"; on {EPYC}: no change: B/A 1.000 [0.980, 1.020] (10 rounds, p 0.002)")
-    # the verdict is read from the interval by today's rule, not from the label an older harness wrote
+    assert line.endswith(f"; on {EPYC}: pass: B/A 1.000, bounds [0.980, 1.020] after 16 rounds (3% tolerated)")
+    # the verdict is read from the bounds by today's rule, not from the label an older harness wrote
     records(tmp_path, [record("old-1", "new-2", "undecided", 1.3, low=1.2, high=1.4)])
     assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 1
 
@@ -189,6 +193,19 @@ def test_ensemble_rows_give_a_member_series_per_s_and_share_the_step_series(tmp_
     assert step.series.rows == ((100.0, 104.0), (101.0, 103.0)) and not step.flagged  # S does not change the single run's step
     assert by["wgan-gp mlp w128 b256 nc5 fp32 1t ensemble S=3 per member"].flagged  # 50 -> 70 ms per member
     assert not by["wgan-gp mlp w128 b256 nc5 fp32 1t ensemble S=10 per member"].flagged
+
+
+def test_an_ensemble_hint_names_a_compare_that_settles_it(tmp_path, capsys):
+    rows = [row("c-1", 100.0, ensemble=3, member=50.0), row("c-2", 101.0, ensemble=3, member=70.0)]
+    csv_path = write(tmp_path / "cpu.csv", rows)
+    assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "--compare c-1 c-2 --variants wgan-gp --arch mlp --width 128 --batch 256 --threads 1 --ensemble 3" in out
+    # the printed command's record (a compare with --ensemble 3) settles the member series, and only it
+    records(tmp_path, [record("c-1", "c-2", "slower", 1.4, low=1.3, high=1.5, ensemble=3)])
+    assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 1
+    assert slower_lines(capsys.readouterr().out)[0].startswith(
+        f"SLOWER cpu {XEON} | wgan-gp mlp w128 b256 nc5 fp32 1t ensemble S=3 per member: c-1 -> c-2 slower")
 
 
 def test_repeat_spread_of_the_median_and_the_min_column(tmp_path):

@@ -137,7 +137,7 @@ def test_constraint_off_switches_off_penalty_and_clipping_and_restores_them():
     assert gp.constraint is original
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.cuda
 def test_benchmark_on_cuda(tmp_path):
     code, out = _run(tmp_path, "--device", "cuda", "--amp", "bf16")
     assert code == 0
