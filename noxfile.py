@@ -144,7 +144,7 @@ def benchmark(session: nox.Session) -> None:
     ]
     if any(storage.rglob("*.json")):
         # Shown, not judged: two runs minutes apart differ by more than 10% on a shared machine
-        # (results/throughput/calibration.md); an interleaved --compare decides.
+        # (results/throughput/README.md); the speed gate (--compare) decides.
         args += ["--benchmark-compare"]
         session.log(f"comparing with the last saved run in {storage} (to decide: nox -s benchmark -- --compare BASE HEAD)")
     else:
