@@ -34,6 +34,7 @@ import json
 import math
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -95,6 +96,7 @@ def scratch_commit(scratch: Path, base: str, name: str, change) -> Path:
     tree = scratch / name
     if tree.is_dir():
         return tree
+    _git("fetch", "--quiet", str(ROOT), "HEAD", cwd=repo)  # a clone made for an earlier base lacks a newer one
     _git("worktree", "add", "--quiet", "--detach", str(tree), base, cwd=repo)
     change(tree)
     git = ["-c", "user.name=calibration", "-c", "user.email=calibration@localhost", "-c", "commit.gpgsign=false"]
@@ -250,9 +252,10 @@ def regressions_and_history(out: Path, scratch: Path, commit: str, progress=prin
         return
     base = subprocess.run(["git", "-C", str(ROOT), "rev-parse", commit], check=True, capture_output=True, text=True).stdout.strip()
     repo = scratch / "history"
-    if not repo.is_dir():
-        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
-        _git("checkout", "--quiet", "-B", "history", base, cwd=repo)
+    if repo.is_dir():  # an earlier, interrupted try: start the scratch history again
+        shutil.rmtree(repo)
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+    _git("checkout", "--quiet", "-B", "history", base, cwd=repo)
     git = ["-c", "user.name=calibration", "-c", "user.email=calibration@localhost", "-c", "commit.gpgsign=false"]
 
     def commit_(message: str, change) -> str:

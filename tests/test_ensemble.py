@@ -87,11 +87,15 @@ def test_members_stay_equal_to_their_single_runs(variant, extra, iters, request)
 TERMS = [name for name, entry in CONSTRAINTS.items() if entry.terms is not None]  # every registered per-sample constraint
 
 
+def test_the_per_sample_constraints_are_registered():
+    """The guard of the test below, outside its parametrisation: an empty TERMS would run none of it."""
+    assert {"gp", "lp", "r1", "r2", "r1r2", "gp0", "dragan"} <= set(TERMS)
+
+
 @pytest.mark.parametrize("constraint", TERMS)
 def test_every_per_sample_constraint_trains_alike_alone_and_in_an_ensemble(constraint):
     """The ensemble contract for penalties, checked on the registry itself (r2 and gp0 belong to no named variant):
     20 iterations of 3 members equal their 3 single runs (weights, optimiser states, every random stream)."""
-    assert {"gp", "lp", "r1", "r2", "r1r2", "gp0", "dragan"} <= set(TERMS)
     configs = [tiny_toy("nsgan", constraint=constraint, penalty_weight=0.5, seed=s, width=16, batch_size=16, steps=20) for s in (0, 1, 2)]
     singles, ens = _side_by_side([Trainer(c) for c in configs], [Trainer(c) for c in configs], 20)
     assert all(m.step_count == s.step_count == 20 for s, m in zip(singles, ens.members))
@@ -172,12 +176,14 @@ def _same_run(a: Path, b: Path) -> None:
     assert _rows(a) == _rows(b)
     fa, fb = (json.loads((p / "final.json").read_text()) for p in (a, b))
     assert (fa["status"], fa["steps"], fa["run_id"]) == (fb["status"], fb["steps"], fb["run_id"])
+    assert set(fa["metrics"]) == set(fb["metrics"])  # the same metrics, not only a's found in b
     for k, v in fa["metrics"].items():
         if not k.endswith("time_s"):
             assert fb["metrics"][k] == (v if v is None or isinstance(v, str) else pytest.approx(v, rel=1e-5, abs=1e-6)), k
     if (a / "model.pt").exists() or (b / "model.pt").exists():
         ma, mb = (torch.load(p / "model.pt", weights_only=True) for p in (a, b))
         for net in ("generator", "critic"):
+            assert set(ma[net]) == set(mb[net]), net
             for k in ma[net]:
                 torch.testing.assert_close(mb[net][k], ma[net][k])
     for name in ("critic_weights.csv", "panel.npz", "samples.png", "config.json"):

@@ -154,6 +154,7 @@ def test_the_checker_sees_a_function_local_cycle(tmp_path, monkeypatch):
     monkeypatch.setattr(sys.modules[__name__], "MODULES", mods)
     assert _imports("wgan_core.b", pkg / "b.py") == {"wgan_core.a"}
     assert _imports("wgan_core.a", pkg / "a.py") == {"wgan_core.b"}
+    assert find_cycles({name: _imports(name, path) for name, path in mods.items()}) == [["wgan_core.a", "wgan_core.b", "wgan_core.a"]]
 
 
 def _module_name_at(root: Path, path: Path) -> str:

@@ -402,5 +402,7 @@ def test_two_concurrent_invocations_share_the_work(tmp_path):
     assert all(p.returncode == 0 for p in procs), outs
     ran = sum(int(o[0].split(" run now)")[0].rsplit("(", 1)[1]) for o in outs)
     assert ran == 4  # each run trained by exactly one of the two
-    for p in out.glob("*/metrics.csv"):
+    metrics = sorted(out.glob("*/metrics.csv"))
+    assert len(metrics) == 4  # every run wrote its metrics, or the loop below would check fewer
+    for p in metrics:
         assert [r.split(",")[0] for r in p.read_text().splitlines()[1:]] == ["0", "2", "4"]

@@ -92,8 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
 def default_executor(spec: StudySpec) -> str:
     """process:<cores> where the runs use the CPU and there are several cores (one torch thread each); else local.
 
-    Measured here (2 cores): the toy preset took 6 min 34 s with process:2 and 11 min 25 s with
-    local (one process, two threads); on a GPU, runs share one device, so they go one at a time.
+    On a CPU, one process per core with one torch thread each beats one process of several threads
+    for these small models (the toy preset's whole time depends on the CPU kind: a reviewer measured
+    608 s on a 2-core Intel Xeon and 1,754 s on a 2-core AMD EPYC; each run's time is in
+    results/toy/report/runs.csv, wall_time_s); on a GPU, runs share one device, so they go one at a time.
     """
     cores = available_cores()
     on_cpu = spec.device == "cpu" or (spec.device == "auto" and not cuda_available())

@@ -44,7 +44,7 @@ def _seeds(n: int) -> range:
 
 
 def preset_toy(seeds: int, device: str) -> list[Job]:
-    """8gaussians and 25gaussians x the five variants x seeds, at the CPU budget TOY_BUDGET (~15 min with 3 seeds, process:2)."""
+    """8gaussians and 25gaussians x the five variants x seeds, at the CPU budget TOY_BUDGET (each run's time: results/toy/report/runs.csv, wall_time_s)."""
     return [
         RunConfig.preset(v, ds, seed=s, device=device, **TOY_BUDGET)
         for s in _seeds(seeds)
