@@ -261,6 +261,23 @@ def test_a_second_compare_resumes_the_sequence_and_cannot_wash_a_slowdown_out(tm
     assert sorted(int(b["round"]) for b in blocks if b["variant"] == "nsgan" and b["side"] == "B") == list(range(12))
 
 
+def test_a_budget_in_minutes_stops_before_a_look_it_cannot_reach(tmp_path, monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(compare.time, "monotonic", lambda: clock[0])
+    calls = []
+    _fake_rounds(monkeypatch, {"nsgan": 1.04}, calls, noise=0.06)
+    inner = compare.measure_round
+
+    def ten_seconds(*args):  # every round takes 10 s of the fake clock
+        clock[0] += 10.0
+        return inner(*args)
+
+    monkeypatch.setattr(compare, "measure_round", ten_seconds)
+    args = ["--compare", "HEAD", "HEAD", "--variants", "nsgan", "--allow-dirty", "--no-record", "--budget", "2m"]
+    # 8 rounds take 80 s; the look at 12 ends at 120 s, within 2 min; the one at 16 would end at 160 s: not started
+    assert throughput.main(args) == 3 and len(calls) == 12
+
+
 def test_bisect_judges_every_configuration(tmp_path, monkeypatch, capsys):
     repo, shas = _repo(tmp_path, 6)  # GOOD and five commits after it; the 3rd of them slows only wgan-gp
 
