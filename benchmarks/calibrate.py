@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from abtest import LOOKS, decide  # noqa: E402
+from abtest import judge, looks  # noqa: E402
 from compare import CALIBRATION, Budget, Probe, configurations, machine, run_compare  # noqa: E402
 from regressions import REGRESSIONS, apply, measure  # noqa: E402
 
@@ -211,10 +211,22 @@ def summary(out: Path) -> list[dict]:
     return rows
 
 
+def sequential_verdict(d: list[float], max_slowdown: float = 0.03, alpha: float = 0.05) -> str:
+    """What --compare says of log ratios d read at the looks, stopping at the first decided one (abtest's rule, one pass)."""
+    low, high = -math.inf, math.inf
+    for look in looks(d, alpha):
+        low, high = max(low, look.low), min(high, look.high)
+        verdict = judge(math.exp(low), math.exp(high), max_slowdown)[0]
+        if verdict != "inconclusive":
+            return verdict
+    return "inconclusive"
+
+
 def resampled(out: Path, slowdowns=(0.0, 0.03, 0.04, 0.05, 0.10), trials: int = 400, seed: int = 0) -> list[dict]:
     """The power curve from the same-code rounds: rounds drawn with replacement, B shifted by the slowdown, decided sequentially.
 
-    Per configuration kind, the pool is every round of the same-code comparisons (log B/A). A
+    Per configuration kind, the pool is every round of the same-code comparisons (log B/A), centred
+    on its median (the code is the same, so its true ratio is 1). A
     simulated comparison draws up to 48 rounds from it, adds log(1 + slowdown) to each, and reads
     them at the looks as --compare does (one configuration: alpha 0.05 per side). Assumes the
     rounds are exchangeable and that a slowdown multiplies every round alike; the measured
@@ -229,16 +241,14 @@ def resampled(out: Path, slowdowns=(0.0, 0.03, 0.04, 0.05, 0.10), trials: int = 
     rng, rows = random.Random(seed), []
     for kind, rounds in sorted(pool.items()):
         d = [math.log(r["B"] / r["A"]) for r in rounds.values() if {"A", "B"} <= set(r)]
+        centre = statistics.median(d)
+        d = [x - centre for x in d]  # same code: the true ratio is 1, so the pool's own centre is noise, not a slowdown
         for s in slowdowns:
             said = defaultdict(int)
             for _ in range(trials):
-                draw = [x + math.log(1 + s) for x in rng.choices(d, k=48)]
-                for n in (n for n in LOOKS if n <= 48):
-                    verdict = decide([1.0] * n, [math.exp(x) for x in draw[:n]]).verdict
-                    if verdict != "inconclusive":
-                        break
-                said[verdict] += 1
-            rows.append(dict(kind=kind, pooled_rounds=len(d), round_sd=round(statistics.stdev(d), 4), slowdown=s, trials=trials,
+                said[sequential_verdict([x + math.log(1 + s) for x in rng.choices(d, k=48)])] += 1
+            rows.append(dict(kind=kind, pooled_rounds=len(d), pool_centre=round(math.exp(centre), 4),
+                             round_sd=round(statistics.stdev(d), 4), slowdown=s, trials=trials,
                              slower=round(said["slower"] / trials, 3), inconclusive=round(said["inconclusive"] / trials, 3),
                              passed=round(said["pass"] / trials, 3)))
     return rows

@@ -376,3 +376,17 @@ def test_calibration_summary_counts_comparisons_and_bounds_the_false_alarms(tmp_
     assert [i.category for i in items] == ["same commit", "inject 0.05", "same commit", "same commit", "same commit",
                                            "inject 0.05", "same commit", "same commit"]
     assert [i.kind for i in items if i.category == "same commit"] == ["mlp-b64", "mlp-b256", "dcgan-b64"] * 2
+
+
+def test_the_resampled_power_curve_reads_the_looks_as_compare_does():
+    import calibrate
+
+    rng = random.Random(3)
+    for shift in (0.0, 0.03, 0.05, 0.10):
+        d = [shift + rng.gauss(0, 0.03) for _ in range(48)]
+        said = "inconclusive"
+        for n in (n for n in abtest.LOOKS if n <= 48):  # what repeated --compare commands would print, look by look
+            said = abtest.decide([1.0] * n, [math.exp(x) for x in d[:n]]).verdict
+            if said != "inconclusive":
+                break
+        assert calibrate.sequential_verdict(d) == said
