@@ -196,7 +196,8 @@ def plan(python: str, out: Path, tag: str, variants: tuple[str, ...], study_dir:
                       verdict_exits=(1, 3)))
     steps.append(Step("compare", f"is this tree slower than {compare_base} on {device}? interleaved, wgan-gp",
                       (python, "benchmarks/throughput.py", "--compare", compare_base, str(ROOT), *gate),
-                      PARENT_S + compare_rounds * COMPARE_ROUND_S, after=lambda: verdicts(logs / "compare.log"),
+                      PARENT_S + compare_rounds * COMPARE_ROUND_S,
+                      after=lambda: beside_same_tree(verdicts(logs / "compare.log"), verdicts(logs / "compare-same.log")),
                       verdict_exits=(1, 3)))
     cells = [(name, shrink(cell) if rehearse else cell) for name, cell in matrix(variants, extended)]
     thr = [Step(name, f"throughput {cell.label}: {', '.join(cell.variants)}",
@@ -225,6 +226,13 @@ def verdicts(log: Path) -> str:
     """A compare step's verdict lines, for the summary."""
     return "; ".join(ln.strip().split("; B/A")[0] for ln in (log.read_text(errors="replace").splitlines() if log.is_file() else [])
                      if "; B/A " in ln)
+
+
+def beside_same_tree(said: str, same: str) -> str:
+    """The compare step's verdicts, read only beside the same-tree comparison: unless that one passed, they are not a verdict."""
+    if same and all(" pass (" in part for part in same.split("; ")):
+        return said
+    return f"not a verdict: the same-tree comparison on this device did not pass ({same or 'no verdict'}); {said}"
 
 
 def rows_note(csv_path: Path) -> str:

@@ -201,3 +201,12 @@ def test_the_rehearsal_runs_every_step_of_the_gpu_plan_on_the_cpu_within_3_minut
         records = list(csv.DictReader(f))
     assert len(records) == 2 and records[0]["base"] == records[0]["head"] and int(records[0]["rounds"]) == 8
     assert "12 of 12 steps ok" in capsys.readouterr().out
+
+
+def test_a_gpu_verdict_is_read_only_beside_a_passing_same_tree_comparison():
+    same_pass = "wgan-gp dcgan28 w64 b64 nc5 fp32 1t  pass (no change): a slowdown beyond 3% is excluded"
+    same_open = "wgan-gp dcgan28 w64 b64 nc5 fp32 1t  inconclusive: B may be up to 7.6% slower (...)"
+    said = "wgan-gp dcgan28 w64 b64 nc5 fp32 1t  slower: B is more than 3% slower (4.1% at least)"
+    assert gpu.beside_same_tree(said, same_pass) == said
+    assert gpu.beside_same_tree(said, same_open).startswith("not a verdict: the same-tree comparison on this device did not pass")
+    assert gpu.beside_same_tree(said, "").startswith("not a verdict") and said in gpu.beside_same_tree(said, "")
