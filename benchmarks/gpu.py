@@ -206,7 +206,7 @@ def plan(python: str, out: Path, tag: str, variants: tuple[str, ...], study_dir:
     settings = (["--preset", "toy", "--set", "steps=20", "--set", "eval_every=10", "--set", "checkpoint_every=10", "--set",
                  "eval_samples=256", "--descriptive"] if rehearse else
                 ["--preset", "fashion", "--set", "steps=200", "--set", "eval_every=100", "--set", "checkpoint_every=100"])
-    study = ("scripts/study_shim.py", *settings, "--variants", "wgan-gp", "--seeds", "2", "--device", device,
+    study = ("-m", "wgan_core", "study", *settings, "--variants", "wgan-gp", "--seeds", "2", "--device", device,
              "--out", str(study_dir), "--quiet")
     steps += thr[:2]
     steps.append(Step("study", f"{settings[1]} preset, wgan-gp cell, 2 seeds x {settings[3][6:]} iterations: training, metrics, report",

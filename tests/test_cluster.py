@@ -45,7 +45,7 @@ RUN = ["--preset", "toy", "--seeds", "1", "--datasets", "8gaussians", "--device"
 
 
 def _study(out: Path, variants: str, steps: int, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, str(ROOT / "scripts" / "study_shim.py"), *RUN, "--variants", variants, "--set", f"steps={steps}", "--out", str(out), *extra]
+    cmd = [sys.executable, "-m", "wgan_core", "study", *RUN, "--variants", variants, "--set", f"steps={steps}", "--out", str(out), *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
 
 

@@ -24,7 +24,7 @@ from wgan_core.study.space import PARAM_NAMES, SPACE, setting
 from .conftest import ablation_main
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "study_shim.py"
+STUDY = [sys.executable, "-m", "wgan_core", "study"]  # run with PYTHONPATH=ROOT: the checkout under test
 TINY = ("width=16", "batch_size=32", "eval_samples=200", "steps=4", "eval_every=2")
 RANGES = {p.name: p for p in SPACE}
 
@@ -348,7 +348,7 @@ def _study(out: Path) -> dict:
 def _kill_when(out: Path, log: Path, condition, what: str) -> None:
     """Start the search, poll until condition(study) holds, then SIGKILL its process group. Fails clearly, never hangs."""
     with open(log, "wb") as f:
-        proc = subprocess.Popen([sys.executable, str(SCRIPT), *_search_args(out)], env=_env(), stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([*STUDY, *_search_args(out)], env=_env(), stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
     hit = False
     deadline = time.monotonic() + POLL_TIMEOUT_S
     try:
@@ -372,7 +372,7 @@ def _done(out: Path, ids) -> set[str]:
 
 
 def _restart_and_check(out: Path, before: dict, stage2_before: dict | None) -> subprocess.CompletedProcess:
-    rerun = subprocess.run([sys.executable, str(SCRIPT), *_search_args(out)], env=_env(), capture_output=True, text=True, timeout=300)
+    rerun = subprocess.run([*STUDY, *_search_args(out)], env=_env(), capture_output=True, text=True, timeout=300)
     assert rerun.returncode == 0, rerun.stdout[-2000:] + rerun.stderr[-2000:]
     info = _study(out)
     spec = StudySpec("search-toy", 3, "cpu", ("gan", "wgan-gp"), ("8gaussians",), KILL_SET, settings=3)

@@ -101,7 +101,7 @@ def test_sigterm_to_a_pool_worker_stops_the_study_with_that_run_resumable(tmp_pa
     args = [a if a != "steps=4" else "steps=200000" for a in args]
     args = [a if a != "eval_every=2" else "eval_every=100000" for a in args]
     args = [a if a != "checkpoint_every=2" else "checkpoint_every=100000" for a in args]
-    proc = subprocess.Popen([sys.executable, str(root / "scripts" / "study_shim.py"), *args, "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, "-m", "wgan_core", "study", *args, "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(root)))  # fmt: skip
     deadline = time.time() + 120
     claims = []

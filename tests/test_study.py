@@ -32,7 +32,7 @@ from wgan_core.study.presets import FIVE
 from .conftest import ablation_main
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "scripts" / "study_shim.py"
+STUDY = [sys.executable, "-m", "wgan_core", "study"]  # run with PYTHONPATH=ROOT: the checkout under test
 TINY = ("width=16", "batch_size=32", "eval_samples=200", "steps=4", "eval_every=2", "checkpoint_every=2")
 
 
@@ -284,7 +284,7 @@ KILL_SET = ("width=16", "batch_size=32", "eval_samples=200", "steps=150", "eval_
 
 
 def _script(*args: str) -> list[str]:
-    return [sys.executable, str(SCRIPT), *args]
+    return [*STUDY, *args]
 
 
 @pytest.mark.slow  # a real process killed or run end to end: `nox -s slow` (CI runs it)
@@ -375,9 +375,10 @@ def test_cli_refuses_another_study_and_overwrites_nothing(tmp_path, capsys):
 
 @pytest.mark.slow  # a real process killed or run end to end: `nox -s slow` (CI runs it)
 def test_cli_subprocess_bad_input_has_no_traceback(tmp_path):
-    r = subprocess.run(_script("--preset", "nope", "--out", str(tmp_path / "x")), capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    r = subprocess.run(_script("--preset", "nope", "--out", str(tmp_path / "x")), capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
-    r = subprocess.run(_script("--seeds", "abc"), capture_output=True, text=True, timeout=120)
+    r = subprocess.run(_script("--seeds", "abc"), capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip().count("\n") == 0
 
 

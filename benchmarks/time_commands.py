@@ -1,8 +1,8 @@
 """Time the README's two commands on a fresh clone, as a new user types them; append the rows to docs/command_times.csv.
 
-    python scripts/time_commands.py                       # nox -s tests, then nox -s ablation, at HEAD
-    python scripts/time_commands.py --commands tests      # one of them
-    python scripts/time_commands.py --commit 2c8d8b8
+    python benchmarks/time_commands.py                       # nox -s tests, then nox -s ablation, at HEAD
+    python benchmarks/time_commands.py --commands tests      # one of them
+    python benchmarks/time_commands.py --commit 2c8d8b8
 
 Each command runs in a fresh clone of the commit (no build outputs, no run folders: the study
 writes to an empty directory, as `~/wgan-runs/toy` is on a new machine) and reuses the shared
