@@ -262,11 +262,22 @@ def test_critic_step_loss_is_loss_plus_weighted_penalty(loss, constraint):
     eps_gen.set_state(t.eps_gen.get_state())  # the same interpolation weights the step will draw
     pen_expected = penalty(constraint, t.critic, real, fake, eps_gen).detach()
     expected = critic_loss(loss, t.critic(real), t.critic(fake)).detach() + 0.7 * pen_expected
+    hand = None
+    if constraint in ("gp", "lp"):  # the penalty by hand, not through penalties.py: Gulrajani et al. 2017 eq. 3 (two-sided),
+        g = torch.Generator().manual_seed(0)  # Petzka et al. 2018 eq. 8 (one-sided), on the same x_hat
+        g.set_state(t.eps_gen.get_state())  # before the step draws them
+        eps = torch.rand(b, generator=g)[:, None]  # (B, 1)
+        x_hat = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)  # (B, 2)
+        (grad,) = torch.autograd.grad(t.critic(x_hat).sum(), x_hat)
+        gap = grad.norm(dim=1) - 1.0  # (B,)
+        hand = (gap if constraint == "gp" else gap.clamp_min(0.0)).pow(2).mean().detach()
     got, _, pen = st.critic_step(real, fake)  # (): a run alone drops the member axis of the step's (S,)
     torch.testing.assert_close(got, expected)
     torch.testing.assert_close(pen, pen_expected)
     if constraint == "gp":
         assert pen.item() > 0.0  # two-sided: an untrained critic's gradient norms are not all exactly 1
+    if hand is not None:
+        torch.testing.assert_close(pen, hand)
 
 
 @pytest.mark.parametrize("variant", [v for v in VARIANTS if v not in ("gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp")])
