@@ -35,7 +35,8 @@ intersection [L, U] of the ratio:
   that is not, has probability at most alpha / C, so at most alpha for the comparison);
 - `pass` when U <= 1 + t: a slowdown beyond t is excluded (the same error bound the other way),
   detailed as `faster` (U < 1 / (1 + t)), `no change` (L >= 1 / (1 + t)) or `not slower`;
-- `inconclusive` otherwise, with U - 1, the largest slowdown the rounds cannot exclude.
+- `inconclusive` otherwise, with U - 1, the largest slowdown the rounds cannot exclude (and
+  when L > U, the looks contradicting each other, which only a missed bound can cause).
 Like two one-sided tests (Schuirmann 1987), each error is one-sided at alpha: a configuration
 cannot be both slower than t and not.
 """
@@ -137,10 +138,14 @@ class Decision:
 
     def describe(self) -> str:
         bounds = f"B/A {self.ratio:.3f}, bounds [{self.low:.3f}, {self.high:.3f}] after {self.looked} rounds"
-        if self.verdict == "slower":
+        if self.verdict == "slower" and self.detail:
+            said = f"slower: an earlier sequence of this pair said so ({self.detail}), and it stands"
+        elif self.verdict == "slower":
             said = f"slower: B is more than {100 * self.max_slowdown:g}% slower ({100 * (self.low - 1):.1f}% at least)"
         elif self.verdict == "pass":
             said = f"pass ({self.detail}): a slowdown beyond {100 * self.max_slowdown:g}% is excluded"
+        elif self.detail == "contradictory":
+            said = "inconclusive: the looks' bounds contradict each other (one of them missed); no verdict"
         else:
             said = (f"inconclusive: B may be up to {100 * (self.high - 1):.1f}% slower "
                     f"(a slowdown beyond {100 * self.max_slowdown:g}% is neither shown nor excluded)")
@@ -166,6 +171,8 @@ def decide(a: list[float], b: list[float], max_slowdown: float = 0.03, alpha: fl
 def judge(low: float, high: float, max_slowdown: float) -> tuple[str, str]:
     """(verdict, detail) of ratio bounds [low, high] against the tolerated slowdown (the module docstring)."""
     up, down = 1 + max_slowdown, 1 / (1 + max_slowdown)
+    if low > high:  # the looks' bounds do not overlap: one of them missed (probability at most 2 alpha); no verdict
+        return "inconclusive", "contradictory"
     if low > up:
         return "slower", ""
     if high <= up:

@@ -45,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from abtest import judge, looks  # noqa: E402
+from abtest import judge, looks, walsh_averages  # noqa: E402
 from compare import CALIBRATION, Budget, Probe, configurations, machine, run_compare  # noqa: E402
 from regressions import REGRESSIONS, apply, measure  # noqa: E402
 
@@ -116,7 +116,7 @@ def run_plan(out: Path, scratch: Path, commit: str, stop: int | None = None, pro
     planned = plan()
     done = {int(r["index"]) for r in _rows(out / "plan.csv")}
     for r in _rows(out / "plan.csv"):  # a plan changed under recorded comparisons would mislabel them
-        if (planned[int(r["index"])].category, planned[int(r["index"])].kind) != (r["category"], r["kind"]):
+        if int(r["index"]) >= len(planned) or (planned[int(r["index"])].category, planned[int(r["index"])].kind) != (r["category"], r["kind"]):
             raise SystemExit(f"calibrate.py: error: {out / 'plan.csv'} item {r['index']} is {r['category']} {r['kind']}, "
                              "not what the plan says: another plan; give another --out")
     base = subprocess.run(["git", "-C", str(ROOT), "rev-parse", commit], check=True, capture_output=True, text=True).stdout.strip()
@@ -186,7 +186,7 @@ def summary(out: Path) -> list[dict]:
     rows = []
     items = _rows(out / "plan.csv")
     for cat in TARGETS:
-        mine = [by_started[i["started"]] for i in items if i["category"] == cat]
+        mine = [by_started[i["started"]] for i in items if i["category"] == cat and by_started[i["started"]]]
         if not mine:
             continue
         n, decisions = len(mine), [r for c in mine for r in c]
@@ -225,8 +225,8 @@ def sequential_verdict(d: list[float], max_slowdown: float = 0.03, alpha: float 
 def resampled(out: Path, slowdowns=(0.0, 0.03, 0.04, 0.05, 0.10), trials: int = 400, seed: int = 0) -> list[dict]:
     """The power curve from the same-code rounds: rounds drawn with replacement, B shifted by the slowdown, decided sequentially.
 
-    Per configuration kind, the pool is every round of the same-code comparisons (log B/A), centred
-    on its median (the code is the same, so its true ratio is 1). A
+    Per configuration, the pool is every round of the same-code comparisons (log B/A), centred on
+    its Hodges-Lehmann estimate (the code is the same, so its true ratio is 1). A
     simulated comparison draws up to 48 rounds from it, adds log(1 + slowdown) to each, and reads
     them at the looks as --compare does (one configuration: alpha 0.05 per side). Assumes the
     rounds are exchangeable and that a slowdown multiplies every round alike; the measured
@@ -236,12 +236,14 @@ def resampled(out: Path, slowdowns=(0.0, 0.03, 0.04, 0.05, 0.10), trials: int = 
     pool: dict[str, dict[tuple, dict[str, float]]] = defaultdict(dict)
     for b in _rows(out / "compare_blocks.csv"):
         if b["started"] in same:
-            kind = f"{b['arch']}-b{b['batch']}"
+            kind = f"{b['arch']}-b{b['batch']} {b['variant']}"  # pooled per configuration: their spreads differ
             pool[kind].setdefault((b["started"], b["variant"], b["round"]), {})[b["side"]] = float(b["median_ms"])
     rng, rows = random.Random(seed), []
     for kind, rounds in sorted(pool.items()):
         d = [math.log(r["B"] / r["A"]) for r in rounds.values() if {"A", "B"} <= set(r)]
-        centre = statistics.median(d)
+        if len(d) < 2:
+            continue
+        centre = statistics.median(walsh_averages(d))  # the Hodges-Lehmann centre: what the signed-rank bounds aim at
         d = [x - centre for x in d]  # same code: the true ratio is 1, so the pool's own centre is noise, not a slowdown
         for s in slowdowns:
             said = defaultdict(int)

@@ -34,10 +34,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import itertools
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -50,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from abtest import LOOKS, Decision, decide, next_look, turn_orders  # noqa: E402
-from history import CONFIG, append_rows, check_columns, config_label  # noqa: E402
+from history import CONFIG, _norm, append_rows, check_columns, config_label  # noqa: E402
 
 WORKTREES = Path(os.environ.get("WGAN_WORKTREES", Path.home() / ".cache" / "wgan-suite" / "worktrees"))
 CALIBRATION = ROOT / "results" / "throughput" / "calibration"
@@ -58,8 +60,8 @@ SETTING = ("steps", "chunk", "warmup", "inject")  # how a round measures: a sequ
 RECORD = ["date", "started", "device", "device_name", "host", "torch", *CONFIG, "ensemble", "base", "head", "verdict", "detail", "ratio",
           "low", "high", "max_slowdown", "alpha", "spent", "looked", "rounds", "new_rounds", *SETTING, "p_value", "base_ms",
           "head_ms", "seconds", "harness"]
-BLOCK = ["date", "started", "device_name", "host", *CONFIG, "ensemble", "base", "head", "round", "side", "commit", "median_ms", "min_ms",
-         "max_ms", *SETTING, "inject_ms"]
+BLOCK = ["date", "started", "device_name", "host", "torch", *CONFIG, "ensemble", "base", "head", "round", "side", "commit",
+         "median_ms", "min_ms", "max_ms", *SETTING, "inject_ms", "alpha"]
 EXIT = {"pass": 0, "slower": 1, "inconclusive": 3}
 
 
@@ -96,11 +98,22 @@ def tree_name(folder: Path, paths: tuple[str, ...] = ("wgan_core",)) -> str:
     return name + (f"+{hashlib.sha1(diff).hexdigest()[:7]}" if diff else "")
 
 
+def content_hash(folder: Path) -> str:
+    """A hash of every file under folder/wgan_core (paths and bytes): the name of a tree git cannot name."""
+    h = hashlib.sha1()
+    for path in sorted(p for p in (folder / "wgan_core").rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:7]
+
+
 def resolve(ref: str, repo: Path = ROOT) -> Side:
     """A commit (checked out into a cached worktree) or a folder holding wgan_core/ (timed as it is)."""
     folder = Path(ref)
     if folder.is_dir() and folder.resolve() == ROOT and os.environ.get("WGAN_GIT_COMMIT"):  # gpu.py's --commit: a copy's .git may lie
-        return Side(os.environ["WGAN_GIT_COMMIT"], ROOT)
+        commit = os.environ["WGAN_GIT_COMMIT"]
+        if "+" in commit or commit == "unknown":  # a changed or unnamed tree: named by its content, not by a shared word
+            commit = commit.split("+")[0] + "+" + content_hash(ROOT)
+        return Side(commit, ROOT)
     if folder.is_dir():
         if not (folder / "wgan_core" / "__init__.py").is_file():
             raise CompareError(f"--compare: {ref} is a folder without wgan_core/; give a commit or a source tree")
@@ -108,8 +121,8 @@ def resolve(ref: str, repo: Path = ROOT) -> Side:
             if Path(_git("rev-parse", "--show-toplevel", cwd=folder)).resolve() != folder.resolve():
                 raise CompareError("a folder inside another checkout: not that checkout's commit")
             name = tree_name(folder)
-        except (CompareError, OSError):  # not a checkout of its own: named by its folder
-            name = folder.resolve().name
+        except (CompareError, OSError):  # not a checkout of its own: named by its folder and its content
+            name = f"{folder.resolve().name}+{content_hash(folder)}"
         return Side(name, folder.resolve())
     try:
         sha = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repo)
@@ -253,24 +266,44 @@ def machine(device: str) -> dict[str, str]:
     return {"device": "cpu", "device_name": cpu_model(), "host": kind, "torch": str(torch.__version__)}
 
 
+def _pair(row: dict) -> tuple:
+    """Machine kind, configuration and the two sides: what every sequence of one question shares, whatever its setting."""
+    return (row["host"], *(_norm(str(row[k])) for k in CONFIG), _norm(str(row.get("ensemble") or 0)), row["base"], row["head"])
+
+
 def _key(row: dict) -> tuple:
-    """What makes rounds one sequence: machine kind, configuration, the two sides and the measuring setting."""
-    return (row["host"], *(str(row[k]) for k in CONFIG), str(row.get("ensemble") or 0), row["base"], row["head"],
-            *(str(float(row[k])) for k in SETTING))
+    """What makes rounds one sequence: the pair, torch, and the measuring setting (rounds of another are another sample)."""
+    return (*_pair(row), row.get("torch", ""), *(str(float(row[k] or 0)) for k in SETTING))
 
 
-def recorded_rounds(out: Path | None, keys: list[tuple]) -> list[dict[str, list[float]]]:
-    """Per key, the rounds already recorded in OUT/compare_blocks.csv: {'A': [...], 'B': [...]} in round order."""
+def recorded_rounds(out: Path | None, keys: list[tuple]) -> list[tuple[dict[str, list[float]], float | None]]:
+    """Per key, the rounds already recorded in OUT/compare_blocks.csv ({'A': [...], 'B': [...]} in round order) and the
+    error share per side the sequence was started with (None for a new sequence)."""
     found: list[dict[int, dict[str, float]]] = [{} for _ in keys]
+    share: list[float | None] = [None for _ in keys]
     path = out / "compare_blocks.csv" if out is not None else None
     if path is not None and path.is_file():
         index = {k: i for i, k in enumerate(keys)}
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
                 i = index.get(_key(row))
-                if i is not None:
-                    found[i].setdefault(int(row["round"]), {})[row["side"]] = float(row["median_ms"])
-    return [{s: [r[s] for _, r in sorted(f.items()) if {"A", "B"} <= set(r)] for s in "AB"} for f in found]
+                if i is None or not row.get("median_ms") or not row.get("round"):
+                    continue
+                found[i].setdefault(int(row["round"]), {})[row["side"]] = float(row["median_ms"])
+                if share[i] is None and row.get("alpha"):
+                    share[i] = float(row["alpha"])
+    return [({s: [r[s] for _, r in sorted(f.items()) if {"A", "B"} <= set(r)] for s in "AB"}, a) for f, a in zip(found, share)]
+
+
+def earlier_slower(out: Path | None, fields: list[dict]) -> list[dict | None]:
+    """Per configuration, a recorded `slower` of the same pair under any setting (another --steps, --chunk, torch ...): it
+    stands, whatever this sequence says, so a fresh setting cannot wash a slowdown out either."""
+    path = out / "compare.csv" if out is not None else None
+    if path is None or not path.is_file():
+        return [None for _ in fields]
+    with path.open(newline="") as f:
+        slower = [r for r in csv.DictReader(f) if r.get("verdict") == "slower" and float(r.get("inject") or 0) == 0]
+    return [next((r for r in reversed(slower) if _pair(r) == _pair(f)), None) for f in fields]
 
 
 def measure_round(a: Side, b: Side, configs: list[dict], probe: Probe, r: int, inject: float) -> list[dict]:
@@ -332,9 +365,9 @@ def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, budge
     """
     a, b = resolve(a_ref, repo), resolve(b_ref, repo)
     harness = harness_name()
-    if "+" in harness and not allow_dirty:
-        raise CompareError(f"the harness (benchmarks/ of {ROOT}) has uncommitted changes ({harness}): commit them, or "
-                           "--allow-dirty to measure with it anyway (recorded as such)")
+    if ("+" in harness or harness == "unknown") and not allow_dirty:
+        raise CompareError(f"the harness (benchmarks/ of {ROOT}) has uncommitted changes or no commit ({harness}): commit "
+                           "them, or --allow-dirty to measure with it anyway (recorded as such)")
     if out is not None:  # a record file of another shape is refused before anything is timed
         try:
             check_columns(out / "compare.csv", RECORD)
@@ -346,18 +379,31 @@ def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, budge
     fields = [dict(**where, **row_fields(c, probe), ensemble=c.get("ensemble", 0), base=a.name, head=b.name, **setting)
               for c in configs]
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    rounds = recorded_rounds(out if resume else None, [_key(f) for f in fields])
+    recorded = recorded_rounds(out if resume else None, [_key(f) for f in fields])
+    rounds = [r for r, _ in recorded]
+    # Each sequence keeps the error share per side it started with (alpha / its configurations): re-judging old looks
+    # with another share after seeing them would spend error twice, or take a verdict back.
+    share = [a if a is not None else alpha / len(configs) for _, a in recorded]
     resumed = [len(r["A"]) for r in rounds]
     if any(resumed):
         progress("resuming the recorded sequence(s): " + ", ".join(f"{label(c, probe)} {n} rounds" for c, n in zip(configs, resumed)))
+    for c, (_, a_rec) in zip(configs, recorded):
+        if a_rec is not None and not math.isclose(a_rec, alpha / len(configs)):
+            progress(f"{label(c, probe)}: judged at the error share its sequence started with, {a_rec:.4g} per side "
+                     f"(this command's would be {alpha / len(configs):.4g})")
 
     def decision(i: int) -> Decision | None:
         r = rounds[i]
-        return decide(r["A"], r["B"], max_slowdown, alpha, len(configs)) if r["A"] else None
+        if not r["A"]:
+            return None
+        try:
+            return decide(r["A"], r["B"], max_slowdown, share[i])
+        except ValueError as e:  # e.g. a side's median of 0 ms: no ratio to read
+            raise CompareError(f"{label(configs[i], probe)}: {e}") from None
 
     def due(i: int) -> int | None:  # the look configuration i waits for: None when decided, closed or beyond the budget
         d = decision(i)
-        if d is not None and (d.decided or d.closed):
+        if d is not None and (d.decided or d.closed or d.detail == "contradictory"):
             return None
         target = next_look(d.looked if d else 0)
         return target if target is not None and target <= budget.rounds else None
@@ -372,6 +418,9 @@ def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, budge
             progress(f"budget: the {missing} rounds to the look at {target} would pass {budget.minutes:g} min; stopping")
             break
         for _ in range(missing):
+            per_round = (time.monotonic() - start) / measured if measured else 0.0
+            if budget.minutes and measured and time.monotonic() - start + per_round > 60 * budget.minutes:
+                break  # the rounds so far are recorded, and a later command resumes them
             sub = [i for i in group if len(rounds[i]["A"]) < target]
             rows = measure_round(a, b, [configs[i] for i in sub], probe, len(rounds[sub[0]]["A"]), inject)
             measured += 1
@@ -380,12 +429,15 @@ def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, budge
                 i = sub[row.pop("config")]
                 row["round"] = len(rounds[i][row["side"]])
                 rounds[i][row["side"]].append(row["median_ms"])
-                blocks.append({**{k: v for k, v in fields[i].items() if k in BLOCK}, **row})
+                blocks.append({**{k: v for k, v in fields[i].items() if k in BLOCK}, **row, "alpha": f"{share[i]:.6g}"})
             if out is not None:  # every round as it is measured: an interrupted comparison resumes from it
                 now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
                 append_rows(out / "compare_blocks.csv", [dict(b, date=now, started=started) for b in blocks], BLOCK)
             progress(f"round {len(rounds[sub[0]]['A'])}: " + "; ".join(
                 f"{label(configs[i], probe)} B/A {rounds[i]['B'][-1] / rounds[i]['A'][-1]:.3f}" for i in sub))
+        if any(len(rounds[i]["A"]) < target for i in group):
+            progress(f"budget: {budget.minutes:g} min spent before the look at {target}; stopping")
+            break
         progress(f"look at {target} rounds: " + "; ".join(f"{label(configs[i], probe)} {decision(i).verdict}" for i in group))
     reap()
     decisions = [(c, decision(i)) for i, c in enumerate(configs)]
@@ -402,7 +454,11 @@ def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, budge
                         seconds=seconds, harness=harness)
                    for i, (c, d) in enumerate(decisions)]
         append_rows(out / "compare.csv", records, RECORD)
-    return decisions
+    standing = earlier_slower(out if resume else None, fields)
+    return [(c, d if rec is None or d.verdict == "slower" else
+             dataclasses.replace(d, verdict="slower", detail=f"recorded {rec['started'] or rec['date']} with {rec['steps']} steps, "
+                                                               f"chunk {rec['chunk']}, torch {rec.get('torch') or '?'}"))
+            for (c, d), rec in zip(decisions, standing)]
 
 
 def harness_name() -> str:
@@ -424,25 +480,32 @@ def calibration_note(host: str, root: Path = CALIBRATION) -> str:
             "(benchmarks/calibrate.py)")
 
 
-def bisect(good: str, bad: str, run, repo: Path = ROOT, progress=print) -> str | None:
-    """The first commit on the first-parent path GOOD..BAD that `run(GOOD, commit)` calls slower; None if BAD is not.
+def bisect(good: str, bad: str, run, repo: Path = ROOT, progress=print) -> tuple[str | None, str | None]:
+    """(first, undecided): the first commit on the first-parent path GOOD..BAD that `run(GOOD, commit)` calls "slower"
+    (None if BAD passes), and the commit whose comparison was "inconclusive" if one stopped the search (else None).
 
-    Each step compares with GOOD itself (a slowdown built up over several commits is still found).
+    Each step compares with GOOD itself (a slowdown built up over several commits is still found). An
+    inconclusive step is neither side of the search: it stops it, naming that commit and the slower one
+    found so far, since guessing either way could blame the wrong commit.
     """
     path = _git("rev-list", "--first-parent", "--reverse", f"{good}..{bad}", cwd=repo).split()
     if not path:
         raise CompareError(f"--bisect: {bad} is not a descendant of {good}")
-    if not run(good, path[-1]):
-        return None
-    lo, hi = -1, len(path) - 1  # path[lo] (or GOOD) is not slower; path[hi] is
+    said = run(good, path[-1])
+    if said != "slower":
+        return None, (path[-1] if said == "inconclusive" else None)
+    lo, hi = -1, len(path) - 1  # path[lo] (or GOOD) passes; path[hi] is slower
     while hi - lo > 1:
         mid = (lo + hi) // 2
         progress(f"bisect: {hi - lo - 1} commit(s) left; trying {path[mid][:7]}")
-        if run(good, path[mid]):
+        said = run(good, path[mid])
+        if said == "inconclusive":
+            return path[hi], path[mid]
+        if said == "slower":
             hi = mid
         else:
             lo = mid
-    return path[hi]
+    return path[hi], None
 
 
 def anchor(text: str, repo: Path = ROOT) -> str:
@@ -501,7 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         (not unknown, f"--variants: unknown {', '.join(unknown)}; allowed: {', '.join(VARIANTS)}"),
         (a.steps >= 1 and a.warmup >= 1 and a.chunk >= 1, "--steps, --chunk and --warmup: at least 1"),
         (0 < a.max_slowdown < 1, f"--max-slowdown: a fraction in (0, 1), got {a.max_slowdown}"),
-        (0.5 <= a.confidence < 1, f"--confidence: in [0.5, 1), got {a.confidence}"),
+        (0.8 <= a.confidence < 1, f"--confidence: in [0.8, 1), got {a.confidence}"),
         (0 <= a.inject_slowdown < 10, f"--inject-slowdown: a fraction >= 0, got {a.inject_slowdown}"),
         (a.threads >= 1 and a.batch >= 1, "--threads and --batch: at least 1"),
         (a.ensemble == 0 or a.ensemble >= 2, f"--ensemble: at least 2 members (0 = a single run), got {a.ensemble}"),
@@ -530,14 +593,20 @@ def main(argv: list[str] | None = None) -> int:
         if a.bisect:
             good, bad = a.bisect
 
-            def slower(base: str, head: str) -> bool:
+            def verdict(base: str, head: str) -> str:
                 found = run_compare(base, head, configs, probe, budget, a.max_slowdown, alpha, out=out,
                                     allow_dirty=a.allow_dirty, repo=repo, progress=_quiet)
                 for c, d in found:
                     print(f"  {head[:7]} against {base[:7]}, {label(c, probe)}: {d.describe()}", flush=True)
-                return any(d.verdict == "slower" for _, d in found)
+                said = {d.verdict for _, d in found}
+                return "slower" if "slower" in said else "inconclusive" if "inconclusive" in said else "pass"
 
-            first = bisect(good, bad, slower, repo)
+            first, undecided = bisect(good, bad, verdict, repo)
+            if undecided:
+                print(f"undecided: {undecided[:7]} is neither shown slower than {good} nor excluded"
+                      + (f"; the first slower commit is at or before {first[:7]}" if first else "")
+                      + " (more rounds: --budget; the recorded rounds are resumed)")
+                return 3
             print(f"first commit slower than {good}: {first[:7]}" if first else f"{bad} is not slower than {good}: nothing to bisect")
             return 0
         base, head = a.compare if a.compare else (anchor(a.drift, repo), "HEAD")
@@ -552,8 +621,11 @@ def main(argv: list[str] | None = None) -> int:
     print(calibration_note(host))
     if out is not None:
         print(f"recorded in {out / 'compare.csv'} (every process's median in {out / 'compare_blocks.csv'})")
-    worst = max((EXIT[d.verdict] for _, d in decisions), key=lambda e: (e == 1, e == 3))
-    if worst == 3:
+    verdicts = [d.verdict for _, d in decisions]
+    worst = max((EXIT[v] for v in verdicts), key=lambda e: (e == 1, e == 3))
+    if worst == 3 and all(d.closed or d.detail == "contradictory" for _, d in decisions if d.verdict == "inconclusive"):
+        print("inconclusive, and final: every undecided sequence has spent its 64 rounds (or contradicts itself)")
+    elif worst == 3:
         given = sys.argv[1:] if argv is None else list(argv)
         rerun = " ".join(x for i, x in enumerate(given) if x != "--budget" and (i == 0 or given[i - 1] != "--budget")
                          and not x.startswith("--budget="))

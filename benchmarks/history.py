@@ -196,7 +196,7 @@ def compare(series: list[Series], threshold: float = THRESHOLD, records: list[di
             out.append(Comparison(s, None, False))
             continue
         change = s.figure(-1) / s.figure(-2) - 1
-        pair = [r for r in records if record_label(r) == s.config
+        pair = [r for r in records if record_label(r) == s.config and float(r.get("inject") or 0) == 0  # calibration runs settle nothing
                 and same_commit(r["base"], s.commits[-2]) and same_commit(r["head"], s.commits[-1])]
         here = [r for r in pair if f"{r['device']} {r['device_name']}".strip() == s.machine]
         there = tuple(r for r in pair if r not in here)
@@ -211,7 +211,14 @@ def record_label(r: dict[str, str]) -> str:
 
 
 def compare_command(c: Comparison) -> str:
-    """The --compare command that settles a flag: the two commits and the series' configuration."""
+    """The --compare command that settles a flag: the two commits and the series' configuration.
+
+    A row of a tree with uncommitted changes (`abc1234+dirty`) names no tree that can be checked
+    out again: it gets no command, only that.
+    """
+    if "+" in c.previous or "+" in c.newest:
+        return (f"none: {c.previous if '+' in c.previous else c.newest} was a tree with uncommitted changes, which no command "
+                "can check out again; commit it and measure the commit")
     f = c.series.fields
     cmd = f"python benchmarks/throughput.py --compare {c.previous} {c.newest} --variants {f['variant']} --arch {f['arch']} "
     cmd += f"--width {f['width']} --batch {f['batch']} --threads {f['threads']}"

@@ -71,14 +71,13 @@ def spin(seconds: float) -> None:
         pass
 
 
-def timed_steps(trainer, warmup: int, steps: int, extra: float = 0.0) -> list[float]:
+def timed_steps(trainer, warmup: int, steps: int, extra: float = 0.0, cuda: bool = False) -> list[float]:
     """Milliseconds of each of `steps` timed steps after `warmup` untimed ones (on a GPU: by CUDA events).
 
     `extra`: seconds of busy work after each timed step, inside the timed region (--inject).
     """
     import torch
 
-    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()  # a trainer or an ensemble on a GPU: synchronise
 
     def one(extra: float = 0.0) -> float:
         if cuda:  # CUDA events: the GPU's own clock around the step's kernels, not the host's view of their queue
@@ -102,11 +101,14 @@ def timed_steps(trainer, warmup: int, steps: int, extra: float = 0.0) -> list[fl
     return [one(extra) for _ in range(steps)]
 
 
-def injected_seconds(trainer, fraction: float, steps: int = 5) -> float:
-    """The busy work --inject F adds to each step: F times the median of `steps` steady steps timed now."""
+def injected_seconds(trainer, fraction: float, steps: int = 5, cuda: bool = False) -> float:
+    """The busy work --inject F adds to each step: F times the median of `steps` steady steps timed now.
+
+    The steps are taken whatever F is, so both sides of a comparison take them alike (F = 0 on A).
+    """
     import statistics
 
-    return fraction * statistics.median(timed_steps(trainer, 0, steps)) / 1000 if fraction else 0.0
+    return fraction * statistics.median(timed_steps(trainer, 0, steps, cuda=cuda)) / 1000
 
 
 def serve(source: Path, configs: list[dict], device: str, warmup: int, inject: float, cpus: str) -> int:
@@ -119,12 +121,13 @@ def serve(source: Path, configs: list[dict], device: str, warmup: int, inject: f
     """
     if cpus and hasattr(os, "sched_setaffinity"):  # imports ran on any CPU; building, warming up and timing on these
         os.sched_setaffinity(0, {int(c) for c in cpus.split(",")})
+    cuda = device == "cuda"  # the timing method follows the device asked for, not what else touched CUDA
     trainers: list = []
     extras: dict[int, float] = {}
     for c in configs:
         try:
             trainer = build(c, device)
-            timed_steps(trainer, warmup, 0)
+            timed_steps(trainer, warmup, 0, cuda=cuda)
         except Exception as e:  # this commit cannot run this configuration: said by the parent in one line
             print(json.dumps({"error": f"{type(e).__name__}: {e}".splitlines()[0], "config": len(trainers)}), flush=True)
             return 0
@@ -137,8 +140,8 @@ def serve(source: Path, configs: list[dict], device: str, warmup: int, inject: f
             # The injected work is a fraction of a steady step, timed now, in this side's turn: while both sides
             # build and warm up they share the CPU, and a fresh trainer's first steps are slower still. Both sides
             # take these 5 steps (untimed for the comparison), so they stay alike.
-            extras[i] = injected_seconds(trainers[i], inject)
-        ms = timed_steps(trainers[i], 0, request["steps"], extra=extras[i])
+            extras[i] = injected_seconds(trainers[i], inject, cuda=cuda)
+        ms = timed_steps(trainers[i], 0, request["steps"], extra=extras[i], cuda=cuda)
         print(json.dumps({"ms": [round(x, 4) for x in ms], "inject_ms": round(1000 * extras[i], 4)}), flush=True)
     return 0
 

@@ -109,13 +109,16 @@ def test_the_injected_work_is_the_fraction_of_a_steady_steps_median_after_every_
             pass
 
     # five steady steps of 4, 2, 2, 3, 2 ms: median 2 ms, so F = 0.25 adds 0.5 ms of busy work
-    times = iter([0.0, 0.004, 0.010, 0.012, 0.020, 0.022, 0.030, 0.033, 0.040, 0.042] + [1.0 + i for i in range(10)])
+    times = iter([0.0, 0.004, 0.010, 0.012, 0.020, 0.022, 0.030, 0.033, 0.040, 0.042] + [1.0 + i for i in range(14)])
     monkeypatch.setattr(probe.time, "perf_counter", lambda: next(times))
     extra = probe.injected_seconds(Fake(), 0.25)
     assert extra == pytest.approx(0.25 * 0.002) and spun == []  # the base steps carry no busy work
     probe.timed_steps(Fake(), warmup=0, steps=2, extra=extra)
     assert spun == [pytest.approx(0.0005)] * 2  # after every timed step
-    assert probe.injected_seconds(Fake(), 0.0) == 0.0  # nothing timed, nothing added without --inject
+    steps_before = len(spun)
+    assert probe.injected_seconds(Fake(), 0.0) == 0.0 and len(spun) == steps_before  # nothing added without --inject ...
+    with pytest.raises(StopIteration):  # ... but the 5 steady steps were taken (10 clock reads), as on the injected side
+        next(times)
 
 
 def _repo(tmp_path: Path, n: int) -> tuple[Path, list[str]]:
@@ -138,11 +141,15 @@ def test_bisect_finds_the_first_commit_slower_than_good_in_few_comparisons(tmp_p
     def run(base, head):
         asked.append(head)
         assert base == shas[0]  # every step compares with GOOD itself
-        return shas.index(head) >= first_slow
+        return "slower" if shas.index(head) >= first_slow else "pass"
 
-    assert compare.bisect(shas[0], shas[-1], run, repo=repo, progress=lambda m: None) == shas[first_slow]
+    assert compare.bisect(shas[0], shas[-1], run, repo=repo, progress=lambda m: None) == (shas[first_slow], None)
     assert len(asked) <= 1 + math.ceil(math.log2(7))  # BAD first, then halving the 7 commits
-    assert compare.bisect(shas[0], shas[-1], lambda b, h: False, repo=repo, progress=lambda m: None) is None
+    assert compare.bisect(shas[0], shas[-1], lambda b, h: "pass", repo=repo, progress=lambda m: None) == (None, None)
+    # an inconclusive step stops the search, naming it and the slower commit found so far (no guess either way)
+    assert compare.bisect(shas[0], shas[-1], lambda b, h: "inconclusive", repo=repo, progress=lambda m: None) == (None, shas[-1])
+    maybe = lambda b, h: "slower" if h == shas[-1] else "inconclusive"  # noqa: E731
+    assert compare.bisect(shas[0], shas[-1], maybe, repo=repo, progress=lambda m: None) == (shas[-1], shas[3])
     with pytest.raises(compare.CompareError, match="not a descendant"):
         compare.bisect(shas[-1], shas[0], run, repo=repo)
 
@@ -390,3 +397,62 @@ def test_the_resampled_power_curve_reads_the_looks_as_compare_does():
             if said != "inconclusive":
                 break
         assert calibrate.sequential_verdict(d) == said
+
+
+def test_the_looks_never_spend_more_than_the_spending_function_releases():
+    rng = random.Random(5)
+    for alpha in (0.05, 0.05 / 3, 0.005):
+        d = [rng.gauss(0, 1) for _ in range(64)]
+        spent = 0.0
+        for look in abtest.looks(d, alpha):
+            spent += look.spent
+            assert spent <= abtest.spending(look.rounds, alpha) * (1 + 1e-9)
+        assert spent > 0.5 * alpha  # and most of it is used by the end (the exact tails are discrete)
+
+
+def test_bounds_that_contradict_each_other_are_no_verdict():
+    assert abtest.judge(1.10, 1.007, 0.03) == ("inconclusive", "contradictory")
+    assert abtest.judge(0.95, 0.90, 0.03) == ("inconclusive", "contradictory")
+
+
+def test_a_resumed_sequence_keeps_its_error_share_so_more_configurations_cannot_take_a_verdict_back(tmp_path, monkeypatch):
+    calls = []
+    out = ["--allow-dirty", "--out", str(tmp_path)]
+    _fake_rounds(monkeypatch, {"wgan-gp": 1.10}, calls)
+    assert throughput.main(["--compare", "HEAD", "HEAD", "--variants", "wgan-gp", "--budget", "8", *out]) == 1
+    # three configurations now (alpha / 3 each): the recorded sequence is judged at the share it started with, alpha / 1,
+    # so wgan-gp stays slower and is not measured again; the two new ones start at alpha / 3
+    calls.clear()
+    _fake_rounds(monkeypatch, {"gan": 1.0, "nsgan": 1.0, "wgan-gp": 1.0}, calls)
+    assert throughput.main(["--compare", "HEAD", "HEAD", "--variants", "gan,nsgan,wgan-gp", *out]) == 1
+    assert all("wgan-gp" not in v for _, v in calls)
+    blocks = list(csv.DictReader((tmp_path / "compare_blocks.csv").open()))
+    assert {b["alpha"] for b in blocks if b["variant"] == "wgan-gp"} == {"0.05"}
+    assert {b["alpha"] for b in blocks if b["variant"] != "wgan-gp"} == {f"{0.05 / 3:.6g}"}
+
+
+def test_an_earlier_slower_sequence_of_the_pair_stands_under_another_setting(tmp_path, monkeypatch, capsys):
+    out = ["--compare", "HEAD", "HEAD", "--allow-dirty", "--out", str(tmp_path)]
+    _fake_rounds(monkeypatch, {"wgan-gp": 1.10})
+    assert throughput.main([*out, "--budget", "8"]) == 1
+    _fake_rounds(monkeypatch, {"wgan-gp": 1.0})
+    assert throughput.main([*out, "--budget", "8", "--steps", "10"]) == 1  # a fresh sequence (another setting) passes ...
+    said = capsys.readouterr().out
+    assert "slower: an earlier sequence of this pair said so (recorded" in said and "20 steps" in said  # ... the earlier one stands
+    assert [r["verdict"] for r in csv.DictReader((tmp_path / "compare.csv").open())] == ["slower", "pass"]  # each as measured
+
+
+def test_a_closed_inconclusive_sequence_says_it_is_final(tmp_path, monkeypatch, capsys):
+    _fake_rounds(monkeypatch, {"wgan-gp": 1.03}, noise=0.05)
+    args = ["--compare", "HEAD", "HEAD", "--allow-dirty", "--out", str(tmp_path), "--budget", "64"]
+    assert throughput.main(args) == 3
+    out = capsys.readouterr().out
+    assert "inconclusive, and final: every undecided sequence has spent its 64 rounds" in out and "--budget 64" not in out
+
+
+def test_trees_git_cannot_name_are_named_by_their_content(tmp_path):
+    for where, text in (("a", "x = 1\n"), ("b", "x = 2\n"), ("c", "x = 1\n")):
+        (tmp_path / where / "wgan" / "wgan_core").mkdir(parents=True)
+        (tmp_path / where / "wgan" / "wgan_core" / "__init__.py").write_text(text)
+    a, b, c = (compare.resolve(str(tmp_path / w / "wgan")).name for w in "abc")
+    assert a.startswith("wgan+") and a != b and a == c  # one folder name, two contents: two sides; the same content: one

@@ -255,3 +255,16 @@ def test_appending_to_a_csv_of_other_columns_is_refused_and_leaves_it_alone(tmp_
     assert code == 2 and path.read_text() == "variant,ms\ngan,1\n"
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "its columns differ from this version's (missing: arch," in err
+
+
+def test_calibration_records_settle_nothing_and_a_dirty_tree_gets_no_command(tmp_path, capsys):
+    csv_path = write(tmp_path / "cpu.csv", [row("old-1", 100.0), row("new-2", 130.0)])
+    injected = record("old-1", "new-2", "slower", 1.3)
+    injected["inject"] = 0.05  # a calibration run (--inject-slowdown): busy work, not the commit's speed
+    records(tmp_path, [injected])
+    assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 0
+    assert len(unsettled_lines(capsys.readouterr().out)) == 1
+    csv_path = write(tmp_path / "cpu.csv", [row("old-1", 100.0), row("old-1+dirty", 130.0)])
+    assert throughput.main(["--check-history", str(csv_path), "--no-plot"]) == 0
+    out = capsys.readouterr().out
+    assert "to decide, on this machine: none: old-1+dirty was a tree with uncommitted changes" in out and "--compare old-1 old-1+dirty" not in out
