@@ -306,7 +306,7 @@ def regressions_and_history(out: Path, scratch: Path, commit: str, progress=prin
         said = [ln for ln in done.stdout.splitlines() if ln.startswith(("first commit", "  ")) and ("slower" in ln or "pass" in ln
                                                                                                     or "inconclusive" in ln)]
         rows.append(dict(check=name, command="python benchmarks/throughput.py " + " ".join(args + common[:-4]), exit=done.returncode,
-                         expected=expect, said=" | ".join(s.strip() for s in said)[-600:]))
+                         expected=expect, said=" | ".join(s.strip() for s in said)[-600:]))  # history_summary.csv: the last
         progress(f"  exit {done.returncode}: {rows[-1]['said'][:300]}")
     _write(out / "history_checks.csv", rows)
     del configs
@@ -337,6 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         run_plan(out, scratch, a.commit)
     _write(out / "summary.csv", summary(out))
     _write(out / "resampled.csv", resampled(out))
+    _write(out / "history_summary.csv", [dict(check=r["check"], exit=r["exit"], expected=r["expected"],
+                                              said=r["said"].split(" | ")[-1].strip())  # the command's last verdict line
+                                         for r in _rows(out / "history_checks.csv")])
     print((out / "summary.csv").read_text() if (out / "summary.csv").exists() else "nothing recorded yet")
     return 0
 
