@@ -336,7 +336,8 @@ def test_a_side_that_cannot_run_the_configuration_is_refused_before_anything_is_
                             "--allow-dirty"])
     assert code == 2
     err = capsys.readouterr().err
-    assert err == "throughput.py: error: old cannot run wgan-gp mlp w8 b8 nc5 fp32 1t: ValueError: unknown variant wgan-gp\n"
+    name = f"old+{compare.content_hash(tree)}"  # a tree git cannot name: its folder and a hash of its wgan_core/
+    assert err == f"throughput.py: error: {name} cannot run wgan-gp mlp w8 b8 nc5 fp32 1t: ValueError: unknown variant wgan-gp\n"
     assert not (tmp_path / "rec").exists()
 
 
@@ -344,11 +345,11 @@ def test_a_side_that_cannot_run_the_configuration_is_refused_before_anything_is_
 def test_compare_end_to_end_catches_an_injected_slowdown_and_records_it(tmp_path, capsys):
     out = tmp_path / "rec"
     args = ["--compare", "HEAD", str(ROOT), "--variants", "gan", "--width", "8", "--batch", "8", "--budget", "8", "--steps", "5",
-            "--warmup", "2", "--out", str(out), "--allow-dirty", "--ensemble", "2"]
+            "--warmup", "2", "--out", str(out), "--allow-dirty", "--ensemble", "3"]
     assert throughput.main([*args, "--inject-slowdown", "1.0"]) == 1  # B does twice the work: slower, exit 1
     (rec,) = list(csv.DictReader((out / "compare.csv").open()))
     assert rec["verdict"] == "slower" and float(rec["low"]) > 1.03 and rec["inject"] == "1.0" and rec["rounds"] == "8"
-    assert rec["ensemble"] == "2" and rec["host"].startswith(rec["device_name"])
+    assert rec["ensemble"] == "3" and rec["host"].startswith(rec["device_name"])
     blocks = list(csv.DictReader((out / "compare_blocks.csv").open()))
     assert [(b["round"], b["side"]) for b in blocks][:4] == [("0", "A"), ("0", "B"), ("1", "A"), ("1", "B")] and len(blocks) == 16
     assert {b["steps"] for b in blocks} == {"5"} and {b["started"] for b in blocks} == {rec["started"]}
