@@ -3,6 +3,7 @@
     python benchmarks/calibrate.py                      # the plan below, resumable, into results/throughput/calibration/<kind>/
     python benchmarks/calibrate.py --summary            # summary.csv, regressions.csv and resampled.csv from the record files
     python benchmarks/calibrate.py --plan               # the plan, nothing run
+    python benchmarks/calibrate.py --device cuda --limit 6   # on a lent GPU: the plan's first 6 comparisons there
 
 Every comparison is `--compare` as users run it (benchmarks/compare.py: its defaults, a budget
 of 48 rounds, 3% tolerated, 95% per side), each a sequence of its own, over three kinds of
@@ -111,7 +112,7 @@ def docs_change(k: int):
     return change
 
 
-def run_plan(out: Path, scratch: Path, commit: str, stop: int | None = None, progress=print) -> None:
+def run_plan(out: Path, scratch: Path, commit: str, stop: int | None = None, device: str = "cpu", progress=print) -> None:
     """Run the planned comparisons (up to index `stop`) not yet in OUT/plan.csv (resumable), recording each in OUT's files."""
     planned = plan()
     done = {int(r["index"]) for r in _rows(out / "plan.csv")}
@@ -134,7 +135,7 @@ def run_plan(out: Path, scratch: Path, commit: str, stop: int | None = None, pro
             r = REGRESSIONS[item.category.split()[1]]
             head = str(scratch_commit(scratch, base, f"{r.name}-{item.index}", lambda tree, r=r: apply(r, tree)))
         progress(f"[{item.index + 1}/{len(plan())}] {item.category}, {item.kind}")
-        found = run_compare(base, head, configs, Probe(), Budget(), inject=inject, out=out, resume=False, progress=lambda m: None)
+        found = run_compare(base, head, configs, Probe(device), Budget(), inject=inject, out=out, resume=False, progress=lambda m: None)
         started = _rows(out / "compare.csv")[-1]["started"]
         progress("  " + "; ".join(f"{c['variant']}: {d.verdict} {d.ratio:.3f} [{d.low:.3f}, {d.high:.3f}] {d.looked} rounds"
                                   for c, d in found))
@@ -320,21 +321,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--summary", action="store_true", help="write the summaries from OUT's files; run nothing")
     p.add_argument("--plan", action="store_true", help="print the plan; run nothing")
     p.add_argument("--skip-history", action="store_true", help="no regressions.csv, --bisect or --drift checks")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: the GPU's calibration (the plan's comparisons on the GPU; no history checks)")
+    p.add_argument("--limit", type=int, default=0, help="run at most the plan's first N comparisons (0: all; a GPU lease)")
     a = p.parse_args(argv)
     if a.plan:
         for item in plan():
             print(json.dumps(asdict(item)))
         return 0
-    host = machine("cpu")["host"]
+    host = machine(a.device)["host"]
     out = Path(a.out) if a.out else CALIBRATION / slug(host)
     out.mkdir(parents=True, exist_ok=True)
     scratch = Path(a.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
     if not a.summary:
-        run_plan(out, scratch, a.commit, stop=HISTORY_AFTER)
-        if not a.skip_history:
+        limit = a.limit or None
+        run_plan(out, scratch, a.commit, stop=min(HISTORY_AFTER, limit or HISTORY_AFTER), device=a.device)
+        if not a.skip_history and a.device == "cpu":
             regressions_and_history(out, scratch, a.commit)
-        run_plan(out, scratch, a.commit)
+        run_plan(out, scratch, a.commit, stop=limit, device=a.device)
     _write(out / "summary.csv", summary(out))
     _write(out / "resampled.csv", resampled(out))
     _write(out / "history_summary.csv", [dict(check=r["check"], exit=r["exit"], expected=r["expected"],
