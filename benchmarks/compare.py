@@ -9,7 +9,7 @@
 A and B are commits (checked out once into git worktrees under ~/.cache/wgan-suite/worktrees)
 or source trees (a folder holding wgan_core/, e.g. `.`, named by its commit and, when its
 wgan_core/ differs from it, a hash of that difference). Each side is timed by the same harness,
-benchmarks/probe.py of this checkout. Rounds: a fresh process per side, both pinned to the same
+benchmarks/probe.py of this checkout. Rounds (benchmarks/rounds.py): a fresh process per side, both pinned to the same
 CPUs with the same torch threads, builds and warms up every configuration still undecided;
 then the two take turns of --chunk steps (A B, B A, ...) until each has --steps timed steps of
 a configuration, and each side's median is the round's figure. The rounds are read at the
@@ -38,7 +38,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import itertools
-import json
 import math
 import os
 import statistics
@@ -51,8 +50,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from abtest import LOOKS, Decision, decide, next_look, turn_orders  # noqa: E402
-from history import CONFIG, _norm, append_rows, check_columns, config_label  # noqa: E402
+from abtest import LOOKS, Decision, decide, next_look  # noqa: E402
+from history import CONFIG, _norm, append_rows, check_columns  # noqa: E402
+from rounds import CompareError, Probe, Side, label, measure_round, reap, row_fields  # noqa: E402
 
 WORKTREES = Path(os.environ.get("WGAN_WORKTREES", Path.home() / ".cache" / "wgan-suite" / "worktrees"))
 CALIBRATION = ROOT / "results" / "throughput" / "calibration"
@@ -63,18 +63,6 @@ RECORD = ["date", "started", "device", "device_name", "host", "torch", *CONFIG, 
 BLOCK = ["date", "started", "device_name", "host", "torch", *CONFIG, "ensemble", "base", "head", "round", "side", "commit",
          "median_ms", "min_ms", "max_ms", *SETTING, "inject_ms", "alpha"]
 EXIT = {"pass": 0, "slower": 1, "inconclusive": 3}
-
-
-class CompareError(Exception):
-    """Bad input or a side that cannot run a configuration: one line, exit 2, nothing recorded."""
-
-
-@dataclass(frozen=True)
-class Side:
-    """A or B: the name it is recorded under (a short commit, `+<hash>` for a changed tree) and the tree that is timed."""
-
-    name: str
-    tree: Path
 
 
 def _git(*args: str, cwd: Path = ROOT) -> str:
@@ -153,96 +141,6 @@ def configurations(variants: list[str], arch: str, widths: list[int], batch: int
     return out
 
 
-@dataclass(frozen=True)
-class Probe:
-    """How the processes measure: device, torch threads (pinned to as many CPUs), warm-up, timed steps per side, turn length."""
-
-    device: str = "cpu"
-    threads: int = 1
-    warmup: int = 5
-    steps: int = 20  # timed steps per side, configuration and round
-    chunk: int = 4  # steps one side takes in a turn before the other side's turn
-
-    @property
-    def cpus(self) -> str:
-        """The last `threads` CPUs this process may use (the first is left to the parent and the system), '' for all."""
-        mine = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        return ",".join(map(str, mine[-self.threads:])) if 0 < self.threads < len(mine) else ""
-
-    def start(self, side: Side, configs: list[dict], inject: float = 0.0) -> subprocess.Popen:
-        """A measuring process of `side` (benchmarks/probe.py) that builds every configuration and waits for requests."""
-        args = [sys.executable, str(ROOT / "benchmarks" / "probe.py"), "--source", str(side.tree), "--device", self.device,
-                "--configs", json.dumps(configs), "--warmup", str(self.warmup), "--threads", str(self.threads),
-                "--cpus", self.cpus, "--inject", str(inject)]
-        # Nothing may shadow the side's wgan_core: PYTHONPATH keeps only entries without one (e.g. carried wheels).
-        keep = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and not (Path(p) / "wgan_core").exists()]
-        env = {**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, **({"PYTHONPATH": os.pathsep.join(keep)} if keep else {})}
-        return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
-                                env=env, cwd=side.tree)
-
-
-class Measuring:
-    """One side's live process in a round: ready() once, then steps(i, k) as often as the schedule asks."""
-
-    def __init__(self, probe: Probe, side: Side, configs: list[dict], inject: float = 0.0):
-        self.probe, self.side, self.configs = probe, side, configs
-        self.proc = probe.start(side, configs, inject)
-        self.inject_ms = 0.0
-
-    def _reply(self) -> dict:
-        line = self.proc.stdout.readline()
-        if not line:
-            self.proc.wait()
-            tail = (self.proc.stderr.read().strip().splitlines() or ["no output"])[-1]
-            raise CompareError(f"{self.side.name}: the measuring process ended (exit {self.proc.returncode}): {tail}")
-        reply = json.loads(line)
-        if "error" in reply:
-            where = f" cannot run {label(self.configs[reply['config']], self.probe)}" if "config" in reply else ""
-            raise CompareError(f"{self.side.name}{where}: {reply['error']}")
-        return reply
-
-    def ready(self) -> None:
-        self._reply()
-
-    def steps(self, i: int, k: int) -> list[float]:
-        self.proc.stdin.write(json.dumps({"config": i, "steps": k}) + "\n")
-        self.proc.stdin.flush()
-        reply = self._reply()
-        self.inject_ms = reply.get("inject_ms", 0.0)  # the busy work --inject-slowdown added to each step (calibration)
-        return reply["ms"]
-
-    def close(self) -> None:
-        """End the process without waiting for it: its exit (torch's teardown, ~0.7 s here) overlaps the next round's start."""
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-            stream.close()
-        EXITING.append(self.proc)
-
-
-EXITING: list[subprocess.Popen] = []  # measuring processes told to end, not yet reaped
-
-
-def reap() -> None:
-    """Wait for every ended measuring process: before a round times anything, none may still be tearing down."""
-    while EXITING:
-        proc = EXITING.pop()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-def label(c: dict, probe: Probe) -> str:
-    return config_label(row_fields(c, probe)) + (f" S={c['ensemble']}" if c.get("ensemble") else "")
-
-
-def row_fields(c: dict, probe: Probe) -> dict:
-    """The CONFIG columns of a configuration, as a throughput row names them."""
-    dtype = "bf16" if c.get("amp") == "bf16" else "fp32"
-    return dict(variant=c["variant"], arch=c["arch"], resolution=c["resolution"], width=c["width"], batch=c["batch"],
-                n_critic=c["n_critic"], dtype=dtype, channels_last=False, compile=False, threads=probe.threads)
-
-
 def machine(device: str) -> dict[str, str]:
     """device, device_name, host (the machine kind a calibration belongs to) and torch: what a time depends on.
 
@@ -304,35 +202,6 @@ def earlier_slower(out: Path | None, fields: list[dict]) -> list[dict | None]:
     with path.open(newline="") as f:
         slower = [r for r in csv.DictReader(f) if r.get("verdict") == "slower" and float(r.get("inject") or 0) == 0]
     return [next((r for r in reversed(slower) if _pair(r) == _pair(f)), None) for f in fields]
-
-
-def measure_round(a: Side, b: Side, configs: list[dict], probe: Probe, r: int, inject: float) -> list[dict]:
-    """One round: a fresh process per side, taking turns of `chunk` steps (abtest.turn_orders); one row per side and configuration.
-
-    The first round's processes building every configuration is the check that both sides can
-    run them: a CompareError before any time is recorded.
-    """
-    rows = []
-    turns = -(-probe.steps // probe.chunk)
-    live = {"A": Measuring(probe, a, configs), "B": Measuring(probe, b, configs, inject)}
-    try:
-        for m in live.values():
-            m.ready()
-        reap()  # the last round's processes have exited before this round times a step
-        for i in range(len(configs)):
-            ms: dict[str, list[float]] = {"A": [], "B": []}
-            for t, order in enumerate(turn_orders(r, turns)):
-                k = min(probe.chunk, probe.steps - t * probe.chunk)
-                for which in order:
-                    ms[which] += live[which].steps(i, k)
-            for which, side in (("A", a), ("B", b)):
-                rows.append(dict(config=i, round=r, side=which, commit=side.name, median_ms=round(statistics.median(ms[which]), 4),
-                                 min_ms=round(min(ms[which]), 4), max_ms=round(max(ms[which]), 4),
-                                 inject_ms=live[which].inject_ms))
-    finally:
-        for m in live.values():
-            m.close()
-    return rows
 
 
 @dataclass(frozen=True)
