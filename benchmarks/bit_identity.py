@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(prints)} configurations fingerprinted -> {a.out}")
         return 0
     old = json.loads(a.against.read_text())
-    diff = [f"{n} {k}" for n in sorted(set(old) | set(prints)) for k in sorted(set(old.get(n, {})) | set(prints.get(n, {}))) if old.get(n, {}).get(k) != prints.get(n, {}).get(k)]
+    names = sorted(set(old) | set(prints))
+    keys = {n: sorted(set(old.get(n, {})) | set(prints.get(n, {}))) for n in names}
+    diff = [f"{n} {k}" for n in names for k in keys[n] if old.get(n, {}).get(k) != prints.get(n, {}).get(k)]
     same = sum(len(v) for v in prints.values()) - len(diff)
     print(f"{len(prints)} configurations: {same} fingerprints equal, {len(diff)} differ" + "".join(f"\n  differs: {d}" for d in diff))
     return 1 if diff else 0

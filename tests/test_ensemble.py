@@ -33,8 +33,8 @@ def _side_by_side(singles: list[Trainer], members: list[Trainer], steps: int) ->
     ens.write_back()
     for single, member in zip(singles, ens.members):
         _same_state(single, member)
-        torch.testing.assert_close(member.sums, single.sums)
-        assert int(member.bad_step) == int(single.bad_step)
+        torch.testing.assert_close(member.stats.sums, single.stats.sums)
+        assert int(member.stats.bad_step) == int(single.stats.bad_step)
     return singles, ens
 
 

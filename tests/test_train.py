@@ -125,7 +125,7 @@ def test_every_variant_trains_an_image_critic_and_generator(variant):
     params = [*(p for p in t.critic.parameters() if p.dim() > 1), *t.generator.parameters()]
     before = [p.detach().clone() for p in params]
     t.step()
-    assert t.diverged_at() is None and bool(torch.isfinite(t.sums).all())
+    assert t.diverged_at() is None and bool(torch.isfinite(t.stats.sums).all())
     after = params
     moved = [not torch.equal(a, b) for a, b in zip(before, after)]
     assert all(moved), f"{moved.count(False)} of {len(moved)} parameters did not move"

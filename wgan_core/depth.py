@@ -34,7 +34,7 @@ from .config import ConfigError, JsonConfig
 from .data import sample_toy
 from .data.registry import names as dataset_names
 from .fileio import write_rows
-from .penalties import get_constraint
+from .penalties import get_constraint, member_penalties, penalty_scale
 from .runtime import make_optimizer, resolve_device
 from .seeds import subseed
 from .training.loop import train
@@ -90,6 +90,11 @@ class DepthConfig(JsonConfig):
         need(self.depth >= 2, f"depth: need at least 2 layers, got {self.depth}")
         need(self.clip_value > 0, f"clip_value: c must be > 0, got {self.clip_value}")
         need(self.penalty_weight >= 0 and self.noise_std >= 0 and self.lr >= 0, "penalty_weight, noise_std and lr must be >= 0")
+
+    @property
+    def penalty_every(self) -> int:
+        """Every critic step is penalised (the GAN step's lazy regularisation does not apply)."""
+        return 1
 
     @property
     def variant(self) -> str:
@@ -162,6 +167,9 @@ class DepthTrainer:
     steps itself (`stepper_for`): one critic, never a seed ensemble.
     """
 
+    config: DepthConfig
+    device: torch.device
+    step_count: int
     checkpoint_keys = ("step", "critic", "opt_d", "rng")
     rate_key = "critic_steps_per_s"
     last_samples = None  # no generator: nothing to show in TensorBoard
@@ -181,8 +189,11 @@ class DepthTrainer:
         self.step_count = 0
         self.last_loss: Tensor | None = None  # () the latest critic loss, read only at evaluations
 
-    def stepper_for(self, trainers: list[DepthTrainer]) -> DepthTrainer:
-        return self
+    @classmethod
+    def stepper_for(cls, trainers: list[DepthTrainer]) -> DepthTrainer:
+        """One critic steps itself: never a seed ensemble (its job kind refuses one)."""
+        (trainer,) = trainers
+        return trainer
 
     def batch(self, n: int, gen: torch.Generator) -> tuple[Tensor, Tensor]:
         """(real, fake), each (n, 2): the fixed "generator" is the data plus N(0, noise_std^2)."""
@@ -197,8 +208,8 @@ class DepthTrainer:
         real, fake = self.batch(c.batch_size, self.data_gen)
         scores = self.critic(torch.cat([fake, real])).squeeze(-1)  # (2B,)
         loss = scores[: c.batch_size].mean() - scores[c.batch_size :].mean()
-        if self.constraint.penalty is not None:
-            loss = loss + c.penalty_weight * self.constraint.penalty(self.critic, real, fake, self.eps_gen)  # eps from eps_gen
+        if self.constraint.penalty is not None:  # the GAN step's penalty call and weight (S = 1; eps from eps_gen)
+            loss = loss + penalty_scale(c) * member_penalties(self.constraint, self.critic, real, fake, self.eps_gen, 1)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -207,11 +218,8 @@ class DepthTrainer:
         self.last_loss = loss.detach()
         self.step_count += 1
 
-    def write_back(self) -> None:  # the loop's hooks for stacked members: one critic has none
-        pass
-
-    def read_stats(self) -> None:
-        pass
+    def write_back(self) -> None:
+        """Stepping.write_back: a trainer that steps itself holds everything already."""
 
     def diverged_at(self) -> int | None:
         """This step if the latest critic loss is not finite (checked at evaluations and checkpoints only)."""

@@ -226,6 +226,12 @@ def member_penalties(constraint: Constraint, critic: nn.Module, real: Tensor, fa
     return constraint.penalty(critic, real, fake, generator)
 
 
+def penalty_scale(config: Any) -> float:
+    """What the unweighted penalty is multiplied by in the critic loss: lambda, times k under lazy regularisation
+    (a penalty on every k-th critic step only, StyleGAN2's; k = 1 computes it on every step)."""
+    return config.penalty_weight * config.penalty_every
+
+
 def _mean_of(terms: Callable[..., Tensor | tuple[Tensor, ...]]) -> PenaltyFn:
     def penalty(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
         return mean_of_terms(terms(critic, real, fake, generator))
@@ -336,6 +342,6 @@ def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator:
 
 __all__ = [
     "CONSTRAINTS", "Constraint", "MemberStreams", "Randomness", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty",
-    "input_grad_norms", "input_grad_sq_norms", "interpolate", "mean_of_terms", "member_penalties", "penalty", "penalty_from_norms",
+    "input_grad_norms", "input_grad_sq_norms", "interpolate", "mean_of_terms", "member_penalties", "penalty_scale", "penalty", "penalty_from_norms",
     "register_constraint", "uniform",
 ]  # fmt: skip

@@ -13,7 +13,7 @@ stream, latent noise and interpolation weights are exactly those of its single r
 ensemble draws from the members' own generators, one member at a time, in the single run's
 order). At evaluations and checkpoints the stacked weights and optimiser states are written
 back into the members, which then evaluate, checkpoint and finish through the same
-`rundir.RunFiles` as a single run: every member writes its run directory exactly as its
+`training.runfiles.RunFiles` as a single run: every member writes its run directory exactly as its
 single run does, and a single run can resume from an ensemble member's checkpoint (and back).
 
 The DCGAN models stack too: the members' channels side by side, every convolution one
@@ -41,8 +41,8 @@ from ..config import ConfigError, RunConfig
 from ..models.registry import get_architecture
 from ..penalties import MemberStreams, get_constraint
 from ..runtime import make_optimizer
+from .protocol import Member
 from .step import Stepper
-from .trainer import Trainer
 
 
 # ----------------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ class Ensemble(Stepper):
     statistic per member, (S,).
     """
 
-    def __init__(self, members: list[Trainer]) -> None:
+    def __init__(self, members: list[Member]) -> None:
         check_members([m.config for m in members])
         self._common(members)
         c = self.config
@@ -108,10 +108,9 @@ class Ensemble(Stepper):
         stack_optimizer_state(self.opt_d, self.critic, [m.opt_d for m in members], [m.critic for m in members])
         self.eps = MemberStreams([m.eps_gen for m in members])  # each member's interpolation weights from its own stream
         self.joint_forward = members[0].joint_forward
-        self.read_stats()
 
     def write_back(self) -> None:
-        """Members get their weights, optimiser states, step and statistics: they can now evaluate, checkpoint or finish."""
+        """Members get their weights, optimiser states and step: they can now evaluate, checkpoint or finish."""
         ms = self.members
         unstack_into(self.generator, self.opt_g, [m.generator for m in ms], [m.opt_g for m in ms])
         unstack_into(self.critic, self.opt_d, [m.critic for m in ms], [m.opt_d for m in ms])

@@ -5,7 +5,7 @@ for one run, an `Ensemble` of stacked modules for several), evaluated, checkpoin
 signal and finished through the same `RunFiles`. A run alone is the S = 1 case, so a change
 to the loop is made once; the bit-identity tests (tests/test_ensemble.py) guard that a member
 of an ensemble computes what its single run computes. Another job kind's trainer goes through the
-same loop (`train(..., make=...)`: the depth experiment's critic-only `depth.DepthTrainer`), so it
+same loop (`train(..., make=...)`, any class of the run contract, training/protocol.py), so it
 evaluates, checkpoints and stops on a signal the same way.
 """
 
@@ -20,11 +20,11 @@ import torch
 
 from ..config import ConfigError, RunConfig
 from ..rundir import checkpoints
-from ..rundir.writer import RunFiles, finished_final
 from ..runtime import progress_bar
 from ..signals import Interrupted, StopSignals
-from .ensemble import Ensemble, check_members
-from .step import Stepper
+from .ensemble import check_members
+from .protocol import RunContract, Stepping
+from .runfiles import RunFiles, finished_final
 from .trainer import Trainer
 
 
@@ -38,24 +38,16 @@ def sync_for(device: torch.device) -> Callable[[], None]:
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def stepper_for(trainers: list[Any]) -> Any:
-    """One trainer steps alone (S = 1); several (seeds of one cell, at one step) step as one ensemble of stacked modules.
-
-    A trainer of another job kind brings its own stepper (`stepper_for`: the depth experiment's
-    critic-only trainer steps itself).
-    """
-    own = getattr(trainers[0], "stepper_for", None)
-    if own is not None:
-        return own(trainers)
-    return Stepper(trainers) if len(trainers) == 1 else Ensemble(trainers)
+def stepper_for(trainers: list[RunContract]) -> Stepping:
+    """The trainers at one step, stepped as one: their kind's `stepper_for` (a GAN run alone or a seed ensemble; a kind that steps itself)."""
+    return type(trainers[0]).stepper_for(trainers)
 
 
-def train(config: Any, out_dir: str | Path, *, progress: bool | None = None, log=print, make: Callable[[Any], Any] = Trainer) -> dict[str, Any]:
+def train(config: Any, out_dir: str | Path, *, progress: bool | None = None, log=print, make: Callable[[Any], RunContract] = Trainer) -> dict[str, Any]:
     """Run (or resume, or skip if finished) one run in out_dir; returns the contents of final.json.
 
-    make: the trainer for config (a GAN `Trainer`; `depth.DepthTrainer` for the depth experiment).
-    It supplies config, device, step_count, step(), evaluate(), diverged_at(), state_dict(),
-    load_state_dict(), checkpoint_keys, rate_key and finish_run(); the loop and RunFiles do the rest.
+    make: the trainer for config, of a class that implements the run contract (protocol.RunContract):
+    a GAN `Trainer`, or a registered job kind's (wgan_core.kinds); the loop and RunFiles do the rest.
 
     Writes config.json before the first step, metrics.csv at every evaluation,
     checkpoint.pt every checkpoint_every steps, and samples.png, model.pt and
@@ -132,7 +124,7 @@ def run_steppers(runs: list[RunFiles], progress: bool | None, log) -> list[dict[
             # Only here does the host wait for the device: the steps in between queue up freely on a GPU.
             sync()
             share = (time.perf_counter() - seg) / len(active)  # each run's share of the stretch's time
-            stepper.write_back()  # an ensemble's weights, optimiser states and statistics into its members
+            stepper.write_back()  # an ensemble's weights and optimiser states into its members
             for i in active:
                 runs[i].train_time += share
             diverged = {i: d for i in active if (d := runs[i].trainer.diverged_at()) is not None}
@@ -146,7 +138,6 @@ def run_steppers(runs: list[RunFiles], progress: bool | None, log) -> list[dict[
             if at_eval:
                 rows = [runs[i].add_row() for i in active]
                 bar.set_postfix({k: f"{rows[0][k]:.3g}" for k in ("critic_loss", "generator_loss", "w1") if k in rows[0]})
-                stepper.read_stats()  # evaluating reset the members' running sums
             if stopping:
                 bar.close()
                 for i in active:

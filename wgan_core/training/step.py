@@ -32,17 +32,13 @@ go through the critic in one forward (`Trainer.joint_forward`).
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from ..penalties import member_penalties
-
-if TYPE_CHECKING:  # the trainer builds a stepper for itself: a runtime import would be a cycle
-    from .trainer import Trainer
-
-STAT_NAMES = ("critic_loss", "generator_loss", "wasserstein", "penalty")
+from ..penalties import member_penalties, penalty_scale
+from .protocol import Member
+from .stats import STAT_NAMES, RunningStats
 
 
 class Alone:
@@ -131,12 +127,12 @@ class Members(Alone):
 class Stepper:
     """S member runs at one step, trained as one; `Stepper([trainer])` steps a run alone (S = 1).
 
-    The loop talks to a stepper through `step`, `write_back` (the members get the weights,
-    step count and statistics: then they evaluate, checkpoint or finish) and `read_stats`
-    (after evaluating, which resets the members' running sums).
+    The loop talks to a stepper through `step` (which adds the step's statistics to the members'
+    own, `stats.RunningStats`) and `write_back` (the members get the weights and the step count:
+    then they evaluate, checkpoint or finish): `protocol.Stepping`.
     """
 
-    def __init__(self, members: list[Trainer]) -> None:
+    def __init__(self, members: list[Member]) -> None:
         assert len(members) == 1, "several members step as an Ensemble (wgan_core.training.ensemble)"
         m = members[0]
         self._common(members)
@@ -145,9 +141,8 @@ class Stepper:
         self.opt_g, self.opt_d = m.opt_g, m.opt_d
         self.eps = m.eps_gen  # the penalty's interpolation weights: the run's own stream
         self.joint_forward = m.joint_forward
-        self.read_stats()
 
-    def _common(self, members: list[Trainer]) -> None:
+    def _common(self, members: list[Member]) -> None:
         steps = {m.step_count for m in members}
         assert len(steps) == 1, f"members at different steps: {steps}"
         m0 = members[0]
@@ -157,22 +152,12 @@ class Stepper:
         self.loss, self.constraint = m0.loss, m0.constraint
         self.step_count = m0.step_count
         self.zeros = self.axis.zeros(m0.zero)  # no penalty: () or (S,)
-
-    # ------------------------------------------------------------------------------------------
-    def read_stats(self) -> None:
-        """Take the members' running statistics: sums (S, 4), first bad step (S,), last penalty (S,); (4,), (), () alone."""
-        ms, join = self.members, self.axis.join
-        self.n_summed = ms[0].n_summed
-        self.sums = join([m.sums for m in ms])
-        self.bad_step = join([m.bad_step for m in ms])
-        self.last_penalty = join([m.last_penalty.reshape(()) for m in ms])
+        self.stats = RunningStats.stacked([m.stats for m in members])  # the members' own: a run alone's, or rows of one stack
 
     def write_back(self) -> None:
-        """Members get their step, statistics and (an ensemble's override) weights and optimiser states."""
-        row = self.axis.row
-        for s, m in enumerate(self.members):
-            m.step_count, m.n_summed = self.step_count, self.n_summed
-            m.sums, m.bad_step, m.last_penalty = row(self.sums, s), row(self.bad_step, s), row(self.last_penalty, s)
+        """Members get their step (an ensemble's override adds weights and optimiser states); their statistics are theirs already."""
+        for m in self.members:
+            m.step_count = self.step_count
 
     # ------------------------------------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager:
@@ -211,7 +196,7 @@ class Stepper:
             loss = ax.each(self.loss.critic, s_real, s_fake)  # (S,)
             if self.constraint.penalty is not None and with_penalty:
                 penalty = member_penalties(self.constraint, D, real, fake, self.eps, S)  # (S,) unweighted, each member's own
-                loss = loss + (c.penalty_weight * c.penalty_every) * penalty
+                loss = loss + penalty_scale(c) * penalty
         self.opt_d.zero_grad(set_to_none=True)
         ax.total(loss).backward()  # members share no weights: each gets its own loss's gradient
         self.opt_d.step()
@@ -243,26 +228,25 @@ class Stepper:
             self.critic.requires_grad_(True)
         return loss.detach()
 
-    def step(self) -> None:
-        """One generator iteration of every member: n_critic critic updates, then one generator update."""
+    def step(self) -> Tensor:
+        """One generator iteration of every member: n_critic critic updates, then one generator update.
+
+        Returns the iteration's statistics (S, 4) ((4,) alone), added to the members' running statistics.
+        """
         k, every = self.config.n_critic, self.config.penalty_every
         real, z = self.critic_inputs()  # (k*n, ...), (k*n, z_dim): n = S*B rows per critic step
         n = real.shape[0] // k
+        penalty = None  # the last penalty this iteration computed: a lazy run computes none on most steps
         for i in range(k):
             part = slice(i * n, (i + 1) * n)
             fake = self.fakes(z[part]).to(real.dtype)  # (n, ...)
             lazy = (self.step_count * k + i) % every == 0  # the critic step's index over the run: no extra state to checkpoint
             loss_d, w_est, pen = self.critic_step(real[part], fake, with_penalty=lazy)
             if lazy:
-                self.last_penalty = pen  # the last penalty computed: a lazy run computes none on most steps
+                penalty = pen
         loss_g = self.generator_step(real[part])
         self.step_count += 1
         # Statistics stay on the device (no host sync in the step); read at evaluation time.
-        stats = torch.stack([loss_d, loss_g, w_est, self.last_penalty], -1).float()  # (S, 4), (4,) alone
-        self.sums += stats
-        self.n_summed += 1
-        bad = ~torch.isfinite(stats).all(-1)  # (S,)
-        self.bad_step = torch.where(bad & (self.bad_step < 0), self.step_count, self.bad_step)
-
+        return self.stats.add(loss_d, loss_g, w_est, penalty, self.step_count)  # (S, 4), (4,) alone
 
 __all__ = ["STAT_NAMES", "Alone", "Members", "Stepper"]

@@ -31,12 +31,22 @@ from ..plugins import load_plugins
 from ..rundir.artifacts import write_artifacts
 from ..runtime import eval_batch, make_optimizer, resolve_device
 from ..seeds import subseed
-from .step import STAT_NAMES, Stepper
+from .ensemble import Ensemble
+from .stats import STAT_NAMES, RunningStats
+from .step import Stepper
 
 
 class Trainer:
-    """One run's models, optimisers, random streams and running statistics; `step()` trains it alone (S = 1)."""
+    """One run's models, optimisers, random streams and running statistics; `step()` trains it alone (S = 1).
 
+    The GAN run's trainer of the run contract (protocol.RunContract) and a member of the step (protocol.Member).
+    """
+
+    config: RunConfig
+    device: torch.device
+    step_count: int
+    last_samples: Tensor | None
+    stats: RunningStats
     checkpoint_keys = ("step", "generator", "critic", "rng")  # a checkpoint without these is unreadable
     rate_key = "gen_iters_per_s"  # final.json's name for step_count / train_time
 
@@ -76,13 +86,10 @@ class Trainer:
         # couples samples, so a batch-norm critic always sees real and fake separately.
         self.joint_forward = dev.type == "cuda" and not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in d.modules())
         self.step_count = 0
-        # Running statistics, on the device (the step never reads them back): the stepper updates them.
-        self.sums = torch.zeros(len(STAT_NAMES), device=dev)  # (4,): sums of STAT_NAMES since the last evaluation
-        self.n_summed = 0
-        self.bad_step = torch.full((), -1, dtype=torch.int64, device=dev)  # first step with a non-finite statistic, -1 if none
+        self.evaluated_at = 0  # the step of the last evaluation: the statistics sum the steps since
+        self.stats = RunningStats.zeros(dev)  # on the device (the step never reads them back): the stepper adds to them
         self._eval_cache: dict[str, Any] | None = None
         self.zero = torch.zeros((), device=dev)
-        self.last_penalty = self.zero  # the unweighted penalty of the last critic step that computed one
         self.last_samples: Tensor | None = None  # the last evaluation's samples (CPU)
 
     # ------------------------------------------------------------------------------------------
@@ -105,16 +112,21 @@ class Trainer:
         """The generator step's latent batch (B, z_dim), from its own stream."""
         return self.latents(self.gen_noise_gen, 1)
 
+    @classmethod
+    def stepper_for(cls, trainers: list[Trainer]) -> Stepper:
+        """One trainer steps alone (S = 1); several (seeds of one cell, at one step) as one ensemble of stacked modules."""
+        return Stepper(trainers) if len(trainers) == 1 else Ensemble(trainers)
+
     def step(self) -> None:
         """One generator iteration of this run alone: n_critic critic updates, then one generator update (training.step)."""
-        stepper = Stepper([self])  # views of this run's modules and statistics: nothing is copied
+        stepper = Stepper([self])  # this run's own modules and statistics: nothing is copied
         stepper.step()
         stepper.write_back()
 
     # ------------------------------------------------------------------------------------------
     def diverged_at(self) -> int | None:
         """The first generator iteration whose losses were not finite, or None. Reads from the device."""
-        s = int(self.bad_step)
+        s = int(self.stats.bad_step)
         return s if s >= 0 else None
 
     def eval_inputs(self) -> dict[str, Any]:
@@ -176,12 +188,9 @@ class Trainer:
     def evaluate(self) -> dict[str, Any]:
         """One row of metrics.csv: mean losses since the last evaluation, gradient-norm statistics, quality metrics."""
         ev = self.eval_inputs()
-        n = max(self.n_summed, 1)
-        means = (self.sums / n).tolist()
         row: dict[str, Any] = {"step": self.step_count}
-        row.update({k: (v if self.n_summed else math.nan) for k, v in zip(STAT_NAMES, means)})
-        self.sums.zero_()
-        self.n_summed = 0
+        row.update(zip(STAT_NAMES, self.stats.take_means(self.step_count - self.evaluated_at)))
+        self.evaluated_at = self.step_count
         fake = self.last_samples = self.sample(ev["z"])  # (n, ...) on the CPU; kept for the TensorBoard log
         row.update(self.grad_norm_stats(ev["real"], fake, ev["eps"]))
         if torch.isfinite(fake).all():
@@ -234,10 +243,8 @@ class Trainer:
                 "generator_noise": self.gen_noise_gen.get_state(),
                 "interpolation": self.eps_gen.get_state(),
             },  # training draws from these streams only, never from the global generator
-            "sums": self.sums,
-            "n_summed": self.n_summed,
-            "bad_step": self.bad_step,
-            "last_penalty": self.last_penalty,
+            **self.stats.state_dict(),  # sums, bad_step, last_penalty
+            "n_summed": self.step_count - self.evaluated_at,
         }
 
     def load_state_dict(self, s: dict[str, Any]) -> None:
@@ -251,9 +258,7 @@ class Trainer:
         self.noise_gen.set_state(r["critic_noise"])
         self.gen_noise_gen.set_state(r["generator_noise"])
         self.eps_gen.set_state(r["interpolation"])
-        self.sums = s["sums"].to(self.device)
-        self.n_summed = int(s["n_summed"])
-        self.bad_step = s["bad_step"].to(self.device)
-        self.last_penalty = s["last_penalty"].to(self.device) if "last_penalty" in s else self.zero  # older checkpoints lack it
+        self.stats = RunningStats.from_state(s, self.device)
+        self.evaluated_at = self.step_count - int(s["n_summed"])
 
 

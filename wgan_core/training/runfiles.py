@@ -2,8 +2,8 @@
 
 `RunFiles` is what the training loop (wgan_core.training.loop) drives, one per run or ensemble
 member, so a run writes the same files however it was trained; what differs by job kind (a GAN
-run's artifacts and model.pt, the depth experiment's depth_grads.csv) is the trainer's
-`finish_run`. `finished_final` checks that a directory holds this config's run and whether it has
+run's artifacts and model.pt, another kind's own files) is the trainer's `finish_run`
+(protocol.RunContract). `finished_final` checks that a directory holds this config's run and whether it has
 finished.
 """
 
@@ -14,21 +14,19 @@ import math
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-from ..config import ConfigError, RunConfig
+from ..config import ConfigError, JsonConfig
 from ..fileio import read_rows, write_json, write_rows
+from ..rundir import checkpoints
+from ..rundir.tblog import TensorBoardLog
 from ..runtime import check_out_dir
-from . import checkpoints
-from .tblog import TensorBoardLog
-
-if TYPE_CHECKING:
-    from ..training import Trainer
+from .protocol import RunContract
 
 
-def finished_final(config: RunConfig, out: Path) -> dict[str, Any] | None:
+def finished_final(config: JsonConfig, out: Path) -> dict[str, Any] | None:
     """The stored final.json of a finished run in out (after checking out holds this config), or None."""
     check_out_dir(config, out)
     if not (out / "final.json").exists():
@@ -48,7 +46,7 @@ class RunFiles:
     (wgan_core.training.ensemble) drives one per member, so both write the same files.
     """
 
-    def __init__(self, trainer: Trainer, out: Path, log=print) -> None:
+    def __init__(self, trainer: RunContract, out: Path, log=print) -> None:
         self.trainer, self.out, self.log = trainer, out, log
         c = self.config = trainer.config
         out.mkdir(parents=True, exist_ok=True)
