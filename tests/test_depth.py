@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from wgan_core import ConfigError, signals
-from wgan_core.depth import DepthConfig, DepthTrainer, deep_critic, layer_grad_norms, train_depth
+from wgan_core.kinds.depth import DepthConfig, DepthTrainer, deep_critic, layer_grad_norms, train_depth
 from wgan_core.report import write_report
 from wgan_core.study import Executor, StudySpec, run_study
 

@@ -10,7 +10,7 @@ import torch
 
 from wgan_core import Trainer, signals, train
 from wgan_core.config import VARIANTS, ConfigError
-from wgan_core.depth import DepthConfig
+from wgan_core.kinds.depth import DepthConfig
 from wgan_core.models import MLPCritic, MLPGenerator
 from wgan_core.models.stacked import StackedMLP
 from wgan_core.penalties import CONSTRAINTS

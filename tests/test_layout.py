@@ -71,7 +71,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("runtime",),
     ("rundir",),
     ("training", "report"),
-    ("depth",),  # a job kind trained by the one loop (training)
+    ("kinds",),  # the job kinds: each trained by the one loop (training), shown by the report's registries
     ("study",),
     ("cli",),
     ("__main__", "__init__"),  # the entry points
@@ -138,7 +138,7 @@ def test_the_checkers_find_a_cycle_and_an_upward_import():
     assert find_cycles({"a": {"b"}, "b": set()}) == []
     graph = {"wgan_core.data.toy": {"wgan_core.training.loop"}, "wgan_core.training.loop": {"wgan_core.data.toy"}}
     assert layer_violations(graph) == ["wgan_core.data.toy -> wgan_core.training.loop (layer 2 imports layer 8)"]
-    assert layer_violations({"wgan_core.report.x": {"wgan_core.depth"}}) == ["wgan_core.report.x -> wgan_core.depth (layer 8 imports layer 9)"]
+    assert layer_violations({"wgan_core.report.x": {"wgan_core.kinds.depth"}}) == ["wgan_core.report.x -> wgan_core.kinds.depth (layer 8 imports layer 9)"]
     assert layer_violations({"wgan_core.training.x": {"wgan_core.report.y"}}) == ["wgan_core.training.x -> wgan_core.report.y (layer 8 imports layer 8)"]
     assert layer_violations({"wgan_core.newpkg.x": set()}) == ["wgan_core.newpkg.x: package 'newpkg' is in no layer"]
 

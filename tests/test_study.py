@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from wgan_core import VARIANTS, ConfigError, RunConfig
-from wgan_core.depth import DepthConfig
+from wgan_core.kinds.depth import DepthConfig
 from wgan_core.metrics import registry
 from wgan_core.study import (
     CLAIMS,

@@ -164,6 +164,7 @@ def _add_report_commands(sub: argparse._SubParsersAction) -> None:
     """`status` and `report` subcommands (a study's directory)."""
 
     def _cmd_report(args: argparse.Namespace) -> int:
+        from . import kinds  # noqa: F401  the job kinds register their metrics and run tables
         from .report import write_report
         from .rundir.artifacts import complete_study
         from .study.identity import read_study

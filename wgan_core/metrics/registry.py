@@ -56,12 +56,7 @@ for _m in (
     # diagnostics
     Metric("gen_score_grad", None, "mean |dL_G/dD(G(z))| per sample (saturation)", plotted=True),
     Metric("critic_weights_at_max", None, "share of critic weights within 1% of the largest |w|"),
-    Metric("wasserstein_estimate", None, "critic's W estimate"),
-    Metric("grad_norm_first_layer", None, "grad norm, layer 1"),
-    Metric("grad_norm_last_layer", None, "grad norm, last layer"),
-    Metric("log10_grad_ratio", None, "log10 first/last layer grad norm (activations)", shown=True),
-    Metric("log10_weight_grad_ratio", None, "log10 first/last layer grad norm (weights)"),
-):
+):  # a job kind registers the metrics its own runs write (wgan_core.kinds)
     register_metric(_m)
 
 

@@ -1,8 +1,8 @@
-"""Reading a study directory into DataFrames: runs, curves, depth gradient norms; cells; steps to a threshold.
+"""Reading a study directory into DataFrames: runs, curves, the job kinds' run tables; cells; steps to a threshold.
 
 Owns what the report knows about a run directory. It reads files only (config.json,
-metrics.csv, final.json, depth_grads.csv, and checks for panel.npz); it never builds a
-model or imports torch. A run's label is the one the run wrote (final.json "variant").
+metrics.csv, final.json, the registered run tables of sections.py, and checks for panel.npz);
+it never builds a model or imports torch. A run's label is the one the run wrote (final.json "variant").
 
 A *cell* is a label plus any config field that varies within that label in the study
 (e.g. "wgan-gp, penalty_weight=10" in the lambda preset); seeds are matched, so cells
@@ -22,6 +22,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..metrics.registry import METRICS, threshold
 from ..rundir.names import PANEL_FILE, PUBLISHED_KEY, data_kind, missing
+from .sections import RUN_TABLES
 
 THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
 # Config fields that never make a cell: they identify the run, the data set, or the label itself.
@@ -36,21 +37,23 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _kind(cfg: dict[str, Any]) -> str:
-    """A GAN run's data kind (toy, image); another job kind's `experiment` (depth): what its config.json names."""
+    """A GAN run's data kind (toy, image); another job kind's `experiment`: what its config.json names."""
     return cfg.get("experiment") or data_kind(cfg)
 
 
+NOT_LABEL = ("seed", "device", "data_dir", "plugins", "tensorboard")  # config fields no job kind's label depends on
+
+
 def _label_key(cfg: dict[str, Any]) -> tuple:
-    """The config values a label is a function of: RunConfig.label's, and for another job kind its constraint's settings too."""
-    key = (cfg.get("experiment", ""), cfg.get("variant"), cfg.get("loss"), cfg.get("constraint"))
-    return key + ((cfg.get("clip_value"), cfg.get("penalty_weight")) if cfg.get("experiment") else ())
+    """Runs that agree on every config field but these carry one label, whatever their job kind's label is a function of."""
+    return tuple(sorted((k, repr(v)) for k, v in cfg.items() if k not in NOT_LABEL))
 
 
 def _labels(configs: list[dict[str, Any]], finals: list[dict[str, Any] | None]) -> list[str]:
     """Each run's label as it wrote it in final.json; an unfinished run takes a finished one's with the same label key.
 
-    An unfinished run with no finished sibling falls back to its preset name (RunConfig) or
-    constraint (DepthConfig): the report does not import the variant table, which needs torch.
+    An unfinished run with no finished sibling falls back to its preset name (`variant`) or
+    constraint: the report does not import the job kinds' label rules, which need torch.
     """
     known = {_label_key(c): f["variant"] for c, f in zip(configs, finals) if f and f.get("variant")}
     out = []
@@ -105,16 +108,18 @@ def _run_row(d: Path, cfg: dict[str, Any], final: dict[str, Any] | None, curves:
 RUNS_CSV, CURVES_CSV = "runs.csv", "curves.csv"  # the raw per-run tables a report writes first, and rebuilds from
 
 
-def load_committed(root: Path, info: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+def load_committed(root: Path, info: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
     """A study without its run folders (a committed results/<study>): its report's raw runs.csv and curves.csv, as written."""
     runs = pd.read_csv(root / "report" / RUNS_CSV)
     cpath = root / "report" / CURVES_CSV
     curves = pd.read_csv(cpath) if cpath.exists() and cpath.stat().st_size > 1 else pd.DataFrame(columns=["run_id", "step"])
-    return runs, curves, pd.DataFrame(), info
+    return runs, curves, {}, info
 
 
-def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """(runs, curves, depth_grads, study_info) of every run directory under root (a directory holding config.json).
+def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame], dict[str, Any]]:
+    """(runs, curves, run tables, study_info) of every run directory under root (a directory holding config.json).
+
+    run tables: each registered run table (sections.RUN_TABLES) some run wrote, by name: every run's rows.
 
     Without run directories (a study copied or committed without them), its report's raw runs.csv and curves.csv.
     """
@@ -123,7 +128,8 @@ def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
         raise ConfigError(f"report: {root} is not a directory")
     info = _read_json(root / "study.json") or {}
     order = {rid: i for i, rid in enumerate(info.get("runs", []))}
-    run_rows, configs, finals, curve_frames, depth_frames = [], [], [], [], []
+    run_rows, configs, finals, curve_frames = [], [], [], []
+    table_frames: dict[str, list[pd.DataFrame]] = {name: [] for name in RUN_TABLES}
     config_fields: dict[str, None] = {}  # the union of config.json keys, in first-seen order
     for d in sorted(p for p in root.iterdir() if p.is_dir() and (p / "config.json").exists()):
         cfg = _read_json(d / "config.json")
@@ -139,10 +145,11 @@ def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
         if not curves.empty:
             curves.insert(0, "run_id", d.name)
             curve_frames.append(curves)
-        if (d / "depth_grads.csv").exists():
-            dg = pd.read_csv(d / "depth_grads.csv")
-            dg.insert(0, "run_id", d.name)
-            depth_frames.append(dg)
+        for name, table in RUN_TABLES.items():
+            if (d / table.file).exists():
+                t = pd.read_csv(d / table.file)
+                t.insert(0, "run_id", d.name)
+                table_frames[name].append(t)
     if not run_rows:
         if (root / "report" / RUNS_CSV).exists():
             return load_committed(root, info)
@@ -156,10 +163,8 @@ def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFra
     cols = ["run_id", "dataset", "cell", "label", "seed"]
     curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame(columns=["run_id", "step"])
     curves = runs[cols].merge(curves, on="run_id", how="inner")
-    depth = pd.concat(depth_frames, ignore_index=True) if depth_frames else pd.DataFrame()
-    if not depth.empty:
-        depth = runs[cols].merge(depth, on="run_id", how="inner")
-    return runs, curves, depth, info
+    tables = {name: runs[cols].merge(pd.concat(fs, ignore_index=True), on="run_id", how="inner") for name, fs in table_frames.items() if fs}
+    return runs, curves, tables, info
 
 
 def primary_metric(runs: pd.DataFrame, info: dict[str, Any]) -> str | None:

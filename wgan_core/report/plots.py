@@ -4,7 +4,7 @@ Owns the figures: convergence curves (mean and an interval over seeds, labelled;
 saturation among them), final values per run, the critic's gradient norm at interpolates
 and the histogram of its final weights, toy samples over critic contours (from each
 run's panel.npz, drawn by wgan_core.rundir.panel as the run's own samples.png is), image
-sample grids (each run's samples.png) and the depth experiment's per-layer gradient norms.
+sample grids (each run's samples.png) and the figures of the job kinds' run tables (sections.py).
 Files only: matplotlib's Agg backend, no torch.
 """
 
@@ -25,6 +25,7 @@ from ..fileio import atomic_savefig  # noqa: E402
 from ..metrics.registry import METRICS, plotted, tested  # noqa: E402
 from ..rundir.names import WEIGHTS_FILE  # noqa: E402
 from ..rundir.panel import PANEL_FILE, draw_toy_panel, read_panel  # noqa: E402
+from .sections import RUN_TABLES  # noqa: E402
 from .stats import interval, interval_label  # noqa: E402
 from .tables import metric_num, write_csv  # noqa: E402
 
@@ -37,7 +38,7 @@ def cell_colors(cells_: list[str]) -> dict[str, Any]:
     return {c: cmap(i % cmap.N) for i, c in enumerate(cells_)}
 
 
-def _save(fig, path: Path) -> None:
+def save_figure(fig, path: Path) -> None:
     atomic_savefig(fig, path, dpi=100, bbox_inches="tight")  # two studies' reports may be written at once
     plt.close(fig)
 
@@ -87,7 +88,7 @@ def plot_convergence(curves: pd.DataFrame, metric: str, colors: dict, out: Path)
         axes[i, 1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     path = out / f"convergence_{metric}.png"
-    _save(fig, path)
+    save_figure(fig, path)
     write_csv(data, path.with_suffix(".csv"))
     return path
 
@@ -118,7 +119,7 @@ def plot_final(runs: pd.DataFrame, metric: str, colors: dict, out: Path) -> Path
         ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     path = out / f"final_{metric}.png"
-    _save(fig, path)
+    save_figure(fig, path)
     write_csv(ok[["dataset", "cell", "seed", "run_id", metric]], path.with_suffix(".csv"))
     return path
 
@@ -145,7 +146,7 @@ def plot_grad_norm(curves: pd.DataFrame, colors: dict, out: Path) -> Path | None
         ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "grad_norm.png"
-    _save(fig, path)
+    save_figure(fig, path)
     write_csv(data, path.with_suffix(".csv"))
     return path
 
@@ -183,7 +184,7 @@ def plot_toy_samples(root: Path, runs: pd.DataFrame, colors: dict, out: Path) ->
         fig.suptitle(f"{ds}: generated (green) and real (orange) samples over the critic's contours", fontsize=10)
         fig.tight_layout()
         path = out / f"toy_samples_{ds}.png"
-        _save(fig, path)
+        save_figure(fig, path)
         write_csv(pd.DataFrame(rows, columns=TOY_SAMPLE_COLUMNS), path.with_suffix(".csv"))
         paths.append(path)
     return paths
@@ -209,7 +210,7 @@ def plot_image_samples(root: Path, runs: pd.DataFrame, colors: dict, out: Path) 
         fig.tight_layout()
         slug = ds.replace(":", "_").replace("/", "_")
         path = out / f"image_samples_{slug}.png"
-        _save(fig, path)
+        save_figure(fig, path)
         listing = [{"dataset": ds, "cell": r["cell"], "seed": r["seed"], "samples_png": f"{r['run_id']}/samples.png"} for r in first]
         write_csv(pd.DataFrame(listing), path.with_suffix(".csv"))
         paths.append(path)
@@ -246,40 +247,10 @@ def plot_weight_histograms(root: Path, runs: pd.DataFrame, colors: dict, out: Pa
         fig.tight_layout()
         slug = ds.replace(":", "_").replace("/", "_")
         path = out / f"critic_weights_{slug}.png"
-        _save(fig, path)
+        save_figure(fig, path)
         write_csv(pd.DataFrame(rows), path.with_suffix(".csv"))
         paths.append(path)
     return paths
-
-
-def plot_depth(depth: pd.DataFrame, colors: dict, out: Path) -> Path | None:
-    """WGAN-GP Fig. 1b: per-layer gradient norms (log scale) at the end of training, mean and range over seeds."""
-    if depth.empty:
-        return None
-    last = depth[depth["step"] == depth.groupby("run_id")["step"].transform("max")]
-    data = last.groupby(["cell", "kind", "layer"], sort=False)["norm"].agg(["mean", "min", "max", "count"]).reset_index()
-    kinds = [k for k in ("weight", "activation") if k in set(data["kind"])]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 4), squeeze=False)
-    for ax, kind in zip(axes[0], kinds):
-        d = data[data["kind"] == kind]
-        for cell in [c for c in colors if c in set(d["cell"])]:
-            g = d[d["cell"] == cell].sort_values("layer")
-            pos = g[g["mean"] > 0]
-            ax.plot(pos["layer"], pos["mean"], marker="o", ms=3, color=colors[cell], label=cell)
-            ax.fill_between(pos["layer"], pos["min"].clip(lower=pos["mean"].min() * 1e-3), pos["max"], color=colors[cell], alpha=0.15, lw=0)
-        ax.set_yscale("log")
-        ax.set_xlabel("critic layer (1 = input)")
-        ax.set_ylabel("gradient norm (log scale)")
-        what = "||dL/dW_l||" if kind == "weight" else "||dL/dh_l|| / sqrt(N)"
-        ax.set_title(f"{what} after training", fontsize=9)
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
-    fig.suptitle("12-layer ReLU critic on swissroll, generator = data + N(0, 1): clipping vs gradient penalty", fontsize=9)
-    fig.tight_layout()
-    path = out / "depth_grad_norms.png"
-    _save(fig, path)
-    write_csv(data, path.with_suffix(".csv"))
-    return path
 
 
 def plot_profiles(runs: pd.DataFrame, metric: str, colors: dict, out: Path) -> Path | None:
@@ -314,15 +285,22 @@ def plot_profiles(runs: pd.DataFrame, metric: str, colors: dict, out: Path) -> P
     axes[0, -1].legend(fontsize=7, loc="best")
     fig.tight_layout()
     path = out / f"profile_{metric}.png"
-    _save(fig, path)
+    save_figure(fig, path)
     write_csv(pd.DataFrame(rows), path.with_suffix(".csv"))
     return path
 
 
-KEPT = ("critic_weights_", "toy_samples_", "image_samples_", "depth_grad_norms")  # drawn from run folders: kept when rebuilding without them
+KEPT = ("critic_weights_", "toy_samples_", "image_samples_")  # drawn from run folders: kept when rebuilding without them
 
 
-def all_plots(root: Path | None, runs: pd.DataFrame, curves: pd.DataFrame, depth: pd.DataFrame, out: Path, families: Any = ()) -> list[tuple[str, Path]]:
+def kept_prefixes() -> tuple[str, ...]:
+    """The figures (and their CSVs) drawn from run folders, by file name prefix: these and the registered run tables'."""
+    return KEPT + tuple(t.kept for t in RUN_TABLES.values())
+
+
+def all_plots(
+    root: Path | None, runs: pd.DataFrame, curves: pd.DataFrame, tables: dict[str, pd.DataFrame], out: Path, families: Any = ()
+) -> list[tuple[str, Path]]:
     """Every figure the study's data allows, as (caption, PNG path), in the order the report shows them.
 
     root None: the run folders are not at hand (a rebuild from the committed CSVs); the figures drawn from them
@@ -340,16 +318,16 @@ def all_plots(root: Path | None, runs: pd.DataFrame, curves: pd.DataFrame, depth
         plots.append((f"Performance profile of {METRICS[m].display}: share of runs better than τ", plot_profiles(runs, m, cmap, out)))
     plots.append(("Critic gradient norm at interpolates x̂ over training", plot_grad_norm(curves, cmap, out)))
     if root is None:
-        kept = [("Drawn from the runs' own files", p) for p in sorted(out.glob("*.png")) if p.name.startswith(KEPT)]
+        kept = [("Drawn from the runs' own files", p) for p in sorted(out.glob("*.png")) if p.name.startswith(kept_prefixes())]
         return [(caption, p) for caption, p in plots if p is not None] + kept
     plots += [("Histogram of the critic's final weights, beside the gradient norm at x̂ above", p) for p in plot_weight_histograms(root, runs, cmap, out)]
     plots += [("Samples over critic contours", p) for p in plot_toy_samples(root, runs, cmap, out)]
     plots += [("Sample grids", p) for p in plot_image_samples(root, runs, cmap, out)]
-    plots.append(("Per-layer gradient norms of a 12-layer critic (WGAN-GP Fig. 1b)", plot_depth(depth, cmap, out)))
+    plots += [(RUN_TABLES[name].caption, RUN_TABLES[name].plot(rows, cmap, out)) for name, rows in tables.items() if name in RUN_TABLES]
     return [(caption, p) for caption, p in plots if p is not None]
 
 
 __all__ = [
-    "all_plots", "band_data", "cell_colors", "plot_convergence", "plot_depth", "plot_final", "plot_grad_norm", "plot_image_samples", "plot_profiles",
-    "plot_toy_samples",
+    "all_plots", "band_data", "cell_colors", "kept_prefixes", "plot_convergence", "plot_final", "plot_grad_norm", "plot_image_samples", "plot_profiles",
+    "plot_toy_samples", "save_figure",
 ]  # fmt: skip

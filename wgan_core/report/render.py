@@ -68,7 +68,7 @@ def write_report(root: str | Path, baseline: str | None = None, out: str | Path 
     families: the paired tests' families where study.json records none (a preset's, declared after the runs).
     """
     root = Path(root).expanduser()
-    runs, curves, depth, info = load_study(root)
+    runs, curves, tables, info = load_study(root)
     from_folders = any((root / str(r)).is_dir() for r in runs["run_id"])
     baseline = baseline or info.get("baseline") or "wgan-gp"
     out = Path(out).expanduser() if out else root / "report"
@@ -96,7 +96,7 @@ def write_report(root: str | Path, baseline: str | None = None, out: str | Path 
         write_csv(t, out / f"modes_{heading.split(':')[0]}.csv")
     write_csv(stats, out / "stats.csv")
     write_csv(improvement, out / "improvement.csv")
-    plots = search_plots + all_plots(root if from_folders else None, scored, curves, depth, out, families)
+    plots = search_plots + all_plots(root if from_folders else None, scored, curves, tables, out, families)
 
     unfinished = int((~runs["status"].isin(["ok", "diverged"])).sum())
     lacking = lacking_note(root, runs) if from_folders else ""
@@ -163,7 +163,7 @@ def _notes(runs: pd.DataFrame, baseline: str, tested: bool, metric: str | None, 
     if unfinished:
         notes.append(f"{unfinished} run(s) have not finished (no final.json): by the rule they count as failed on every metric "
                      "(ranked worst, no value) until they finish and the report is written again.")
-    if tested:  # no paired tests where the study has no baseline cell (the depth experiment)
+    if tested:  # no paired tests where the study has no baseline cell (a job kind without one)
         notes.append(
             "Paired tests (stats.csv): each cell of a family against its baseline on matched seeds, the exact signed-rank test "
             "(the sign-flip distribution conditional on the ranks, ties included; a failed run ranked worst, two failures tie), "

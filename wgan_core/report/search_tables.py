@@ -36,7 +36,7 @@ from ..metrics.registry import METRICS, lower_is_better  # noqa: E402
 from ..outcome import failed  # noqa: E402
 from .budget import budget_band, budget_curve, budget_to_reach  # noqa: E402
 from .coverage import measured  # noqa: E402
-from .plots import _save, cell_colors  # noqa: E402
+from .plots import cell_colors, save_figure  # noqa: E402
 from .tables import metric_num, num, write_csv  # noqa: E402
 
 ROLES = ("tuned", "defaults")
@@ -208,7 +208,7 @@ def plot_budget(budget: pd.DataFrame, metric: str, out: Path) -> Path | None:
         ax.legend(fontsize=7)
     fig.tight_layout()
     path = out / "budget.png"
-    _save(fig, path)
+    save_figure(fig, path)
     return path
 
 
@@ -249,7 +249,7 @@ def plot_sensitivity(stage1: pd.DataFrame, metric: str, out: Path) -> list[Path]
         fig.tight_layout()
         slug = ds.replace(":", "_").replace("/", "_")
         path = out / f"sensitivity_{slug}.png"
-        _save(fig, path)
+        save_figure(fig, path)
         paths.append(path)
     return paths
 

@@ -1,7 +1,7 @@
 """Studies: presets that expand into matched runs, executors that run them, claims that keep invocations apart.
 
 A study is a list of jobs (RunConfig for GAN runs, DepthConfig for the depth
-experiment; each a registered job kind, `kinds`), each run in DIR/<job.run_id()>. Because a run's directory is named
+experiment; each a registered job kind, wgan_core.kinds), each run in DIR/<job.run_id()>. Because a run's directory is named
 by its config's hash and `train()` skips finished runs and resumes partial ones
 from their checkpoint, a study killed at any moment and started again loses at
 most the steps since each interrupted run's last checkpoint, and no finished run.
@@ -14,7 +14,6 @@ Layout of a study directory:
 
 Modules, in import order (each imports only those above it):
     space       the search space (Lucic et al.'s ranges) and setting i of an objective
-    kinds       the job kinds (GAN run, depth experiment): how each trains, costs and groups
     presets     the presets and their budgets (PRESETS, TOY_BUDGET, ...), the search's selection seeds
     identity    StudySpec, --set overrides, study.json (prepare_dir, read_study)
     claims      DIR/.claims: one process per run, heartbeats, stale claims
@@ -27,11 +26,12 @@ Modules, in import order (each imports only those above it):
     command     `python -m wgan_core study`: arguments, run_study, then the report
 """
 
+from ..kinds import JOB_KINDS, JobKind, job_from_dict, job_kind, register_job_kind
+from ..kinds.gan import critic_step_weight
 from .claims import CLAIMS, HEARTBEAT_S, STALE_AFTER_S, Claim, claim_is_live, try_claim
 from .executors import STATES, Executor, JobResult, StudyError, StudyInterrupted, available_cores, run_job, work
 from .identity import STUDY_FILE, StudySpec, describe_job, override, prepare_dir, read_study
 from .jobs import finished_runs, job_cost
-from .kinds import JOB_KINDS, JobKind, critic_step_weight, job_from_dict, job_kind, register_job_kind
 from .presets import (
     CLIP_VALUES,
     FACTORIAL_CONSTRAINTS,

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..config import ConfigError
+from ..kinds import job_kind
 from ..signals import EXIT_INTERRUPTED, Interrupted
 from .claims import Claim, try_claim
 from .identity import describe_job
-from .kinds import job_kind
 from .presets import Job
 from .units import ENSEMBLE_AUTO_MAX, ENSEMBLE_CPU_MAX_WIDTH, ensemble_pays, parse_ensemble, plan_units
 

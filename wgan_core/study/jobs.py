@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError
+from ..kinds import job_kind
+from ..kinds.gan import critic_step_weight
 from ..metrics import registry
 from ..runtime import progress_bar, resolve_device
 from .executors import Executor, JobResult, StudyError, StudyInterrupted, execute
 from .identity import StudySpec, describe_job, prepare_dir
-from .kinds import critic_step_weight, job_kind
 from .presets import Job
 
 

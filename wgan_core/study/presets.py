@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..config import ConfigError, RunConfig
-from ..depth import DepthConfig
+from ..kinds.depth import DepthConfig
 from ..report.families import Family
 from .space import PARAM_NAMES, setting
 

@@ -17,11 +17,11 @@ from typing import Any
 
 from ..config import ConfigError
 from ..fileio import read_rows
+from ..kinds import job_from_dict
 from ..metrics import registry
 from .claims import CLAIMS, claim_is_live
 from .identity import StudySpec, describe_job, read_study
 from .jobs import _fmt_s, job_cost
-from .kinds import job_from_dict
 from .presets import Job
 
 ORDER = ("running", "stopped", "failed", "queued", "finished")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import ConfigError
-from .kinds import job_kind
+from ..kinds import job_kind
 from .presets import Job
 
 # Where seed ensembles pay, measured side by side on this project's 2-core CPU (one torch thread per

@@ -1,8 +1,7 @@
 """The run contract: what the one training loop (loop.py) asks of anything it trains, and what the step asks of a run.
 
-A job kind's trainer (the GAN run's `Trainer`; the depth experiment's critic-only trainer in
-wgan_core/kinds/depth.py) implements `RunContract`; the loop then evaluates, checkpoints, stops on
-a signal and finishes it like any other, through `RunFiles`. `check_contract` is what a job kind's
+A job kind's trainer (the GAN run's `Trainer`; another registered kind's, wgan_core/kinds/) implements
+`RunContract`; the loop then evaluates, checkpoints, stops on a signal and finishes it like any other, through `RunFiles`. `check_contract` is what a job kind's
 registration calls: a trainer lacking a member is refused there, with one line naming what it lacks,
 not deep inside a run.
 

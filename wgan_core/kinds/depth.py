@@ -15,8 +15,10 @@ where L = E[D(fake)] - E[D(real)] is the Wasserstein critic loss without the
 penalty, so clipping and penalty are measured on the same quantity.
 
 The run is trained by the one training loop (wgan_core.training.loop) with `DepthTrainer`, a
-critic-only trainer: records are its evaluations, and it checkpoints, stops on a signal and
-resumes bit-identically like a GAN run.
+critic-only trainer of the run contract: records are its evaluations, and it checkpoints, stops on
+a signal and resumes bit-identically like a GAN run. A job kind (wgan_core.kinds): its config,
+trainer, cost, metrics and the report's figure (`plot_depth`, from each run's depth_grads.csv)
+are registered at the end of this module, and nothing outside it names it.
 """
 
 from __future__ import annotations
@@ -27,17 +29,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from .config import ConfigError, JsonConfig
-from .data import sample_toy
-from .data.registry import names as dataset_names
-from .fileio import write_rows
-from .penalties import get_constraint, member_penalties, penalty_scale
-from .runtime import make_optimizer, resolve_device
-from .seeds import subseed
-from .training.loop import train
+from ..config import ConfigError, JsonConfig
+from ..data import sample_toy
+from ..data.registry import names as dataset_names
+from ..fileio import write_rows
+from ..metrics.registry import Metric
+from ..penalties import CONSTRAINTS, get_constraint, member_penalties, penalty_scale
+from ..report.plots import plt, save_figure  # pyplot under the report's backend
+from ..report.sections import RunTable
+from ..report.tables import write_csv
+from ..runtime import make_optimizer, resolve_device
+from ..seeds import subseed
+from ..training.loop import train
+from .registry import JobKind, register_job_kind
 
 DEPTH_CONSTRAINTS = ("clip", "gp")  # the two constraints of the paper's figure (registered in wgan_core.penalties)
 
@@ -48,7 +56,7 @@ class DepthConfig(JsonConfig):
 
     _what = "depth config"
 
-    experiment: str = "depth"  # marks config.json as a depth run (the report reads it)
+    experiment: str = "depth"  # marks config.json as a depth run (kinds.job_from_dict reads it)
     constraint: str = "gp"  # clip | gp
     clip_value: float = 0.01  # c of weight clipping
     penalty_weight: float = 0.1  # lambda of the gradient penalty (WGAN-GP toy code: 0.1)
@@ -287,3 +295,58 @@ def train_depth(config: DepthConfig, out_dir: str | Path, *, progress: bool | No
     depth_grads.csv (step, layer, kind, norm) and final.json; a stop signal saves and raises signals.Interrupted.
     """
     return train(config, out_dir, progress=progress, log=log, make=DepthTrainer)
+
+
+# ----------------------------------------------------------------------------------------------
+# The report's figure, and the kind's registration.
+# ----------------------------------------------------------------------------------------------
+def plot_depth(depth: pd.DataFrame, colors: dict, out: Path) -> Path | None:
+    """WGAN-GP Fig. 1b: per-layer gradient norms (log scale) at the end of training, mean and range over seeds."""
+    if depth.empty:
+        return None
+    last = depth[depth["step"] == depth.groupby("run_id")["step"].transform("max")]
+    data = last.groupby(["cell", "kind", "layer"], sort=False)["norm"].agg(["mean", "min", "max", "count"]).reset_index()
+    kinds = [k for k in ("weight", "activation") if k in set(data["kind"])]
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.5 * len(kinds), 4), squeeze=False)
+    for ax, kind in zip(axes[0], kinds):
+        d = data[data["kind"] == kind]
+        for cell in [c for c in colors if c in set(d["cell"])]:
+            g = d[d["cell"] == cell].sort_values("layer")
+            pos = g[g["mean"] > 0]
+            ax.plot(pos["layer"], pos["mean"], marker="o", ms=3, color=colors[cell], label=cell)
+            ax.fill_between(pos["layer"], pos["min"].clip(lower=pos["mean"].min() * 1e-3), pos["max"], color=colors[cell], alpha=0.15, lw=0)
+        ax.set_yscale("log")
+        ax.set_xlabel("critic layer (1 = input)")
+        ax.set_ylabel("gradient norm (log scale)")
+        what = "||dL/dW_l||" if kind == "weight" else "||dL/dh_l|| / sqrt(N)"
+        ax.set_title(f"{what} after training", fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=7)
+    fig.suptitle("12-layer ReLU critic on swissroll, generator = data + N(0, 1): clipping vs gradient penalty", fontsize=9)
+    fig.tight_layout()
+    path = out / "depth_grad_norms.png"
+    save_figure(fig, path)
+    write_csv(data, path.with_suffix(".csv"))
+    return path
+
+
+def depth_cost(job: DepthConfig) -> float:
+    """Critic steps only, no evaluations; a penalised step weighs 3."""
+    return job.steps * (3.0 if CONSTRAINTS[job.constraint].double_backward else 1.0)
+
+
+METRICS = (
+    Metric("wasserstein_estimate", None, "critic's W estimate"),
+    Metric("grad_norm_first_layer", None, "grad norm, layer 1"),
+    Metric("grad_norm_last_layer", None, "grad norm, last layer"),
+    Metric("log10_grad_ratio", None, "log10 first/last layer grad norm (activations)", shown=True),
+    Metric("log10_weight_grad_ratio", None, "log10 first/last layer grad norm (weights)"),
+)
+FIGURE = RunTable("depth_grads.csv", "Per-layer gradient norms of a 12-layer critic (WGAN-GP Fig. 1b)", plot_depth, "depth_grad_norms")
+
+KIND = register_job_kind(
+    "depth",
+    JobKind(DepthConfig, DepthTrainer, "depth", depth_cost, lambda job: "the depth experiment trains one critic alone", METRICS, {"depth": FIGURE}),
+)
+
+__all__ = ["DEPTH_CONSTRAINTS", "KIND", "DepthConfig", "DepthTrainer", "deep_critic", "layer_grad_norms", "plot_depth", "train_depth"]

@@ -1,0 +1,55 @@
+"""What a job kind adds to the report: a table file its runs write and the plot drawn from every run's rows.
+
+The report reads every run directory alike (config.json, metrics.csv, final.json). A job kind whose
+runs also write a long-format CSV of their own registers it here, with the figure drawn from all runs'
+rows; the report then loads and draws it without naming the kind. The built-in kinds register theirs
+in wgan_core/kinds (imported by the study and the `report` command before a report is written); a
+report written without them imported leaves such files unread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunTable:
+    """One run file and its figure.
+
+    plot(rows, colors, out) -> PNG path or None: rows are every run's rows of `file` with the run's
+    run_id, dataset, cell, label and seed in front; colors maps each cell to its colour.
+    """
+
+    file: str  # the CSV each run of the kind writes into its directory
+    caption: str  # the figure's caption in the report
+    plot: Callable[[pd.DataFrame, dict[str, str], Path], Path | None]
+    kept: str  # the figure's file name prefix: kept as it is when the report is rebuilt without run folders
+
+
+RUN_TABLES: dict[str, RunTable] = {}
+
+
+def register_run_table(name: str, table: RunTable) -> RunTable:
+    """Make the report load `table.file` from every run directory and draw `table.plot`; registering a name again replaces it."""
+    RUN_TABLES[name] = table
+    return table
+
+
+def get_run_table(name: str) -> RunTable:
+    try:
+        return RUN_TABLES[name]
+    except KeyError:
+        raise ConfigError(f"run table: unknown {name!r}; allowed: {', '.join(RUN_TABLES) or 'none registered'}") from None
+
+
+def run_table_names() -> tuple[str, ...]:
+    return tuple(RUN_TABLES)
+
+
+__all__ = ["RUN_TABLES", "RunTable", "get_run_table", "register_run_table", "run_table_names"]
