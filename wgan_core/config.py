@@ -26,6 +26,10 @@ class Variant(NamedTuple):
     toy: dict[str, Any]  # defaults for the 2-D toy data
     source: str  # where these defaults come from
 
+    def defaults_for(self, data_kind: str) -> dict[str, Any]:
+        """The variant's defaults for a data kind (a data set's registry entry names its kind); none for another kind."""
+        return {"toy": self.toy, "image": self.image}.get(data_kind, {})
+
 
 # Toy defaults: gan_toy.py of the WGAN-GP code (Gulrajani et al. 2017): DIM 512,
 # BATCH_SIZE 256, CRITIC_ITERS 5, LAMBDA 0.1, Adam(1e-4, beta1 0.5, beta2 0.9);
@@ -285,7 +289,7 @@ class RunConfig(JsonConfig):
         # the data set's arch (or the one asked for) and its defaults, the data set's run defaults, then the variant's
         arch = get_architecture(overrides.get("arch", data.arch) if overrides.get("arch", "auto") != "auto" else data.arch)
         values.update(arch=data.arch, **arch.defaults, **data.run_defaults())
-        values.update(spec.toy if data.kind == "toy" else spec.image)
+        values.update(spec.defaults_for(data.kind))
         cls._check_names(overrides, "; see `python -m wgan_core variants`")
         values.update(overrides)
         return cls(**values)

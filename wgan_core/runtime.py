@@ -1,9 +1,8 @@
 """Evaluation batches, devices, optimisers, run directories and progress bars: what every kind of run shares.
 
-Owns `eval_batch` (a run's fixed evaluation latents and real sample), `resolve_device`,
-`make_optimizer`, `check_out_dir` (a run directory holds this config's run or none) and
-`progress_bar`. It imports the config, the data and the toy metrics' sample size; the per-stream
-seeds live in the leaf module wgan_core.seeds, which models and metrics import (tests/test_layout.py
+Owns `eval_batch` (a run's fixed evaluation latents), `resolve_device`, `make_optimizer`,
+`check_out_dir` (a run directory holds this config's run or none) and `progress_bar`. It
+imports the config; the per-stream seeds live in the leaf module wgan_core.seeds, which models and metrics import (tests/test_layout.py
 holds the package's layer order).
 """
 
@@ -17,8 +16,6 @@ import torch
 from torch import Tensor
 
 from .config import ConfigError, JsonConfig, RunConfig
-from .data import sample_toy
-from .metrics.toy import W1_SAMPLES
 from .seeds import subseed
 
 
@@ -35,17 +32,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 def eval_batch(config: RunConfig) -> tuple[torch.Generator, dict[str, Tensor]]:
-    """A run's fixed evaluation latents {"z": (eval_samples, z_dim)}, plus {"real": (m, 2)} for toy data.
+    """A run's fixed evaluation latents {"z": (eval_samples, z_dim)}.
 
     Drawn on the CPU from the seed alone, so every variant and device sees the same batch.
-    Returns the generator for further draws (the trainer draws its image subset and
-    interpolation weights from it, in that order).
+    Returns the generator for further draws (the trainer draws its real evaluation batch,
+    `stream.eval_real`, and the interpolation weights from it, in that order).
     """
     g = torch.Generator().manual_seed(subseed(config.seed, "eval"))
-    batch = {"z": torch.randn(config.eval_samples, config.z_dim, generator=g)}
-    if config.kind == "toy":
-        batch["real"] = sample_toy(config.dataset, min(W1_SAMPLES, config.eval_samples), g)
-    return g, batch
+    return g, {"z": torch.randn(config.eval_samples, config.z_dim, generator=g)}
 
 
 def make_optimizer(kind: str, params: Iterable[torch.nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Optimizer:
@@ -77,4 +71,4 @@ def progress_bar(total: int, initial: int = 0, enabled: bool | None = None, **kw
     return tqdm(total=total, initial=initial, disable=disable, file=sys.stderr, dynamic_ncols=True, **kwargs)
 
 
-__all__ = ["W1_SAMPLES", "check_out_dir", "eval_batch", "make_optimizer", "progress_bar", "resolve_device", "subseed"]
+__all__ = ["check_out_dir", "eval_batch", "make_optimizer", "progress_bar", "resolve_device", "subseed"]

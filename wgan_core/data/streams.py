@@ -16,6 +16,14 @@ from ..errors import ConfigError
 from . import load_images, sample_toy
 from .images import to_unit_range
 
+W1_SAMPLES = 2000  # toy data: real points in a run's fixed evaluation batch, the exact W1's sample per side
+IMAGE_EVAL_REAL = 1024  # images: training images in a run's fixed evaluation batch (gradient norms at interpolates)
+
+
+def toy_eval_points(dataset: str, eval_samples: int, generator: torch.Generator) -> Tensor:
+    """A toy run's fixed real evaluation batch (min(W1_SAMPLES, eval_samples), 2), from the run's evaluation generator."""
+    return sample_toy(dataset, min(W1_SAMPLES, eval_samples), generator)
+
 
 @dataclass
 class DataInfo:
@@ -36,6 +44,10 @@ class ToyStream:
     def next(self, k: int = 1) -> Tensor:
         """k consecutive batches, concatenated: (k*B, 2)."""
         return torch.cat([sample_toy(self.name, self.batch_size, self.gen, self.device) for _ in range(k)])
+
+    def eval_real(self, generator: torch.Generator, eval_samples: int) -> Tensor:
+        """The run's fixed real evaluation batch (m, 2) on the CPU: fresh points from the evaluation generator."""
+        return toy_eval_points(self.name, eval_samples, generator)
 
     def state_dict(self) -> dict:
         return {"gen": self.gen.get_state()}
@@ -76,6 +88,11 @@ class ImageStream:
         idx = parts[0] if len(parts) == 1 else torch.cat(parts)
         return self.data[idx]
 
+    def eval_real(self, generator: torch.Generator, eval_samples: int) -> Tensor:
+        """The run's fixed real evaluation batch (m, C, H, W) on the CPU: a random subset of the training images."""
+        m = min(eval_samples, IMAGE_EVAL_REAL)
+        return self.data[torch.randperm(self.data.shape[0], generator=generator)[:m].to(self.device)].cpu()
+
     def state_dict(self) -> dict:
         return {"gen": self.gen.get_state(), "perm": self.perm, "pos": self.pos}
 
@@ -83,6 +100,14 @@ class ImageStream:
         self.gen.set_state(s["gen"])
         self.perm = s["perm"].to(self.device)
         self.pos = int(s["pos"])
+
+
+def data_shape(config) -> tuple[int, int]:
+    """(channels, resolution) a run's models are built for: its images' (loaded to see them); toy MLPs ignore both."""
+    if config.kind == "toy":
+        return 1, 28
+    shape = load_images(config.dataset, "train", config.data_dir, config.download, config.resolution)[0].shape
+    return shape[1], shape[-1]
 
 
 def make_stream(config, device: torch.device, seed: int, images: Tensor | None = None, like: ImageStream | ToyStream | None = None) -> ToyStream | ImageStream:

@@ -51,7 +51,7 @@ def load_generator(path: str | Path) -> Callable[[Tensor], Tensor]:
 def load_run_generator(run_dir: str | Path) -> tuple[Callable[[Tensor], Tensor], int]:
     """(generator in eval mode, z_dim) of one of our finished runs: its config.json and model.pt."""
     from ..config import RunConfig
-    from ..data import load_images
+    from ..data.streams import data_shape
     from ..models import build_models
 
     d = Path(run_dir).expanduser()
@@ -62,11 +62,7 @@ def load_run_generator(run_dir: str | Path) -> tuple[Callable[[Tensor], Tensor],
         state = torch.load(d / "model.pt", map_location="cpu", weights_only=True)
     except (OSError, ValueError, RuntimeError) as e:
         raise ConfigError(f"run: cannot read {d} ({_first_line(e)})") from None
-    if config.kind == "toy":
-        channels, resolution = 1, 28  # unused by the toy MLPs
-    else:  # the data set's shape decides the architecture's, as when the run trained
-        shape = load_images(config.dataset, "train", config.data_dir, config.download, config.resolution)[0].shape
-        channels, resolution = shape[1], shape[-1]
+    channels, resolution = data_shape(config)  # the data set's shape decides the architecture's, as when the run trained
     g, _ = build_models(config, channels, resolution)
     g.load_state_dict(state["generator"])
     return g.eval(), config.z_dim

@@ -23,9 +23,9 @@ from scipy.spatial.distance import cdist
 from torch import Tensor
 
 from ..data import get_dataset, sample_toy, toy_centres, toy_std
+from ..data.streams import W1_SAMPLES
 
 TOY_SAMPLES = 2500  # generated samples for mode counts (VEEGAN/PacGAN use 2,500)
-W1_SAMPLES = 2000  # samples per side for the exact W1
 
 
 def w1_exact(a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> float:

@@ -1,18 +1,19 @@
 """What a finished run stores for its report, computed once when the run ends: runs write, reports read.
 
-`write_artifacts` (called by train() at the end of a run) writes, beside final.json:
+`toy_artifacts` (the toy evaluator's end of a run, wgan_core.training.evaluators) writes, beside final.json:
   * toy runs: panel.npz -- 1,000 generated and 1,000 real samples of the run's fixed
     evaluation batch and the critic's values on a 128 x 128 grid over [-2, 2]^2
     (wgan_core.rundir.panel reads and draws it) -- and, on the Gaussian mixtures, the mode
     statistics with the published definition (VEEGAN, PacGAN: 2,500 samples), returned as
     '<name>_2500' metrics for final.json;
+`write_artifacts` (called by every GAN run at its end) writes:
   * every run: samples.png (drawn from panel.npz for toy runs, an 8 x 8 grid for images), and
     critic_weights.csv, the histogram of the critic's final weights (what clipping does to them,
     WGAN-GP paper Fig. 1b), with the share at the largest |w| as a final metric.
 The report then needs no model, no torch and no model.pt.
 
-`complete_run` fills these in for a run directory written before they existed, from its
-model.pt, through the same `write_artifacts` (one code path); `complete_study` does it
+`complete_run` fills these in for a toy run directory written before they existed, from its
+model.pt, through the same two functions (one code path); `complete_study` does it
 for every run of a study. The CLI's `report` command and the ablation script call it.
 """
 
@@ -30,6 +31,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import RunConfig
+from ..data.streams import toy_eval_points
 from ..fileio import atomic_write_bytes, write_json, write_rows
 from ..metrics.toy import TOY_SAMPLES, mode_stats
 from ..runtime import eval_batch
@@ -71,7 +73,8 @@ def published_mode_stats(config: RunConfig, generator: nn.Module, device: torch.
 @torch.no_grad()
 def toy_panel(config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device) -> dict[str, np.ndarray]:
     """fake (1000, 2) and real (1000, 2) of the run's evaluation batch, grid (128,), critic values (128, 128) at (grid[j], grid[i])."""
-    batch = eval_batch(config)[1]
+    g, batch = eval_batch(config)
+    real = toy_eval_points(config.dataset, config.eval_samples, g)  # the run's evaluation batch: the same draws as training's
     fake = _sample(generator, batch["z"][:PANEL_SAMPLES], device)  # (1000, 2)
     xs = torch.linspace(-PANEL_LIM, PANEL_LIM, PANEL_GRID)
     gx, gy = torch.meshgrid(xs, xs, indexing="xy")
@@ -80,7 +83,15 @@ def toy_panel(config: RunConfig, generator: nn.Module, critic: nn.Module, device
     critic.eval()
     values = critic(points.to(device)).float().cpu().reshape(PANEL_GRID, PANEL_GRID)
     critic.train(was_training)
-    return {"fake": fake.numpy(), "real": batch["real"][:PANEL_SAMPLES].numpy(), "grid": xs.numpy(), "values": values.numpy()}
+    return {"fake": fake.numpy(), "real": real[:PANEL_SAMPLES].numpy(), "grid": xs.numpy(), "values": values.numpy()}
+
+
+def toy_artifacts(out: Path, config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device, last: dict[str, Any]) -> dict[str, Any]:
+    """A finished toy run's panel.npz, and on data with modes the published 2,500-sample mode statistics (for final.json)."""
+    buf = io.BytesIO()
+    np.savez(buf, **toy_panel(config, generator, critic, device))
+    atomic_write_bytes(Path(out) / PANEL_FILE, buf.getvalue())
+    return published_mode_stats(config, generator, device, last) if has_modes(config.dataset) else {}
 
 
 WEIGHT_BINS = 81  # odd, so one bin is centred on 0
@@ -109,19 +120,14 @@ def weight_histogram(weights: Tensor) -> tuple[list[dict[str, float]], float]:
 def write_artifacts(
     out: Path, config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device, last: dict[str, Any], step: int
 ) -> dict[str, Any]:
-    """Write a finished run's report files into `out`; returns the metrics to add to final.json's 'metrics'."""
+    """Write a finished run's critic weight histogram and samples.png into `out` (drawn from panel.npz where the run's
+    evaluator wrote one); returns the metrics to add to final.json's 'metrics'."""
+    from .panel import read_panel
     from .samples import save_samples
 
     out = Path(out)
     extra: dict[str, Any] = {}
-    panel = None
-    if config.kind == "toy":
-        panel = toy_panel(config, generator, critic, device)
-        buf = io.BytesIO()
-        np.savez(buf, **panel)
-        atomic_write_bytes(out / PANEL_FILE, buf.getvalue())
-        if has_modes(config.dataset):
-            extra.update(published_mode_stats(config, generator, device, last))
+    panel = read_panel(out / PANEL_FILE) if (out / PANEL_FILE).exists() else None
     rows, at_max = weight_histogram(critic_weights(critic))
     write_rows(out / WEIGHTS_FILE, rows)
     extra["critic_weights_at_max"] = at_max
@@ -143,7 +149,9 @@ def complete_run(run_dir: Path) -> bool:
     state = torch.load(run_dir / "model.pt", map_location="cpu", weights_only=True)
     g.load_state_dict(state["generator"])
     d.load_state_dict(state["critic"])
-    extra = write_artifacts(run_dir, config, g, d, torch.device("cpu"), final.get("metrics", {}), int(final.get("steps") or 0))
+    cpu, last = torch.device("cpu"), final.get("metrics", {})
+    extra = toy_artifacts(run_dir, config, g, d, cpu, last)  # missing() names toy runs only
+    extra.update(write_artifacts(run_dir, config, g, d, cpu, last, int(final.get("steps") or 0)))
     final.setdefault("metrics", {}).update(extra)
     write_json(run_dir / "final.json", final)
     return True
@@ -157,4 +165,4 @@ def complete_study(root: Path) -> list[str]:
     return [p.name for p in sorted(root.iterdir()) if p.is_dir() and complete_run(p)]
 
 
-__all__ = ["complete_run", "complete_study", "published_mode_stats", "toy_panel", "write_artifacts"]
+__all__ = ["complete_run", "complete_study", "published_mode_stats", "toy_artifacts", "toy_panel", "write_artifacts"]

@@ -20,11 +20,9 @@ import torch
 from torch import Tensor, nn
 
 from ..config import RunConfig
-from ..data.registry import get_dataset
 from ..data.streams import make_stream
 from ..fileio import atomic_torch_save
 from ..losses import get_loss
-from ..metrics.toy import toy_metrics, w1_floor
 from ..models import build_models
 from ..penalties import get_constraint, input_grad_norms, interpolate
 from ..plugins import load_plugins
@@ -32,6 +30,7 @@ from ..rundir.artifacts import write_artifacts
 from ..runtime import eval_batch, make_optimizer, resolve_device
 from ..seeds import subseed
 from .ensemble import Ensemble
+from .evaluators import Finished, Sampled, evaluators_for
 from .stats import STAT_NAMES, RunningStats
 from .step import Stepper
 
@@ -63,7 +62,7 @@ class Trainer:
         info = self.stream.info
         self.channels, self.resolution = info.channels, info.resolution
         g, d = build_models(c, self.channels, self.resolution)
-        fmt = torch.channels_last if (c.channels_last and c.kind == "image") else torch.preserve_format
+        fmt = torch.channels_last if (c.channels_last and self.channels > 0) else torch.preserve_format  # 4-D data only
         self.generator = g.to(dev, memory_format=fmt)
         self.critic = d.to(dev, memory_format=fmt)
         self.opt_g = make_optimizer(c.optimizer, self.generator.parameters(), c.lr_g, (c.beta1, c.beta2))
@@ -134,11 +133,7 @@ class Trainer:
         if self._eval_cache is None:
             c = self.config
             g, cache = eval_batch(c)
-            if c.kind == "toy":
-                cache["w1_floor"] = w1_floor(c.dataset, subseed(c.seed, "w1-floor"), len(cache["real"]))
-            else:
-                m = min(c.eval_samples, 1024)
-                cache["real"] = self.stream.data[torch.randperm(self.stream.data.shape[0], generator=g)[:m].to(self.device)].cpu()
+            cache["real"] = self.stream.eval_real(g, c.eval_samples)  # (m, ...) on the CPU: the data kind's fixed real batch
             cache["eps"] = torch.rand(len(cache["real"]), generator=g)
             self._eval_cache = cache
         return self._eval_cache
@@ -195,34 +190,22 @@ class Trainer:
         row.update(self.grad_norm_stats(ev["real"], fake, ev["eps"]))
         if torch.isfinite(fake).all():
             row.update(self.generator_grad_stats(fake, ev["real"]))
-        if self.config.kind == "toy":
-            if torch.isfinite(fake).all():
-                row.update(toy_metrics(fake, ev["real"], self.config.dataset, ev["w1_floor"]))
-        else:
-            from ..metrics.image import image_mode_metrics, training_metrics  # imports torch-fidelity: only for image runs
-
-            if self.config.extractor != "none":
-                row.update(training_metrics(self.config, fake, self.device))
-            if torch.isfinite(fake).all():  # image data with modes (stacked-mnist): counted on this evaluation's fakes
-                m = image_mode_metrics(self.config.dataset, fake, self.config.data_dir)
-                row.update({k: m[k] for k in ("modes", "reverse_kl") if k in m})
+        sampled = Sampled(self.config, fake, ev["real"], ev, self.device)
+        for evaluator in evaluators_for(self.config):  # the data kind's metrics (training/evaluators.py)
+            if evaluator.at_evaluation is not None:
+                row.update(evaluator.at_evaluation(sampled))
         return row
 
     def finish_run(self, out: Path, rows: list[dict[str, Any]], diverged: int | None) -> dict[str, Any]:
-        """final.json's metrics: the last evaluation's row, and unless the run diverged the full-size
-        FID/KID (image runs), mode counts (data with modes), the report's files and model.pt, written to out."""
+        """final.json's metrics: the last evaluation's row, and unless the run diverged what its data kind's
+        evaluators measure at the end (full-size FID/KID, mode counts, the toy panel), the report's files and model.pt."""
         c = self.config
         metrics = dict(rows[-1]) if rows else {}
         if diverged is not None:
             return metrics
-        if c.kind == "image" and c.extractor != "none":
-            from ..metrics.image import final_metrics
-
-            metrics.update(final_metrics(c, self.sample, self.device))  # the full-size FID/KID, once
-        if c.kind == "image" and get_dataset(c.dataset).has_modes:
-            from ..metrics.image import final_mode_metrics
-
-            metrics.update(final_mode_metrics(c, self.sample))  # modes on mode_samples fakes, and the real-data reference
+        for evaluator in evaluators_for(c):
+            if evaluator.at_end is not None:
+                metrics.update(evaluator.at_end(Finished(c, self.sample, self.generator, self.critic, self.device, out, metrics)))
         # Everything the report shows is computed here, once: it then reads files only (no model, no torch).
         metrics.update(write_artifacts(out, c, self.generator, self.critic, self.device, metrics, self.step_count))
         atomic_torch_save({"generator": self.generator.state_dict(), "critic": self.critic.state_dict()}, out / "model.pt")
