@@ -1,5 +1,6 @@
-"""The package's layout: imports run one way, down a declared layer order (no cycle, function-local imports included),
-and every module is short."""
+"""The package's layout: imports run one way, down a declared layer order (no cycle; function-local and
+TYPE_CHECKING imports included), inside a package down its declared module order, never from the package
+into benchmarks/, no cycle among the benchmarks; and every module is short."""
 
 from __future__ import annotations
 
@@ -21,21 +22,15 @@ def _module_name(path: Path) -> str:
 MODULES = {_module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
 
 
-def _is_type_checking(node: ast.If) -> bool:
-    t = node.test
-    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
-
-
 def _imports(name: str, path: Path) -> set[str]:
-    """The wgan_core modules `name` imports anywhere in its body (module level or inside functions), TYPE_CHECKING blocks aside."""
+    """The wgan_core modules `name` imports anywhere in its body: module level, inside functions, under TYPE_CHECKING.
+
+    An import only a type checker runs is still an arrow: a circle through one is a circle a reader follows.
+    """
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     out: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
-            for child in node.orelse:
-                visit(child)
-            return
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names if a.name.startswith("wgan_core"))
         elif isinstance(node, ast.ImportFrom):
@@ -160,6 +155,76 @@ def test_the_checker_sees_a_function_local_cycle(tmp_path, monkeypatch):
 def _module_name_at(root: Path, path: Path) -> str:
     parts = ("wgan_core", *path.relative_to(root).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+# Inside a package, its modules' own order, lowest first (a module imports only those before it): the run contract and
+# the step's statistics first, the loop last. A package not named here is held by the cycle check alone.
+ORDER: dict[str, tuple[str, ...]] = {
+    "training": ("protocol", "stats", "step", "evaluators", "ensemble", "trainer", "runfiles", "loop", "__init__"),
+    "kinds": ("registry", "gan", "depth", "__init__"),
+}
+
+
+def order_violations(graph: dict[str, set[str]], order: dict[str, tuple[str, ...]] = ORDER) -> list[str]:
+    """Every import inside an ordered package that goes sideways or up its module order, and every module the order omits."""
+    out = []
+    for pkg, names in order.items():
+        rank = {n: i for i, n in enumerate(names)}
+        members = {u: (u.split(".")[2] if u.count(".") >= 2 else "__init__") for u in graph if _package(u) == pkg}
+        out += [f"{u}: not in the order of {pkg}" for u, m in sorted(members.items()) if m not in rank]
+        for u, m in sorted(members.items()):
+            for v in sorted(graph[u]):
+                if v in members and m in rank and members[v] in rank and rank[members[v]] >= rank[m]:
+                    out.append(f"{u} -> {v} ({pkg}: {m} is not above {members[v]})")
+    return out
+
+
+def test_imports_inside_a_package_run_down_its_module_order():
+    bad = order_violations(GRAPH)
+    assert not bad, "imports against a package's module order:\n" + "\n".join(bad)
+
+
+def test_the_order_checker_finds_an_upward_import_and_a_type_checking_one(tmp_path, monkeypatch):
+    assert order_violations({"wgan_core.training.step": {"wgan_core.training.trainer"}, "wgan_core.training.trainer": set()}) == [
+        "wgan_core.training.step -> wgan_core.training.trainer (training: step is not above trainer)"
+    ]
+    pkg = tmp_path / "wgan_core"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from .b import B\n")
+    monkeypatch.setattr(sys.modules[__name__], "MODULES", {"wgan_core.a": pkg / "a.py", "wgan_core.b": pkg / "b.py"})
+    assert _imports("wgan_core.a", pkg / "a.py") == {"wgan_core.b"}
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark_imports() -> dict[str, set[str]]:
+    """benchmarks/ modules import each other as top-level modules (the scripts put their folder on sys.path)."""
+    names = {p.stem for p in BENCHMARKS.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for p in sorted(BENCHMARKS.glob("*.py")):
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in names:
+                found.add(node.module)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name in names)
+        graph[p.stem] = found - {p.stem}
+    return graph
+
+
+def test_benchmarks_import_no_circle_and_the_package_never_imports_them():
+    cycles = find_cycles(benchmark_imports())
+    assert not cycles, "import cycles among benchmarks/: " + "; ".join(" -> ".join(c) for c in cycles)
+    upward = [
+        f"{name} imports benchmarks"
+        for name, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        and any(m == "benchmarks" or m.startswith("benchmarks.") for m in ([node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]))
+    ]
+    assert not upward, upward
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))
