@@ -9,7 +9,9 @@ depth experiment's critic-only run.
     python benchmarks/bit_identity.py --out /tmp/before.json            # on the old commit
     python benchmarks/bit_identity.py --out /tmp/after.json --against /tmp/before.json
 
-Exit 1 when a fingerprint differs (each one named), 0 when all agree.
+Exit 1 when a fingerprint differs (each one named), 0 when all agree. Run both under the same torch
+and the same CPU set: the number of torch threads changes the order of convolution and batch-norm
+reductions (pinned to one core with taskset, the DCGAN and PacGAN fingerprints differ from two cores').
 """
 
 from __future__ import annotations
@@ -102,6 +104,7 @@ def fingerprints() -> dict[str, dict[str, str]]:
         for s, m in enumerate(members):
             out[f"{name} member {s}"] = trainer_prints(m)
     out["depth"] = depth_prints()
+    out["_setting"] = {"torch": torch.__version__, "threads": str(torch.get_num_threads())}  # compared first: same setting or no comparison
     return out
 
 
@@ -113,14 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     prints = fingerprints()
     a.out.write_text(json.dumps(prints, indent=1, sort_keys=True) + "\n")
     if a.against is None:
-        print(f"{len(prints)} configurations fingerprinted -> {a.out}")
+        print(f"{len(prints) - 1} configurations fingerprinted -> {a.out}")
         return 0
     old = json.loads(a.against.read_text())
+    if old.get("_setting", prints["_setting"]) != prints["_setting"]:
+        print(f"not comparable: {a.against} was made under {old['_setting']}, this run under {prints['_setting']}")
+        return 2
     names = sorted(set(old) | set(prints))
     keys = {n: sorted(set(old.get(n, {})) | set(prints.get(n, {}))) for n in names}
     diff = [f"{n} {k}" for n in names for k in keys[n] if old.get(n, {}).get(k) != prints.get(n, {}).get(k)]
     same = sum(len(v) for v in prints.values()) - len(diff)
-    print(f"{len(prints)} configurations: {same} fingerprints equal, {len(diff)} differ" + "".join(f"\n  differs: {d}" for d in diff))
+    print(f"{len(prints) - 1} configurations: {same - len(prints['_setting'])} fingerprints equal, {len(diff)} differ" + "".join(f"\n  differs: {d}" for d in diff))
     return 1 if diff else 0
 
 

@@ -19,7 +19,7 @@ from .dcgan import DCGANCritic, DCGANGenerator
 from .init import INITS
 from .mlp import MLPCritic, MLPGenerator
 from .pacgan import MaxoutCritic, PacGANGenerator
-from .stacked import stack_modules
+from .stacked import StackedDCGANCritic, StackedDCGANGenerator, StackedMLP
 
 
 @dataclass(frozen=True)
@@ -28,9 +28,9 @@ class Architecture:
 
     build(config, channels, resolution) -> (generator, critic), freshly constructed (the caller seeds
       and initialises them): generator z (N, z_dim) -> x (N, ...), critic x (N, ...) -> scores (N,).
-    stack(members) -> one module applying S members' weights to member-major stacked batches, or None:
-      its runs never train in seed ensembles. Declared by the entry itself (models/stacked.py holds
-      the stacked forms of the toy MLPs and the DCGANs).
+    stack_generator(members), stack_critic(members) -> one module applying S members' weights to
+      member-major stacked batches, or None: its runs never train in seed ensembles. Declared by the
+      entry itself (models/stacked.py holds the stacked forms of the toy MLPs and the DCGANs).
     """
 
     name: str
@@ -39,7 +39,8 @@ class Architecture:
     init: str  # its reference initialisation (a name of wgan_core.models.init.INITS)
     source: str
     defaults: dict[str, Any] = field(default_factory=dict)  # width, z_dim of runs that use it
-    stack: Callable[[list[nn.Module]], nn.Module] | None = None
+    stack_generator: Callable[[list[nn.Module]], nn.Module] | None = None
+    stack_critic: Callable[[list[nn.Module]], nn.Module] | None = None
     resolutions: tuple[int, ...] = ()  # image sides it builds (image architectures)
     cpu_ensembles_pay: bool = False  # measured: stacking its seeds is faster on a CPU (benchmarks/throughput.py --ensemble)
 
@@ -78,12 +79,12 @@ def _dcgan(config: Any, channels: int, resolution: int) -> tuple[nn.Module, nn.M
 register_architecture(Architecture(
     "mlp", "toy", _mlp, "he-glorot",
     "the WGAN-GP toy MLPs (igul222/improved_wgan_training gan_toy.py): 3 hidden ReLU layers; init tflib/ops/linear.py",
-    dict(width=512, z_dim=2), stack=stack_modules, cpu_ensembles_pay=True,
+    dict(width=512, z_dim=2), stack_generator=StackedMLP, stack_critic=StackedMLP, cpu_ensembles_pay=True,
 ))  # fmt: skip
 register_architecture(Architecture(
     "dcgan", "image", _dcgan, "dcgan",
     "DCGAN (Radford et al. 2016); at 28x28 the WGAN-GP MNIST model's 7 -> 14 -> 28 plan; init N(0, 0.02)",
-    dict(width=64, z_dim=128), stack=stack_modules, resolutions=(28, 32, 64),
+    dict(width=64, z_dim=128), stack_generator=StackedDCGANGenerator, stack_critic=StackedDCGANCritic, resolutions=(28, 32, 64),
 ))  # fmt: skip
 
 def _pacgan(config: Any, channels: int, resolution: int) -> tuple[nn.Module, nn.Module]:

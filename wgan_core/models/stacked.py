@@ -1,6 +1,6 @@
 """Stacked modules: S members of one architecture as one module, for seed ensembles (wgan_core.training.ensemble).
 
-An architecture's registry entry declares its stacked form (`Architecture.stack`, models/registry.py):
+An architecture's registry entry declares its stacked forms (`Architecture.stack_generator`, `stack_critic`, models/registry.py):
 the toy MLPs and the DCGANs stack into the modules here; an architecture without one trains its
 seeds as single runs.
 
@@ -20,8 +20,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import ConfigError
-from .dcgan import DCGANCritic, DCGANGenerator
 from .mlp import MLPCritic, MLPGenerator
 
 
@@ -250,19 +248,6 @@ class StackedDCGANCritic(_Stacked):
         return _per_member_linear(feats, self.weight("head"), self.bias("head")).reshape(-1)  # (S*B,)
 
 
-def stack_modules(members: list[nn.Module]) -> nn.Module:
-    """The stacked module of S members (each member's weights and buffers copied in)."""
-    kind = type(members[0])
-    assert all(type(m) is kind for m in members), "members of one kind"
-    if kind in (MLPGenerator, MLPCritic):
-        return StackedMLP(members)
-    if kind is DCGANGenerator:
-        return StackedDCGANGenerator(members)
-    if kind is DCGANCritic:
-        return StackedDCGANCritic(members)
-    raise ConfigError(f"ensemble: no stacked form of {kind.__name__}")
-
-
 def bn_pairs(stacked: nn.Module, members: list[nn.Module]) -> list[tuple[Any, list[nn.Module]]]:
     """(stacked batch norm, the members' batch-norm modules) in order."""
     bns = getattr(stacked, "bns", [])
@@ -270,4 +255,4 @@ def bn_pairs(stacked: nn.Module, members: list[nn.Module]) -> list[tuple[Any, li
     return [(bn, [pm[i] for pm in per_member]) for i, bn in enumerate(bns)]
 
 
-__all__ = ["StackedDCGANCritic", "StackedDCGANGenerator", "StackedMLP", "bn_pairs", "stack_modules"]
+__all__ = ["StackedDCGANCritic", "StackedDCGANGenerator", "StackedMLP", "bn_pairs"]

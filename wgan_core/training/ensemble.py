@@ -50,7 +50,8 @@ from .step import Stepper
 # ----------------------------------------------------------------------------------------------
 def refusal(config: RunConfig) -> str | None:
     """Why this run cannot train in a seed ensemble, or None if it can."""
-    if get_architecture(config.arch).stack is None:
+    arch = get_architecture(config.arch)
+    if arch.stack_generator is None or arch.stack_critic is None:
         return f"arch {config.arch}: no stacked form"
     if config.channels_last and config.kind == "image":
         return "channels_last: ensembles stack the members' channels in the default format"
@@ -97,10 +98,10 @@ class Ensemble(Stepper):
         check_members([m.config for m in members])
         self._common(members)
         c = self.config
-        stack = get_architecture(c.arch).stack
-        assert stack is not None, c.arch  # check_members refused it otherwise
-        self.generator = stack([m.generator for m in members]).to(self.device)
-        self.critic = stack([m.critic for m in members]).to(self.device)
+        arch = get_architecture(c.arch)
+        assert arch.stack_generator is not None and arch.stack_critic is not None, c.arch  # check_members refused it otherwise
+        self.generator = arch.stack_generator([m.generator for m in members]).to(self.device)
+        self.critic = arch.stack_critic([m.critic for m in members]).to(self.device)
         self.call_g, self.call_d = self.generator, self.critic  # ensembles run eager (refusal)
         self.opt_g = make_optimizer(c.optimizer, self.generator.parameters(), c.lr_g, (c.beta1, c.beta2))
         self.opt_d = make_optimizer(c.optimizer, self.critic.parameters(), c.lr_d, (c.beta1, c.beta2))
