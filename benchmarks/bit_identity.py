@@ -122,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     if old.get("_setting", prints["_setting"]) != prints["_setting"]:
         print(f"not comparable: {a.against} was made under {old['_setting']}, this run under {prints['_setting']}")
         return 2
-    names = sorted(set(old) | set(prints))
+    names = sorted((set(old) | set(prints)) - {"_setting"})
     keys = {n: sorted(set(old.get(n, {})) | set(prints.get(n, {}))) for n in names}
     diff = [f"{n} {k}" for n in names for k in keys[n] if old.get(n, {}).get(k) != prints.get(n, {}).get(k)]
-    same = sum(len(v) for v in prints.values()) - len(diff)
-    print(f"{len(prints) - 1} configurations: {same - len(prints['_setting'])} fingerprints equal, {len(diff)} differ" + "".join(f"\n  differs: {d}" for d in diff))
+    same = sum(len(keys[n]) for n in names) - len(diff)
+    print(f"{len(names)} configurations: {same} fingerprints equal, {len(diff)} differ" + "".join(f"\n  differs: {d}" for d in diff))
     return 1 if diff else 0
 
 
