@@ -279,7 +279,7 @@ def regressions_and_history(out: Path, scratch: Path, commit: str, progress=prin
     regression = REGRESSIONS["fakes-with-a-graph"]
     shas = [commit_("docs 1", docs_change(1)), commit_("docs 2", docs_change(2)),
             commit_("regression", lambda t: apply(regression, t)), commit_("docs 4", docs_change(4)), commit_("docs 5", docs_change(5))]
-    slow = ("        stepper = Stepper([self])  # views of this run's modules and statistics: nothing is copied\n")
+    slow = "        stepper = Stepper([self])"  # the run-alone step in Trainer.step: the busy work goes before it
 
     def work(k: int):
         def change(tree: Path) -> None:
@@ -287,6 +287,8 @@ def regressions_and_history(out: Path, scratch: Path, commit: str, progress=prin
             text = path.read_text()
             busy = (f"        _until = __import__('time').perf_counter() + {SLOW_WORK_S}  # calibration: ~3% more work, step {k}\n"
                     "        while __import__('time').perf_counter() < _until:\n            pass\n")
+            if text.count(slow) != 1:
+                raise SystemExit(f"calibrate: {path} holds {text.count(slow)} copies of {slow.strip()!r}, need exactly 1")
             path.write_text(text.replace(slow, busy + slow, 1))
         return change
 

@@ -166,7 +166,7 @@ def measure(variant: str, s: BenchSettings) -> dict:
     critic_ms = [timed(lambda: stepper.critic_step(r, f)) for _ in range(s.iters)]
     gen_ms = [timed(lambda: stepper.generator_step(r)) for _ in range(s.iters)]  # r: as step() passes the last real batch
     # The constraint's share of a critic step: the same step with the penalty and the after-step hook switched off.
-    has_constraint = stepper.constraint.penalty is not None or stepper.constraint.after_critic_step is not None
+    has_constraint = stepper.constraint.penalises or stepper.constraint.after_critic_step is not None
     with constraint_off(stepper):
         bare_ms = [timed(lambda: stepper.critic_step(r, f)) for _ in range(s.iters)]
 
@@ -266,7 +266,7 @@ def time_ensemble(variant: str, s: BenchSettings, images, timed) -> dict[str, fl
 def constraint_off(stepper) -> Iterator[None]:
     """Within the block, the stepper's critic step runs without its constraint's penalty and after-step hook."""
     constraint = stepper.constraint
-    stepper.constraint = dataclasses.replace(constraint, penalty=None, after_critic_step=None)
+    stepper.constraint = dataclasses.replace(constraint, terms=None, after_critic_step=None)
     try:
         yield
     finally:

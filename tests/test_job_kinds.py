@@ -157,3 +157,24 @@ def test_the_built_in_kinds_and_an_unknown_one():
         job_kind(object())
     with pytest.raises(ConfigError, match="job kind: unknown 'nope'; allowed: "):
         get_job_kind("nope")
+
+
+def test_a_stepper_for_that_is_no_classmethod_is_refused():
+    """The loop asks the trainer's class for its stepper (type(t).stepper_for): an instance method would fail inside a run."""
+
+    class Old(CountTrainer):
+        def stepper_for(self, trainers):  # type: ignore[override]
+            return self
+
+    with pytest.raises(ConfigError, match=r"^trainer: Old lacks stepper_for as a classmethod of the run contract"):
+        register_job_kind("old", JobKind(CountConfig, Old, "old", lambda job: 1.0, lambda job: None))
+
+
+def test_a_report_without_the_kind_registered_warns_naming_its_experiment(tmp_path):
+    from wgan_core.report.load import load_study
+
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"experiment": "unheard", "seed": 0, "dataset": "8gaussians"}))
+    with pytest.warns(UserWarning, match="no job kind registered for experiment unheard"):
+        load_study(tmp_path)

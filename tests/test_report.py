@@ -417,3 +417,14 @@ def test_an_ensemble_members_seconds_are_its_share_of_the_ensembles_wall_time(tm
     runs = load_study(tmp_path)[0].set_index("run_id")
     assert runs.loc[rid, "run_seconds"] == pytest.approx(101.0 / 4) and runs.loc[rid, "cpu_share"] == 0.97
     assert runs.loc[alone, "run_seconds"] == 101.0 and runs.loc[alone, "ensemble_size"] == 1
+
+
+def test_an_unfinished_run_borrows_the_label_of_its_cell_on_another_data_set():
+    """A factorial cell (the wgan-gp preset with loss and constraint overridden) is labelled loss+constraint by its runs;
+    an unfinished run of it with no finished twin of the same config borrows that label, not the preset's name."""
+    from wgan_core.report.load import _labels
+
+    done = {"variant": "wgan-gp", "loss": "minimax", "constraint": "none", "dataset": "8gaussians", "steps": 10, "seed": 0}
+    other = {**done, "dataset": "25gaussians", "seed": 1}
+    plain = {**done, "loss": "wasserstein", "constraint": "gp", "seed": 2}
+    assert _labels([done, other, plain], [{"variant": "minimax+none"}, None, None]) == ["minimax+none", "minimax+none", "wgan-gp"]

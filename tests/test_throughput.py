@@ -248,7 +248,7 @@ def test_textbook_constraint_has_the_registered_parts(name):
     assert name in CONSTRAINTS, f"the textbook loop implements a constraint {name!r} that wgan_core does not register (renamed?)"
     penalty_tb, clip_tb = TEXTBOOK_CONSTRAINTS[name]
     entry = CONSTRAINTS[name]
-    assert (penalty_tb is None) == (entry.penalty is None)
+    assert (penalty_tb is None) == (not entry.penalises)
     assert clip_tb == (entry.after_critic_step is not None)
     if clip_tb:
         ours, theirs = _tiny_critic(), _tiny_critic()

@@ -371,7 +371,7 @@ def _validate(c: RunConfig) -> None:
     need(c.init in INITS, f"init: unknown {c.init!r}; allowed: auto, {', '.join(INITS)}")
     need(c.critic_norm in ("layer", "none", "batch"), f"critic_norm: unknown {c.critic_norm!r}; allowed: layer, none, batch")
     need(
-        not (c.critic_norm == "batch" and constraint.penalty is not None),
+        not (c.critic_norm == "batch" and constraint.penalises),
         "critic_norm: batch norm couples the samples of a batch, so it cannot be used with a per-sample "
         f"gradient penalty (constraint {c.constraint}); use layer or none",
     )

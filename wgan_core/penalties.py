@@ -213,19 +213,6 @@ def mean_of_terms(terms: Tensor | tuple[Tensor, ...], members: int = 0) -> Tenso
     return out
 
 
-def member_penalties(constraint: Constraint, critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness, members: int) -> Tensor:
-    """Each member's unweighted penalty for a batch of S members' B rows each (S*B, ...): what the step calls.
-
-    (S,) for a seed ensemble, () for a run alone (S = 1). The mean of each member's per-sample
-    terms; a constraint registered with a batch-mean `penalty` only (no terms) has one value
-    per batch, so it serves S = 1 alone (the ensemble refuses it: wgan_core.training.ensemble.refusal).
-    """
-    if constraint.terms is not None:
-        return mean_of_terms(constraint.terms(critic, real, fake, generator), members if members > 1 else 0)
-    assert members == 1, f"constraint {constraint.name}: a batch-mean penalty cannot be split into {members} members"
-    return constraint.penalty(critic, real, fake, generator)
-
-
 def penalty_scale(config: Any) -> float:
     """What the unweighted penalty is multiplied by in the critic loss: lambda, times k under lazy regularisation
     (a penalty on every k-th critic step only, StyleGAN2's; k = 1 computes it on every step)."""
@@ -257,14 +244,40 @@ PenaltyFn = Callable[[nn.Module, Tensor, Tensor, Randomness], Tensor]
 
 @dataclass(frozen=True)
 class Constraint:
-    """A registered Lipschitz constraint or regulariser of the critic."""
+    """A registered Lipschitz constraint or regulariser of the critic: one penalty form, `terms`, and an after-step hook.
+
+    terms(critic, real, fake, generator): per-sample terms (N,) or a tuple of such parts, whose mean
+    (`mean_of_terms`) is the penalty; per_sample False: a plug-in's batch-mean penalty () as it gave it,
+    which a seed ensemble cannot split by member (training.ensemble.refusal).
+    """
 
     name: str
-    penalty: PenaltyFn | None  # unweighted penalty added (times penalty_weight) to the critic loss, or None
+    terms: PenaltyFn | None  # the unweighted penalty's terms (times penalty_weight in the critic loss), or None: no penalty
     after_critic_step: Callable[[nn.Module, Any], None] | None  # (critic, config) after each critic update, or None
     double_backward: bool  # the penalty differentiates an input gradient: torch.compile cannot compile such a critic
     source: str
-    terms: Callable[..., Any] | None = None  # per-sample terms (N,) or a tuple of parts (penalty = mean_of_terms): lets seed ensembles train it
+    per_sample: bool = True  # terms are per sample (or a tuple of per-sample parts)
+
+    @property
+    def penalises(self) -> bool:
+        return self.terms is not None
+
+    def penalty(self, critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
+        """The unweighted penalty of one batch (N, ...): ()."""
+        return self.member_penalties(critic, real, fake, generator, 1)
+
+    def member_penalties(self, critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness, members: int) -> Tensor:
+        """Each member's unweighted penalty for a batch of S members' B rows each (S*B, ...): what the step calls.
+
+        (S,) for a seed ensemble, () for a run alone (S = 1): the mean of each member's per-sample terms.
+        A batch-mean penalty has one value per batch, so it serves S = 1 alone.
+        """
+        assert self.terms is not None, f"constraint {self.name}: no penalty"
+        out = self.terms(critic, real, fake, generator)
+        if self.per_sample:
+            return mean_of_terms(out, members if members > 1 else 0)
+        assert members == 1, f"constraint {self.name}: a batch-mean penalty cannot be split into {members} members"
+        return out
 
 
 CONSTRAINTS: dict[str, Constraint] = {}
@@ -294,12 +307,10 @@ def register_constraint(
     own batch (torch.rand(generator=...) fails on a MemberStreams; x.std() would mix members).
     Registering a name again replaces it; give runs that use a plug-in its module in RunConfig.plugins.
     """
-    if terms is not None:
-        if penalty is not None:
-            raise ConfigError(f"register_constraint: give {name!r} a penalty or its per-sample terms, not both")
-        if not callable(terms):
-            raise ConfigError(f"register_constraint: terms of {name!r} must be a callable or None")
-        penalty = _mean_of(terms)
+    if terms is not None and penalty is not None:
+        raise ConfigError(f"register_constraint: give {name!r} a penalty or its per-sample terms, not both")
+    if terms is not None and not callable(terms):
+        raise ConfigError(f"register_constraint: terms of {name!r} must be a callable or None")
     if not isinstance(name, str) or not name or "," in name:
         raise ConfigError(f"register_constraint: name must be a non-empty string without commas, got {name!r}")
     for what, fn in (("penalty", penalty), ("after_critic_step", after_critic_step)):
@@ -307,7 +318,8 @@ def register_constraint(
             raise ConfigError(f"register_constraint: {what} of {name!r} must be a callable or None")
     if not isinstance(source, str) or not source:
         raise ConfigError(f"register_constraint: source of {name!r}: say where it comes from (a paper, or 'this project')")
-    entry = Constraint(name, penalty, after_critic_step, penalty is not None if double_backward is None else bool(double_backward), source, terms)
+    form = terms if terms is not None else penalty  # the one form: a batch-mean penalty is terms that are not per sample
+    entry = Constraint(name, form, after_critic_step, form is not None if double_backward is None else bool(double_backward), source, terms is not None)
     CONSTRAINTS[name] = entry
     return entry
 
@@ -335,13 +347,13 @@ def get_constraint(name: str) -> Constraint:
 def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """The unweighted value of the named registered penalty (0 for a constraint without one). real, fake: (N, ...)."""
     entry = get_constraint(name)
-    if entry.penalty is None:
+    if not entry.penalises:
         return real.new_zeros(())
     return entry.penalty(critic, real, fake, generator)
 
 
 __all__ = [
     "CONSTRAINTS", "Constraint", "MemberStreams", "Randomness", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty",
-    "input_grad_norms", "input_grad_sq_norms", "interpolate", "mean_of_terms", "member_penalties", "penalty_scale", "penalty", "penalty_from_norms",
+    "input_grad_norms", "input_grad_sq_norms", "interpolate", "mean_of_terms", "penalty_scale", "penalty", "penalty_from_norms",
     "register_constraint", "uniform",
 ]  # fmt: skip

@@ -38,7 +38,7 @@ from ..data import sample_toy
 from ..data.registry import names as dataset_names
 from ..fileio import write_rows
 from ..metrics.registry import Metric
-from ..penalties import CONSTRAINTS, get_constraint, member_penalties, penalty_scale
+from ..penalties import CONSTRAINTS, get_constraint, penalty_scale
 from ..report.plots import plt, save_figure  # pyplot under the report's backend
 from ..report.sections import RunTable
 from ..report.tables import write_csv
@@ -216,8 +216,8 @@ class DepthTrainer:
         real, fake = self.batch(c.batch_size, self.data_gen)
         scores = self.critic(torch.cat([fake, real])).squeeze(-1)  # (2B,)
         loss = scores[: c.batch_size].mean() - scores[c.batch_size :].mean()
-        if self.constraint.penalty is not None:  # the GAN step's penalty call and weight (S = 1; eps from eps_gen)
-            loss = loss + penalty_scale(c) * member_penalties(self.constraint, self.critic, real, fake, self.eps_gen, 1)
+        if self.constraint.penalises:  # the GAN step's penalty call and weight (S = 1; eps from eps_gen)
+            loss = loss + penalty_scale(c) * self.constraint.member_penalties(self.critic, real, fake, self.eps_gen, 1)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import ConfigError
 from ..metrics.registry import Metric, register_metric
-from ..report.sections import RunTable, register_run_table
+from ..report.sections import RunTable, declare_experiment, register_run_table
 from ..training.protocol import check_contract
 
 
@@ -46,6 +46,7 @@ def register_job_kind(name: str, kind: JobKind) -> JobKind:
         register_metric(metric)
     for table_name, table in kind.run_tables.items():
         register_run_table(table_name, table)
+    declare_experiment(kind.experiment)
     JOB_KINDS[name] = kind
     return kind
 

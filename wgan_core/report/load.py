@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import pandas as pd
 from ..errors import ConfigError
 from ..metrics.registry import METRICS, threshold
 from ..rundir.names import PANEL_FILE, PUBLISHED_KEY, data_kind, missing
-from .sections import RUN_TABLES
+from .sections import EXPERIMENTS, RUN_TABLES
 
 THRESHOLD_SHARE = 0.10  # steps to reach within 10% of the run's own final value
 # Config fields that never make a cell: they identify the run, the data set, or the label itself.
@@ -42,11 +43,15 @@ def _kind(cfg: dict[str, Any]) -> str:
 
 
 NOT_LABEL = ("seed", "device", "data_dir", "plugins", "tensorboard")  # config fields no job kind's label depends on
+NARROW = ("experiment", "variant", "loss", "constraint")  # what a GAN run's label is a function of (RunConfig.label)
 
 
-def _label_key(cfg: dict[str, Any]) -> tuple:
-    """Runs that agree on every config field but these carry one label, whatever their job kind's label is a function of."""
-    return tuple(sorted((k, repr(v)) for k, v in cfg.items() if k not in NOT_LABEL))
+def _label_keys(cfg: dict[str, Any]) -> tuple[tuple, ...]:
+    """Keys an unfinished run borrows a finished run's label by, most exact first: every config field but NOT_LABEL
+    (whatever a job kind's label is a function of), then NARROW plus the constraint's settings, then NARROW alone."""
+    full = tuple(sorted((k, repr(v)) for k, v in cfg.items() if k not in NOT_LABEL))
+    narrow = tuple(repr(cfg.get(k, "")) for k in NARROW)
+    return full, narrow + (repr(cfg.get("clip_value")), repr(cfg.get("penalty_weight"))), narrow
 
 
 def _labels(configs: list[dict[str, Any]], finals: list[dict[str, Any] | None]) -> list[str]:
@@ -55,13 +60,18 @@ def _labels(configs: list[dict[str, Any]], finals: list[dict[str, Any] | None]) 
     An unfinished run with no finished sibling falls back to its preset name (`variant`) or
     constraint: the report does not import the job kinds' label rules, which need torch.
     """
-    known = {_label_key(c): f["variant"] for c, f in zip(configs, finals) if f and f.get("variant")}
+    known: dict[tuple, str] = {}
+    for c, f in zip(configs, finals):
+        if f and f.get("variant"):
+            for key in _label_keys(c):
+                known.setdefault(key, str(f["variant"]))
     out = []
     for c, f in zip(configs, finals):
         if f and f.get("variant"):
             out.append(str(f["variant"]))
         else:
-            out.append(str(known.get(_label_key(c), c.get("variant") or c.get("constraint", "?"))))
+            borrowed = next((known[k] for k in _label_keys(c) if k in known), None)
+            out.append(borrowed or str(c.get("variant") or c.get("constraint", "?")))
     return out
 
 
@@ -150,6 +160,10 @@ def load_study(root: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, 
                 t = pd.read_csv(d / table.file)
                 t.insert(0, "run_id", d.name)
                 table_frames[name].append(t)
+    unknown = sorted({str(c["experiment"]) for c in configs if c.get("experiment", "") not in EXPERIMENTS})
+    if unknown:
+        warnings.warn(f"report: no job kind registered for experiment {', '.join(unknown)}: its metrics' metadata and run tables are "
+                      "left out (import wgan_core.kinds, or its plug-in, first; `python -m wgan_core report` does)", stacklevel=2)  # fmt: skip
     if not run_rows:
         if (root / "report" / RUNS_CSV).exists():
             return load_committed(root, info)

@@ -3,8 +3,9 @@
 The report reads every run directory alike (config.json, metrics.csv, final.json). A job kind whose
 runs also write a long-format CSV of their own registers it here, with the figure drawn from all runs'
 rows; the report then loads and draws it without naming the kind. The built-in kinds register theirs
-in wgan_core/kinds (imported by the study and the `report` command before a report is written); a
-report written without them imported leaves such files unread.
+in wgan_core/kinds (imported by the study and the `report` command before a report is written). A
+report written without them imported (`write_report` called alone, torch-free) has neither their
+files nor their metrics' metadata: `load_study` warns, naming the experiments it cannot show.
 """
 
 from __future__ import annotations
@@ -33,6 +34,12 @@ class RunTable:
 
 
 RUN_TABLES: dict[str, RunTable] = {}
+EXPERIMENTS: set[str] = {""}  # the config.json `experiment` values of the registered job kinds ('' a GAN run's)
+
+
+def declare_experiment(experiment: str) -> None:
+    """A job kind's registration says the report knows its runs (their metrics and run tables are registered)."""
+    EXPERIMENTS.add(experiment)
 
 
 def register_run_table(name: str, table: RunTable) -> RunTable:
@@ -52,4 +59,4 @@ def run_table_names() -> tuple[str, ...]:
     return tuple(RUN_TABLES)
 
 
-__all__ = ["RUN_TABLES", "RunTable", "get_run_table", "register_run_table", "run_table_names"]
+__all__ = ["EXPERIMENTS", "RUN_TABLES", "RunTable", "declare_experiment", "get_run_table", "register_run_table", "run_table_names"]

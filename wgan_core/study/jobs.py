@@ -27,7 +27,7 @@ from .presets import Job
 
 
 def job_cost(job: Job) -> float:
-    """Relative cost, for the ETA and for starting the longest jobs first: the job kind's (study.kinds)."""
+    """Relative cost, for the ETA and for starting the longest jobs first: the job kind's (wgan_core.kinds)."""
     return job_kind(job).cost(job)
 
 

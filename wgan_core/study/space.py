@@ -62,7 +62,7 @@ def applies(p: Param, config: RunConfig) -> bool:
     if p.name == "beta1":
         return config.optimizer == "adam"
     if p.name == "penalty_weight":
-        return get_constraint(config.constraint).penalty is not None
+        return get_constraint(config.constraint).penalises
     if p.name == "clip_value":
         return get_constraint(config.constraint).after_critic_step is not None
     return True

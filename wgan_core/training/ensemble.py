@@ -58,7 +58,7 @@ def refusal(config: RunConfig) -> str | None:
     if config.compile:
         return "compile: ensembles run eager"
     con = get_constraint(config.constraint)
-    if con.penalty is not None and con.terms is None:
+    if con.penalises and not con.per_sample:
         return f"constraint {config.constraint}: registered with a batch-mean penalty; register per-sample terms to train it in ensembles"
     return None
 

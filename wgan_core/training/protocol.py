@@ -6,7 +6,7 @@ registration calls: a trainer lacking a member is refused there, with one line n
 not deep inside a run.
 
     stepper_for(trainers) -> Stepping   the trainers at one step, stepped as one (S = 1 alone)
-    Stepping.step()                     one loop step; returns the step's statistics (the runs own them)
+    Stepping.step()                     one loop step (a GAN stepper returns the step's statistics; the runs own them)
     Stepping.write_back()               the runs get what stepping as one holds (stacked weights, the step count)
     evaluate() -> row                   one row of metrics.csv
     diverged_at() -> step | None        the first step whose statistics were not finite
@@ -16,6 +16,7 @@ not deep inside a run.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -97,8 +98,13 @@ def _declared(cls: type, name: str) -> bool:
 
 
 def check_contract(trainer: type, protocol: type = RunContract) -> None:
-    """Refuse a trainer class that lacks a member of the run contract: one line naming them (ConfigError)."""
+    """Refuse a trainer class that lacks a member of the run contract: one line naming them (ConfigError).
+
+    The loop asks the class, not an instance, for its stepper: `stepper_for` must be a classmethod.
+    """
     lack = [n for n in members_of(protocol) if not _declared(trainer, n)]
+    if protocol is RunContract and "stepper_for" not in lack and not isinstance(inspect.getattr_static(trainer, "stepper_for"), classmethod):
+        lack.append("stepper_for as a classmethod")
     if lack:
         raise ConfigError(f"trainer: {trainer.__name__} lacks {', '.join(lack)} of the run contract (wgan_core.training.protocol.{protocol.__name__})")
 

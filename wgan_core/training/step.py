@@ -14,7 +14,7 @@ One iteration = n_critic critic updates, then one generator update:
 
   critic step i (rows [i*n, (i+1)*n) of the iteration's draws, n = S*B, member-major):
     loss_s = loss.critic(D(x)_s, D(G(z))_s) + penalty_weight * penalty_every * penalty_s
-    penalty_s = the mean of member s's per-sample penalty terms (penalties.member_penalties),
+    penalty_s = the mean of member s's per-sample penalty terms (penalties.Constraint.member_penalties),
     only on lazy-regularisation steps; then constraint.after_critic_step (weight clipping)
   generator step: loss_s = loss.generator(D(G(z'))_s [, D(x)_s]) on a fresh latent batch.
 
@@ -36,7 +36,7 @@ import contextlib
 import torch
 from torch import Tensor
 
-from ..penalties import member_penalties, penalty_scale
+from ..penalties import penalty_scale
 from .protocol import Member
 from .stats import STAT_NAMES, RunningStats
 
@@ -194,8 +194,8 @@ class Stepper:
             else:
                 s_real, s_fake = ax.scores(D(real)), ax.scores(D(fake))  # (S, B): fp32 losses under bf16 autocast
             loss = ax.each(self.loss.critic, s_real, s_fake)  # (S,)
-            if self.constraint.penalty is not None and with_penalty:
-                penalty = member_penalties(self.constraint, D, real, fake, self.eps, S)  # (S,) unweighted, each member's own
+            if self.constraint.penalises and with_penalty:
+                penalty = self.constraint.member_penalties(D, real, fake, self.eps, S)  # (S,) unweighted, each member's own
                 loss = loss + penalty_scale(c) * penalty
         self.opt_d.zero_grad(set_to_none=True)
         ax.total(loss).backward()  # members share no weights: each gets its own loss's gradient
