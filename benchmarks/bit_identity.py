@@ -9,7 +9,11 @@ depth experiment's critic-only run.
     python benchmarks/bit_identity.py --out /tmp/before.json            # on the old commit
     python benchmarks/bit_identity.py --out /tmp/after.json --against /tmp/before.json
 
-Exit 1 when a fingerprint differs (each one named), 0 when all agree. Run both under the same torch
+Besides the 7 steps' state and evaluation row, the end of a run (`finish_run`: final.json's metrics,
+the toy panel, the critic weight histogram) is fingerprinted for three configurations.
+
+Exit 1 when a fingerprint differs (each one named), 0 when all agree, 2 when the two files were
+made under different settings. Run both under the same torch
 and the same CPU set: the number of torch threads changes the order of convolution and batch-norm
 reductions (pinned to one core with taskset, the DCGAN and PacGAN fingerprints differ from two cores').
 """
@@ -21,6 +25,7 @@ import hashlib
 import json
 import math
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +41,7 @@ STEPS = 7
 TOY = dict(steps=STEPS, width=32, batch_size=32, eval_every=STEPS, eval_samples=256, device="cpu")
 RUNS: dict[str, RunConfig] = {
     **{f"toy {v}": RunConfig.preset(v, **TOY) for v in ("wgan-gp", "wgan-lp", "wgan-clip", "gan", "r3gan", "dragan")},
+    "toy nsgan-r1 lazy": RunConfig.preset("nsgan-r1", penalty_every=2, **TOY),  # lazy regularisation: a penalty on every 2nd critic step
     "pacgan grid": RunConfig.preset("nsgan", "2d-grid", arch="pacgan", **TOY),
     "dcgan fashion": RunConfig.preset(
         "wgan-gp", "fashion-mnist", steps=STEPS, width=8, batch_size=16, n_critic=2, data_limit=256,
@@ -43,6 +49,7 @@ RUNS: dict[str, RunConfig] = {
     ),
 }  # fmt: skip
 ENSEMBLES = {"ensemble toy wgan-gp": [RUNS["toy wgan-gp"].replace(seed=s) for s in (0, 1)]}
+FINISHED = ("toy wgan-gp", "pacgan grid", "dcgan fashion")  # also fingerprint the end of the run
 
 
 def digest(obj: Any) -> str:
@@ -70,10 +77,15 @@ def digest(obj: Any) -> str:
     return h.hexdigest()[:16]
 
 
-def trainer_prints(t: Any) -> dict[str, str]:
+def trainer_prints(t: Any, finish: bool = False) -> dict[str, str]:
     state = t.state_dict()
     out = {k: digest(state[k]) for k in ("generator", "critic", "opt_g", "opt_d", "rng") if k in state}
-    out["evaluation"] = digest(t.evaluate())  # the statistics' means and every metric of the row
+    row = t.evaluate()
+    out["evaluation"] = digest(row)  # the statistics' means and every metric of the row
+    if finish:
+        with tempfile.TemporaryDirectory() as d:
+            out["final metrics"] = digest(t.finish_run(Path(d), [row], None))
+            out["run files"] = digest({p.name: p.read_bytes() for p in sorted(Path(d).iterdir()) if p.suffix in (".csv", ".npz")})
     return out
 
 
@@ -94,7 +106,7 @@ def fingerprints() -> dict[str, dict[str, str]]:
         t = Trainer(config)
         for _ in range(STEPS):
             t.step()
-        out[name] = trainer_prints(t)
+        out[name] = trainer_prints(t, finish=name in FINISHED)
     for name, configs in ENSEMBLES.items():
         members = [Trainer(c) for c in configs]
         ens = Ensemble(members)

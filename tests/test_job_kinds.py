@@ -178,3 +178,10 @@ def test_a_report_without_the_kind_registered_warns_naming_its_experiment(tmp_pa
     (run / "config.json").write_text(json.dumps({"experiment": "unheard", "seed": 0, "dataset": "8gaussians"}))
     with pytest.warns(UserWarning, match="no job kind registered for experiment unheard"):
         load_study(tmp_path)
+
+
+def test_a_second_name_for_a_registered_config_class_or_experiment_is_refused(count_kind):
+    """job_kind(job) finds a kind by its config class and job_from_dict by its experiment: each names one kind."""
+    with pytest.raises(ConfigError, match=r"^job kind 'count-again': its config class or experiment 'count' is job kind 'count''s"):
+        register_job_kind("count-again", JobKind(CountConfig, CountTrainer, "count", lambda job: 1.0, lambda job: None))
+    assert "count-again" not in JOB_KINDS and register_job_kind("count", count_kind) is count_kind  # the same name replaces

@@ -42,6 +42,11 @@ def register_job_kind(name: str, kind: JobKind) -> JobKind:
     the kind's metrics and run tables.
     """
     check_contract(kind.trainer)
+    for other_name, other in JOB_KINDS.items():
+        if other_name != name and (other.config is kind.config or other.experiment == kind.experiment):
+            raise ConfigError(
+                f"job kind {name!r}: its config class or experiment {kind.experiment!r} is job kind {other_name!r}'s; register that name to replace it"
+            )
     for metric in kind.metrics:
         register_metric(metric)
     for table_name, table in kind.run_tables.items():

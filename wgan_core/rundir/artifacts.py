@@ -86,12 +86,16 @@ def toy_panel(config: RunConfig, generator: nn.Module, critic: nn.Module, device
     return {"fake": fake.numpy(), "real": real[:PANEL_SAMPLES].numpy(), "grid": xs.numpy(), "values": values.numpy()}
 
 
-def toy_artifacts(out: Path, config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device, last: dict[str, Any]) -> dict[str, Any]:
-    """A finished toy run's panel.npz, and on data with modes the published 2,500-sample mode statistics (for final.json)."""
+def toy_artifacts(
+    out: Path, config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device, last: dict[str, Any]
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A finished toy run's panel, written to panel.npz, and on data with modes the published 2,500-sample mode
+    statistics: (panel, metrics for final.json)."""
+    panel = toy_panel(config, generator, critic, device)
     buf = io.BytesIO()
-    np.savez(buf, **toy_panel(config, generator, critic, device))
+    np.savez(buf, **panel)
     atomic_write_bytes(Path(out) / PANEL_FILE, buf.getvalue())
-    return published_mode_stats(config, generator, device, last) if has_modes(config.dataset) else {}
+    return panel, (published_mode_stats(config, generator, device, last) if has_modes(config.dataset) else {})
 
 
 WEIGHT_BINS = 81  # odd, so one bin is centred on 0
@@ -118,16 +122,14 @@ def weight_histogram(weights: Tensor) -> tuple[list[dict[str, float]], float]:
 
 
 def write_artifacts(
-    out: Path, config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device, last: dict[str, Any], step: int
+    out: Path, config: RunConfig, generator: nn.Module, critic: nn.Module, device: torch.device, step: int, panel: dict[str, np.ndarray] | None = None
 ) -> dict[str, Any]:
-    """Write a finished run's critic weight histogram and samples.png into `out` (drawn from panel.npz where the run's
-    evaluator wrote one); returns the metrics to add to final.json's 'metrics'."""
-    from .panel import read_panel
+    """Write a finished run's critic weight histogram and samples.png into `out` (drawn from `panel` where the run's
+    evaluator made one: toy_artifacts); returns the metrics to add to final.json's 'metrics'."""
     from .samples import save_samples
 
     out = Path(out)
     extra: dict[str, Any] = {}
-    panel = read_panel(out / PANEL_FILE) if (out / PANEL_FILE).exists() else None
     rows, at_max = weight_histogram(critic_weights(critic))
     write_rows(out / WEIGHTS_FILE, rows)
     extra["critic_weights_at_max"] = at_max
@@ -150,8 +152,8 @@ def complete_run(run_dir: Path) -> bool:
     g.load_state_dict(state["generator"])
     d.load_state_dict(state["critic"])
     cpu, last = torch.device("cpu"), final.get("metrics", {})
-    extra = toy_artifacts(run_dir, config, g, d, cpu, last)  # missing() names toy runs only
-    extra.update(write_artifacts(run_dir, config, g, d, cpu, last, int(final.get("steps") or 0)))
+    panel, extra = toy_artifacts(run_dir, config, g, d, cpu, last)  # missing() names toy runs only
+    extra.update(write_artifacts(run_dir, config, g, d, cpu, int(final.get("steps") or 0), panel))
     final.setdefault("metrics", {}).update(extra)
     write_json(run_dir / "final.json", final)
     return True

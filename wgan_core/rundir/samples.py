@@ -29,14 +29,18 @@ def image_grid(images: torch.Tensor, nrow: int = 8) -> torch.Tensor:
 
 
 def save_samples(config: RunConfig, sample: Callable[[torch.Tensor], torch.Tensor], panel: dict[str, np.ndarray] | None, path: Path, step: int) -> None:
-    """samples.png: a toy run's panel (wgan_core.rundir.artifacts.toy_panel), or G's 8 x 8 grid on the first evaluation latents."""
+    """samples.png: a toy run's panel (wgan_core.rundir.artifacts.toy_panel), or G's 8 x 8 grid on the first evaluation latents
+    (points without a panel: their scatter)."""
     title = f"{config.label} on {config.dataset}, step {step}"
     if panel is not None:
         fig, ax = plt.subplots(figsize=(5, 5))
         draw_toy_panel(ax, panel, title)
         ax.legend(loc="upper right", fontsize=7, markerscale=4)
-    else:
-        fake = sample(eval_batch(config)[1]["z"][:GRID_IMAGES])  # (64, C, H, W) in [-1, 1]
+    elif (fake := sample(eval_batch(config)[1]["z"][:GRID_IMAGES])).dim() != 4:  # points without a panel: a plain scatter
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.scatter(fake[:, 0].numpy(), fake[:, 1].numpy(), s=4)
+        ax.set_title(title, fontsize=9)
+    else:  # (64, C, H, W) in [-1, 1]
         grid = image_grid(fake)
         fig, ax = plt.subplots(figsize=(6, 6))
         ax.imshow(grid.squeeze(-1).numpy() if grid.shape[-1] == 1 else grid.numpy(), cmap="gray")

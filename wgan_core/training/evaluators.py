@@ -54,6 +54,7 @@ class Finished:
     device: torch.device
     out: Path
     last: dict[str, Any]  # the last evaluation's row, and what the evaluators before this one added
+    files: dict[str, Any]  # what an evaluator leaves for the run's own files ("panel": the toy panel samples.png draws)
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def _toy_row(s: Sampled) -> dict[str, Any]:
 
 
 def _toy_end(f: Finished) -> dict[str, Any]:
-    return toy_artifacts(f.out, f.config, f.generator, f.critic, f.device, f.last)
+    f.files["panel"], metrics = toy_artifacts(f.out, f.config, f.generator, f.critic, f.device, f.last)
+    return metrics
 
 
 # ----------------------------------------------------------------------------------------------

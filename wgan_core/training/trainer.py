@@ -203,11 +203,12 @@ class Trainer:
         metrics = dict(rows[-1]) if rows else {}
         if diverged is not None:
             return metrics
+        files: dict[str, Any] = {}  # what the evaluators leave for the run's files (the toy panel)
         for evaluator in evaluators_for(c):
             if evaluator.at_end is not None:
-                metrics.update(evaluator.at_end(Finished(c, self.sample, self.generator, self.critic, self.device, out, metrics)))
+                metrics.update(evaluator.at_end(Finished(c, self.sample, self.generator, self.critic, self.device, out, metrics, files)))
         # Everything the report shows is computed here, once: it then reads files only (no model, no torch).
-        metrics.update(write_artifacts(out, c, self.generator, self.critic, self.device, metrics, self.step_count))
+        metrics.update(write_artifacts(out, c, self.generator, self.critic, self.device, self.step_count, files.get("panel")))
         atomic_torch_save({"generator": self.generator.state_dict(), "critic": self.critic.state_dict()}, out / "model.pt")
         return metrics
 
