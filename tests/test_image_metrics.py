@@ -321,7 +321,7 @@ def test_bad_images_are_config_errors(images, message):
     [
         ("nope", "classifier", "dataset: unknown 'nope'"),
         ("8gaussians", "classifier", "not an image data set"),
-        ("fashion-mnist", "vgg16", "extractor: unknown"),
+        ("fashion-mnist", "nope", "feature space: unknown 'nope'; allowed"),
     ],
 )
 def test_bad_dataset_or_extractor_is_a_config_error(dataset, extractor, message):

@@ -76,7 +76,19 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
     def _cmd_metrics(args: argparse.Namespace) -> int:
         from .metrics.classifier import load_split
         from .metrics.image import image_metrics, load_samples, reference_split
+        from .metrics.spaces import describe_feature_spaces, get_feature_space, space_extractor
 
+        if args.list_feature_spaces:
+            print(describe_feature_spaces())
+            return 0
+        if not args.dataset or not (args.samples or args.generator or args.run):
+            raise ConfigError("metrics: give --dataset and one of --samples, --generator, --run (or --list-feature-spaces)")
+        if args.feature_space and args.extractor and args.feature_space != args.extractor:
+            raise ConfigError(f"feature space: --extractor {args.extractor} and --feature-space {args.feature_space} differ; give one")
+        space = args.feature_space or args.extractor or "classifier"
+        weights = args.feature_weights or args.inception_weights
+        if get_feature_space(space).needs or weights:  # unknown space, missing or unloadable weights: one line before any sample is read
+            space_extractor(space, args.dataset, data_dir=args.data_dir, download=args.download, weights=weights)
         channels = load_split(args.dataset, reference_split(args.dataset), args.data_dir, args.download)[0].shape[1]
         if args.samples:
             fake = load_samples(args.samples, channels)
@@ -91,9 +103,9 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
                 generator, z_dim = load_generator(args.generator), args.z_dim
             fake = generate(generator, z_dim, args.num_samples, seed=args.seed)
         m = image_metrics(
-            fake, args.dataset, extractor=args.extractor, split=args.split or reference_split(args.dataset), n=args.n, n_real=args.n_real,
+            fake, args.dataset, extractor=space, split=args.split or reference_split(args.dataset), n=args.n, n_real=args.n_real,
             prc=not args.no_prc, kid_subset_size=args.kid_subset_size, data_dir=args.data_dir, download=args.download,
-            inception_weights=args.inception_weights, device=args.device,
+            inception_weights=weights, device=args.device,
         )  # fmt: skip
         from .metrics.image import image_mode_metrics
 
@@ -125,22 +137,25 @@ def _add_metrics_commands(sub: argparse._SubParsersAction) -> None:
             write_json(Path(args.report), report)
         return 0
 
-    def _data_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--dataset", required=True, help="fashion-mnist | mnist | cifar10 | folder:PATH")
+    def _data_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+        p.add_argument("--dataset", required=required, help="fashion-mnist | mnist | cifar10 | stacked-mnist | folder:PATH")
         p.add_argument("--data-dir", default="", help="data root ('' = $WGAN_DATA_DIR or the Debian location)")
         p.add_argument("--download", action="store_true", help="allow downloads (torchvision data, Inception weights)")
 
     m = sub.add_parser("metrics", help="FID, KID, precision/recall and class_kl of generated images against a data set split")
-    _data_args(m)
-    src = m.add_mutually_exclusive_group(required=True)
+    _data_args(m, required=False)  # --list-feature-spaces needs none; _cmd_metrics asks for it otherwise
+    src = m.add_mutually_exclusive_group()
     src.add_argument("--samples", help="an .npy or .pt file of images (uint8, or float in [-1, 1]) or a folder of images")
     src.add_argument("--generator", help="a generator trained elsewhere: TorchScript (.pt, as torch-fidelity takes) or torch.export (.pt2)")
     src.add_argument("--run", help="a finished run directory of this suite (its config.json and model.pt)")
     m.add_argument("--z-dim", type=int, help="--generator: its latent size (z ~ N(0, I), shape (N, z_dim))")
     m.add_argument("--num-samples", type=int, default=10000, help="--generator / --run: how many samples to draw (default 10,000)")
     m.add_argument("--seed", type=int, default=0, help="--generator / --run: seed of the latents (default 0)")
-    m.add_argument("--extractor", default="classifier", choices=["classifier", "inception"], help="feature network (default: classifier, offline)")
+    m.add_argument("--extractor", choices=["classifier", "inception"], help="feature network (default: classifier, offline); --feature-space takes any")
+    m.add_argument("--feature-space", metavar="NAME", help="the feature space of FID/KID/precision/recall (default classifier; see --list-feature-spaces)")
+    m.add_argument("--list-feature-spaces", action="store_true", help="print every feature space with its source and what it needs, and exit")
     m.add_argument("--inception-weights", help="torch-fidelity inception-v3-compat weights file (or set WGAN_INCEPTION_WEIGHTS)")
+    m.add_argument("--feature-weights", metavar="PATH", help="the weights file of a feature space that needs one (vgg16; inception also takes it)")
     m.add_argument("--split", choices=["train", "test"], help="real split to compare with (default: test)")
     m.add_argument("--n", type=int, help="use the first N samples (default: all)")
     m.add_argument("--n-real", type=int, help="use the first N real images of the split (default: all)")

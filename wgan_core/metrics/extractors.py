@@ -45,14 +45,19 @@ def as_uint8(images: Tensor | np.ndarray, what: str = "fake") -> Tensor:
 
 @dataclass(frozen=True)
 class Extractor:
-    """A resolved feature network, ready for torch-fidelity."""
+    """A resolved feature network (a feature space of metrics/spaces.py for one data set), ready for torch-fidelity."""
 
-    kind: str  # classifier | inception
+    kind: str  # classifier | inception | pixels | random-cnn | torch-fidelity (a network of torch-fidelity's, user's weights)
     name: str  # torch-fidelity's registered name; the `extractor` column of every result
-    weights: Path  # handed to torch-fidelity as feature_extractor_weights_path
+    weights: Path | None  # handed to torch-fidelity as feature_extractor_weights_path (None: a space without weights, pixels)
     tag: str  # identity of the weights, part of the reference cache names
     rgb: bool  # the network takes 3-channel images
     batch_size: int
+
+    @property
+    def name_tells_weights(self) -> bool:
+        """Whether the registered name tells weights apart (else cache names add `tag`): not so for torch-fidelity's own networks."""
+        return self.kind not in ("inception", "torch-fidelity")
 
 
 __all__ = ["Extractor", "as_uint8"]

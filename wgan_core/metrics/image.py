@@ -2,11 +2,12 @@
 
 Every metric is computed by torch-fidelity (`torch_fidelity.calculate_metrics`
 with Dataset inputs and `feature_extractor=...`): no Frechet code lives here.
-Two feature networks (`EXTRACTORS`):
+The feature network is a registered feature space (metrics/spaces.py, `feature_space_names()`), chiefly:
   * classifier -- the suite's small CNN trained on the data set (metrics/classifier.py);
     offline, the default for Fashion-MNIST, MNIST and other small labelled sets;
   * inception  -- torch-fidelity's `inception-v3-compat`, with weights found by
-    metrics/inception.py (never a hang or a download without permission).
+    metrics/inception.py (never a hang or a download without permission);
+  and pixels, random-cnn, digits, vgg16, to check that a ranking does not hang on one space.
 Every result names its feature network (`extractor`), since FIDs of different
 networks are not comparable, and its sample sizes (`n`/`n_fake`, `n_real`),
 since FID is biased by the sample size (Binkowski et al. 2018).
@@ -41,12 +42,12 @@ from torch.utils.data import Dataset
 from ..config import ConfigError, RunConfig
 from ..data import get_dataset, image_files, read_image
 from ..seeds import subseed
-from . import inception
-from .classifier import ClassifierSettings, _slug, cache_dir, get_classifier, load_net, load_split, predict
+from .classifier import ClassifierSettings, _slug, cache_dir, load_net, load_split, predict
 from .extractors import Extractor, as_uint8
 from .modes import FEATURES, MODE_METRICS
+from .spaces import get_feature_space, space_extractor
 
-EXTRACTORS = ("classifier", "inception")
+EXTRACTORS = ("classifier", "inception")  # the feature spaces a training run may name (RunConfig.extractor); `metrics` takes any space
 KID_SUBSET_SIZE = 1000  # torch-fidelity's default and the KID paper's
 PRC_NEIGHBORHOOD = 3  # k of the k-NN balls of precision/recall (Kynkaanniemi et al. 2019)
 METRIC_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "class_kl")
@@ -81,16 +82,11 @@ def resolve_extractor(
     inception_weights: str | Path | None = None,
     classifier: ClassifierSettings | None = None,
 ) -> Extractor:
-    """The feature network `kind` for `dataset`: trains the classifier on first use; ConfigError when Inception has no weights."""
-    if kind == "classifier" and dataset in FEATURES:
-        return FEATURES[dataset](data_dir)  # the data set's own features (Stacked MNIST: the digit classifier per channel)
-    if kind == "classifier":
-        info = get_classifier(dataset, data_dir, download, classifier)
-        return Extractor("classifier", info.name, info.path, info.meta["weights"], False, 500)
-    if kind == "inception":
-        path = inception.resolve_weights(inception_weights, download)
-        return Extractor("inception", inception.NAME, path, inception.weights_tag(path), True, 32)
-    raise ConfigError(f"extractor: unknown {kind!r}; allowed: {', '.join(EXTRACTORS)}")
+    """The feature space `kind` (metrics/spaces.py) for `dataset`: trains the classifier on first use; ConfigError when weights are missing.
+
+    inception_weights: the weights file of a space that needs one (inception, vgg16).
+    """
+    return space_extractor(kind, dataset, data_dir=data_dir, download=download, weights=inception_weights, classifier=classifier)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,7 +129,7 @@ def fidelity(
             input2=ImageSet(real, extractor.rgb),
             fid=True,
             feature_extractor=extractor.name,
-            feature_extractor_weights_path=str(extractor.weights),
+            feature_extractor_weights_path=None if extractor.weights is None else str(extractor.weights),
             batch_size=extractor.batch_size,
             cuda=cuda,
             cache_root=str(cache_dir() / "fidelity"),
@@ -194,14 +190,14 @@ def image_metrics(
 ) -> dict[str, Any]:
     """FID, KID (+ std), precision, recall and class_kl of `fake` against a data set split, with `extractor` and sizes.
 
+    extractor: a feature space's name (metrics/spaces.py: classifier, inception, pixels, random-cnn, digits, vgg16).
     fake: uint8 (N, C, H, W) or float in [-1, 1]; the first `n` are used (None = all).
     Real: the split's first `n_real` images (None = all), at the fakes' resolution.
     prc / class_kl: skip precision/recall or the class histogram (set to NaN) when False.
     class_kl needs class labels and the suite's classifier (trained on first use), also
     when the FID features come from Inception.
     """
-    if extractor not in EXTRACTORS:
-        raise ConfigError(f"extractor: unknown {extractor!r}; allowed: {', '.join(EXTRACTORS)}")
+    get_feature_space(extractor)  # an unknown space: one line naming the allowed ones, before any data is read
     fake = as_uint8(fake)
     if n is not None:
         if not 0 < n <= len(fake):
@@ -211,7 +207,7 @@ def image_metrics(
     if fake.shape[1] != real.shape[1]:
         raise ConfigError(f"fake: {fake.shape[1]}-channel images, but {dataset} has {real.shape[1]} channel(s)")
     ext = resolve_extractor(extractor, dataset, data_dir=data_dir, download=download, inception_weights=inception_weights, classifier=classifier)
-    if ext.kind == "inception":
+    if not ext.name_tells_weights:
         cache_name = f"{cache_name}-w{ext.tag}"  # the registered name does not tell weights apart
     res = fidelity(fake, real, ext, real_cache_name=cache_name, kid=True, prc=prc, kid_subset_size=kid_subset_size, device=device)
     if not prc:
