@@ -1,0 +1,85 @@
+"""benchmarks/conformance.py on small synthetic cases: strength 0 is the undegraded draw, each degradation does what its
+strength says (classes removed, distinct images left), blur and noise worsen the pixel-space FID rung by rung, and a
+strength out of range is one line with exit 2."""
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import conformance  # noqa: E402
+from conformance import DEGRADATIONS, check_strength, degrade, ladder, score_sets  # noqa: E402
+
+from wgan_core.config import ConfigError  # noqa: E402
+
+
+def _pool(n: int = 400, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Smooth synthetic images uint8 (n, 1, 28, 28) (random 7x7 patterns upsampled) and labels 0..9 in turn."""
+    g = torch.Generator().manual_seed(seed)
+    low = torch.rand(n, 1, 7, 7, generator=g)
+    x = torch.nn.functional.interpolate(low, size=(28, 28), mode="bilinear", align_corners=False)
+    return (x * 255).round().to(torch.uint8), torch.arange(n) % 10
+
+
+@pytest.mark.parametrize("name", list(DEGRADATIONS))
+def test_strength_zero_is_the_undegraded_draw(name):
+    pool, labels = _pool()
+    base = conformance._draw(pool, labels, 100, conformance.SEED)
+    assert torch.equal(degrade(pool, labels, name, 0, 100), base)
+    assert not torch.equal(degrade(pool, labels, name, DEGRADATIONS[name].strengths[1], 100), base)
+
+
+def test_drop_classes_removes_that_many_classes_and_collapse_keeps_n_over_2_to_the_s_images():
+    labels = torch.arange(400) % 10
+    pool = labels.view(-1, 1, 1, 1).expand(-1, 1, 8, 8).to(torch.uint8).contiguous()  # each image is its label's value
+    for s in (0, 3, 9):
+        assert len(degrade(pool, labels, "drop-classes", s, 30).unique()) == 10 - s
+    pool, labels = _pool()
+    for s, k in ((0, 128), (1, 64), (3, 16), (7, 1)):
+        x = degrade(pool, labels, "collapse", s, 128)
+        assert len(x) == 128 and len(x.flatten(1).unique(dim=0)) == k
+
+
+@pytest.mark.parametrize("name, strengths", [("blur", (0, 1, 2, 3)), ("noise", (0, 0.05, 0.1, 0.2, 0.4))])
+def test_blur_and_noise_move_the_images_further_and_worsen_pixel_fid_rung_by_rung(name, strengths, tmp_path):
+    pool, labels = _pool()
+    base = degrade(pool, labels, name, 0, 200)
+    dist = [float((degrade(pool, labels, name, s, 200).float() - base.float()).pow(2).mean()) for s in strengths]
+    assert dist[0] == 0 and all(b > a for a, b in zip(dist, dist[1:]))
+    real = _pool(200, seed=1)[0]
+    scores = score_sets([(name, s) for s in strengths], ["pixels"], pool, labels, real, None, 200, tmp_path / "scores.csv", lambda m: None)
+    row = ladder(scores, {name: strengths}).set_index("metric").loc["fid"]
+    assert row.monotone and row.spearman_rho == 1.0 and row.n_samples == 200
+    said: list[str] = []
+    again = score_sets([(name, s) for s in strengths], ["pixels"], pool, labels, real, None, 200, tmp_path / "scores.csv", said.append)
+    assert again.equals(scores) and said == [f"resuming: {len(strengths)} rows in {tmp_path / 'scores.csv'}"]  # nothing recomputed
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--strengths", "blur=0,9"], r"blur takes strengths in \[0, 5\]"),
+        (["--strengths", "noise=-0.1,0.2"], r"noise takes strengths in \[0, 2\]"),
+        (["--strengths", "drop-classes=0,1.5"], "a whole number"),
+        (["--strengths", "collapse=0,12", "--n", "2000"], r"collapse takes strengths in \[0, 10.9658\]"),
+        (["--strengths", "blur=1,0.5"], "increasing"),
+        (["--strengths", "smear=0,1"], "unknown 'smear'"),
+        (["--spaces", "nope"], "unknown 'nope'"),
+    ],
+)
+def test_a_strength_out_of_range_is_one_line_exit_2(capsys, args, message):
+    assert conformance.main([*args, "--out", "/nonexistent/never-written"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error:"), err
+    assert __import__("re").search(message, err), err
+
+
+def test_check_strength_accepts_the_ends_of_the_range():
+    assert check_strength("collapse", math.log2(2000), 2000) == math.log2(2000)
+    assert check_strength("drop-classes", 9, 100) == 9
+    with pytest.raises(ConfigError, match="nan"):
+        check_strength("blur", float("nan"), 100)
