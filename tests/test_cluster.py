@@ -206,10 +206,10 @@ def test_scancel_is_reported_and_the_next_invocation_resumes(tmp_path):
 def test_a_failing_job_is_reported_with_its_reason_and_the_others_finish(tmp_path):
     plugin = tmp_path / "boom.py"
     plugin.write_text(
-        "from wgan_core import register_loss\n"
+        "from wgan_core import Loss, register_loss\n"
         "def critic(real, fake):\n    raise RuntimeError('boom: this loss always fails')\n"
         "def generator(fake, real=None):\n    return -fake.mean()\n"
-        "register_loss('boom', critic=critic, generator=generator, source='a test of failure reporting')\n"
+        "register_loss('boom', Loss(critic=critic, generator=generator, source='a test of failure reporting'))\n"
     )
     good = tiny_toy("nsgan", steps=4)
     bad = tiny_toy("nsgan", steps=4, loss="boom", plugins=str(plugin))

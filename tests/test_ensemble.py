@@ -294,7 +294,8 @@ def test_members_must_differ_only_in_their_seed():
 def test_a_plugin_penalty_without_terms_is_left_to_single_runs():
     import wgan_core
 
-    wgan_core.register_constraint("test-mean-only", penalty=lambda critic, real, fake, generator=None: real.sum() * 0, source="this test")
+    mean_only = wgan_core.Constraint(terms=lambda critic, real, fake, generator=None: real.sum() * 0, per_sample=False, source="this test")
+    wgan_core.register_constraint("test-mean-only", mean_only)
     try:
         assert "per-sample terms" in refusal(tiny_toy(constraint="test-mean-only"))
         assert refusal(tiny_toy(constraint="gp")) is None

@@ -31,8 +31,8 @@ def _spread(s) -> dict:
 
 @pytest.fixture
 def spread():
-    metric = Metric("spread", False, "spread (made up)", ".4g", tested=True, plotted=True)
-    register_evaluator("spread", Evaluator(lambda c: c.kind == "toy", at_evaluation=_spread, metrics=(metric,)))
+    metric = Metric(False, "spread (made up)", ".4g", tested=True, plotted=True)
+    register_evaluator("spread", Evaluator(lambda c: c.kind == "toy", at_evaluation=_spread, metrics={"spread": metric}))
     yield
     del EVALUATORS["spread"], METRICS["spread"]
 

@@ -102,9 +102,9 @@ def plot_counts(rows: pd.DataFrame, colors: dict, out: Path) -> Path:
 
 @pytest.fixture
 def count_kind():
-    metric = Metric("count", False, "count (made up)", ".4g", tested=True, shown=True)
+    metric = Metric(False, "count (made up)", ".4g", tested=True, shown=True)
     table = RunTable("counts.csv", "Counts", plot_counts, "counts_table")
-    kind = JobKind(CountConfig, CountTrainer, "count", lambda job: 7.0 * job.steps, lambda job: "counts train alone", (metric,), {"counts": table})
+    kind = JobKind(CountConfig, CountTrainer, "count", lambda job: 7.0 * job.steps, lambda job: "counts train alone", {"count": metric}, {"counts": table})
     register_job_kind("count", kind)
     yield kind
     del JOB_KINDS["count"], METRICS["count"], RUN_TABLES["counts"]

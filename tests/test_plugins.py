@@ -49,7 +49,7 @@ def test_readme_registration_example_runs(tmp_path, monkeypatch, registries):
 def test_registered_loss_is_what_the_trainer_minimises(registries):
     """A registered hinge loss: the trainer's critic loss on given scores is the hand-computed hinge value."""
     wgan_core.register_loss(
-        "t-hinge", critic=lambda r, f: torch.relu(1 - r).mean() + torch.relu(1 + f).mean(), generator=lambda f, r=None: -f.mean(), source="test"
+        "t-hinge", wgan_core.Loss(critic=lambda r, f: torch.relu(1 - r).mean() + torch.relu(1 + f).mean(), generator=lambda f, r=None: -f.mean(), source="test")
     )
     from wgan_core.losses import critic_loss, generator_loss
 
@@ -70,29 +70,31 @@ def test_registered_loss_is_what_the_trainer_minimises(registries):
 
 def test_register_rejects_bad_entries(registries):
     with pytest.raises(ConfigError, match="source"):
-        wgan_core.register_loss("x", critic=lambda r, f: r.mean(), generator=lambda f, r=None: f.mean(), source="")
+        wgan_core.register_loss("x", wgan_core.Loss(critic=lambda r, f: r.mean(), generator=lambda f, r=None: f.mean(), source=""))
     with pytest.raises(ConfigError, match="callable"):
-        wgan_core.register_constraint("y", penalty="not a function", source="test")
+        wgan_core.register_constraint("y", wgan_core.Constraint(terms="not a function", source="test"))
     with pytest.raises(ConfigError, match="without commas"):
-        wgan_core.register_loss("a,b", critic=lambda r, f: r.mean(), generator=lambda f, r=None: f.mean(), source="test")
+        wgan_core.register_loss("a,b", wgan_core.Loss(critic=lambda r, f: r.mean(), generator=lambda f, r=None: f.mean(), source="test"))
+    with pytest.raises(ConfigError, match=r"^register_loss: 'z' needs a Loss\(critic=..., generator=..., source=...\), got function$"):
+        wgan_core.register_loss("z", lambda r, f: r.mean())
 
 
 def test_double_backward_defaults_to_having_a_penalty(registries):
-    assert wgan_core.register_constraint("p", penalty=lambda c, r, f, g=None: r.sum() * 0, source="test").double_backward
-    assert not wgan_core.register_constraint("q", after_critic_step=lambda c, cfg: None, source="test").double_backward
-    assert not wgan_core.register_constraint("w", penalty=lambda c, r, f, g=None: r.sum() * 0, double_backward=False, source="test").double_backward
+    Constraint = wgan_core.Constraint
+    assert wgan_core.register_constraint("p", Constraint(terms=lambda c, r, f, g=None: r.sum() * 0, per_sample=False, source="test")).double_backward
+    assert not wgan_core.register_constraint("q", Constraint(after_critic_step=lambda c, cfg: None, source="test")).double_backward
+    assert not wgan_core.register_constraint("w", Constraint(terms=lambda c, r, f, g=None: r * 0, double_backward=False, source="test")).double_backward
 
 
 PLUGIN = '''
 import torch.nn.functional as F
 import wgan_core
 
-wgan_core.register_loss(
-    "plugin-hinge",
+wgan_core.register_loss("plugin-hinge", wgan_core.Loss(
     critic=lambda real, fake: F.relu(1 - real).mean() + F.relu(1 + fake).mean(),
     generator=lambda fake, real=None: -fake.mean(),
     source="Lim & Ye 2017 (test plug-in)",
-)
+))
 '''
 
 
@@ -134,19 +136,19 @@ def test_a_registered_variant_is_a_named_variant_everywhere(registries):
 
     before = dict(VARIANTS)
     try:
-        wgan_core.register_variant("hinge-gp", loss="hinge", constraint="gp", source="this project (a test)",
-                                   toy=dict(n_critic=2, penalty_weight=1.0, lr_d=3e-4))
+        wgan_core.register_variant("hinge-gp", wgan_core.Variant(loss="hinge", constraint="gp", source="this project (a test)",
+                                                                 toy=dict(n_critic=2, penalty_weight=1.0, lr_d=3e-4)))
         config = RunConfig.preset("hinge-gp", "8gaussians", width=8, batch_size=8)
         assert (config.variant, config.loss, config.constraint, config.label) == ("hinge-gp", "hinge", "gp", "hinge-gp")
         assert (config.n_critic, config.penalty_weight, config.lr_d) == (2, 1.0, 3e-4)
         Trainer(config).step()
         with pytest.raises(ConfigError, match="loss: unknown 'nope'"):
-            wgan_core.register_variant("x", loss="nope", constraint="gp", source="s")
+            wgan_core.register_variant("x", wgan_core.Variant(loss="nope", constraint="gp", source="s"))
         with pytest.raises(ConfigError, match="toy defaults of 'x': widht not settable"):
-            wgan_core.register_variant("x", loss="hinge", constraint="gp", source="s", toy=dict(widht=3))
+            wgan_core.register_variant("x", wgan_core.Variant(loss="hinge", constraint="gp", source="s", toy=dict(widht=3)))
         with pytest.raises(ConfigError, match="image defaults of 'x': loss not settable"):
-            wgan_core.register_variant("x", loss="hinge", constraint="gp", source="s", image=dict(loss="minimax"))
+            wgan_core.register_variant("x", wgan_core.Variant(loss="hinge", constraint="gp", source="s", image=dict(loss="minimax")))
         with pytest.raises(ConfigError, match="source of 'x'"):
-            wgan_core.register_variant("x", loss="hinge", constraint="gp", source="")
+            wgan_core.register_variant("x", wgan_core.Variant(loss="hinge", constraint="gp", source=""))
     finally:
         VARIANTS.clear(), VARIANTS.update(before)

@@ -74,7 +74,7 @@ def four_gaussians():
         idx = torch.randint(4, (n,), generator=generator, device=device)
         return centres.to(device)[idx] + 0.05 * torch.randn(n, 2, generator=generator, device=device)
 
-    entry = register_dataset(DataSet("test-4gaussians", "toy", "mlp", "a test mixture", sample=sample, centres=lambda: centres, std=0.05, modes=4))
+    entry = register_dataset("test-4gaussians", DataSet("toy", "mlp", "a test mixture", sample=sample, centres=lambda: centres, std=0.05, modes=4))
     yield entry
     del DATASETS["test-4gaussians"]
 
@@ -97,7 +97,7 @@ def tiny_arch():
         d = nn.Sequential(nn.Linear(2, config.width), nn.ReLU(), nn.Linear(config.width, 1), nn.Flatten(0))
         return g, d
 
-    entry = register_architecture(Architecture("test-tiny", "toy", build, "torch", "a test net", dict(width=8, z_dim=2)))
+    entry = register_architecture("test-tiny", Architecture("toy", build, "torch", "a test net", dict(width=8, z_dim=2)))
     yield entry
     del ARCHITECTURES["test-tiny"]
 
@@ -116,4 +116,4 @@ def test_a_registered_architecture_builds_trains_and_is_refused_by_ensembles(tin
 def test_the_registration_functions_are_the_packages():
     assert wgan_core.register_dataset is register_dataset and wgan_core.register_architecture is register_architecture
     with pytest.raises(ConfigError, match="a toy data set needs sample"):
-        register_dataset(DataSet("bad", "toy", "mlp", "no sampler"))
+        register_dataset("bad", DataSet("toy", "mlp", "no sampler"))

@@ -4,8 +4,10 @@ Names are imported on first use (PEP 562), so `import wgan_core.report` does not
 Register your own objective from a script (see the README):
 
     import wgan_core
-    wgan_core.register_loss("my-loss", critic=..., generator=..., source="...")
-    wgan_core.register_constraint("my-penalty", penalty=..., source="...")
+    wgan_core.register_loss("my-loss", wgan_core.Loss(critic=..., generator=..., source="..."))
+    wgan_core.register_constraint("my-penalty", wgan_core.Constraint(terms=..., source="..."))
+
+Every registry is called alike: register_x(name, entry), get_x(name), x_names().
 """
 
 from typing import Any
@@ -22,8 +24,17 @@ _EXPORTS = {
     "Architecture": "models.registry",
     "train": "training",
     "register_loss": "losses",
+    "Loss": "losses",
     "register_constraint": "penalties",
+    "Constraint": "penalties",
     "register_variant": "config",
+    "Variant": "config",
+    "register_metric": "metrics.registry",
+    "Metric": "metrics.registry",
+    "register_evaluator": "training.evaluators",
+    "Evaluator": "training.evaluators",
+    "register_job_kind": "kinds",
+    "JobKind": "kinds",
 }
 
 __all__ = list(_EXPORTS)

@@ -6,9 +6,9 @@ import dataclasses
 import hashlib
 import json
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 from .data.registry import dataset_kind, get_dataset
 from .errors import ConfigError
@@ -19,12 +19,15 @@ from .penalties import get_constraint
 from .plugins import load_plugins
 
 
-class Variant(NamedTuple):
+@dataclass(frozen=True)
+class Variant:
+    """A named variant: a registered loss and constraint, and the RunConfig defaults its source uses per data kind."""
+
     loss: str
     constraint: str
-    image: dict[str, Any]  # defaults for image data, from the variant's source
-    toy: dict[str, Any]  # defaults for the 2-D toy data
-    source: str  # where these defaults come from
+    image: dict[str, Any] = field(default_factory=dict)  # defaults for image data, from the variant's source
+    toy: dict[str, Any] = field(default_factory=dict)  # defaults for the 2-D toy data
+    source: str = ""  # where these defaults come from: required at registration
 
     def defaults_for(self, data_kind: str) -> dict[str, Any]:
         """The variant's defaults for a data kind (a data set's registry entry names its kind); none for another kind."""
@@ -311,28 +314,40 @@ class RunConfig(JsonConfig):
 FIELD_TYPES: dict[str, type] = RunConfig.field_types()
 
 
-def register_variant(name: str, *, loss: str, constraint: str, source: str, image: dict[str, Any] | None = None,
-                     toy: dict[str, Any] | None = None) -> Variant:
+def register_variant(name: str, variant: Variant) -> Variant:
     """Make a named variant (a loss, a constraint and their sourced defaults) available to presets, studies and the CLI.
 
-    `image` and `toy` are RunConfig fields set for image and for 2-D toy data (what the
+    `variant.image` and `variant.toy` are RunConfig fields set for image and for 2-D toy data (what the
     variant's paper or code uses); the loss and constraint must be registered. Registering a
     name again replaces it (a plug-in module may be imported twice). Returns the entry.
     """
     if not isinstance(name, str) or not name or "," in name:
         raise ConfigError(f"register_variant: name must be a non-empty string without commas, got {name!r}")
-    get_loss(loss), get_constraint(constraint)  # one-line errors naming the registered ones
-    if not isinstance(source, str) or not source:
+    if not isinstance(variant, Variant):
+        raise ConfigError(f"register_variant: {name!r} needs a Variant(loss=..., constraint=..., source=...), got {type(variant).__name__}")
+    get_loss(variant.loss), get_constraint(variant.constraint)  # one-line errors naming the registered ones
+    if not isinstance(variant.source, str) or not variant.source:
         raise ConfigError(f"register_variant: source of {name!r}: say where its defaults come from (a paper, or 'this project')")
-    for kind, defaults in (("image", image or {}), ("toy", toy or {})):
+    for kind, defaults in (("image", variant.image), ("toy", variant.toy)):
         unknown = sorted(set(defaults) - set(FIELD_TYPES) - {"variant", "loss", "constraint"})
         if unknown or {"variant", "loss", "constraint"} & set(defaults):
             bad = unknown or sorted({"variant", "loss", "constraint"} & set(defaults))
             raise ConfigError(f"register_variant: {kind} defaults of {name!r}: {', '.join(bad)} not settable; "
                               f"allowed: RunConfig fields but variant, loss, constraint")
-    entry = Variant(loss, constraint, dict(image or {}), dict(toy or {}), source)
+    entry = Variant(variant.loss, variant.constraint, dict(variant.image), dict(variant.toy), variant.source)
     VARIANTS[name] = entry
     return entry
+
+
+def get_variant(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise ConfigError(f"variant: unknown {name!r}; allowed: {', '.join(VARIANTS)}") from None
+
+
+def variant_names() -> tuple[str, ...]:
+    return tuple(VARIANTS)
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:

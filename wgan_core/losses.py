@@ -16,13 +16,13 @@ log D = log sigmoid(s) = -softplus(-s) and log(1 - D) = -softplus(s), so that
 the saturating generator loss really saturates (its gradient vanishes when
 D(G(z)) -> 0) without ever producing log(0) = -inf or NaN.
 
-Register your own from a script: `wgan_core.register_loss("name", critic=..., generator=..., source=...)`.
+Register your own from a script: `wgan_core.register_loss("name", Loss(critic=..., generator=..., source=...))`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch.nn.functional as F
 from torch import Tensor
@@ -116,51 +116,45 @@ def relativistic_generator(fake: Tensor, real: Tensor | None = None) -> Tensor:
 class Loss:
     """A registered loss: its two functions, whether the generator needs the real scores, and where it comes from."""
 
-    name: str
     critic: Callable[[Tensor, Tensor], Tensor]  # (real_scores (N,), fake_scores (N,)) -> scalar
     generator: Callable[[Tensor, Tensor | None], Tensor]  # (fake_scores (N,), real_scores (N,) or None) -> scalar
     source: str
     generator_needs_real: bool = False  # relativistic losses: the generator step scores a real batch too
+    name: str = ""  # set by register_loss
 
 
 LOSSES: dict[str, Loss] = {}
 
 
-def register_loss(
-    name: str,
-    *,
-    critic: Callable[[Tensor, Tensor], Tensor],
-    generator: Callable[..., Tensor],
-    source: str,
-    generator_needs_real: bool = False,
-) -> Loss:
+def register_loss(name: str, loss: Loss) -> Loss:
     """Make a loss available to RunConfig(loss=name), the trainer, studies and the tests; returns its entry.
 
-    critic(real_scores, fake_scores) and generator(fake_scores, real_scores) take (N,) raw
+    loss.critic(real_scores, fake_scores) and loss.generator(fake_scores, real_scores) take (N,) raw
     critic outputs and return the scalar to minimise. Registering a name again replaces it
     (so a plug-in module can be imported twice); give runs that use a plug-in its module in
     RunConfig.plugins so that worker processes register it too.
     """
     if not isinstance(name, str) or not name or "," in name:
         raise ConfigError(f"register_loss: name must be a non-empty string without commas, got {name!r}")
-    if not (callable(critic) and callable(generator)):
+    if not isinstance(loss, Loss):
+        raise ConfigError(f"register_loss: {name!r} needs a Loss(critic=..., generator=..., source=...), got {type(loss).__name__}")
+    if not (callable(loss.critic) and callable(loss.generator)):
         raise ConfigError(f"register_loss: critic and generator of {name!r} must be callables")
-    if not isinstance(source, str) or not source:
+    if not isinstance(loss.source, str) or not loss.source:
         raise ConfigError(f"register_loss: source of {name!r}: say where the loss comes from (a paper, or 'this project')")
-    entry = Loss(name, critic, generator, source, bool(generator_needs_real))
+    entry = replace(loss, name=name, generator_needs_real=bool(loss.generator_needs_real))
     LOSSES[name] = entry
     return entry
 
 
-register_loss("minimax", critic=minimax_critic, generator=minimax_generator, source="Goodfellow et al. 2014, eq. 1 (saturating)")
-register_loss("nonsaturating", critic=minimax_critic, generator=nonsaturating_generator, source="Goodfellow et al. 2014, sec. 3")
-register_loss("wasserstein", critic=wasserstein_critic, generator=wasserstein_generator, source="Arjovsky et al. 2017, Alg. 1")
-register_loss("hinge", critic=hinge_critic, generator=hinge_generator, source="Lim & Ye 2017; Miyato et al. 2018 (SNGAN)")
-register_loss("least-squares", critic=least_squares_critic, generator=least_squares_generator, source="Mao et al. 2017 (LSGAN), a=0, b=c=1")
-register_loss(
-    "relativistic", critic=relativistic_critic, generator=relativistic_generator, generator_needs_real=True,
-    source="Jolicoeur-Martineau 2019 (RpGAN); the loss of R3GAN (Huang et al. 2024)",
-)  # fmt: skip
+register_loss("minimax", Loss(minimax_critic, minimax_generator, "Goodfellow et al. 2014, eq. 1 (saturating)"))
+register_loss("nonsaturating", Loss(minimax_critic, nonsaturating_generator, "Goodfellow et al. 2014, sec. 3"))
+register_loss("wasserstein", Loss(wasserstein_critic, wasserstein_generator, "Arjovsky et al. 2017, Alg. 1"))
+register_loss("hinge", Loss(hinge_critic, hinge_generator, "Lim & Ye 2017; Miyato et al. 2018 (SNGAN)"))
+register_loss("least-squares", Loss(least_squares_critic, least_squares_generator, "Mao et al. 2017 (LSGAN), a=0, b=c=1"))
+register_loss("relativistic", Loss(
+    relativistic_critic, relativistic_generator, "Jolicoeur-Martineau 2019 (RpGAN); the loss of R3GAN (Huang et al. 2024)", generator_needs_real=True,
+))  # fmt: skip
 
 
 def get_loss(name: str) -> Loss:
@@ -169,6 +163,10 @@ def get_loss(name: str) -> Loss:
         return LOSSES[name]
     except KeyError:
         raise ConfigError(f"loss: unknown {name!r}; allowed: {', '.join(LOSSES)} (or register one: wgan_core.register_loss)") from None
+
+
+def loss_names() -> tuple[str, ...]:
+    return tuple(LOSSES)
 
 
 def critic_loss(loss: str, real_scores: Tensor, fake_scores: Tensor) -> Tensor:
@@ -181,4 +179,4 @@ def generator_loss(loss: str, fake_scores: Tensor, real_scores: Tensor | None = 
     return get_loss(loss).generator(fake_scores.reshape(-1), None if real_scores is None else real_scores.reshape(-1))
 
 
-__all__ = ["LOSSES", "Loss", "critic_loss", "generator_loss", "get_loss", "register_loss"]
+__all__ = ["LOSSES", "Loss", "critic_loss", "generator_loss", "get_loss", "loss_names", "register_loss"]

@@ -21,7 +21,7 @@ register your own from a script with `wgan_core.register_constraint(...)`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -251,12 +251,12 @@ class Constraint:
     which a seed ensemble cannot split by member (training.ensemble.refusal).
     """
 
-    name: str
-    terms: PenaltyFn | None  # the unweighted penalty's terms (times penalty_weight in the critic loss), or None: no penalty
-    after_critic_step: Callable[[nn.Module, Any], None] | None  # (critic, config) after each critic update, or None
-    double_backward: bool  # the penalty differentiates an input gradient: torch.compile cannot compile such a critic
-    source: str
+    terms: PenaltyFn | None = None  # the unweighted penalty's terms (times penalty_weight in the critic loss), or None: no penalty
+    after_critic_step: Callable[[nn.Module, Any], None] | None = None  # (critic, config) after each critic update, or None
+    source: str = ""  # where it comes from (a paper, or 'this project'): required at registration
     per_sample: bool = True  # terms are per sample (or a tuple of per-sample parts)
+    double_backward: bool | None = None  # the penalty differentiates an input gradient (None: whenever it penalises)
+    name: str = ""  # set by register_constraint
 
     @property
     def penalises(self) -> bool:
@@ -283,56 +283,46 @@ class Constraint:
 CONSTRAINTS: dict[str, Constraint] = {}
 
 
-def register_constraint(
-    name: str,
-    *,
-    penalty: PenaltyFn | None = None,
-    after_critic_step: Callable[[nn.Module, Any], None] | None = None,
-    double_backward: bool | None = None,
-    source: str,
-    terms: PenaltyFn | None = None,
-) -> Constraint:
+def register_constraint(name: str, constraint: Constraint) -> Constraint:
     """Make a constraint available to RunConfig(constraint=name), the trainer, studies and the tests; returns its entry.
 
-    penalty(critic, real, fake, generator) -> unweighted scalar (weighted by config.penalty_weight);
-    after_critic_step(critic, config) runs after each critic update. double_backward (default:
-    True when there is a penalty) says whether the penalty needs a gradient of a gradient.
-    Or give terms(critic, real, fake, generator) -> (N,) per-sample terms instead of penalty (the
-    penalty is then their mean; or a tuple of such parts, the sum of their means): such a
-    constraint also trains in seed ensembles. The ensemble contract (`Randomness`): `generator`
-    is a torch.Generator in a single run and a MemberStreams in an ensemble, whose stacked batch
-    holds each member's B rows in turn; draw random numbers only with
+    Constraint(terms=fn, source=...): fn(critic, real, fake, generator) -> (N,) per-sample terms (or a
+    tuple of such parts), the penalty their mean (the sum of their means), weighted by
+    config.penalty_weight; such a constraint also trains in seed ensembles. per_sample=False: fn
+    returns a batch-mean scalar instead, and the constraint trains in single runs only.
+    after_critic_step(critic, config) runs after each critic update. double_backward (default: True
+    when there is a penalty) says whether the penalty needs a gradient of a gradient. The ensemble
+    contract (`Randomness`): `generator` is a torch.Generator in a single run and a MemberStreams in
+    an ensemble, whose stacked batch holds each member's B rows in turn; draw random numbers only with
     `uniform(shape, device, generator)` and take a batch statistic only with
     `batch_std(x, generator)`, so that each member draws from its own stream and sees only its
     own batch (torch.rand(generator=...) fails on a MemberStreams; x.std() would mix members).
     Registering a name again replaces it; give runs that use a plug-in its module in RunConfig.plugins.
     """
-    if terms is not None and penalty is not None:
-        raise ConfigError(f"register_constraint: give {name!r} a penalty or its per-sample terms, not both")
-    if terms is not None and not callable(terms):
-        raise ConfigError(f"register_constraint: terms of {name!r} must be a callable or None")
     if not isinstance(name, str) or not name or "," in name:
         raise ConfigError(f"register_constraint: name must be a non-empty string without commas, got {name!r}")
-    for what, fn in (("penalty", penalty), ("after_critic_step", after_critic_step)):
+    if not isinstance(constraint, Constraint):
+        raise ConfigError(f"register_constraint: {name!r} needs a Constraint(terms=..., after_critic_step=..., source=...), got {type(constraint).__name__}")
+    for what, fn in (("terms", constraint.terms), ("after_critic_step", constraint.after_critic_step)):
         if fn is not None and not callable(fn):
             raise ConfigError(f"register_constraint: {what} of {name!r} must be a callable or None")
-    if not isinstance(source, str) or not source:
+    if not isinstance(constraint.source, str) or not constraint.source:
         raise ConfigError(f"register_constraint: source of {name!r}: say where it comes from (a paper, or 'this project')")
-    form = terms if terms is not None else penalty  # the one form: a batch-mean penalty is terms that are not per sample
-    entry = Constraint(name, form, after_critic_step, form is not None if double_backward is None else bool(double_backward), source, terms is not None)
+    double = constraint.terms is not None if constraint.double_backward is None else bool(constraint.double_backward)
+    entry = replace(constraint, name=name, double_backward=double)
     CONSTRAINTS[name] = entry
     return entry
 
 
-register_constraint("none", source="no constraint (Goodfellow et al. 2014)")
-register_constraint("clip", after_critic_step=clip_after_step, source="weight clipping (Arjovsky et al. 2017)")
-register_constraint("gp", terms=two_sided_terms, source="two-sided gradient penalty (Gulrajani et al. 2017)")
-register_constraint("lp", terms=one_sided_terms, source="one-sided gradient penalty (Petzka et al. 2018)")
-register_constraint("r1", terms=r1_terms, source="zero-centred penalty at the real data, R1 (Mescheder et al. 2018)")
-register_constraint("r2", terms=r2_terms, source="zero-centred penalty at the fake data, R2 (Mescheder et al. 2018)")
-register_constraint("r1r2", terms=r1r2_terms, source="R1 + R2 (R3GAN, Huang et al. 2024)")
-register_constraint("gp0", terms=gp0_terms, source="zero-centred penalty at interpolates, GP-0 (Thanh-Tung et al. 2019)")
-register_constraint("dragan", terms=dragan_terms, source="DRAGAN (Kodali et al. 2017)")
+register_constraint("none", Constraint(source="no constraint (Goodfellow et al. 2014)"))
+register_constraint("clip", Constraint(after_critic_step=clip_after_step, source="weight clipping (Arjovsky et al. 2017)"))
+register_constraint("gp", Constraint(two_sided_terms, source="two-sided gradient penalty (Gulrajani et al. 2017)"))
+register_constraint("lp", Constraint(one_sided_terms, source="one-sided gradient penalty (Petzka et al. 2018)"))
+register_constraint("r1", Constraint(r1_terms, source="zero-centred penalty at the real data, R1 (Mescheder et al. 2018)"))
+register_constraint("r2", Constraint(r2_terms, source="zero-centred penalty at the fake data, R2 (Mescheder et al. 2018)"))
+register_constraint("r1r2", Constraint(r1r2_terms, source="R1 + R2 (R3GAN, Huang et al. 2024)"))
+register_constraint("gp0", Constraint(gp0_terms, source="zero-centred penalty at interpolates, GP-0 (Thanh-Tung et al. 2019)"))
+register_constraint("dragan", Constraint(dragan_terms, source="DRAGAN (Kodali et al. 2017)"))
 
 
 def get_constraint(name: str) -> Constraint:
@@ -344,6 +334,10 @@ def get_constraint(name: str) -> Constraint:
         raise ConfigError(f"constraint: unknown {name!r}; allowed: {allowed} (or register one: wgan_core.register_constraint)") from None
 
 
+def constraint_names() -> tuple[str, ...]:
+    return tuple(CONSTRAINTS)
+
+
 def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """The unweighted value of the named registered penalty (0 for a constraint without one). real, fake: (N, ...)."""
     entry = get_constraint(name)
@@ -353,7 +347,7 @@ def penalty(name: str, critic: nn.Module, real: Tensor, fake: Tensor, generator:
 
 
 __all__ = [
-    "CONSTRAINTS", "Constraint", "MemberStreams", "Randomness", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty",
+    "CONSTRAINTS", "Constraint", "MemberStreams", "constraint_names", "Randomness", "batch_std", "clip_weights_", "get_constraint", "gradient_penalty",
     "input_grad_norms", "input_grad_sq_norms", "interpolate", "mean_of_terms", "penalty_scale", "penalty", "penalty_from_norms",
     "register_constraint", "uniform",
 ]  # fmt: skip

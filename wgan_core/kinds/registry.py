@@ -22,7 +22,7 @@ class JobKind:
     experiment: str  # the `experiment` field of its config.json ('' when the config has none)
     cost: Callable[[Any], float]  # relative cost, for the ETA and for starting the longest jobs first
     refusal: Callable[[Any], str | None]  # why a job cannot train in a seed ensemble, or None (it can)
-    metrics: tuple[Metric, ...] = ()  # what its runs write into metrics.csv / final.json beyond the registered ones
+    metrics: dict[str, Metric] = field(default_factory=dict)  # what its runs write into metrics.csv / final.json, by name
     run_tables: dict[str, RunTable] = field(default_factory=dict)  # its runs' own table files and their figures
 
     def train(self, job: Any, run_dir: Path, log: Callable[[str], None]) -> dict[str, Any]:
@@ -47,8 +47,8 @@ def register_job_kind(name: str, kind: JobKind) -> JobKind:
             raise ConfigError(
                 f"job kind {name!r}: its config class or experiment {kind.experiment!r} is job kind {other_name!r}'s; register that name to replace it"
             )
-    for metric in kind.metrics:
-        register_metric(metric)
+    for metric_name, metric in kind.metrics.items():
+        register_metric(metric_name, metric)
     for table_name, table in kind.run_tables.items():
         register_run_table(table_name, table)
     declare_experiment(kind.experiment)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from ..errors import ConfigError
+
 
 class Metric(NamedTuple):
-    name: str
     lower_is_better: bool | None  # None: a diagnostic with no better direction
     display: str  # name in tables and on axes
     fmt: str = ".3g"  # format of one value in tables and log lines
@@ -20,44 +21,56 @@ class Metric(NamedTuple):
     plotted: bool = False  # convergence curves over training
     shown: bool = False  # in the study's one line per finished run
     threshold: bool = False  # "steps to within 10% of the final value" (the first present is used)
+    name: str = ""  # set by register_metric
 
 
 METRICS: dict[str, Metric] = {}
 
 
-def register_metric(metric: Metric) -> Metric:
+def register_metric(name: str, metric: Metric) -> Metric:
     """Add (or replace) a metric's metadata; returns it."""
-    METRICS[metric.name] = metric
+    METRICS[name] = metric = metric._replace(name=name)
     return metric
 
 
-for _m in (
+def get_metric(name: str) -> Metric:
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise ConfigError(f"metric: unknown {name!r}; allowed: {', '.join(METRICS)}") from None
+
+
+def metric_names() -> tuple[str, ...]:
+    return tuple(METRICS)
+
+
+for _name, _m in (
     # toy data (metrics/toy.py): VEEGAN/PacGAN mode statistics and the exact W1
-    Metric("modes", False, "modes", ".4g", tested=True, plotted=True, shown=True),
-    Metric("modes_strict", False, "modes (strict)"),
-    Metric("high_quality", False, "high-quality share", ".3f", plotted=True, shown=True),
-    Metric("reverse_kl", True, "reverse KL", tested=True),
-    Metric("modes_real", None, "modes of as many real samples (reference)", ".4g"),
-    Metric("reverse_kl_real", None, "reverse KL of as many real samples (reference)"),
-    Metric("kl_floor", None, "reverse KL sampling floor (K - 1) / 2N"),
-    Metric("mode_classifier_accuracy", None, "mode classifier's held-out accuracy", ".4f"),
-    Metric("modes_2500", False, "modes (2,500 samples)", tested=True),
-    Metric("modes_strict_2500", False, "modes strict (2,500)"),
-    Metric("high_quality_2500", False, "high-quality share (2,500)", ".3f", tested=True),
-    Metric("reverse_kl_2500", True, "reverse KL (2,500)"),
-    Metric("w1", True, "W1", ".4g", tested=True, plotted=True, shown=True, threshold=True),
-    Metric("w1_floor", None, "W1 floor", ".4g"),
+    ("modes", Metric(False, "modes", ".4g", tested=True, plotted=True, shown=True)),
+    ("modes_strict", Metric(False, "modes (strict)")),
+    ("high_quality", Metric(False, "high-quality share", ".3f", plotted=True, shown=True)),
+    ("reverse_kl", Metric(True, "reverse KL", tested=True)),
+    ("modes_real", Metric(None, "modes of as many real samples (reference)", ".4g")),
+    ("reverse_kl_real", Metric(None, "reverse KL of as many real samples (reference)")),
+    ("kl_floor", Metric(None, "reverse KL sampling floor (K - 1) / 2N")),
+    ("mode_classifier_accuracy", Metric(None, "mode classifier's held-out accuracy", ".4f")),
+    ("modes_2500", Metric(False, "modes (2,500 samples)", tested=True)),
+    ("modes_strict_2500", Metric(False, "modes strict (2,500)")),
+    ("high_quality_2500", Metric(False, "high-quality share (2,500)", ".3f", tested=True)),
+    ("reverse_kl_2500", Metric(True, "reverse KL (2,500)")),
+    ("w1", Metric(True, "W1", ".4g", tested=True, plotted=True, shown=True, threshold=True)),
+    ("w1_floor", Metric(None, "W1 floor", ".4g")),
     # images (metrics/image.py): torch-fidelity on the suite's classifier or Inception features
-    Metric("fid", True, "FID", ".4g", tested=True, plotted=True, shown=True, threshold=True),
-    Metric("kid", True, "KID", ".4g", tested=True, plotted=True, shown=True),
-    Metric("precision", False, "precision", ".3f"),
-    Metric("recall", False, "recall", ".3f"),
-    Metric("class_kl", True, "class KL"),
+    ("fid", Metric(True, "FID", ".4g", tested=True, plotted=True, shown=True, threshold=True)),
+    ("kid", Metric(True, "KID", ".4g", tested=True, plotted=True, shown=True)),
+    ("precision", Metric(False, "precision", ".3f")),
+    ("recall", Metric(False, "recall", ".3f")),
+    ("class_kl", Metric(True, "class KL")),
     # diagnostics
-    Metric("gen_score_grad", None, "mean |dL_G/dD(G(z))| per sample (saturation)", plotted=True),
-    Metric("critic_weights_at_max", None, "share of critic weights within 1% of the largest |w|"),
+    ("gen_score_grad", Metric(None, "mean |dL_G/dD(G(z))| per sample (saturation)", plotted=True)),
+    ("critic_weights_at_max", Metric(None, "share of critic weights within 1% of the largest |w|")),
 ):  # a job kind registers the metrics its own runs write (wgan_core.kinds)
-    register_metric(_m)
+    register_metric(_name, _m)
 
 
 def tested() -> tuple[str, ...]:
@@ -89,4 +102,4 @@ def fmt(name: str, value: object) -> str:
     return format(value, spec)
 
 
-__all__ = ["METRICS", "Metric", "fmt", "lower_is_better", "plotted", "register_metric", "shown", "tested", "threshold"]
+__all__ = ["METRICS", "Metric", "fmt", "get_metric", "metric_names", "lower_is_better", "plotted", "register_metric", "shown", "tested", "threshold"]

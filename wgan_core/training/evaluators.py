@@ -10,14 +10,14 @@ The trainer asks `evaluators_for(config)` and loops: at every evaluation each ev
                     (metrics/image.py, torch-fidelity on the run's feature network)
     image-modes     data with modes (stacked-mnist): modes and reverse KL of the fakes (metrics/modes.py)
 
-A new metric is one `register_evaluator(name, Evaluator(applies, at_evaluation, at_end, metrics))`:
+A new metric is one `register_evaluator(name, Evaluator(applies, at_evaluation, at_end, {name: Metric(...)}))`:
 its computation, the runs it applies to and its display metadata (metrics.registry.Metric).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ class Evaluator:
     applies: Callable[[RunConfig], bool]
     at_evaluation: Callable[[Sampled], dict[str, Any]] | None = None
     at_end: Callable[[Finished], dict[str, Any]] | None = None
-    metrics: tuple[Metric, ...] = ()  # metadata of metrics not registered yet (direction, display, tested, plotted)
+    metrics: dict[str, Metric] = field(default_factory=dict)  # metadata of metrics it adds (direction, display, tested, plotted)
 
 
 EVALUATORS: dict[str, Evaluator] = {}
@@ -70,8 +70,8 @@ EVALUATORS: dict[str, Evaluator] = {}
 
 def register_evaluator(name: str, evaluator: Evaluator) -> Evaluator:
     """Add (or replace) an evaluator, and register its metrics' metadata; evaluators run in registration order."""
-    for metric in evaluator.metrics:
-        register_metric(metric)
+    for name_, metric in evaluator.metrics.items():
+        register_metric(name_, metric)
     EVALUATORS[name] = evaluator
     return evaluator
 
