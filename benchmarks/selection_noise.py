@@ -28,7 +28,7 @@ from wgan_core.config import RunConfig  # noqa: E402
 from wgan_core.data import sample_toy  # noqa: E402
 from wgan_core.metrics.toy import w1_exact  # noqa: E402
 from wgan_core.models import build_models  # noqa: E402
-from wgan_core.study.search import score  # noqa: E402
+from wgan_core.study.run import score  # noqa: E402
 
 
 def w1_spread(run_dir: Path, sizes: list[int], draws: int) -> list[dict]:

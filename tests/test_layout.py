@@ -162,6 +162,7 @@ def _module_name_at(root: Path, path: Path) -> str:
 ORDER: dict[str, tuple[str, ...]] = {
     "training": ("protocol", "stats", "step", "evaluators", "ensemble", "trainer", "runfiles", "loop", "__init__"),
     "kinds": ("registry", "gan", "depth", "__init__"),
+    "study": ("space", "presets", "identity", "claims", "units", "executors", "jobs", "run", "status", "__init__", "command"),
 }
 
 

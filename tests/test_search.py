@@ -18,7 +18,7 @@ from wgan_core import ConfigError, RunConfig
 from wgan_core.report.budget import budget_band, budget_curve, budget_to_reach, expected_best
 from wgan_core.study import PRESETS, StudySpec, job_cost
 from wgan_core.study.presets import FIVE, MIXTURES, SEARCH_TOY
-from wgan_core.study.search import score, select, stage1_table, stage2_jobs
+from wgan_core.study.run import score, select, stage1_table, stage2_jobs
 from wgan_core.study.space import PARAM_NAMES, SPACE, setting
 
 from .conftest import ablation_main

@@ -20,8 +20,8 @@ Modules, in import order (each imports only those above it):
     units       which runs of a study train together as seed ensembles
     executors   JobResult, `work` (one job), Executor and the local/process/submitit executors
     jobs        run_plain (a study's jobs), the progress line and ETA (job_cost)
-    search      the search's two stages: selection seeds, selection, fresh stage-2 seeds
-    run         run_study: a plain study or a search, the one entry point
+    run         run_study, the one entry point: a plain study, or a search's two stages (selection seeds,
+                selection, fresh stage-2 seeds)
     status      `python -m wgan_core status DIR`
     command     `python -m wgan_core study`: arguments, run_study, then the report
 """

@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(jobs)} runs")
             print("\n".join(plan))
             if spec.search is not None:
-                from .search import plan_summary
+                from .run import plan_summary
 
                 print(plan_summary(spec))
             return 0

@@ -131,7 +131,7 @@ class StudySpec:
     def jobs(self) -> list[Job]:
         """The study's jobs in run order (seed-major, so every variant advances together), without duplicates.
 
-        For a search preset: stage 1 (stage 2 depends on its results: wgan_core.study.search).
+        For a search preset: stage 1 (stage 2 depends on its results: wgan_core.study.run).
         """
         return list({j.run_id(): j for j, _ in self.tagged_jobs()}.values())
 

@@ -221,7 +221,7 @@ def preset_depth(seeds: int, device: str) -> list[Job]:
 
 
 # ----------------------------------------------------------------------------------------------
-# Search presets (Lucic et al. 2018's protocol; wgan_core/study/search.py runs the two stages).
+# Search presets (Lucic et al. 2018's protocol; wgan_core/study/run.py runs the two stages).
 # ----------------------------------------------------------------------------------------------
 class SearchPlan(NamedTuple):
     datasets: tuple[str, ...]
@@ -298,7 +298,7 @@ class Preset(NamedTuple):
     build: Callable[[int, str], list[Job]]  # (seeds, device) -> jobs (for a search: stage 1 at the default K)
     seeds: int  # default number of seeds (for a search: stage 2's seeds)
     baseline: str  # the cell the report's paired tests compare against ('' = none)
-    search: SearchPlan | None = None  # a two-stage search (wgan_core/study/search.py)
+    search: SearchPlan | None = None  # a two-stage search (wgan_core/study/run.py)
     # The comparisons, declared before the study runs (report/families.py): Holm corrects over each family. A headline
     # family must be able to reach p < 0.05 with the study's seeds (`study` refuses it otherwise); the others are
     # reported as they come out, with the smallest p they could reach.
