@@ -39,9 +39,7 @@ import datetime as dt
 import hashlib
 import itertools
 import math
-import os
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -51,79 +49,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from abtest import LOOKS, Decision, decide, next_look  # noqa: E402
-from history import CONFIG, _norm, append_rows, check_columns  # noqa: E402
-from rounds import CompareError, Probe, Side, label, measure_round, reap, row_fields  # noqa: E402
+from history import append_rows, check_columns  # noqa: E402
+from records import BLOCK, RECORD, earlier_slower, recorded_rounds, sequence_key  # noqa: E402
+from rounds import CompareError, Probe, label, measure_round, reap, row_fields  # noqa: E402
+from sides import _git, content_hash, resolve, tree_name  # noqa: E402, F401  (the two sides: commits or source trees)
 
-WORKTREES = Path(os.environ.get("WGAN_WORKTREES", Path.home() / ".cache" / "wgan-suite" / "worktrees"))
 CALIBRATION = ROOT / "results" / "throughput" / "calibration"
-SETTING = ("steps", "chunk", "warmup", "inject")  # how a round measures: a sequence's rounds share them
-RECORD = ["date", "started", "device", "device_name", "host", "torch", *CONFIG, "ensemble", "base", "head", "verdict", "detail", "ratio",
-          "low", "high", "max_slowdown", "alpha", "spent", "looked", "rounds", "new_rounds", *SETTING, "p_value", "base_ms",
-          "head_ms", "seconds", "harness"]
-BLOCK = ["date", "started", "device_name", "host", "torch", *CONFIG, "ensemble", "base", "head", "round", "side", "commit",
-         "median_ms", "min_ms", "max_ms", *SETTING, "inject_ms", "alpha"]
 EXIT = {"pass": 0, "slower": 1, "inconclusive": 3}
-
-
-def _git(*args: str, cwd: Path = ROOT) -> str:
-    try:
-        out = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, text=True)
-    except OSError:
-        raise CompareError("git is not available here: give source trees instead of commits") from None
-    if out.returncode:
-        raise CompareError(out.stderr.strip().splitlines()[-1] if out.stderr.strip() else f"git {' '.join(args)} failed")
-    return out.stdout.strip()
-
-
-def tree_name(folder: Path, paths: tuple[str, ...] = ("wgan_core",)) -> str:
-    """A checkout's short commit, plus `+` and a hash of its uncommitted changes under `paths` (a content name: a changed
-    tree measured twice with different changes is two sides, not one)."""
-    name = _git("rev-parse", "--short=7", "HEAD", cwd=folder)
-    diff = subprocess.run(["git", "-C", str(folder), "diff", "HEAD", "--", *paths], capture_output=True).stdout
-    untracked = _git("ls-files", "--others", "--exclude-standard", "--", *paths, cwd=folder).split()
-    for path in sorted(untracked):
-        diff += path.encode() + (folder / path).read_bytes()
-    return name + (f"+{hashlib.sha1(diff).hexdigest()[:7]}" if diff else "")
-
-
-def content_hash(folder: Path) -> str:
-    """A hash of every file under folder/wgan_core (paths and bytes): the name of a tree git cannot name."""
-    h = hashlib.sha1()
-    for path in sorted(p for p in (folder / "wgan_core").rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
-    return h.hexdigest()[:7]
-
-
-def resolve(ref: str, repo: Path = ROOT) -> Side:
-    """A commit (checked out into a cached worktree) or a folder holding wgan_core/ (timed as it is)."""
-    folder = Path(ref)
-    if folder.is_dir() and folder.resolve() == ROOT and os.environ.get("WGAN_GIT_COMMIT"):  # gpu.py's --commit: a copy's .git may lie
-        commit = os.environ["WGAN_GIT_COMMIT"]
-        if "+" in commit or commit == "unknown":  # a changed or unnamed tree: named by its content, not by a shared word
-            commit = commit.split("+")[0] + "+" + content_hash(ROOT)
-        return Side(commit, ROOT)
-    if folder.is_dir():
-        if not (folder / "wgan_core" / "__init__.py").is_file():
-            raise CompareError(f"--compare: {ref} is a folder without wgan_core/; give a commit or a source tree")
-        try:
-            if Path(_git("rev-parse", "--show-toplevel", cwd=folder)).resolve() != folder.resolve():
-                raise CompareError("a folder inside another checkout: not that checkout's commit")
-            name = tree_name(folder)
-        except (CompareError, OSError):  # not a checkout of its own: named by its folder and its content
-            name = f"{folder.resolve().name}+{content_hash(folder)}"
-        return Side(name, folder.resolve())
-    try:
-        sha = _git("rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", cwd=repo)
-    except CompareError:
-        raise CompareError(f"--compare: unknown commit {ref!r} (not in {repo}'s git history, and no such folder)") from None
-    tree = WORKTREES / sha[:12]
-    if not (tree / "wgan_core" / "__init__.py").is_file():
-        tree.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
-        _git("worktree", "add", "--detach", "--force", str(tree), sha, cwd=repo)
-        if not (tree / "wgan_core" / "__init__.py").is_file():
-            raise CompareError(f"--compare: commit {ref} has no wgan_core/ to time")
-    return Side(sha[:7], tree)
 
 
 def configurations(variants: list[str], arch: str, widths: list[int], batch: int, resolution: int, amp: str,
@@ -162,46 +94,6 @@ def machine(device: str) -> dict[str, str]:
         pass
     kind = cpu_model() + (f" flags:{hashlib.sha1(' '.join(sorted(flags.split())).encode()).hexdigest()[:8]}" if flags else "")
     return {"device": "cpu", "device_name": cpu_model(), "host": kind, "torch": str(torch.__version__)}
-
-
-def _pair(row: dict) -> tuple:
-    """Machine kind, configuration and the two sides: what every sequence of one question shares, whatever its setting."""
-    return (row["host"], *(_norm(str(row[k])) for k in CONFIG), _norm(str(row.get("ensemble") or 0)), row["base"], row["head"])
-
-
-def _key(row: dict) -> tuple:
-    """What makes rounds one sequence: the pair, torch, and the measuring setting (rounds of another are another sample)."""
-    return (*_pair(row), row.get("torch", ""), *(str(float(row[k] or 0)) for k in SETTING))
-
-
-def recorded_rounds(out: Path | None, keys: list[tuple]) -> list[tuple[dict[str, list[float]], float | None]]:
-    """Per key, the rounds already recorded in OUT/compare_blocks.csv ({'A': [...], 'B': [...]} in round order) and the
-    error share per side the sequence was started with (None for a new sequence)."""
-    found: list[dict[int, dict[str, float]]] = [{} for _ in keys]
-    share: list[float | None] = [None for _ in keys]
-    path = out / "compare_blocks.csv" if out is not None else None
-    if path is not None and path.is_file():
-        index = {k: i for i, k in enumerate(keys)}
-        with path.open(newline="") as f:
-            for row in csv.DictReader(f):
-                i = index.get(_key(row))
-                if i is None or not row.get("median_ms") or not row.get("round"):
-                    continue
-                found[i].setdefault(int(row["round"]), {})[row["side"]] = float(row["median_ms"])
-                if share[i] is None and row.get("alpha"):
-                    share[i] = float(row["alpha"])
-    return [({s: [r[s] for _, r in sorted(f.items()) if {"A", "B"} <= set(r)] for s in "AB"}, a) for f, a in zip(found, share)]
-
-
-def earlier_slower(out: Path | None, fields: list[dict]) -> list[dict | None]:
-    """Per configuration, a recorded `slower` of the same pair under any setting (another --steps, --chunk, torch ...): it
-    stands, whatever this sequence says, so a fresh setting cannot wash a slowdown out either."""
-    path = out / "compare.csv" if out is not None else None
-    if path is None or not path.is_file():
-        return [None for _ in fields]
-    with path.open(newline="") as f:
-        slower = [r for r in csv.DictReader(f) if r.get("verdict") == "slower" and float(r.get("inject") or 0) == 0]
-    return [next((r for r in reversed(slower) if _pair(r) == _pair(f)), None) for f in fields]
 
 
 @dataclass(frozen=True)
@@ -248,7 +140,7 @@ def run_compare(a_ref: str, b_ref: str, configs: list[dict], probe: Probe, budge
     fields = [dict(**where, **row_fields(c, probe), ensemble=c.get("ensemble", 0), base=a.name, head=b.name, **setting)
               for c in configs]
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    recorded = recorded_rounds(out if resume else None, [_key(f) for f in fields])
+    recorded = recorded_rounds(out if resume else None, [sequence_key(f) for f in fields])
     rounds = [r for r, _ in recorded]
     # Each sequence keeps the error share per side it started with (alpha / its configurations): re-judging old looks
     # with another share after seeing them would spend error twice, or take a verdict back.
