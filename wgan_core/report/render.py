@@ -29,8 +29,10 @@ from typing import Any
 import pandas as pd
 
 from ..fileio import atomic_write_text
+from ..metrics.registry import METRICS
 from ..outcome import RULE
 from ..rundir.panel import PANEL_FILE
+from .conformance import conformance_notes
 from .coverage import coverage_note
 from .families import Family, exploratory, family_tests
 from .load import CURVES_CSV, PUBLISHED_KEY, RUNS_CSV, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
@@ -172,6 +174,7 @@ def _notes(runs: pd.DataFrame, baseline: str, tested: bool, metric: str | None, 
             "(Holm over the family), and otherwise 'not shown to differ', which is not a claim of equality."
         )
     notes += feature_network_notes(runs)
+    notes += conformance_notes([m for m in METRICS if m in runs and runs[m].notna().any()])  # flagged by the conformance ladder
     if "modes" in runs:
         notes.append(
             "Mode metrics '(2,500)' as in VEEGAN/PacGAN: 2,500 samples of the final generator; a sample is high quality within 3σ "
