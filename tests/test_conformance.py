@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 
@@ -83,3 +84,32 @@ def test_check_strength_accepts_the_ends_of_the_range():
     assert check_strength("drop-classes", 9, 100) == 9
     with pytest.raises(ConfigError, match="nan"):
         check_strength("blur", float("nan"), 100)
+
+
+def _study_scores() -> pd.DataFrame:
+    """Three objectives, three seeds, two spaces: s1 orders a < b < c on every seed, s2 orders b < a < c, and a's seed-0 run in s2
+    has a non-finite FID (a failed run)."""
+    fid = {"s1": {"a": 1.0, "b": 2.0, "c": 3.0}, "s2": {"a": 2.0, "b": 1.0, "c": 3.0}}
+    rows = [dict(run_id=f"{o}{seed}", objective=o, seed=seed, status="ok", feature_space=s, fid=fid[s][o] + 0.01 * seed, kid=fid[s][o])
+            for s in fid for o in "abc" for seed in range(3)]  # fmt: skip
+    df = pd.DataFrame(rows)
+    df.loc[(df.feature_space == "s2") & (df.run_id == "a0"), "fid"] = float("nan")
+    return df
+
+
+def test_rankings_rank_a_failed_run_worst_and_list_the_flip():
+    from conformance import pair_orders, rankings, seed_ranks
+
+    scores = _study_scores()
+    objectives, r = seed_ranks(scores, "s2", "fid")
+    assert objectives == ["a", "b", "c"] and r.tolist() == [[3, 1, 2], [2, 1, 3], [2, 1, 3]]  # seed 0: a failed, ranked last
+    ranks, kendall, flips = rankings(scores, ["s1", "s2"])
+    fid = ranks[ranks.metric == "fid"].set_index(["feature_space", "objective"])
+    assert fid.loc[("s2", "a"), "mean_seed_rank"] == pytest.approx(7 / 3) and fid.loc[("s2", "a"), "failed_runs"] == 1
+    assert [fid.loc[("s2", o), "rank"] for o in "abc"] == [2, 1, 3] and [fid.loc[("s1", o), "rank"] for o in "abc"] == [1, 2, 3]
+    k = kendall.set_index("metric").loc["fid"]
+    assert k.tau == pytest.approx(1 / 3) and k.interval_lo <= k.tau <= k.interval_hi and "coverage not measured" in k.interval
+    f = flips[flips.metric == "fid"]
+    assert f[["objective_1", "objective_2", "better_in_a", "better_in_b", "seeds_same_order"]].values.tolist() == [["a", "b", "a", "b", 0]]
+    pairs = pair_orders(ranks).set_index(["metric", "objective_1", "objective_2"])
+    assert not pairs.loc[("fid", "a", "b"), "holds_in_every_space"] and pairs.loc[("fid", "a", "c"), "holds_in_every_space"]
