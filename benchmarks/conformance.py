@@ -19,7 +19,8 @@ Writes OUT/scores.csv (one row per degraded set and space, resumable: finished r
 match), OUT/ladder.csv and OUT/summary.csv (per metric and space: how many degradations worsen it at every rung).
 A strength out of its degradation's range is a one-line error, exit 2.
 
-    python benchmarks/conformance.py [--n 2000] [--spaces pixels,random-cnn,classifier,digits] [--strengths blur=0,1,2,3] [--out DIR]
+    python benchmarks/conformance.py [--n 2000] [--seed 0] [--spaces pixels,random-cnn,classifier,digits] [--strengths blur=0,1,2,3] [--out DIR]
+    python benchmarks/conformance.py replicates OUT.csv DIR DIR...     # the ladders of other draws (--seed) side by side
 
 `rankings STUDY_DIR` applies the question to a study: each run's final samples (from model.pt) scored by FID and KID in every
 space; per seed the objectives are ranked (a failed run ranks worst, never dropped), an objective's rank is that of its mean
@@ -155,10 +156,11 @@ def parse_strengths(specs: list[str], n: int) -> dict[str, tuple[float, ...]]:
 # ---------------------------------------------------------------------------------------------
 # Scores and the ladder
 # ---------------------------------------------------------------------------------------------
-KEY = ["degradation", "strength", "feature_space", "extractor", "n_samples", "n_real"]
+KEY = ["degradation", "strength", "feature_space", "extractor", "n_samples", "n_real", "seed"]
 
 
-def score_sets(sets: list[tuple[str, float]], spaces: list[str], pool, labels, real, real_name, n: int, path: Path, log, weights=None) -> pd.DataFrame:
+def score_sets(sets: list[tuple[str, float]], spaces: list[str], pool, labels, real, real_name, n: int, path: Path, log, weights=None,
+               seed: int = SEED) -> pd.DataFrame:
     """FID, KID, precision, recall of every (degradation, strength) set in every space, saved to `path` after each.
 
     Rows already in `path` with the same set, space, network and sizes are kept, not recomputed (a stopped run resumes).
@@ -169,17 +171,19 @@ def score_sets(sets: list[tuple[str, float]], spaces: list[str], pool, labels, r
     saved = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=[*KEY, *METRICS, "kid_subset_size"])
     if len(saved):
         log(f"resuming: {len(saved)} rows in {path}")
+        if "seed" not in saved:
+            saved["seed"] = SEED  # written before the draw's seed was a column: the default's rows
     done = {tuple(r[k] for k in KEY): r for r in saved.to_dict("records")}
     rows, t0 = [], time.perf_counter()
     for space in spaces:
         ext = space_extractor(space, "fashion-mnist", weights=weights if get_feature_space(space).needs else None)
         cache = real_name if ext.name_tells_weights else f"{real_name}-w{ext.tag}"
         for name, s in sets:
-            key = (name, float(s), space, ext.name, n, len(real))
+            key = (name, float(s), space, ext.name, n, len(real), seed)
             if key not in done:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # the KID subset-size note: kid_subset_size is in the row
-                    m = fidelity(degrade(pool, labels, name, s, n), real, ext, real_cache_name=cache, kid=True, prc=True)
+                    m = fidelity(degrade(pool, labels, name, s, n, seed), real, ext, real_cache_name=cache, kid=True, prc=True)
                 done[key] = {**dict(zip(KEY, key)), **{k: m[k] for k in METRICS}, "kid_subset_size": m["kid_subset_size"]}
                 _write_csv(pd.DataFrame(list(done.values())), path)
                 log(f"[{time.perf_counter() - t0:5.0f} s] {space:<10} {name:<12} s={s:<5g} " + " ".join(f"{k}={m[k]:.4g}" for k in METRICS))
@@ -202,7 +206,7 @@ def ladder(scores: pd.DataFrame, strengths: dict[str, tuple[float, ...]]) -> pd.
                     metric=metric, feature_space=space, degradation=name, strengths=";".join(f"{s:g}" for s in ss),
                     values=";".join(f"{x:.4g}" for x in v), spearman_rho=round(float(rho), 6), monotone=bool(steps.all()),
                     first_break="" if steps.all() else f"{ss[int(np.argmin(steps)) + 1]:g}", designed_for=metric in DEGRADATIONS[name].responds,
-                    n_samples=int(part.n_samples.iloc[0]), n_real=int(part.n_real.iloc[0]), extractor=str(part.extractor.iloc[0]),
+                    n_samples=int(part.n_samples.iloc[0]), n_real=int(part.n_real.iloc[0]), extractor=str(part.extractor.iloc[0]), seed=int(part.seed.iloc[0]),
                 ))  # fmt: skip
     return pd.DataFrame(out)
 
@@ -215,6 +219,20 @@ def summary(lad: pd.DataFrame) -> pd.DataFrame:
         breaks = "; ".join(f"{r.degradation} at {r.first_break}" for r in g.itertuples() if not r.monotone)
         out.append(dict(metric=metric, feature_space=space, monotone=int(g.monotone.sum()), degradations=len(g), designed_monotone=int(d.monotone.sum()),
                         designed=len(d), min_spearman_rho=float(g.spearman_rho.min()), first_breaks=breaks, n_samples=int(g.n_samples.iloc[0])))  # fmt: skip
+    return pd.DataFrame(out)
+
+
+def replicates(ladders: list[pd.DataFrame]) -> pd.DataFrame:
+    """Ladders of other draws (--seed) side by side: per metric, space and degradation, in how many draws it is monotone and where each breaks."""
+    keys = ["metric", "feature_space", "degradation"]
+    both = pd.concat(ladders)
+    out = []
+    for (metric, space, name), g in both.groupby(keys, sort=False):
+        g = g.sort_values("seed")
+        out.append(dict(metric=metric, feature_space=space, degradation=name, designed_for=bool(g.designed_for.iloc[0]), draws=len(g),
+                        monotone_draws=int(g.monotone.astype(bool).sum()), seeds=";".join(str(int(x)) for x in g.seed),
+                        first_breaks=";".join("-" if pd.isna(b) or b == "" else f"{float(b):g}" for b in g.first_break),
+                        rho_min=float(g.spearman_rho.min()), rho_max=float(g.spearman_rho.max()), n_samples=int(g.n_samples.iloc[0])))  # fmt: skip
     return pd.DataFrame(out)
 
 
@@ -384,11 +402,18 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", type=int, default=2000, help="images per side (default 2,000)")
+    p.add_argument("--seed", type=int, default=SEED, help="seed of the draw of training images, the class order and the noise (default 0)")
     p.add_argument("--spaces", default="pixels,random-cnn,classifier,digits", help="feature spaces, comma-separated (metrics/spaces.py)")
     p.add_argument("--strengths", action="append", default=[], metavar="NAME=s0,s1,...", help="a degradation's ladder (default: 5 rungs each)")
     p.add_argument("--feature-weights", metavar="PATH", help="the weights file of a space that needs one (inception: or WGAN_INCEPTION_WEIGHTS; vgg16)")
     p.add_argument("--out", default=str(ROOT / "results" / "metric-conformance"))
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["replicates"]:  # replicates OUT DIR...: the ladders of DIR... (each a --out of another --seed) side by side
+        if len(argv) < 3:
+            print("error: replicates: expected OUT.csv and at least one ladder folder", file=sys.stderr)
+            return 2
+        _write_csv(replicates([pd.read_csv(Path(d) / "ladder.csv") for d in argv[2:]]), Path(argv[1]))
+        return 0
     if argv[:1] == ["rankings"]:
         r = argparse.ArgumentParser(prog="conformance.py rankings", description="FID/KID rankings of a study's objectives in every feature space")
         r.add_argument("study", help="a study directory (study.json and its run folders)")
@@ -422,7 +447,7 @@ def run(args: argparse.Namespace) -> int:
     real, _, real_name = reference("fashion-mnist", "test", 28, n_real=args.n)
     sets = list(dict.fromkeys((name, float(s)) for name, ss in strengths.items() for s in ss))
     log(f"{len(sets)} sets x {len(spaces)} spaces, {args.n} images a side; torch threads {torch.get_num_threads()}")
-    scores = score_sets(sets, spaces, pool, labels, real, real_name, args.n, out / "scores.csv", log, args.feature_weights)
+    scores = score_sets(sets, spaces, pool, labels, real, real_name, args.n, out / "scores.csv", log, args.feature_weights, args.seed)
     _write_csv(scores, out / "scores.csv")  # the requested sets only, in ladder order
     lad = ladder(scores, strengths)
     _write_csv(lad, out / "ladder.csv")
