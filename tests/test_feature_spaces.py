@@ -150,10 +150,11 @@ def test_cli_lists_every_space_with_its_source(capsys):
         (["--feature-space", "nope"], "unknown 'nope'; allowed: pixels, random-cnn"),
         (["--feature-space", "vgg16"], "needs --feature-weights PATH"),
         (["--feature-space", "vgg16", "--feature-weights", "WEIGHTS"], "not a torchvision vgg16 state dict"),
+        (["--feature-space", "inception", "--inception-weights", "WEIGHTS"], "is not an inception-v3-compat state dict"),
         (["--feature-space", "digits", "--extractor", "classifier"], "differ; give one"),
         ([], None),
     ],
-    ids=["unknown", "no-weights", "bad-weights", "two-spaces", "no-dataset"],
+    ids=["unknown", "no-weights", "bad-weights", "bad-inception-weights", "two-spaces", "no-dataset"],
 )
 def test_cli_bad_feature_space_input_is_one_line_exit_2(tmp_path, capsys, args, message):
     torch.save({"x": torch.zeros(2)}, tmp_path / "w.pt")

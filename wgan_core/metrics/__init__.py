@@ -1,4 +1,5 @@
-"""Sample-quality metrics: exact metrics on toy data (`toy`); FID, KID, precision/recall on images (`image_metrics`); the metric registry.
+"""Sample-quality metrics: exact metrics on toy data (`toy`); FID, KID, precision/recall on images (`image_metrics`) in any
+registered feature space (`spaces`); the metric registry.
 
 Submodules are imported on first use, so toy runs do not pay for importing torch-fidelity
 (and torchvision), and the torch-free report can read `metrics.registry` without torch.
@@ -6,7 +7,7 @@ Submodules are imported on first use, so toy runs do not pay for importing torch
 
 from typing import Any
 
-__all__ = ["image_metrics", "registry", "toy"]
+__all__ = ["image_metrics", "registry", "spaces", "toy"]
 
 
 def __getattr__(name: str) -> Any:
@@ -14,6 +15,6 @@ def __getattr__(name: str) -> Any:
 
     if name == "image_metrics":
         return importlib.import_module(".image", __name__).image_metrics
-    if name in ("toy", "registry", "image"):
+    if name in ("toy", "registry", "image", "spaces"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
