@@ -113,3 +113,12 @@ def test_rankings_rank_a_failed_run_worst_and_list_the_flip():
     assert f[["objective_1", "objective_2", "better_in_a", "better_in_b", "seeds_same_order"]].values.tolist() == [["a", "b", "a", "b", 0]]
     pairs = pair_orders(ranks).set_index(["metric", "objective_1", "objective_2"])
     assert not pairs.loc[("fid", "a", "b"), "holds_in_every_space"] and pairs.loc[("fid", "a", "c"), "holds_in_every_space"]
+
+
+@pytest.mark.parametrize("readme", ["results/metric-conformance/README.md", "results/stacked-mnist/feature-spaces/README.md"])
+def test_the_readmes_quote_their_csvs_unchanged(readme):
+    """Every table and number in the two READMEs is the one its CSV holds (`python -m wgan_core quote` wrote them)."""
+    from wgan_core.report.quote import check_file
+
+    root = Path(__file__).resolve().parents[1]
+    assert check_file(root / readme, root) == []
