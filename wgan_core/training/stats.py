@@ -47,7 +47,7 @@ class RunningStats:
         stats = torch.stack([loss_d, loss_g, w_est, self.last_penalty], -1).float()
         self.sums += stats
         bad = ~torch.isfinite(stats).all(-1)
-        self.bad_step.copy_(torch.where(bad & (self.bad_step < 0), step, self.bad_step))
+        self.bad_step.masked_fill_(bad & (self.bad_step < 0), step)  # in place: one op, and the runs' rows see it
         return stats
 
     def take_means(self, n: int) -> list[float]:
