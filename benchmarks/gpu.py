@@ -34,19 +34,18 @@ import importlib.util
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from gpu_steps import MIN_START_S, Outcome, Step, run_all, run_step, stop_group  # noqa: E402, F401  (running the plan's commands)
 
 TOTAL_BUDGET_S = 540  # 9 minutes of one device session (a command may run 10), start-up of the machine not included
 FIVE = ("gan", "nsgan", "wgan-clip", "wgan-gp", "wgan-lp")
@@ -60,7 +59,6 @@ ENSEMBLE_MEMBER_S = 0.4  # per member of --ensemble S: two trainers built, its s
 COMPARE_ROUNDS = 8  # a compare step's budget in rounds: the gate's first look (benchmarks/abtest.py LOOKS), 2 processes each
 COMPARE_ROUND_S = 12  # one round: two processes started side by side (one process took 12 s there), 2 x 20 steps
 REHEARSAL_BUDGET_S = 178  # --rehearse: the whole plan on the CPU within 3 minutes (nox -s slow runs it)
-MIN_START_S = 10  # a step is not started with less time left than this (or than its budget, if smaller)
 MODULES = ("torch_fidelity", "pytest", "pytest_benchmark", "pandas", "matplotlib", "scipy", "tqdm")  # what the steps import
 
 
@@ -129,37 +127,6 @@ def matrix(variants: tuple[str, ...], extended: bool = False) -> list[tuple[str,
         ("throughput-compile", Cell(("gan",), amp="bf16", compile=True)),
     ]
     return core + (more if extended else [])
-
-
-@dataclass(frozen=True)
-class Step:
-    """One command of the run, with its estimate and the budget after which it is stopped."""
-
-    name: str
-    what: str
-    argv: tuple[str, ...]
-    estimate_s: float
-    cell: Cell | None = None
-    after: Callable[[], str] | None = field(default=None, compare=False)  # in-process, after the command: a note for the summary
-    final: bool = False  # runs even when the others used up the budget (its own budget is held back for it)
-    budget: int = 0  # seconds after which it is stopped; 0: 1.5 x the estimate + 15 s
-    verdict_exits: tuple[int, ...] = ()  # exit codes that are a verdict, not a failure (the gate: 1 slower, 3 inconclusive)
-
-    @property
-    def budget_s(self) -> int:
-        return self.budget or int(1.5 * self.estimate_s + 15)
-
-
-@dataclass
-class Outcome:
-    step: Step
-    status: str  # ok | failed (exit N) | stopped at its N s budget | not started (...)
-    seconds: float = 0.0
-    note: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
 
 
 def benchmark_args(storage: Path, compare: bool, rehearse: bool = False) -> list[str]:
@@ -253,64 +220,6 @@ def copy_study(study_dir: Path, dest: Path) -> str:
     for f in files:
         shutil.copy2(f, dest / f.name)
     return f"{len(files)} report files copied to {dest.name}/ (runs stay in {study_dir})"
-
-
-def stop_group(p: subprocess.Popen) -> None:
-    """End the process group a step started (its children too, e.g. throughput.py's measuring processes)."""
-    for sig, wait in ((signal.SIGTERM, 5), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(p.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            p.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def run_step(step: Step, log: Path, timeout_s: float, env: dict[str, str]) -> Outcome:
-    """Run one step's command into its log, stopped (with its whole process group) after timeout_s."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    start = time.monotonic()
-    with log.open("w") as f:
-        f.write(f"$ {shlex.join(step.argv)}\n")
-        f.flush()
-        p = subprocess.Popen(step.argv, stdout=f, stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True)
-        try:
-            rc = p.wait(timeout=timeout_s)
-            status = "ok" if rc == 0 or rc in step.verdict_exits else f"failed (exit {rc})"
-        except subprocess.TimeoutExpired:
-            status = f"stopped at its {timeout_s:.0f} s budget"
-        except KeyboardInterrupt:
-            stop_group(p)
-            raise
-        stop_group(p)  # also whatever it left behind
-    outcome = Outcome(step, status, time.monotonic() - start)
-    if status != "ok":  # the log's last line, usually the error, into the summary
-        last = [line for line in log.read_text(errors="replace").splitlines() if line.strip()][-1:]
-        outcome.note = last[0].strip().replace("|", "/")[:200] if last and not last[0].startswith("$ ") else ""
-    if step.after is not None:
-        outcome.note = "; ".join(filter(None, [outcome.note, step.after()]))
-    return outcome
-
-
-def run_all(steps: list[Step], logs: Path, budget_s: float, env: dict[str, str],
-            on_progress: Callable[[list[Outcome]], None] = lambda done: None) -> list[Outcome]:
-    """Run the steps in order within budget_s: each under min(its budget, what is left); the final steps' budgets held back."""
-    deadline = time.monotonic() + budget_s
-    reserve = sum(s.budget_s for s in steps if s.final)
-    done: list[Outcome] = []
-    for step in steps:
-        left = deadline - time.monotonic() - (0 if step.final else reserve)
-        timeout = step.budget_s if step.final else min(step.budget_s, left)
-        if timeout < min(MIN_START_S, step.budget_s):
-            done.append(Outcome(step, f"not started (out of time: {max(left, 0):.0f} s left of {budget_s:.0f} s)"))
-        else:
-            done.append(run_step(step, logs / f"{step.name}.log", timeout, env))
-        if step.final:
-            reserve -= step.budget_s
-        on_progress(done)
-    return done
 
 
 def throughput_rows(csv_path: Path, skip: int) -> list[dict[str, str]]:

@@ -42,7 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from history import append_rows, check_columns, check_history, plot  # noqa: E402  (the CSV, its figures, --check-history)
+from history import append_rows, check_columns  # noqa: E402  (the CSV)
+from history_plots import check_history, plot  # noqa: E402  (its figures, --check-history)
 from profiling import OP_GROUPS, profile, profile_name  # noqa: E402, F401  (torch.profiler's operator table)
 
 COLUMNS = [

@@ -98,7 +98,7 @@ def _study_scores() -> pd.DataFrame:
 
 
 def test_rankings_rank_a_failed_run_worst_and_list_the_flip():
-    from conformance import pair_orders, rankings, seed_ranks
+    from feature_rankings import pair_orders, rankings, seed_ranks
 
     scores = _study_scores()
     objectives, r = seed_ranks(scores, "s2", "fid")

@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import compare  # noqa: E402
 import history  # noqa: E402
+import history_plots  # noqa: E402
 import throughput  # noqa: E402
 
 XEON, EPYC = "Intel(R) Xeon(R) Processor", "AMD EPYC"
@@ -217,7 +218,7 @@ def test_repeat_spread_of_the_median_and_the_min_column(tmp_path):
 def test_history_figure_has_one_panel_per_configuration_and_machine(tmp_path):
     rows = [row("c-1", 100.0), row("c-1", 10.0, variant="gan"), row("c-1", 100.0, machine=EPYC),
             row("c-2", 140.0), row("c-2", 10.0, variant="gan"), row("c-2", 99.0, machine=EPYC)]
-    png, titles = history.plot_history(write(tmp_path / "cpu.csv", rows), repo=None)
+    png, titles = history_plots.plot_history(write(tmp_path / "cpu.csv", rows), repo=None)
     assert png == tmp_path / "history_cpu.png" and png.stat().st_size > 1000
     assert titles == [f"cpu {XEON} | wgan-gp mlp w128 b256 nc5 fp32 1t +40% compare?", f"cpu {XEON} | gan mlp w128 b256 nc1 fp32 1t +0%",
                       f"cpu {EPYC} | wgan-gp mlp w128 b256 nc5 fp32 1t -1%"]
@@ -244,7 +245,7 @@ def test_commit_ids_stay_text_through_appending_and_the_history(tmp_path, commit
     history.append_rows(path, [row(commit, 11.0, width=32)], throughput.COLUMNS)  # re-reads the file, appends
     assert [r["git_commit"] for r in csv.DictReader(path.open())] == [commit, commit]
     assert {s.commits for s in history.load(path, repo=None)} == {(commit,)}
-    history.plot(path)  # the figures read it too
+    history_plots.plot(path)  # the figures read it too
 
 
 def test_appending_to_a_csv_of_other_columns_is_refused_and_leaves_it_alone(tmp_path, capsys):
