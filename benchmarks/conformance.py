@@ -232,9 +232,6 @@ def replicates(ladders: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-# ---------------------------------------------------------------------------------------------
-# Rankings of a study's objectives per feature space (`rankings STUDY_DIR`)
-# ---------------------------------------------------------------------------------------------
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
     atomic_write_bytes(path, df.to_csv(index=False).encode())
 
@@ -254,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         _write_csv(replicates([pd.read_csv(Path(d) / "ladder.csv") for d in argv[2:]]), Path(argv[1]))
         return 0
-    args, run_it = p.parse_args(argv), run
+    args = p.parse_args(argv)
     try:
-        return run_it(args)
+        return run(args)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""The speed history (a throughput CSV: its rows, its figures) and its check: is a configuration's newest commit slower?
+"""The speed history (a throughput CSV and its rows) and its check: is a configuration's newest commit slower?
+Its figures and the `--check-history` command are benchmarks/history_plots.py.
 
     python benchmarks/throughput.py --check-history results/throughput/cpu.csv
 

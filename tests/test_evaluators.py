@@ -63,3 +63,14 @@ def test_each_data_kind_gets_its_own_evaluators():
     assert [n for n in evaluator_names() if get_evaluator(n) in evaluators_for(tiny_image(extractor="none"))] == ["image-modes"]
     with pytest.raises(ConfigError, match="evaluator: unknown 'nope'; allowed: toy, image-features, image-modes"):
         get_evaluator("nope")
+
+
+def test_old_forms_are_refused_in_one_line():
+    """Registries take register_x(name, entry); an entry's metrics are a dict by name."""
+    from wgan_core.metrics.registry import register_metric
+
+    with pytest.raises(ConfigError, match=r"^evaluator 'old': needs an Evaluator whose metrics are a dict by name"):
+        register_evaluator("old", Evaluator(lambda c: False, metrics=(Metric(False, "old"),)))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"^register_metric: 'old' needs a Metric\(lower_is_better, display, ...\), got tuple$"):
+        register_metric("old", (False, "old"))  # type: ignore[arg-type]
+    assert "old" not in EVALUATORS and "old" not in METRICS

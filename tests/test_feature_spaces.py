@@ -47,10 +47,10 @@ def test_an_unknown_space_names_the_allowed_ones():
     assert str(e.value) == "feature space: unknown 'nope'; allowed: pixels, random-cnn, classifier, digits, inception, vgg16"
 
 
-def test_registration_checks_names_and_refuses_a_second_entry(monkeypatch):
+def test_registration_checks_names_and_a_second_entry_replaces(monkeypatch):
     monkeypatch.setattr(spaces, "SPACES", dict(spaces.SPACES))
-    with pytest.raises(ConfigError, match="already registered"):
-        register_feature_space("pixels", get_feature_space("pixels"))
+    pixels = get_feature_space("pixels")
+    assert register_feature_space("pixels", pixels) is pixels and get_feature_space("pixels") is pixels
     with pytest.raises(ConfigError, match="lower-case"):
         register_feature_space("My Space", get_feature_space("pixels"))
     with pytest.raises(ConfigError, match="a source and a callable build"):

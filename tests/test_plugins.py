@@ -148,6 +148,8 @@ def test_a_registered_variant_is_a_named_variant_everywhere(registries):
             wgan_core.register_variant("x", wgan_core.Variant(loss="hinge", constraint="gp", source="s", toy=dict(widht=3)))
         with pytest.raises(ConfigError, match="image defaults of 'x': loss not settable"):
             wgan_core.register_variant("x", wgan_core.Variant(loss="hinge", constraint="gp", source="s", image=dict(loss="minimax")))
+        with pytest.raises(ConfigError, match="^register_variant: image defaults of 'x' must be a dict of RunConfig fields, got NoneType$"):
+            wgan_core.register_variant("x", wgan_core.Variant(loss="hinge", constraint="gp", source="s", image=None))
         with pytest.raises(ConfigError, match="source of 'x'"):
             wgan_core.register_variant("x", wgan_core.Variant(loss="hinge", constraint="gp", source=""))
     finally:

@@ -2,30 +2,41 @@
 
 from __future__ import annotations
 
-from wgan_core.report.conformance import LADDER_CSV, conformance_notes, flagged
+from wgan_core.report.conformance import FOLDER, conformance_notes, flagged
 
-HEADER = "metric,feature_space,degradation,strengths,values,spearman_rho,monotone,first_break,designed_for,n_samples\n"
+LADDER = "metric,feature_space,degradation,strengths,values,spearman_rho,monotone,first_break,designed_for,n_samples\n"
+REPLICATES = "metric,feature_space,degradation,designed_for,draws,monotone_draws,seeds,first_breaks,rho_min,rho_max,n_samples\n"
 
 
-def test_only_designed_rungs_flag_and_a_reversal_is_told_from_a_saturation(tmp_path):
-    path = tmp_path / "ladder.csv"
-    path.write_text(
-        HEADER
-        + "fid,pixels,blur,0;1;2,1.0;2.0;3.0,1.0,True,,True,500\n"  # worsens at every rung: no flag
+def test_only_designed_rungs_flag_counted_over_draws_and_a_reversal_told_from_a_saturation(tmp_path):
+    (tmp_path / "ladder.csv").write_text(
+        LADDER
+        + "fid,pixels,blur,0;1;2,1.0;2.0;3.0,1.0,True,,True,500\n"
         + "precision,pixels,blur,0;1;2,0.9;0.95;0.5,0.5,False,1,True,500\n"  # precision rises at 1: a reversal
-        + "precision,pixels,collapse,0;1;2,0.9;0.95;0.97,-1.0,False,1,False,500\n"  # not meant to see collapse: no flag
+        + "precision,pixels,collapse,0;1;2,0.9;0.95;0.97,-1.0,False,1,False,500\n"  # not meant to see collapse
         + "recall,pixels,collapse,0;1;2,0.5;0.0;0.0,0.87,False,2,True,500\n"  # 1 - recall stays 1: saturated
     )
-    assert flagged("fid", path) == {}
-    assert flagged("precision", path) == {"blur": [("pixels", 1.0, "improves")]}
-    assert flagged("recall", path) == {"collapse": [("pixels", 2.0, "stays")]}
-    notes = conformance_notes(["fid", "precision", "recall", "w1"], path)
-    assert len(notes) == 2 and "precision" in notes[0] and "recall" in notes[1]
-    assert "blur (the score improves at strength 1, in 1 of 1 feature spaces)" in notes[0] and "500 samples" in notes[0]
-    assert "collapse (the score stops changing, saturated at strength 2, in 1 of 1 feature spaces)" in notes[1]
-    assert conformance_notes(["precision"], tmp_path / "absent.csv") == []  # no ladder: no note
+    (tmp_path / "replicates.csv").write_text(
+        REPLICATES
+        + "fid,pixels,blur,True,2,2,0;1,-;-,1,1,500\n"  # monotone in both draws: no flag
+        + "fid,cnn,blur,True,2,1,0;1,-;2,0.5,1,500\n"  # broken in the second draw only (no values: no improves/stays)
+        + "precision,pixels,blur,True,2,0,0;1,1;1,0.5,0.5,500\n"
+        + "precision,pixels,collapse,True,2,2,0;1,-;-,1,1,500\n"
+        + "precision,cnn,collapse,False,2,0,0;1,1;1,-1,-1,500\n"  # not designed: no flag
+        + "recall,pixels,collapse,True,2,0,0;1,2;2,0.87,0.87,500\n"
+    )
+    assert flagged("fid", tmp_path) == {"blur": {"broken": 1, "total": 4, "spaces": ["cnn"], "breaks": [2.0], "how": []}}
+    assert flagged("precision", tmp_path)["blur"] == {"broken": 2, "total": 2, "spaces": ["pixels"], "breaks": [1.0], "how": ["improves"]}
+    assert "collapse" not in flagged("precision", tmp_path)
+    assert flagged("recall", tmp_path)["collapse"]["how"] == ["stays"]
+    notes = conformance_notes(["fid", "precision", "recall", "w1"], tmp_path)
+    assert len(notes) == 3 and "blur (in 1 of 4 space-draws: cnn; first break at strength 2)" in notes[0]
+    assert "blur (in 2 of 2 space-draws: pixels; first break at strength 1, where the score improves)" in notes[1]
+    assert "where the score stops changing, saturated" in notes[2] and "500 samples" in notes[2]
+    assert conformance_notes(["precision"], tmp_path / "absent") == []  # no ladder: no note
 
 
-def test_the_committed_ladder_flags_precision_and_recall_and_passes_fid_and_kid():
-    notes = " ".join(conformance_notes(["fid", "kid", "precision", "recall"], LADDER_CSV))
-    assert "precision" in notes and "recall" in notes and "fid" not in notes and "kid" not in notes
+def test_the_committed_ladder_flags_precision_and_recall_everywhere_and_fid_once():
+    assert flagged("precision", FOLDER)["blur"]["broken"] == flagged("precision", FOLDER)["blur"]["total"]
+    assert flagged("recall", FOLDER)["collapse"]["how"] == ["stays"]
+    assert flagged("fid", FOLDER) == {"drop-classes": {"broken": 1, "total": 12, "spaces": ["digits"], "breaks": [8.0], "how": []}}

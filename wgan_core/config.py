@@ -325,6 +325,9 @@ def register_variant(name: str, variant: Variant) -> Variant:
         raise ConfigError(f"register_variant: name must be a non-empty string without commas, got {name!r}")
     if not isinstance(variant, Variant):
         raise ConfigError(f"register_variant: {name!r} needs a Variant(loss=..., constraint=..., source=...), got {type(variant).__name__}")
+    for kind, defaults in (("image", variant.image), ("toy", variant.toy)):
+        if not isinstance(defaults, dict):
+            raise ConfigError(f"register_variant: {kind} defaults of {name!r} must be a dict of RunConfig fields, got {type(defaults).__name__}")
     get_loss(variant.loss), get_constraint(variant.constraint)  # one-line errors naming the registered ones
     if not isinstance(variant.source, str) or not variant.source:
         raise ConfigError(f"register_variant: source of {name!r}: say where its defaults come from (a paper, or 'this project')")

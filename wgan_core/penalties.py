@@ -145,11 +145,11 @@ def clip_weights_(critic: nn.Module, c: float) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The registry. A constraint's penalty has the uniform signature
-#     penalty(critic, real (N, ...), fake (N, ...), generator) -> unweighted scalar
-# (generator: the run's torch.Generator for any randomness, e.g. interpolation weights;
-# the trainer multiplies by config.penalty_weight), and its after_critic_step(critic, config)
-# runs after every critic update (weight clipping).
+# The registry. A constraint's penalty terms have the uniform signature
+#     terms(critic, real (N, ...), fake (N, ...), generator) -> (N,) per-sample terms (or a tuple of such parts)
+# whose mean is the unweighted penalty (a plug-in's batch-mean scalar with per_sample=False; generator: the
+# run's torch.Generator, or an ensemble's MemberStreams, for any randomness; the trainer multiplies by
+# config.penalty_weight), and its after_critic_step(critic, config) runs after every critic update (weight clipping).
 # ---------------------------------------------------------------------------------------------
 def two_sided_terms(critic: nn.Module, real: Tensor, fake: Tensor, generator: Randomness = None) -> Tensor:
     """WGAN-GP: E[(||grad D(x_hat)|| - 1)^2], x_hat = eps x + (1 - eps) G(z), eps ~ U[0, 1] per sample (Gulrajani et al. 2017, eq. 3)."""

@@ -41,6 +41,8 @@ def register_job_kind(name: str, kind: JobKind) -> JobKind:
     Refuses a trainer that lacks a member of the run contract (one line naming them), and registers
     the kind's metrics and run tables.
     """
+    if not isinstance(kind, JobKind) or not isinstance(kind.metrics, dict) or not isinstance(kind.run_tables, dict):
+        raise ConfigError(f"job kind {name!r}: needs a JobKind whose metrics and run_tables are dicts by name ({{name: Metric(...)}}, {{name: RunTable(...)}})")
     check_contract(kind.trainer)
     for other_name, other in JOB_KINDS.items():
         if other_name != name and (other.config is kind.config or other.experiment == kind.experiment):

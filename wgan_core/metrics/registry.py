@@ -29,6 +29,8 @@ METRICS: dict[str, Metric] = {}
 
 def register_metric(name: str, metric: Metric) -> Metric:
     """Add (or replace) a metric's metadata; returns it."""
+    if not isinstance(metric, Metric):
+        raise ConfigError(f"register_metric: {name!r} needs a Metric(lower_is_better, display, ...), got {type(metric).__name__}")
     METRICS[name] = metric = metric._replace(name=name)
     return metric
 

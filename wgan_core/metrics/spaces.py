@@ -61,15 +61,15 @@ class FeatureSpace:
 SPACES: dict[str, FeatureSpace] = {}
 
 
-def register_feature_space(name: str, space: FeatureSpace) -> None:
-    """Add a feature space under `name` (lower case, digits and dashes); a second registration of a name is an error."""
+def register_feature_space(name: str, space: FeatureSpace) -> FeatureSpace:
+    """Add a feature space under `name` (lower case, digits and dashes); registering a name again replaces it (a plug-in
+    may be imported twice), as every registry does. Returns the entry."""
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", name):
         raise ConfigError(f"feature space: name {name!r} must be lower-case letters, digits and dashes")
     if not isinstance(space, FeatureSpace) or not callable(space.build) or not space.source.strip():
         raise ConfigError(f"feature space {name!r}: expected FeatureSpace(source, build, needs) with a source and a callable build")
-    if name in SPACES:
-        raise ConfigError(f"feature space: {name!r} is already registered")
     SPACES[name] = space
+    return space
 
 
 def get_feature_space(name: str) -> FeatureSpace:

@@ -1,26 +1,29 @@
 """The metric conformance ladder's verdicts, for a note beside every report that shows a flagged metric.
 
 benchmarks/conformance.py damages real Fashion-MNIST at increasing strength (dropped classes, collapse,
-blur, noise) and writes results/metric-conformance/ladder.csv: per metric, feature space and
-degradation, whether the score worsens at every rung (`monotone`), the first rung that does not
-(`first_break`) and whether the metric is meant to see that damage (`designed_for`). A metric that
-fails a rung of damage it is meant to see is flagged in every report whose tables show it. Without
-the file (the package used outside this repository) no note is written. Torch-free.
+blur, noise) and writes results/metric-conformance/: ladder.csv per metric, feature space and degradation
+for one draw (with each rung's value), and replicates.csv over every draw (how many draws worsen at every
+rung, and each draw's first break). A metric is flagged when, in any draw and any space, it fails a rung of
+damage it is meant to see (`designed_for`); the note says in how many space-draws, where, and, from the
+values of the draw ladder.csv holds, whether the score improved there or stopped changing (saturated).
+Without the files (the package used outside this repository) no note is written. Torch-free.
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
 
-LADDER_CSV = Path(__file__).resolve().parents[2] / "results" / "metric-conformance" / "ladder.csv"
+FOLDER = Path(__file__).resolve().parents[2] / "results" / "metric-conformance"
+LADDER_CSV, REPLICATES_CSV = FOLDER / "ladder.csv", FOLDER / "replicates.csv"
 WHAT = {"improves": "the score improves", "stays": "the score stops changing, saturated"}
 
 
-@lru_cache(maxsize=1)
-def _ladder(path: str) -> pd.DataFrame | None:
+@lru_cache(maxsize=4)
+def _read(path: str) -> pd.DataFrame | None:
     p = Path(path)
     return pd.read_csv(p) if p.exists() else None
 
@@ -33,43 +36,48 @@ def _how(strengths: str, values: str, first_break: float) -> str:
     return "stays" if v[i] == v[i - 1] else "improves"
 
 
-def flagged(metric: str, path: Path = LADDER_CSV) -> dict[str, list[tuple[str, float, str]]]:
-    """{degradation: [(feature space, first break, 'improves' | 'stays'), ...]} for the rungs of damage `metric` is meant
-    to see but does not worsen at."""
-    t = _ladder(str(path))
-    if t is None:
+def flagged(metric: str, folder: Path = FOLDER) -> dict[str, dict]:
+    """{degradation: {"broken", "total" (space-draws), "spaces", "breaks", "how"}} for the damage `metric` is meant to see
+    but does not worsen at, at every rung, in some draw and space."""
+    reps, lad = _read(str(folder / "replicates.csv")), _read(str(folder / "ladder.csv"))
+    if reps is None:
         return {}
-    bad = t[(t["metric"] == metric) & t["designed_for"].astype(bool) & ~t["monotone"].astype(bool)]
-    out: dict[str, list[tuple[str, float, str]]] = {}
-    for r in bad.itertuples():
-        out.setdefault(str(r.degradation), []).append((str(r.feature_space), float(r.first_break), _how(r.strengths, r.values, float(r.first_break))))
+    rows = reps[(reps["metric"] == metric) & reps["designed_for"].astype(bool)]
+    out: dict[str, dict] = {}
+    for degradation, g in rows.groupby("degradation", sort=False):
+        bad = g[g["monotone_draws"] < g["draws"]]
+        if bad.empty:
+            continue
+        breaks = sorted({float(b) for r in bad.itertuples() for b in str(r.first_breaks).split(";") if b != "-"})
+        how: set[str] = set()
+        if lad is not None:  # the draw with values: did the score improve, or saturate, at its break?
+            one = lad[(lad["metric"] == metric) & (lad["degradation"] == degradation) & ~lad["monotone"].astype(bool)]
+            how = {_how(r.strengths, r.values, float(r.first_break)) for r in one.itertuples() if not math.isnan(float(r.first_break))}
+        out[str(degradation)] = {"broken": int((g["draws"] - g["monotone_draws"]).sum()), "total": int(g["draws"].sum()),
+                                 "spaces": list(bad["feature_space"]), "breaks": breaks, "how": sorted(how)}  # fmt: skip
     return out
 
 
-def conformance_notes(metrics: list[str], path: Path = LADDER_CSV) -> list[str]:
+def conformance_notes(metrics: list[str], folder: Path = FOLDER) -> list[str]:
     """One note per flagged metric among `metrics` (those a report's tables show), naming where its ladder breaks."""
-    t = _ladder(str(path))
-    if t is None:
-        return []
+    reps = _read(str(folder / "replicates.csv"))
     notes = []
     for m in metrics:
-        where = flagged(m, path)
+        where = flagged(m, folder)
         if not where:
             continue
-        n_spaces = t[t["metric"] == m]["feature_space"].nunique()
-        n = int(t[t["metric"] == m]["n_samples"].iloc[0])
+        n = int(reps[reps["metric"] == m]["n_samples"].iloc[0])
         parts = []
-        for degradation, hits in where.items():
-            breaks = sorted({b for _, b, _ in hits})
-            at = f"{breaks[0]:g}" if len(breaks) == 1 else "/".join(f"{b:g}" for b in breaks)
-            what = " or ".join(WHAT[h] for h in sorted({h for _, _, h in hits}))
-            parts.append(f"{degradation} ({what} at strength {at}, in {len(hits)} of {n_spaces} feature spaces)")
+        for degradation, f in where.items():
+            at = "/".join(f"{b:g}" for b in f["breaks"])
+            how = f", where {' or '.join(WHAT[h] for h in f['how'])}" if f["how"] else ""
+            parts.append(f"{degradation} (in {f['broken']} of {f['total']} space-draws: {', '.join(f['spaces'])}; first break at strength {at}{how})")
         notes.append(
             f"Flagged metric: {m} does not worsen at every rung of damage it is meant to see on the conformance ladder "
-            f"(results/metric-conformance/ladder.csv: real Fashion-MNIST, {n:,} samples per side, one draw): {'; '.join(parts)}. "
+            f"(results/metric-conformance/replicates.csv: real Fashion-MNIST, {n:,} samples per side): {'; '.join(parts)}. "
             f"Read its values and rankings with care."
         )
     return notes
 
 
-__all__ = ["LADDER_CSV", "conformance_notes", "flagged"]
+__all__ = ["FOLDER", "LADDER_CSV", "REPLICATES_CSV", "conformance_notes", "flagged"]

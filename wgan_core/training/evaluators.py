@@ -70,6 +70,8 @@ EVALUATORS: dict[str, Evaluator] = {}
 
 def register_evaluator(name: str, evaluator: Evaluator) -> Evaluator:
     """Add (or replace) an evaluator, and register its metrics' metadata; evaluators run in registration order."""
+    if not isinstance(evaluator, Evaluator) or not isinstance(evaluator.metrics, dict):
+        raise ConfigError(f"evaluator {name!r}: needs an Evaluator whose metrics are a dict by name ({{name: Metric(...)}})")
     for name_, metric in evaluator.metrics.items():
         register_metric(name_, metric)
     EVALUATORS[name] = evaluator
