@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .data.registry import dataset_kind, get_dataset
-from .errors import ConfigError
+from .errors import ConfigError, lookup
 from .losses import get_loss
 from .models.init import INITS
 from .models.registry import get_architecture
@@ -343,10 +343,7 @@ def register_variant(name: str, variant: Variant) -> Variant:
 
 
 def get_variant(name: str) -> Variant:
-    try:
-        return VARIANTS[name]
-    except KeyError:
-        raise ConfigError(f"variant: unknown {name!r}; allowed: {', '.join(VARIANTS)}") from None
+    return lookup(VARIANTS, name, "variant")
 
 
 def variant_names() -> tuple[str, ...]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import ConfigError
+from .errors import ConfigError, lookup
 
 
 def minimax_critic(real: Tensor, fake: Tensor) -> Tensor:
@@ -159,10 +159,7 @@ register_loss("relativistic", Loss(
 
 def get_loss(name: str) -> Loss:
     """The registered loss, or a one-line ConfigError naming the registered ones."""
-    try:
-        return LOSSES[name]
-    except KeyError:
-        raise ConfigError(f"loss: unknown {name!r}; allowed: {', '.join(LOSSES)} (or register one: wgan_core.register_loss)") from None
+    return lookup(LOSSES, name, "loss", " (or register one: wgan_core.register_loss)")
 
 
 def loss_names() -> tuple[str, ...]:

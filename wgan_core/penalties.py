@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .errors import ConfigError
+from .errors import ConfigError, lookup
 
 # Added under the square root so the norm's gradient stays finite where the
 # input gradient is exactly zero (sqrt'(0) = inf); shifts the norm by < 1e-6.
@@ -327,11 +327,7 @@ register_constraint("dragan", Constraint(dragan_terms, source="DRAGAN (Kodali et
 
 def get_constraint(name: str) -> Constraint:
     """The registered constraint, or a one-line ConfigError naming the registered ones."""
-    try:
-        return CONSTRAINTS[name]
-    except KeyError:
-        allowed = ", ".join(CONSTRAINTS)
-        raise ConfigError(f"constraint: unknown {name!r}; allowed: {allowed} (or register one: wgan_core.register_constraint)") from None
+    return lookup(CONSTRAINTS, name, "constraint", " (or register one: wgan_core.register_constraint)")
 
 
 def constraint_names() -> tuple[str, ...]:

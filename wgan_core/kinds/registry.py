@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError
+from ..errors import ConfigError, lookup
 from ..metrics.registry import Metric, register_metric
 from ..report.sections import RunTable, declare_experiment, register_run_table
 from ..training.protocol import check_contract
@@ -59,10 +59,7 @@ def register_job_kind(name: str, kind: JobKind) -> JobKind:
 
 
 def get_job_kind(name: str) -> JobKind:
-    try:
-        return JOB_KINDS[name]
-    except KeyError:
-        raise ConfigError(f"job kind: unknown {name!r}; allowed: {', '.join(JOB_KINDS)}") from None
+    return lookup(JOB_KINDS, name, "job kind")
 
 
 def job_kind_names() -> tuple[str, ...]:

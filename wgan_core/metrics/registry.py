@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..errors import ConfigError
+from ..errors import ConfigError, lookup
 
 
 class Metric(NamedTuple):
@@ -36,10 +36,7 @@ def register_metric(name: str, metric: Metric) -> Metric:
 
 
 def get_metric(name: str) -> Metric:
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise ConfigError(f"metric: unknown {name!r}; allowed: {', '.join(METRICS)}") from None
+    return lookup(METRICS, name, "metric")
 
 
 def metric_names() -> tuple[str, ...]:

@@ -36,7 +36,7 @@ from torch import Tensor
 from torch_fidelity import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
-from ..errors import ConfigError
+from ..errors import ConfigError, lookup
 from ..fileio import atomic_torch_save
 from . import inception
 from .classifier import ARCH_VERSION, ClassifierFeatures, ClassifierNet, ClassifierSettings, cache_dir, get_classifier, load_split, weights_digest
@@ -73,9 +73,7 @@ def register_feature_space(name: str, space: FeatureSpace) -> FeatureSpace:
 
 
 def get_feature_space(name: str) -> FeatureSpace:
-    if name not in SPACES:
-        raise ConfigError(f"feature space: unknown {name!r}; allowed: {', '.join(SPACES)}")
-    return SPACES[name]
+    return lookup(SPACES, name, "feature space")
 
 
 def feature_space_names() -> tuple[str, ...]:

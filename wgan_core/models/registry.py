@@ -14,7 +14,7 @@ from typing import Any
 
 from torch import nn
 
-from ..errors import ConfigError
+from ..errors import ConfigError, lookup
 from .dcgan import DCGANCritic, DCGANGenerator
 from .init import INITS
 from .mlp import MLPCritic, MLPGenerator
@@ -63,10 +63,7 @@ def register_architecture(name: str, entry: Architecture) -> Architecture:
 
 def get_architecture(name: str) -> Architecture:
     """The registered entry, or a one-line ConfigError naming the registered ones."""
-    try:
-        return ARCHITECTURES[name]
-    except KeyError:
-        raise ConfigError(f"arch: unknown {name!r}; allowed: {', '.join(ARCHITECTURES)} (or register one: wgan_core.register_architecture)") from None
+    return lookup(ARCHITECTURES, name, "arch", " (or register one: wgan_core.register_architecture)")
 
 
 def architecture_names() -> tuple[str, ...]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import lookup
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,7 @@ def register_run_table(name: str, table: RunTable) -> RunTable:
 
 
 def get_run_table(name: str) -> RunTable:
-    try:
-        return RUN_TABLES[name]
-    except KeyError:
-        raise ConfigError(f"run table: unknown {name!r}; allowed: {', '.join(RUN_TABLES) or 'none registered'}") from None
+    return lookup(RUN_TABLES, name, "run table")
 
 
 def run_table_names() -> tuple[str, ...]:

@@ -26,7 +26,7 @@ from torch import Tensor, nn
 
 from ..config import RunConfig
 from ..data.registry import get_dataset
-from ..errors import ConfigError
+from ..errors import ConfigError, lookup
 from ..metrics.registry import Metric, register_metric
 from ..rundir.artifacts import toy_artifacts
 from ..seeds import subseed
@@ -79,10 +79,7 @@ def register_evaluator(name: str, evaluator: Evaluator) -> Evaluator:
 
 
 def get_evaluator(name: str) -> Evaluator:
-    try:
-        return EVALUATORS[name]
-    except KeyError:
-        raise ConfigError(f"evaluator: unknown {name!r}; allowed: {', '.join(EVALUATORS)}") from None
+    return lookup(EVALUATORS, name, "evaluator")
 
 
 def evaluator_names() -> tuple[str, ...]:

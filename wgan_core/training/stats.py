@@ -52,7 +52,7 @@ class RunningStats:
 
     def take_means(self, n: int) -> list[float]:
         """Means over the n steps since the last evaluation (NaN when n = 0), and start summing afresh."""
-        means = (self.sums / max(n, 1)).tolist() if n else [float("nan")] * len(STAT_NAMES)
+        means = (self.sums / n).tolist() if n else [float("nan")] * len(STAT_NAMES)
         self.sums.zero_()
         return means
 

@@ -66,17 +66,9 @@ class Alone:
         """The run's (real, z) draws are already in step order."""
         return draws[0]
 
-    def join(self, parts: list[Tensor]) -> Tensor:
-        """Members' tensors -> the stepper's: the run's own tensor, no copy (the step updates it in place)."""
-        return parts[0]
-
     def cat(self, parts: list[Tensor]) -> Tensor:
         """The run's rows, as they are."""
         return parts[0]
-
-    def row(self, t: Tensor, s: int) -> Tensor:
-        """The stepper's tensor -> member s's: the same tensor."""
-        return t
 
     def zeros(self, like: Tensor) -> Tensor:
         """No penalty: ()."""
@@ -107,17 +99,9 @@ class Members(Alone):
         z = torch.cat([z[i * b : (i + 1) * b] for i in range(k) for _, z in draws])
         return real, z
 
-    def join(self, parts: list[Tensor]) -> Tensor:
-        """Members' () or (4,) tensors -> (S,) or (S, 4)."""
-        return torch.stack(parts)
-
     def cat(self, parts: list[Tensor]) -> Tensor:
         """Members' (B, ...) rows -> (S*B, ...), member-major."""
         return torch.cat(parts)
-
-    def row(self, t: Tensor, s: int) -> Tensor:
-        """Member s's row, copied (the stepper's tensor goes on changing)."""
-        return t[s].clone()
 
     def zeros(self, like: Tensor) -> Tensor:
         """No penalty: (S,)."""
