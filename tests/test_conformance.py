@@ -98,7 +98,7 @@ def _study_scores() -> pd.DataFrame:
 
 
 def test_rankings_rank_a_failed_run_worst_and_list_the_flip():
-    from feature_rankings import pair_orders, rankings, seed_ranks
+    from wgan_core.report.feature_spaces import pair_orders, rankings, seed_ranks
 
     scores = _study_scores()
     objectives, r = seed_ranks(scores, "s2", "fid")
@@ -113,6 +113,24 @@ def test_rankings_rank_a_failed_run_worst_and_list_the_flip():
     assert f[["objective_1", "objective_2", "better_in_a", "better_in_b", "seeds_same_order"]].values.tolist() == [["a", "b", "a", "b", 0]]
     pairs = pair_orders(ranks).set_index(["metric", "objective_1", "objective_2"])
     assert not pairs.loc[("fid", "a", "b"), "holds_in_every_space"] and pairs.loc[("fid", "a", "c"), "holds_in_every_space"]
+
+
+def test_the_report_shows_each_space_s_ranks_the_flip_and_writes_its_tables(tmp_path):
+    from wgan_core.report.feature_spaces import SCORES, feature_space_sections
+    from wgan_core.report.tables import write_csv
+
+    assert feature_space_sections(tmp_path, tmp_path, write_csv) == []  # no scores.csv: no section
+    (tmp_path / SCORES).parent.mkdir()
+    _study_scores().to_csv(tmp_path / SCORES, index=False)
+    sections = feature_space_sections(tmp_path, tmp_path, write_csv)
+    assert [h for h, _, _ in sections] == ["Ranks per feature space: FID", "Ranks per feature space: KID", "Kendall τ between feature spaces",
+                                           "Rank flips between feature spaces"]  # fmt: skip
+    fid = sections[0][1]  # best first by s1; s2: a's failed seed-0 run ranks last there, so a's mean seed rank is (3 + 2 + 2) / 3
+    assert fid.values.tolist() == [["a", "1 (1.00)", "2 (2.33), 1 failed"], ["b", "2 (2.00)", "1 (1.00)"], ["c", "3 (3.00)", "3 (2.67)"]]
+    assert "2 of 3 pairs of objectives keep their order in every space" in sections[0][2]  # a-c and b-c hold, a-b flips
+    assert "FID 1, KID 1" in sections[2][2]
+    assert sorted(p.name for p in tmp_path.glob("feature_*.csv")) == ["feature_flips.csv", "feature_kendall.csv", "feature_pairs.csv",
+                                                                     "feature_ranks.csv"]  # fmt: skip
 
 
 @pytest.mark.parametrize("readme", ["results/metric-conformance/README.md", "results/stacked-mnist/feature-spaces/README.md"])

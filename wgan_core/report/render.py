@@ -13,6 +13,7 @@ runs.csv and curves.csv, so a committed report is rebuilt from its committed fil
                     equivalence within the declared margins, a verdict per row
     improvement.csv P(cell beats baseline) with its percentile bootstrap interval, for every pair of every family
     *.png + *.csv   every plot and the data behind it (plots.py), performance profiles among them
+    feature_*.csv   where DIR/feature-spaces/scores.csv exists: ranks per feature space, Kendall τ, flips (feature_spaces.py)
     index.html      one self-contained page (plots embedded) with the tables and plots
 
 It reads files only: finished toy runs that predate the run-side panel.npz and 2,500-sample
@@ -35,6 +36,7 @@ from ..rundir.panel import PANEL_FILE
 from .conformance import conformance_notes
 from .coverage import coverage_note
 from .families import Family, exploratory, family_tests
+from .feature_spaces import feature_space_sections
 from .load import CURVES_CSV, PUBLISHED_KEY, RUNS_CSV, THRESHOLD_SHARE, apply_failure_rule, lacking_results, load_study, primary_metric
 from .plots import all_plots
 from .published import mode_tables
@@ -108,6 +110,7 @@ def write_report(root: str | Path, baseline: str | None = None, out: str | Path 
         doc.after = published + [("Probability of improvement", improvement_display(improvement), f"{IMPROVEMENT_NOTE} {coverage_note(n, ('p_improvement',))}")]
     else:
         doc.after = published
+    doc.after += feature_space_sections(root, out, write_csv)  # where benchmarks/feature_rankings.py scored the runs in several spaces
     doc.declared = declared
     atomic_write_text(out / "summary.md", doc.markdown())
     index = out / "index.html"
