@@ -37,7 +37,7 @@ def score_runs(study: Path, spaces: list[str], path: Path, log) -> pd.DataFrame:
 
     The fakes are the ones the run scored at its end (metrics/image.py final_fakes: config.final_eval_samples latents seeded by
     config.seed), so the classifier space reproduces final.json. A run that is not `ok`, has no model, or whose fakes are not finite
-    gets NaN (ranked worst, never dropped). Rows in `path` are kept (a stopped run resumes).
+    gets NaN (ranked worst, never dropped). Rows in `path` are kept (a stopped run resumes) unless the run's status changed since.
     """
     import json
 
@@ -59,7 +59,7 @@ def score_runs(study: Path, spaces: list[str], path: Path, log) -> pd.DataFrame:
                     final_extractor=fm.get("extractor"), modes=fm.get("modes"))  # fmt: skip
         fake = None
         for space in spaces:
-            if (run_id, space) in done:
+            if (run_id, space) in done and done[(run_id, space)]["status"] == base["status"]:  # scored as it is now (a run finished since: again)
                 rows.append({**done[(run_id, space)], **base})  # the run's own fields read afresh from its files
                 continue
             if fake is None and base["status"] == "ok" and (d / "model.pt").is_file():
