@@ -13,9 +13,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import feature_rankings  # noqa: E402
-from .conftest import needs_fashion, tiny_image  # noqa: E402
 
 from wgan_core import train  # noqa: E402
+
+from .conftest import needs_fashion, tiny_image  # noqa: E402
 
 
 @needs_fashion
