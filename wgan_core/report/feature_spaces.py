@@ -117,12 +117,25 @@ def _rank_table(ranks: pd.DataFrame, metric: str) -> pd.DataFrame:
     return wide.loc[list(order)].reset_index()
 
 
-def feature_space_sections(root: Path, out: Path, write_csv) -> list[tuple[str, pd.DataFrame, str]]:
+def stale_note(scores: pd.DataFrame, runs: pd.DataFrame) -> str:
+    """'' when scores.csv holds every run of the study with the status it has now; else a warning naming the runs."""
+    now = dict(zip(runs.run_id.astype(str), runs.status))
+    scored = scores.drop_duplicates("run_id").set_index(scores.drop_duplicates("run_id").run_id.astype(str)).status
+    stale = sorted({*(set(now) - set(scored.index)), *(r for r, st in scored.items() if now.get(r, st) != st)})
+    if not stale:
+        return ""
+    return (f"WARNING: {SCORES} is older than {len(stale)} run(s) of this study (not scored, or scored before they finished: "
+            f"{', '.join(stale[:5])}{' ...' if len(stale) > 5 else ''}); the rankings below leave them out or rank them failed. "
+            "Run benchmarks/feature_rankings.py on the study again, then the report.")
+
+
+def feature_space_sections(root: Path, out: Path, runs: pd.DataFrame, write_csv) -> list[tuple[str, pd.DataFrame, str]]:
     """The report's sections on rankings across feature spaces (heading, table, note), and their CSVs in `out`; [] without scores.csv."""
     path = root / SCORES
     if not path.is_file():
         return []
     scores = pd.read_csv(path)
+    stale = stale_note(scores, runs)
     spaces = list(dict.fromkeys(scores.feature_space))
     ranks, kendall, flips = rankings(scores, spaces)
     pairs = pair_orders(ranks)
@@ -133,7 +146,7 @@ def feature_space_sections(root: Path, out: Path, write_csv) -> list[tuple[str, 
     for metric in RANK_METRICS:
         p = pairs[pairs.metric == metric]
         held = p[p.holds_in_every_space]
-        note = (f"{metric.upper()} of every run's final samples in each feature space ({', '.join(spaces)}; {SCORES} by "
+        note = (f"{stale + ' ' if stale else ''}{metric.upper()} of every run's final samples in each feature space ({', '.join(spaces)}; {SCORES} by "
                 f"benchmarks/feature_rankings.py). Cell: the objective's rank by mean seed rank (in brackets) over {n_seeds} seeds, 1 = best; "
                 f"a failed run ranks worst on its seed. {len(held)} of {len(p)} pairs of objectives keep their order in every space "
                 f"(feature_pairs.csv); values of different spaces are not comparable, only their orders.")
