@@ -117,13 +117,12 @@ def test_rankings_rank_a_failed_run_worst_and_list_the_flip():
 
 def test_the_report_shows_each_space_s_ranks_the_flip_and_writes_its_tables(tmp_path):
     from wgan_core.report.feature_spaces import SCORES, feature_space_sections
-    from wgan_core.report.tables import write_csv
 
     runs = _study_scores().drop_duplicates("run_id")[["run_id", "status"]]
-    assert feature_space_sections(tmp_path, tmp_path, runs, write_csv) == []  # no scores.csv: no section
+    assert feature_space_sections(tmp_path, tmp_path, runs) == []  # no scores.csv: no section
     (tmp_path / SCORES).parent.mkdir()
     _study_scores().to_csv(tmp_path / SCORES, index=False)
-    sections = feature_space_sections(tmp_path, tmp_path, runs, write_csv)
+    sections = feature_space_sections(tmp_path, tmp_path, runs)
     assert [h for h, _, _ in sections] == ["Ranks per feature space: FID", "Ranks per feature space: KID", "Kendall τ between feature spaces",
                                            "Rank flips between feature spaces"]  # fmt: skip
     fid = sections[0][1]  # best first by s1; s2: a's failed seed-0 run ranks last there, so a's mean seed rank is (3 + 2 + 2) / 3
@@ -135,7 +134,7 @@ def test_the_report_shows_each_space_s_ranks_the_flip_and_writes_its_tables(tmp_
     assert "WARNING" not in sections[0][2]
     later = pd.concat([runs, pd.DataFrame([{"run_id": "d0", "status": "ok"}])])  # a run added since
     later.loc[later.run_id == "a0", "status"] = "diverged"  # and one whose status changed since it was scored
-    note = feature_space_sections(tmp_path, tmp_path, later, write_csv)[0][2]
+    note = feature_space_sections(tmp_path, tmp_path, later)[0][2]
     assert note.startswith("WARNING: feature-spaces/scores.csv is older than 2 run(s) of this study") and "a0, d0)" in note
 
 

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .tables import write_csv
+
 SCORES = Path("feature-spaces") / "scores.csv"
 RANK_METRICS = ("fid", "kid")  # lower is better
 MODES = "modes"  # the runs' own mode counts (final.json; more is better): a ranking without FID or KID
@@ -120,8 +122,8 @@ def _rank_table(ranks: pd.DataFrame, metric: str) -> pd.DataFrame:
 def stale_note(scores: pd.DataFrame, runs: pd.DataFrame) -> str:
     """'' when scores.csv holds every run of the study with the status it has now; else a warning naming the runs."""
     now = dict(zip(runs.run_id.astype(str), runs.status))
-    scored = scores.drop_duplicates("run_id").set_index(scores.drop_duplicates("run_id").run_id.astype(str)).status
-    stale = sorted({*(set(now) - set(scored.index)), *(r for r, st in scored.items() if now.get(r, st) != st)})
+    scored = dict(zip(scores.run_id.astype(str), scores.status))
+    stale = sorted({*(set(now) - set(scored)), *(r for r, st in scored.items() if r in now and now[r] != st)})
     if not stale:
         return ""
     return (f"WARNING: {SCORES} is older than {len(stale)} run(s) of this study (not scored, or scored before they finished: "
@@ -129,7 +131,7 @@ def stale_note(scores: pd.DataFrame, runs: pd.DataFrame) -> str:
             "Run benchmarks/feature_rankings.py on the study again, then the report.")
 
 
-def feature_space_sections(root: Path, out: Path, runs: pd.DataFrame, write_csv) -> list[tuple[str, pd.DataFrame, str]]:
+def feature_space_sections(root: Path, out: Path, runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame, str]]:
     """The report's sections on rankings across feature spaces (heading, table, note), and their CSVs in `out`; [] without scores.csv."""
     path = root / SCORES
     if not path.is_file():
@@ -157,7 +159,7 @@ def feature_space_sections(root: Path, out: Path, runs: pd.DataFrame, write_csv)
     sections.append(("Kendall τ between feature spaces", shown,
                      f"τ-b between two spaces' mean seed ranks; interval: {INTERVAL}, {BOOT:,} resamples of the {n_seeds} seeds. "
                      + modes + "Rank flips (pairs ordered differently by two spaces): "
-                     + ", ".join(f"{m.upper()} {n_flips.get(m, 0)}" for m in RANK_METRICS) + ", each listed below."))  # fmt: skip
+                     + ", ".join(f"{m.upper()} {n_flips.get(m, 0)}" for m in RANK_METRICS) + (", each listed below." if n_flips else ".")))  # fmt: skip
     if not flips.empty:
         sections.append(("Rank flips between feature spaces", flips.drop(columns=["seeds"]),
                          f"Each pair of objectives whose order by mean seed rank differs between two spaces (`tie`: equal mean seed ranks); "

@@ -110,7 +110,7 @@ def write_report(root: str | Path, baseline: str | None = None, out: str | Path 
         doc.after = published + [("Probability of improvement", improvement_display(improvement), f"{IMPROVEMENT_NOTE} {coverage_note(n, ('p_improvement',))}")]
     else:
         doc.after = published
-    doc.after += feature_space_sections(root, out, runs, write_csv)  # where benchmarks/feature_rankings.py scored the runs in several spaces
+    doc.after += feature_space_sections(root, out, runs)  # where benchmarks/feature_rankings.py scored the runs in several spaces
     doc.declared = declared
     atomic_write_text(out / "summary.md", doc.markdown())
     index = out / "index.html"
