@@ -153,7 +153,7 @@ def feature_space_sections(root: Path, out: Path, runs: pd.DataFrame) -> list[tu
                 f"a failed run ranks worst on its seed. {len(held)} of {len(p)} pairs of objectives keep their order in every space "
                 f"(feature_pairs.csv); values of different spaces are not comparable, only their orders.")
         sections.append((f"Ranks per feature space: {metric.upper()}", _rank_table(ranks, metric), note))
-    shown = kendall[["metric", "space_a", "space_b", "tau", "interval_lo", "interval_hi"]]
+    shown = kendall[["metric", "space_a", "space_b", "tau", "interval_lo", "interval_hi"]].round(3)  # full values in feature_kendall.csv
     n_flips = flips.groupby("metric").size().to_dict()
     modes = f"`{MODES}`: the ranking by the runs' mode counts (more is better), which uses no FID or KID. " if MODES in set(kendall.space_b) else ""
     sections.append(("Kendall τ between feature spaces", shown,
