@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from wgan_core.errors import ConfigError  # noqa: E402
-from wgan_core.fileio import atomic_write_bytes  # noqa: E402
 from wgan_core.report.feature_spaces import SCORES  # noqa: E402
+from wgan_core.report.tables import write_csv  # noqa: E402
 
 
 def score_runs(study: Path, spaces: list[str], path: Path, log) -> pd.DataFrame:
@@ -79,7 +79,7 @@ def score_runs(study: Path, spaces: list[str], path: Path, log) -> pd.DataFrame:
                    "n_fake": 0 if fake is None else len(fake), "n_real": len(real)}  # fmt: skip
             done[(run_id, space)] = row
             rows.append(row)
-            _write_csv(pd.DataFrame(list(done.values())), path)
+            write_csv(pd.DataFrame(list(done.values())), path)
             log(f"[{time.perf_counter() - t0:5.0f} s] run {i + 1}/{len(info['runs'])} {run_id} {config.variant:<10} seed {config.seed} {space:<10} "
                 f"fid={m['fid']:.4g} kid={m['kid']:.4g}")  # fmt: skip
     return pd.DataFrame(rows)
@@ -100,13 +100,9 @@ def run_rankings(args: argparse.Namespace) -> int:
     scores = score_runs(study, spaces, out / "scores.csv", log)
     same = scores.extractor == scores.get("final_extractor")  # the network the run scored itself with: the FID must be final.json's
     scores["fid_minus_final"] = np.where(same, scores.fid - scores.final_fid.astype(float), np.nan)
-    _write_csv(scores, out / "scores.csv")
+    write_csv(scores, out / "scores.csv")
     log(f"wrote {out / 'scores.csv'}; the rankings: python -m wgan_core report {study} (the report reads {SCORES} beside its runs)")
     return 0
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    atomic_write_bytes(path, df.to_csv(index=False).encode())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -368,7 +368,19 @@ def load_net(path: str | Path) -> ClassifierNet:
 # ---------------------------------------------------------------------------------------------
 # torch-fidelity feature extractor
 # ---------------------------------------------------------------------------------------------
-class ClassifierFeatures(FeatureExtractorBase):
+class UInt8Extractor(FeatureExtractorBase):
+    """What every offline torch-fidelity extractor of the suite shares: uint8 (B, C, H, W) input, never compiled."""
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile() -> Tensor:
+        return torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
+
+
+class ClassifierFeatures(UInt8Extractor):
     """torch-fidelity feature extractor over a suite classifier: 'feature' (FID, KID, PRC) and 'logits'.
 
     Takes uint8 images (B, C, H, W) like torch-fidelity's own extractors; images of another size
@@ -389,14 +401,6 @@ class ClassifierFeatures(FeatureExtractorBase):
     @staticmethod
     def get_default_feature_layer_for_metric(metric: str) -> str:
         return {"isc": LOGITS_LAYER, "fid": FEATURE_LAYER, "kid": FEATURE_LAYER, "prc": FEATURE_LAYER}[metric]
-
-    @staticmethod
-    def can_be_compiled() -> bool:
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile() -> Tensor:
-        return torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != self.net.channels:

@@ -33,13 +33,22 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_fidelity import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from ..errors import ConfigError, lookup
 from ..fileio import atomic_torch_save
 from . import inception
-from .classifier import ARCH_VERSION, ClassifierFeatures, ClassifierNet, ClassifierSettings, cache_dir, get_classifier, load_split, weights_digest
+from .classifier import (
+    ARCH_VERSION,
+    ClassifierFeatures,
+    ClassifierNet,
+    ClassifierSettings,
+    UInt8Extractor,
+    cache_dir,
+    get_classifier,
+    load_split,
+    weights_digest,
+)
 from .extractors import Extractor
 from .modes import FEATURES, digit_classifier, stacked_extractor
 
@@ -105,7 +114,7 @@ def space_extractor(
 # ---------------------------------------------------------------------------------------------
 # pixels
 # ---------------------------------------------------------------------------------------------
-class PixelFeatures(FeatureExtractorBase):
+class PixelFeatures(UInt8Extractor):
     """torch-fidelity extractor 'pixels': uint8 (B, C, H, W) -> (B, C * S * S) floats in [0, 1], S = PIXEL_SIDE (resized)."""
 
     def __init__(self, name: str, features_list: list[str], feature_extractor_weights_path: str | None = None, **kwargs: Any) -> None:
@@ -118,14 +127,6 @@ class PixelFeatures(FeatureExtractorBase):
     @staticmethod
     def get_default_feature_layer_for_metric(metric: str) -> str:
         return "pixels"
-
-    @staticmethod
-    def can_be_compiled() -> bool:
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile() -> Tensor:
-        return torch.zeros(1, 1, 28, 28, dtype=torch.uint8)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         if x.dtype != torch.uint8 or x.dim() != 4:
