@@ -1,6 +1,6 @@
 """benchmarks/conformance.py on small synthetic cases: strength 0 is the undegraded draw, each degradation does what its
-strength says (classes removed, distinct images left), blur and noise worsen the pixel-space FID rung by rung, and a
-strength out of range is one line with exit 2."""
+strength says (classes removed, from every channel of a stack; distinct images left; channels swapped), blur and noise
+worsen the pixel-space FID rung by rung, a control rung is no failure, and bad input is one line with exit 2."""
 
 import math
 import sys
@@ -13,50 +13,86 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import conformance  # noqa: E402
-from conformance import DEGRADATIONS, check_strength, degrade, ladder, score_sets  # noqa: E402
+from conformance import DEGRADATIONS, Source, check_strength, degrade, ladder, score_sets  # noqa: E402
 
 from wgan_core.config import ConfigError  # noqa: E402
 
 
-def _pool(n: int = 400, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Smooth synthetic images uint8 (n, 1, 28, 28) (random 7x7 patterns upsampled) and labels 0..9 in turn."""
+def _pool(n: int = 400, seed: int = 0, channels: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Smooth synthetic images uint8 (n, C, 28, 28) (random 7x7 patterns upsampled) and labels 0..9 in turn."""
     g = torch.Generator().manual_seed(seed)
-    low = torch.rand(n, 1, 7, 7, generator=g)
+    low = torch.rand(n, channels, 7, 7, generator=g)
     x = torch.nn.functional.interpolate(low, size=(28, 28), mode="bilinear", align_corners=False)
     return (x * 255).round().to(torch.uint8), torch.arange(n) % 10
 
 
 @pytest.mark.parametrize("name", list(DEGRADATIONS))
 def test_strength_zero_is_the_undegraded_draw(name):
-    pool, labels = _pool()
-    base = conformance._draw(pool, labels, 100, conformance.SEED)
-    assert torch.equal(degrade(pool, labels, name, 0, 100), base)
-    assert not torch.equal(degrade(pool, labels, name, DEGRADATIONS[name].strengths[1], 100), base)
+    src = Source(*_pool(channels=DEGRADATIONS[name].channels or 1))
+    base = src.draw(100, conformance.SEED)
+    assert torch.equal(degrade(src, name, 0, 100), base)
+    assert not torch.equal(degrade(src, name, DEGRADATIONS[name].strengths[1], 100), base)
 
 
 def test_drop_classes_removes_that_many_classes_and_collapse_keeps_n_over_2_to_the_s_images():
     labels = torch.arange(400) % 10
     pool = labels.view(-1, 1, 1, 1).expand(-1, 1, 8, 8).to(torch.uint8).contiguous()  # each image is its label's value
     for s in (0, 3, 9):
-        assert len(degrade(pool, labels, "drop-classes", s, 30).unique()) == 10 - s
-    pool, labels = _pool()
+        assert len(degrade(Source(pool, labels), "drop-classes", s, 30).unique()) == 10 - s
+    src = Source(*_pool())
     for s, k in ((0, 128), (1, 64), (3, 16), (7, 1)):
-        x = degrade(pool, labels, "collapse", s, 128)
+        x = degrade(src, "collapse", s, 128)
         assert len(x) == 128 and len(x.flatten(1).unique(dim=0)) == k
+
+
+def test_on_stacks_a_dropped_digit_class_leaves_every_channel_and_10_minus_s_cubed_modes_remain():
+    labels = torch.arange(400) % 10
+    digits = labels.view(-1, 1, 1, 1).expand(-1, 1, 8, 8).to(torch.uint8).contiguous()  # each digit image is its label's value
+    src = Source(digits, labels, stacks=True)
+    assert src.channels == 3
+    for s in (0, 3, 8, 9):
+        x = degrade(src, "drop-classes", s, 3000)  # (3000, 3, 8, 8)
+        kept = set(x[:, 0, 0, 0].tolist())
+        assert len(kept) == 10 - s and all(set(x[:, c, 0, 0].tolist()) == kept for c in (1, 2))  # the same classes in every channel
+        modes = set((x[:, :, 0, 0].long() @ torch.tensor([100, 10, 1])).tolist())
+        triples = {100 * a + 10 * b + c for a in kept for b in kept for c in kept}  # the (10 - s)^3 modes left
+        assert modes <= triples and (s < 8 or modes == triples)  # 3,000 draws see all 8 (s = 8) or the 1 (s = 9)
+
+
+def test_swap_channels_swaps_red_and_blue_of_a_nested_share_and_needs_rgb():
+    src = Source(*_pool(channels=3))
+    base = src.draw(200, conformance.SEED)
+    whole = degrade(src, "swap-channels", 1, 200)
+    torch.testing.assert_close(whole, base[:, [2, 1, 0]])
+    half = degrade(src, "swap-channels", 0.5, 200)
+    swapped = ~(half == base).flatten(1).all(1)
+    assert int(swapped.sum()) == 100 and torch.equal(half[swapped], base[swapped][:, [2, 1, 0]])
+    quarter = ~(degrade(src, "swap-channels", 0.25, 200) == base).flatten(1).all(1)
+    assert int(quarter.sum()) == 50 and bool((swapped | ~quarter).all())  # nested: the quarter is part of the half
+    with pytest.raises(ConfigError, match=r"swap-channels needs RGB images \(3 channels\); these images has 1"):
+        degrade(Source(*_pool()), "swap-channels", 0.5, 100)
+
+
+def test_a_rung_the_data_does_not_feel_is_a_control_not_a_failure():
+    scores = pd.DataFrame([dict(dataset="d", degradation=name, strength=s, feature_space="pixels", extractor="x", n_samples=10, n_real=10, seed=0,
+                                fid=v, kid=v, precision=0.5, recall=0.5) for name in ("blur", "swap-channels") for s, v in ((0, 1.0), (1, 0.9))])  # fmt: skip
+    lad = ladder(scores, {"blur": (0, 1), "swap-channels": (0, 1)}, unmoved=("swap-channels",)).set_index(["metric", "degradation"])
+    assert bool(lad.loc[("fid", "blur"), "designed_for"]) and not bool(lad.loc[("fid", "swap-channels"), "designed_for"])
+    assert not lad.loc[("fid", "swap-channels"), "monotone"] and (lad.dataset == "d").all()
 
 
 @pytest.mark.parametrize("name, strengths", [("blur", (0, 1, 2, 3)), ("noise", (0, 0.05, 0.1, 0.2, 0.4))])
 def test_blur_and_noise_move_the_images_further_and_worsen_pixel_fid_rung_by_rung(name, strengths, tmp_path):
-    pool, labels = _pool()
-    base = degrade(pool, labels, name, 0, 200)
-    dist = [float((degrade(pool, labels, name, s, 200).float() - base.float()).pow(2).mean()) for s in strengths]
+    src = Source(*_pool())
+    base = degrade(src, name, 0, 200)
+    dist = [float((degrade(src, name, s, 200).float() - base.float()).pow(2).mean()) for s in strengths]
     assert dist[0] == 0 and all(b > a for a, b in zip(dist, dist[1:]))
     real = _pool(200, seed=1)[0]
-    scores = score_sets([(name, s) for s in strengths], ["pixels"], pool, labels, real, None, 200, tmp_path / "scores.csv", lambda m: None)
+    scores = score_sets([(name, s) for s in strengths], ["pixels"], src, real, None, 200, tmp_path / "scores.csv", lambda m: None)
     row = ladder(scores, {name: strengths}).set_index("metric").loc["fid"]
     assert row.monotone and row.spearman_rho == 1.0 and row.n_samples == 200
     said: list[str] = []
-    again = score_sets([(name, s) for s in strengths], ["pixels"], pool, labels, real, None, 200, tmp_path / "scores.csv", said.append)
+    again = score_sets([(name, s) for s in strengths], ["pixels"], src, real, None, 200, tmp_path / "scores.csv", said.append)
     assert again.equals(scores) and said == [f"resuming: {len(strengths)} rows in {tmp_path / 'scores.csv'}"]  # nothing recomputed
 
 
@@ -70,6 +106,9 @@ def test_blur_and_noise_move_the_images_further_and_worsen_pixel_fid_rung_by_run
         (["--strengths", "blur=1,0.5"], "increasing"),
         (["--strengths", "smear=0,1"], "unknown 'smear'"),
         (["--spaces", "nope"], "unknown 'nope'"),
+        (["--dataset", "cifar-100"], "--dataset: unknown 'cifar-100'; allowed: fashion-mnist, stacked-mnist"),
+        (["--strengths", "swap-channels=0,1"], r"swap-channels needs RGB images \(3 channels\); fashion-mnist has 1"),
+        (["--dataset", "stacked-mnist", "--strengths", "drop-classes=0,10"], r"drop-classes takes strengths in \[0, 9\]"),
     ],
 )
 def test_a_strength_out_of_range_is_one_line_exit_2(capsys, args, message):
@@ -138,7 +177,7 @@ def test_the_report_shows_each_space_s_ranks_the_flip_and_writes_its_tables(tmp_
     assert note.startswith("WARNING: feature-spaces/scores.csv is older than 2 run(s) of this study") and "a0, d0)" in note
 
 
-@pytest.mark.parametrize("readme", ["results/metric-conformance/README.md", "results/stacked-mnist/feature-spaces/README.md"])
+@pytest.mark.parametrize("readme", ["results/metric-conformance/fashion-mnist/README.md", "results/stacked-mnist/feature-spaces/README.md"])
 def test_the_readmes_quote_their_csvs_unchanged(readme):
     """Every table and number in the two READMEs is the one its CSV holds (`python -m wgan_core quote` wrote them)."""
     from wgan_core.report.quote import check_file

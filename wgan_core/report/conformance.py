@@ -1,12 +1,14 @@
 """The metric conformance ladder's verdicts, for a note beside every report that shows a flagged metric.
 
-benchmarks/conformance.py damages real Fashion-MNIST at increasing strength (dropped classes, collapse,
-blur, noise) and writes results/metric-conformance/: ladder.csv per metric, feature space and degradation
-for one draw (with each rung's value), and replicates.csv over every draw (how many draws worsen at every
-rung, and each draw's first break). A metric is flagged when, in any draw and any space, it fails a rung of
-damage it is meant to see (`designed_for`); the note says in how many space-draws, where, and, from the
-values of the draw ladder.csv holds, whether the score improved there or stopped changing (saturated).
-Without the files (the package used outside this repository) no note is written. Torch-free.
+benchmarks/conformance.py damages a real data set at increasing strength (dropped classes, collapse, blur,
+noise; swapped channels on RGB) and writes results/metric-conformance/DATASET/: ladder.csv per metric, feature
+space and degradation for one draw (with each rung's value), and replicates.csv over every draw (how many draws
+worsen at every rung, and each draw's first break). A metric is flagged when, in any draw and any space, it
+fails a rung of damage it is meant to see (`designed_for`); the note says in how many space-draws, where, and,
+from the values of the draw ladder.csv holds, whether the score improved there or stopped changing (saturated).
+A report flags by the ladder of its own data set; a data set without one gets a note saying so, since one data
+set's verdicts need not hold on another. Without the files (the package used outside this repository) no note
+is written. Torch-free.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-FOLDER = Path(__file__).resolve().parents[2] / "results" / "metric-conformance"
-LADDER_CSV, REPLICATES_CSV = FOLDER / "ladder.csv", FOLDER / "replicates.csv"
+ROOT = Path(__file__).resolve().parents[2] / "results" / "metric-conformance"  # a folder per data set
+LADDER_METRICS = ("fid", "kid", "precision", "recall")  # the metrics the ladder checks
 WHAT = {"improves": "the score improves", "stays": "the score stops changing, saturated"}
 
 
@@ -36,7 +38,7 @@ def _how(strengths: str, values: str, first_break: float) -> str:
     return "stays" if v[i] == v[i - 1] else "improves"
 
 
-def flagged(metric: str, folder: Path = FOLDER) -> dict[str, dict]:
+def flagged(metric: str, folder: Path) -> dict[str, dict]:
     """{degradation: {"broken", "total" (space-draws), "spaces", "breaks", "how"}} for the damage `metric` is meant to see
     but does not worsen at, at every rung, in some draw and space."""
     reps, lad = _read(str(folder / "replicates.csv")), _read(str(folder / "ladder.csv"))
@@ -58,9 +60,17 @@ def flagged(metric: str, folder: Path = FOLDER) -> dict[str, dict]:
     return out
 
 
-def conformance_notes(metrics: list[str], folder: Path = FOLDER) -> list[str]:
-    """One note per flagged metric among `metrics` (those a report's tables show), naming where its ladder breaks."""
+def conformance_notes(metrics: list[str], dataset: str, root: Path = ROOT) -> list[str]:
+    """One note per flagged metric among `metrics` (those a report's tables show) on `dataset`'s ladder, naming where it breaks."""
+    metrics = [m for m in metrics if m in LADDER_METRICS]
+    folder = root / dataset
     reps = _read(str(folder / "replicates.csv"))
+    if reps is None:
+        if not root.is_dir() or not metrics:
+            return []
+        have = ", ".join(sorted(d.name for d in root.iterdir() if (d / "replicates.csv").exists()))
+        return [f"No metric conformance ladder has been run on {dataset} (results/metric-conformance/ has {have or 'none'}): its metrics are "
+                f"unchecked there; `python benchmarks/conformance.py --dataset {dataset}` runs one where the data set has a source."]  # fmt: skip
     notes = []
     for m in metrics:
         where = flagged(m, folder)
@@ -74,10 +84,10 @@ def conformance_notes(metrics: list[str], folder: Path = FOLDER) -> list[str]:
             parts.append(f"{degradation} (in {f['broken']} of {f['total']} space-draws: {', '.join(f['spaces'])}; first break at strength {at}{how})")
         notes.append(
             f"Flagged metric: {m} does not worsen at every rung of damage it is meant to see on the conformance ladder "
-            f"(results/metric-conformance/replicates.csv: real Fashion-MNIST, {n:,} samples per side): {'; '.join(parts)}. "
+            f"(results/metric-conformance/{dataset}/replicates.csv: real {dataset}, {n:,} samples per side): {'; '.join(parts)}. "
             f"Read its values and rankings with care."
         )
     return notes
 
 
-__all__ = ["FOLDER", "LADDER_CSV", "REPLICATES_CSV", "conformance_notes", "flagged"]
+__all__ = ["LADDER_METRICS", "ROOT", "conformance_notes", "flagged"]

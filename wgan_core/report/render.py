@@ -177,7 +177,8 @@ def _notes(runs: pd.DataFrame, baseline: str, tested: bool, metric: str | None, 
             "(Holm over the family), and otherwise 'not shown to differ', which is not a claim of equality."
         )
     notes += feature_network_notes(runs)
-    notes += conformance_notes([m for m in METRICS if m in runs and runs[m].notna().any()])  # flagged by the conformance ladder
+    for dataset, part in runs.groupby("dataset", sort=False) if "dataset" in runs else ():  # flagged by the data set's conformance ladder
+        notes += conformance_notes([m for m in METRICS if m in part and part[m].notna().any()], str(dataset))
     if "modes" in runs:
         notes.append(
             "Mode metrics '(2,500)' as in VEEGAN/PacGAN: 2,500 samples of the final generator; a sample is high quality within 3σ "
