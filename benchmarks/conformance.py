@@ -21,7 +21,8 @@ whether the metric is meant to see the degradation (Kynkaanniemi et al. 2019: pr
 dropped classes and collapse; FID and KID see all four); a metric that should not respond and does not is no failure.
 
 Writes OUT/scores.csv (one row per degraded set and space, resumable: finished rows are kept when the settings
-match), OUT/ladder.csv and OUT/summary.csv (per metric and space: how many degradations worsen it at every rung);
+match), OUT/ladder.csv and OUT/summary.csv (per metric and space: how many degradations worsen it at every rung),
+OUT/fid_kid.csv and OUT/agreement.csv (per space: do FID and KID order damage of different kinds alike?);
 OUT is results/metric-conformance/DATASET unless --out says otherwise. An unknown data set or degradation, a strength out
 of its range, or swap-channels on one-channel data is a one-line error, exit 2.
 
@@ -318,6 +319,27 @@ def summary(lad: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def fid_kid(scores: pd.DataFrame, unmoved: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Do FID and KID order damage of different kinds alike? Per space, over every damaged set (controls left out):
+
+    per set (fid_kid.csv): its FID and KID and their ranks among the space's sets (1 = closest to the data), and
+    per space (agreement.csv): Kendall's tau-b between FID and KID, the pairs of sets and how many of them the two order
+    oppositely. Within one degradation both worsen together (the ladder); across kinds they may weigh damage differently.
+    """
+    sets, agree = [], []
+    for space, g in scores[~scores.degradation.isin(unmoved)].groupby("feature_space", sort=False):
+        undamaged = g[g.strength == 0].head(1).assign(degradation="none")  # strength 0 is the same draw under every degradation
+        g = pd.concat([undamaged, g[g.strength != 0]])
+        g = g.assign(fid_rank=g.fid.rank(method="min").astype(int), kid_rank=g.kid.rank(method="min").astype(int))
+        sets.append(g[["dataset", "feature_space", "degradation", "strength", "fid", "kid", "fid_rank", "kid_rank"]])
+        f, k = g.fid.to_numpy(), g.kid.to_numpy()
+        i, j = np.triu_indices(len(g), 1)
+        discordant = int((np.sign(f[i] - f[j]) * np.sign(k[i] - k[j]) < 0).sum())
+        agree.append(dict(dataset=g.dataset.iloc[0], feature_space=space, sets=len(g), pairs=len(i), discordant=discordant,
+                          kendall_tau=round(float(stats.kendalltau(f, k).statistic), 6), n_samples=int(g.n_samples.iloc[0])))  # fmt: skip
+    return pd.concat(sets, ignore_index=True), pd.DataFrame(agree)
+
+
 def replicates(ladders: list[pd.DataFrame]) -> pd.DataFrame:
     """Ladders of other draws (--seed) side by side: per metric, space and degradation, in how many draws it is monotone and where each breaks."""
     keys = ["dataset", "metric", "feature_space", "degradation"]
@@ -392,6 +414,9 @@ def run(args: argparse.Namespace) -> int:
     lad = ladder(scores, strengths, src.unmoved)
     _write_csv(lad, out / "ladder.csv")
     _write_csv(summary(lad), out / "summary.csv")
+    per_set, agree = fid_kid(scores, src.unmoved)
+    _write_csv(per_set, out / "fid_kid.csv")
+    _write_csv(agree, out / "agreement.csv")
     log(f"wrote {out / 'scores.csv'} and {out / 'ladder.csv'}")
     return 0
 

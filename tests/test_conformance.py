@@ -13,7 +13,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import conformance  # noqa: E402
-from conformance import DEGRADATIONS, Source, check_strength, degrade, ladder, score_sets  # noqa: E402
+from conformance import DEGRADATIONS, Source, check_strength, degrade, fid_kid, ladder, score_sets  # noqa: E402
 
 from wgan_core.config import ConfigError  # noqa: E402
 
@@ -71,6 +71,18 @@ def test_swap_channels_swaps_red_and_blue_of_a_nested_share_and_needs_rgb():
     assert int(quarter.sum()) == 50 and bool((swapped | ~quarter).all())  # nested: the quarter is part of the half
     with pytest.raises(ConfigError, match=r"swap-channels needs RGB images \(3 channels\); these images has 1"):
         degrade(Source(*_pool()), "swap-channels", 0.5, 100)
+
+
+def test_fid_and_kid_agreement_counts_the_undamaged_draw_once_leaves_out_controls_and_finds_the_one_discordant_pair():
+    rows = [("blur", 0, 0.0, 0.0), ("noise", 0, 0.0, 0.0), ("blur", 1, 1.0, 1.0), ("blur", 2, 2.0, 3.0), ("noise", 1, 3.0, 2.0),
+            ("swap-channels", 1, 9.0, -1.0)]  # fmt: skip
+    scores = pd.DataFrame([dict(dataset="d", degradation=d, strength=s, feature_space="pixels", fid=f, kid=k, n_samples=10) for d, s, f, k in rows])
+    per_set, agree = fid_kid(scores, unmoved=("swap-channels",))
+    assert per_set.degradation.tolist() == ["none", "blur", "blur", "noise"]  # strength 0 once; the control left out
+    assert per_set.fid_rank.tolist() == [1, 2, 3, 4] and per_set.kid_rank.tolist() == [1, 2, 4, 3]
+    row = agree.iloc[0]
+    assert (row.sets, row.pairs, row.discordant) == (4, 6, 1)  # blur at 2 against noise at 1: FID and KID order them oppositely
+    assert row.kendall_tau == pytest.approx((5 - 1) / 6)  # (concordant - discordant) / pairs, no ties
 
 
 def test_a_rung_the_data_does_not_feel_is_a_control_not_a_failure():
