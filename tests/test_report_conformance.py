@@ -36,6 +36,11 @@ def test_only_designed_rungs_flag_counted_over_draws_and_a_reversal_told_from_a_
     assert "blur (in 2 of 2 space-draws: pixels; first break at strength 1, where the score improves)" in notes[1]
     assert "where the score stops changing, saturated" in notes[2] and "500 samples" in notes[2]
     assert "(results/metric-conformance/d/replicates.csv: real d, 500 samples per side)" in notes[0]
+    assert "this report's" not in notes[0]  # no space given: nothing said of one
+    fid_in = {space: conformance_notes(["fid"], "d", tmp_path, space=space)[0] for space in ("pixels", "cnn", "classifier")}
+    assert "In this report's feature space (pixels) it worsens at every such rung in every draw." in fid_in["pixels"]
+    assert "It breaks in this report's feature space (cnn) too." in fid_in["cnn"]
+    assert "this report's" not in fid_in["classifier"]  # a space the ladder does not have: nothing said
     assert conformance_notes(["precision"], "d", tmp_path / "absent") == []  # no ladders at all (the package outside the repository): no note
     other = conformance_notes(["fid", "w1"], "cifar10", tmp_path)  # another data set: d's verdicts are not carried over
     assert other == ["No metric conformance ladder has been run on cifar10 (results/metric-conformance/ has d): its metrics are unchecked "

@@ -60,8 +60,9 @@ def flagged(metric: str, folder: Path) -> dict[str, dict]:
     return out
 
 
-def conformance_notes(metrics: list[str], dataset: str, root: Path = ROOT) -> list[str]:
-    """One note per flagged metric among `metrics` (those a report's tables show) on `dataset`'s ladder, naming where it breaks."""
+def conformance_notes(metrics: list[str], dataset: str, root: Path = ROOT, space: str | None = None) -> list[str]:
+    """One note per flagged metric among `metrics` (those a report's tables show) on `dataset`'s ladder, naming where it breaks,
+    and whether it breaks in `space`, the feature space the report's own values were computed in (when the ladder has it)."""
     metrics = [m for m in metrics if m in LADDER_METRICS]
     folder = root / dataset
     reps = _read(str(folder / "replicates.csv"))
@@ -82,9 +83,15 @@ def conformance_notes(metrics: list[str], dataset: str, root: Path = ROOT) -> li
             at = "/".join(f"{b:g}" for b in f["breaks"])
             how = f", where {' or '.join(WHAT[h] for h in f['how'])}" if f["how"] else ""
             parts.append(f"{degradation} (in {f['broken']} of {f['total']} space-draws: {', '.join(f['spaces'])}; first break at strength {at}{how})")
+        mine = reps[(reps["metric"] == m) & (reps["feature_space"] == space) & reps["designed_for"].astype(bool)]
+        here = ""
+        if len(mine):  # the report's own space is on the ladder: does the flag apply to the values shown?
+            ok = bool((mine["monotone_draws"] == mine["draws"]).all())
+            here = (f" In this report's feature space ({space}) it worsens at every such rung in every draw." if ok
+                    else f" It breaks in this report's feature space ({space}) too.")  # fmt: skip
         notes.append(
             f"Flagged metric: {m} does not worsen at every rung of damage it is meant to see on the conformance ladder "
-            f"(results/metric-conformance/{dataset}/replicates.csv: real {dataset}, {n:,} samples per side): {'; '.join(parts)}. "
+            f"(results/metric-conformance/{dataset}/replicates.csv: real {dataset}, {n:,} samples per side): {'; '.join(parts)}.{here} "
             f"Read its values and rankings with care."
         )
     return notes

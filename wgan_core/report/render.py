@@ -178,7 +178,8 @@ def _notes(runs: pd.DataFrame, baseline: str, tested: bool, metric: str | None, 
         )
     notes += feature_network_notes(runs)
     for dataset, part in runs.groupby("dataset", sort=False) if "dataset" in runs else ():  # flagged by the data set's conformance ladder
-        notes += conformance_notes([m for m in METRICS if m in part and part[m].notna().any()], str(dataset))
+        spaces = part["extractor"].dropna().unique() if "extractor" in part else []
+        notes += conformance_notes([m for m in METRICS if m in part and part[m].notna().any()], str(dataset), space=spaces[0] if len(spaces) == 1 else None)
     if "modes" in runs:
         notes.append(
             "Mode metrics '(2,500)' as in VEEGAN/PacGAN: 2,500 samples of the final generator; a sample is high quality within 3σ "
