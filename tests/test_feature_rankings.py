@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -47,3 +49,15 @@ def test_scores_reproduce_each_run_s_final_fid_and_a_run_finished_since_is_score
     own_b = json.loads(final_b.read_text())["metrics"]["fid"]
     assert s.loc[("b", "pixels"), "status"] == "ok" and abs(s.loc[("b", "classifier"), "fid"] - own_b) <= 1e-6 * own_b
     assert "the rankings: python -m wgan_core report" in capsys.readouterr().err
+
+
+def test_spread_is_the_median_nearest_other_distance_over_the_data_s_and_zero_for_copies():
+    from spread import main, nearest_other, spread  # benchmarks/ is on the path (above)
+
+    def px(*values: int) -> torch.Tensor:  # one-pixel images uint8 (N, 1, 1, 1)
+        return torch.tensor(values, dtype=torch.uint8).view(-1, 1, 1, 1)
+
+    torch.testing.assert_close(nearest_other(px(0, 51, 102, 255)), torch.tensor([0.2, 0.2, 0.2, 0.6], dtype=torch.float64))
+    assert spread(px(0, 51, 102, 255), px(0, 102, 204)) == pytest.approx(0.2 / 0.4)  # fakes 0.2 apart, the data 0.4 apart
+    assert spread(px(7, 7, 200, 200), px(0, 102, 204)) == 0.0  # every sample has an exact copy: the ladder's collapse
+    assert main([str(Path(__file__).parent), "--n", "1000"]) == 2  # no study.json: one line, exit 2
