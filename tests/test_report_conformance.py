@@ -44,7 +44,7 @@ def test_only_designed_rungs_flag_counted_over_draws_and_a_reversal_told_from_a_
     assert conformance_notes(["precision"], "d", tmp_path / "absent") == []  # no ladders at all (the package outside the repository): no note
     other = conformance_notes(["fid", "w1"], "cifar10", tmp_path)  # another data set: d's verdicts are not carried over
     assert other == ["No metric conformance ladder has been run on cifar10 (results/metric-conformance/ has d): its metrics are unchecked "
-                     "there; `python benchmarks/conformance.py --dataset cifar10` runs one where the data set has a source."]  # fmt: skip
+                     "there. `python benchmarks/conformance.py --dataset cifar10` writes one, once that script has a source for the data set."]  # fmt: skip
     assert conformance_notes(["w1", "modes"], "cifar10", tmp_path) == []  # metrics the ladder does not check: no note
 
 

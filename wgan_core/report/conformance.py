@@ -71,7 +71,8 @@ def conformance_notes(metrics: list[str], dataset: str, root: Path = ROOT, space
             return []
         have = ", ".join(sorted(d.name for d in root.iterdir() if (d / "replicates.csv").exists()))
         return [f"No metric conformance ladder has been run on {dataset} (results/metric-conformance/ has {have or 'none'}): its metrics are "
-                f"unchecked there; `python benchmarks/conformance.py --dataset {dataset}` runs one where the data set has a source."]  # fmt: skip
+                f"unchecked there. `python benchmarks/conformance.py --dataset {dataset}` writes one, "
+                "once that script has a source for the data set."]  # fmt: skip
     notes = []
     for m in metrics:
         where = flagged(m, folder)
