@@ -53,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from wgan_core.errors import ConfigError  # noqa: E402
-from wgan_core.fileio import atomic_write_bytes  # noqa: E402
+from wgan_core.report.tables import write_csv  # noqa: E402
 
 METRICS = ("fid", "kid", "precision", "recall")
 ORIENT = {"fid": 1.0, "kid": 1.0, "precision": -1.0, "recall": -1.0}  # worse is larger: fid, kid, 1 - precision, 1 - recall
@@ -212,10 +212,10 @@ def ladder_of(src: Source, dataset: str) -> dict[str, tuple[float, ...]]:
     return {k: LADDERS.get(dataset, {}).get(k, DEGRADATIONS[k].strengths) for k in fits}
 
 
-def parse_strengths(specs: list[str], n: int, defaults: dict[str, tuple[float, ...]] | None = None, classes: int = 10) -> dict[str, tuple[float, ...]]:
-    """{degradation: strengths} from the defaults (a source's `ladder_of`; else every degradation's) and `NAME=s0,s1,...`
-    overrides (increasing, at least 2, all in range)."""
-    out = dict(defaults) if defaults is not None else {k: d.strengths for k, d in DEGRADATIONS.items()}
+def parse_strengths(specs: list[str], n: int, defaults: dict[str, tuple[float, ...]], classes: int) -> dict[str, tuple[float, ...]]:
+    """{degradation: strengths} from the defaults (a source's `ladder_of`) and `NAME=s0,s1,...` overrides (increasing, at least 2,
+    all in range for n samples of `classes` classes)."""
+    out = dict(defaults)
     for spec in specs:
         name, _, values = spec.partition("=")
         try:
@@ -276,7 +276,7 @@ def score_sets(
                     warnings.simplefilter("ignore")  # the KID subset-size note: kid_subset_size is in the row
                     m = fidelity(degrade(src, name, s, n, seed), real, ext, real_cache_name=cache, kid=True, prc=True)
                 done[key] = {**dict(zip(KEY, key)), **{k: m[k] for k in METRICS}, "kid_subset_size": m["kid_subset_size"]}
-                _write_csv(pd.DataFrame(list(done.values())), path)
+                write_csv(pd.DataFrame(list(done.values())), path)
                 log(f"[{time.perf_counter() - t0:5.0f} s] {space:<10} {name:<12} s={s:<5g} " + " ".join(f"{k}={m[k]:.4g}" for k in METRICS))
             rows.append(done[key])
     return pd.DataFrame(rows)
@@ -354,10 +354,6 @@ def replicates(ladders: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    atomic_write_bytes(path, df.to_csv(index=False).encode())
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="fashion-mnist", help=f"the real data damaged on purpose: {', '.join(SOURCES)} (default fashion-mnist)")
@@ -378,7 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         if len(argv) < 3:
             print("error: replicates: expected OUT.csv and at least one ladder folder", file=sys.stderr)
             return 2
-        _write_csv(replicates([pd.read_csv(Path(d) / "ladder.csv") for d in argv[2:]]), Path(argv[1]))
+        write_csv(replicates([pd.read_csv(Path(d) / "ladder.csv") for d in argv[2:]]), Path(argv[1]))
         return 0
     args = p.parse_args(argv)
     try:
@@ -410,13 +406,13 @@ def run(args: argparse.Namespace) -> int:
     sets = list(dict.fromkeys((name, float(s)) for name, ss in strengths.items() for s in ss))
     log(f"{len(sets)} sets x {len(spaces)} spaces, {args.n} images a side; torch threads {torch.get_num_threads()}")
     scores = score_sets(sets, spaces, src, real, real_name, args.n, out / "scores.csv", log, args.feature_weights, args.seed, args.dataset)
-    _write_csv(scores, out / "scores.csv")  # the requested sets only, in ladder order
+    write_csv(scores, out / "scores.csv")  # the requested sets only, in ladder order
     lad = ladder(scores, strengths, src.unmoved)
-    _write_csv(lad, out / "ladder.csv")
-    _write_csv(summary(lad), out / "summary.csv")
+    write_csv(lad, out / "ladder.csv")
+    write_csv(summary(lad), out / "summary.csv")
     per_set, agree = fid_kid(scores, src.unmoved)
-    _write_csv(per_set, out / "fid_kid.csv")
-    _write_csv(agree, out / "agreement.csv")
+    write_csv(per_set, out / "fid_kid.csv")
+    write_csv(agree, out / "agreement.csv")
     log(f"wrote {out / 'scores.csv'} and {out / 'ladder.csv'}")
     return 0
 

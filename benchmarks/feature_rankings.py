@@ -14,11 +14,13 @@ space is kept). A directory without study.json or an unknown space is a one-line
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,27 @@ from wgan_core.report.feature_spaces import SCORES  # noqa: E402
 from wgan_core.report.tables import write_csv  # noqa: E402
 
 
+def read_run(d: Path) -> tuple[Any, dict]:
+    """A run folder's RunConfig and final.json ({"status": "missing"} where the run has not finished)."""
+    from wgan_core.config import RunConfig
+
+    final = json.loads((d / "final.json").read_text()) if (d / "final.json").is_file() else {"status": "missing"}
+    return RunConfig.from_dict(json.loads((d / "config.json").read_text())), final
+
+
+def regenerate(d: Path, config: Any) -> torch.Tensor | None:
+    """The run's final fakes uint8 (N, C, H, W), from its model.pt and its final latents (the samples final.json scored);
+    None without a model.pt or where they are not finite."""
+    from wgan_core.metrics.generator_file import load_run_generator
+    from wgan_core.metrics.image import final_fakes
+
+    if not (d / "model.pt").is_file():
+        return None
+    g, _ = load_run_generator(d)
+    with torch.no_grad():
+        return final_fakes(config, lambda z: g(z).float())  # final_fakes calls it on 1,000 latents at a time
+
+
 def score_runs(study: Path, spaces: list[str], path: Path, log) -> pd.DataFrame:
     """FID and KID of every run of a study in every space, from the run's model.pt and its final-evaluation latents.
 
@@ -39,11 +62,7 @@ def score_runs(study: Path, spaces: list[str], path: Path, log) -> pd.DataFrame:
     config.seed), so the classifier space reproduces final.json. A run that is not `ok`, has no model, or whose fakes are not finite
     gets NaN (ranked worst, never dropped). Rows in `path` are kept (a stopped run resumes) unless the run's status changed since.
     """
-    import json
-
-    from wgan_core.config import RunConfig
-    from wgan_core.metrics.generator_file import load_run_generator
-    from wgan_core.metrics.image import fidelity, final_fakes, reference, reference_split
+    from wgan_core.metrics.image import fidelity, reference, reference_split
     from wgan_core.metrics.spaces import space_extractor
 
     info = json.loads((study / "study.json").read_text())
@@ -52,8 +71,7 @@ def score_runs(study: Path, spaces: list[str], path: Path, log) -> pd.DataFrame:
     rows, t0, refs = [], time.perf_counter(), {}
     for i, run_id in enumerate(info["runs"]):
         d = study / run_id
-        final = json.loads((d / "final.json").read_text()) if (d / "final.json").is_file() else {"status": "missing"}
-        config = RunConfig.from_dict(json.loads((d / "config.json").read_text()))
+        config, final = read_run(d)
         fm = final.get("metrics", {})
         base = dict(run_id=run_id, objective=config.variant, seed=config.seed, status=final.get("status", "missing"), final_fid=fm.get("fid"),
                     final_extractor=fm.get("extractor"), modes=fm.get("modes"))  # fmt: skip
@@ -62,10 +80,8 @@ def score_runs(study: Path, spaces: list[str], path: Path, log) -> pd.DataFrame:
             if (run_id, space) in done and done[(run_id, space)]["status"] == base["status"]:  # scored as it is now (a run finished since: again)
                 rows.append({**done[(run_id, space)], **base})  # the run's own fields read afresh from its files
                 continue
-            if fake is None and base["status"] == "ok" and (d / "model.pt").is_file():
-                g, _ = load_run_generator(d)
-                with torch.no_grad():
-                    fake = final_fakes(config, lambda z, g=g: g(z).float())  # final_fakes calls it on 1,000 latents at a time
+            if fake is None and base["status"] == "ok":
+                fake = regenerate(d, config)
             if config.dataset not in refs:
                 refs[config.dataset] = reference(config.dataset, reference_split(config.dataset), 0)
             real, _, real_name = refs[config.dataset]

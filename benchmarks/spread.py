@@ -47,9 +47,9 @@ def spread(fake: torch.Tensor, real: torch.Tensor) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wgan_core.config import RunConfig
-    from wgan_core.metrics.generator_file import load_run_generator
-    from wgan_core.metrics.image import final_fakes, reference, reference_split
+    from feature_rankings import read_run, regenerate  # benchmarks/: this script's own folder
+
+    from wgan_core.metrics.image import reference, reference_split
 
     study = Path(args.study).expanduser()
     if not (study / "study.json").is_file():
@@ -60,18 +60,13 @@ def run(args: argparse.Namespace) -> int:
     rows, refs = [], {}
     for run_id in json.loads((study / "study.json").read_text())["runs"]:
         d = study / run_id
-        final = json.loads((d / "final.json").read_text()) if (d / "final.json").is_file() else {"status": "missing"}
-        config = RunConfig.from_dict(json.loads((d / "config.json").read_text()))
+        config, final = read_run(d)
         if config.dataset not in refs:
             real = reference(config.dataset, reference_split(config.dataset), 0)[0][: args.n]  # (n, C, H, W) uint8
             refs[config.dataset] = (real, float(nearest_other(real).median()))
         real, real_median = refs[config.dataset]
-        fake = None
-        if final.get("status") == "ok" and (d / "model.pt").is_file():
-            g, _ = load_run_generator(d)
-            with torch.no_grad():
-                fake = final_fakes(config, lambda z, g=g: g(z).float())
-        value = math.nan if fake is None else float(nearest_other(fake[: args.n]).median()) / real_median
+        fake = regenerate(d, config) if final.get("status") == "ok" else None
+        value = math.nan if fake is None else spread(fake[: args.n], real)
         rows.append(dict(run_id=run_id, objective=config.variant, seed=config.seed, status=final.get("status", "missing"),
                          modes=final.get("metrics", {}).get("modes"), spread=value, n=0 if fake is None else min(args.n, len(fake)),
                          real_median=real_median))  # fmt: skip
